@@ -1,0 +1,1 @@
+"""segue runtime: codecs, onnxruntime models, sampling, generation and the CLI. Never imports torch."""

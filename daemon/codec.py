@@ -1,0 +1,165 @@
+"""The event codec: note messages <-> (pitch, velocity, time) class triples.
+
+An event is one note-on or release. Its three classes are:
+  pitch    MIDI pitch - low, for pitches low..high (others are folded in by octaves);
+  velocity 0 = release, 1..V-1 = loudness bands over MIDI velocity 1..127;
+  time     the class of the seconds since the previous event (class 0 = simultaneous).
+The codec is saved inside every model file, so a model always decodes what it was trained on.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .midifile import NoteMessage
+
+
+@dataclass(frozen=True)
+class EventCodec:
+    """Vocabulary of the event models; validated on construction, stored with the model."""
+
+    low: int = 24
+    high: int = 112
+    velocity_classes: int = 32
+    time_values: tuple[float, ...] = field(default_factory=lambda: log_time_values())
+    carry_error: bool = True  # quantise onsets against the decoded clock, so errors never drift
+
+    def __post_init__(self):
+        object.__setattr__(self, "time_values", tuple(float(v) for v in self.time_values))
+        if not 0 <= self.low < self.high <= 127:
+            raise ValueError("pitch range must satisfy 0 <= low < high <= 127")
+        if not 2 <= self.velocity_classes <= 128:
+            raise ValueError("velocity_classes must be in range 2..128")
+        values = self.time_values
+        if len(values) < 2 or values[0] != 0.0 or any(b <= a for a, b in zip(values, values[1:])):
+            raise ValueError("time_values must start at 0.0 and increase strictly")
+
+    # -- sizes ------------------------------------------------------------------------
+    @property
+    def pitch_classes(self) -> int:
+        return self.high - self.low + 1
+
+    @property
+    def time_classes(self) -> int:
+        return len(self.time_values)
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return self.pitch_classes, self.velocity_classes, self.time_classes
+
+    # -- single fields ------------------------------------------------------------------
+    def fold_pitch(self, pitch: int) -> int:
+        """Move a pitch by octaves into low..high."""
+        while pitch < self.low:
+            pitch += 12
+        while pitch > self.high:
+            pitch -= 12
+        return pitch
+
+    def velocity_class(self, velocity: int) -> int:
+        if velocity <= 0:
+            return 0
+        return 1 + (min(velocity, 127) - 1) * (self.velocity_classes - 1) // 127
+
+    def velocity_value(self, cls: int) -> int:
+        if cls <= 0:
+            return 0
+        return min(127, 1 + int((cls - 0.5) * 127 / (self.velocity_classes - 1)))
+
+    def time_class(self, seconds: float) -> int:
+        """Nearest time class (boundaries halfway between class values)."""
+        return int(np.searchsorted(self._time_bounds, seconds))
+
+    @property
+    def _time_bounds(self) -> np.ndarray:
+        v = np.asarray(self.time_values)
+        return (v[1:] + v[:-1]) / 2
+
+    def bin_width(self, cls: int) -> float:
+        """Width of the interval of seconds that encodes to `cls` (the top class: its lower half)."""
+        v = self.time_values
+        lower = (v[cls] + v[cls - 1]) / 2 if cls > 0 else 0.0
+        upper = (v[cls] + v[cls + 1]) / 2 if cls + 1 < len(v) else v[cls]
+        return upper - lower
+
+    # -- whole streams ------------------------------------------------------------------
+    def encode(self, notes: Iterable[NoteMessage]) -> np.ndarray:
+        """Note messages -> int64 array (N, 3) of (pitch, velocity, time) classes.
+
+        Channels are merged by pitch: a pitch sounds while any channel holds it, so doubled
+        parts (the same line on several channels) become one line.
+        """
+        holders: dict[int, set[int]] = {}
+        events: list[tuple[int, int, int]] = []
+        clock = None  # decoded time of the previous event, seconds
+        for note in notes:
+            pitch = self.fold_pitch(note.pitch)
+            held = holders.setdefault(pitch, set())
+            if note.velocity > 0:
+                retrigger = bool(held) and note.channel in held
+                held.add(note.channel)
+                if len(held) > 1 and not retrigger:
+                    continue  # another channel doubles a sounding note
+                if retrigger:
+                    clock = self._append(events, clock, note.time, pitch, 0)
+                clock = self._append(events, clock, note.time, pitch, note.velocity)
+            elif note.channel in held:
+                held.discard(note.channel)
+                if not held:
+                    clock = self._append(events, clock, note.time, pitch, 0)
+        return np.asarray(events, dtype=np.int64).reshape(-1, 3)
+
+    def _append(self, events, clock, time, pitch, velocity):
+        if clock is None:  # the first event starts the piece
+            clock, gap = time, 0.0
+        else:
+            gap = time - clock
+        cls = self.time_class(gap)
+        events.append((pitch - self.low, self.velocity_class(velocity), cls))
+        # With carry_error the next gap is measured from the decoded clock, so the rounding
+        # error of one event is paid back by the next instead of accumulating.
+        return clock + self.time_values[cls] if self.carry_error else time
+
+    def decode(self, events: np.ndarray, start: float = 0.0, channel: int = 0) -> list[NoteMessage]:
+        """(N, 3) class triples -> note messages with absolute times (not yet made playable)."""
+        out, clock = [], start
+        for pitch, vel, cls in np.asarray(events, dtype=np.int64).reshape(-1, 3):
+            clock += self.time_values[cls]
+            out.append(NoteMessage(clock, int(pitch) + self.low, self.velocity_value(int(vel)), channel))
+        return out
+
+    # -- storage -------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "EventCodec":
+        data = json.loads(text)
+        data["time_values"] = tuple(data["time_values"])
+        return cls(**data)
+
+    # -- the seed's encoding -----------------------------------------------------------------
+    @classmethod
+    def seed(cls, *pieces: Sequence[NoteMessage]) -> "EventCodec":
+        """The textbook's codec: 128 velocities; time = 0 or 11 steps over the [min, max] gap of its files.
+
+        Its time classes depend on the file it was built from, and each gap is rounded on
+        its own, so errors accumulate along the piece (what `carry_error` fixes).
+        """
+        gaps = np.concatenate([np.diff([n.time for n in notes]) for notes in pieces] or [[]])
+        gaps = gaps[gaps > 0]
+        lo, hi = (float(gaps.min()), float(gaps.max())) if len(gaps) else (0.1, 1.0)
+        grid = np.linspace(lo, hi, 11)
+        return cls(velocity_classes=128, time_values=(0.0, *grid), carry_error=False)
+
+
+def log_time_values(shortest: float = 0.010, longest: float = 4.0, classes: int = 48) -> tuple[float, ...]:
+    """Class 0 = simultaneous, then `classes - 1` log-spaced gaps in seconds.
+
+    Fixed for every file: a gap means the same thing whatever the model was trained on.
+    Log spacing gives every gap the same relative resolution (about 13 % between neighbours).
+    """
+    return (0.0, *np.geomspace(shortest, longest, classes - 1).round(6).tolist())

@@ -1,0 +1,119 @@
+"""MIDI files in and out: note messages with absolute times in seconds, tempo map honoured."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import mido
+
+log = logging.getLogger(__name__)
+
+DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
+DEFAULT_TEMPO = 500_000  # microseconds per beat (120 bpm), the MIDI file default
+
+
+class MidiFileError(ValueError):
+    """A MIDI file that cannot be read or holds nothing segue can use."""
+
+
+@dataclass(frozen=True)
+class NoteMessage:
+    """One note-on (velocity > 0) or release (velocity 0) at an absolute time in seconds."""
+
+    time: float
+    pitch: int
+    velocity: int
+    channel: int = 0
+
+
+def load_midi(path: str | Path) -> mido.MidiFile:
+    """Open a MIDI file, turning every parser failure into one MidiFileError sentence."""
+    path = Path(path)
+    if not path.is_file():
+        raise MidiFileError(f"{path}: no such file")
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
+        raise MidiFileError(f"{path}: not a readable MIDI file ({err or type(err).__name__})") from err
+    if midi.type == 2:
+        raise MidiFileError(f"{path}: type 2 MIDI files (independent sequences) are not supported")
+    if midi.ticks_per_beat <= 0:
+        raise MidiFileError(f"{path}: SMPTE time division is not supported")
+    return midi
+
+
+def read_notes(
+    path: str | Path, *, channel: int | None = None, track: int | None = None
+) -> list[NoteMessage]:
+    """Note messages of one file, sorted by time.
+
+    By default every channel but the drum channel is kept; `channel` or `track` narrows it.
+    Times follow every set_tempo in the file, whichever track holds it.
+    """
+    midi = load_midi(path)
+    if track is not None and not 0 <= track < len(midi.tracks):
+        raise MidiFileError(f"{path}: track must be in range 0..{len(midi.tracks) - 1}")
+    if channel is not None and not 0 <= channel <= 15:
+        raise MidiFileError("channel must be in range 0..15")
+
+    tempos: list[tuple[int, int]] = []  # (tick, microseconds per beat)
+    notes: list[tuple[int, int, int, int, int]] = []  # (tick, order, pitch, velocity, channel)
+    for index, trk in enumerate(midi.tracks):
+        tick = 0
+        for msg in trk:
+            tick += msg.time
+            if msg.type == "set_tempo":
+                tempos.append((tick, msg.tempo))
+            elif msg.type in ("note_on", "note_off") and (track is None or index == track):
+                if channel is not None and msg.channel != channel:
+                    continue
+                if channel is None and msg.channel == DRUM_CHANNEL:
+                    continue
+                velocity = msg.velocity if msg.type == "note_on" else 0
+                # Releases sort before onsets at the same tick so a re-struck note is not cut.
+                notes.append((tick, 0 if velocity == 0 else 1, msg.note, velocity, msg.channel))
+    if not notes:
+        raise MidiFileError(f"{path}: no notes on the selected channels")
+    notes.sort()
+    return list(_ticks_to_seconds(notes, sorted(tempos), midi.ticks_per_beat))
+
+
+def _ticks_to_seconds(notes, tempos, ticks_per_beat) -> Iterable[NoteMessage]:
+    tempo, seconds, last_tick, t = DEFAULT_TEMPO, 0.0, 0, 0
+    for tick, _, pitch, velocity, channel in notes:
+        while t < len(tempos) and tempos[t][0] <= tick:
+            seconds += mido.tick2second(tempos[t][0] - last_tick, ticks_per_beat, tempo)
+            last_tick, tempo = tempos[t][0], tempos[t][1]
+            t += 1
+        yield NoteMessage(
+            seconds + mido.tick2second(tick - last_tick, ticks_per_beat, tempo), pitch, velocity, channel
+        )
+
+
+def write_notes(
+    path: str | Path,
+    notes: Sequence[NoteMessage],
+    *,
+    bpm: float = 120.0,
+    ticks_per_beat: int = 480,
+    program: int | None = None,
+) -> None:
+    """Write note messages (absolute seconds) as a type 0 file at a constant tempo."""
+    tempo = mido.bpm2tempo(bpm)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    if program is not None:
+        channels = sorted({n.channel for n in notes}) or [0]
+        track.extend(mido.Message("program_change", channel=c, program=program) for c in channels)
+    last = 0
+    for note in sorted(notes, key=lambda n: (n.time, n.velocity > 0)):
+        tick = max(last, round(mido.second2tick(note.time, ticks_per_beat, tempo)))
+        track.append(
+            mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=note.velocity, time=tick - last)
+        )
+        last = tick
+    track.append(mido.MetaMessage("end_of_track", time=0))
+    midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    midi.tracks.append(track)
+    midi.save(path)

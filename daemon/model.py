@@ -1,0 +1,136 @@
+"""Event models on onnxruntime: the model-file contract and the streaming step.
+
+A segue model file is one ONNX graph of a single step,
+    (pitch, velocity, time: int64 (B,), state...: float32) -> (logits (B, P+V+T), next state...),
+whose metadata_props carry everything else (see MODEL_CONTRACT below).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .codec import EventCodec
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+KINDS = ("events",)  # piano-roll and character models come with their own codecs
+MODEL_CONTRACT = {
+    "segue.format": "model-file format version (int); this runtime reads 1",
+    "segue.kind": "events",
+    "segue.codec": "EventCodec as JSON (pitch range, velocity classes, time values in seconds)",
+    "segue.state": 'JSON {"name": [layers, hidden]}: each state input `name` has output `name_next`',
+    "segue.training": "JSON: data, command, configuration and held-out metrics",
+}
+INPUTS = ("pitch", "velocity", "time")
+OUTPUT = "logits"
+DEFAULT_MODEL = "melody.onnx"
+
+
+class ModelFileError(ValueError):
+    """A file that is not a usable segue model."""
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("segue.daemon.models") / DEFAULT_MODEL))
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """One thread: a step is microseconds of work, and thread hand-offs cost more than they save."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return opts
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    kind: str
+    codec: EventCodec
+    state: dict[str, tuple[int, int]]
+    training: dict
+
+
+def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
+    """Check a model's metadata against the contract; one sentence per way it can fail."""
+    if "segue.format" not in meta:
+        raise ModelFileError(f"{path}: an ONNX file without segue metadata (no segue.format)")
+    try:
+        version = int(meta["segue.format"])
+    except ValueError:
+        raise ModelFileError(f"{path}: segue.format is not a number") from None
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format {version} is unknown (this segue reads {FORMAT_VERSION})")
+    kind = meta.get("segue.kind")
+    if kind not in KINDS:
+        raise ModelFileError(f"{path}: a {kind!r} model, but this command needs one of {', '.join(KINDS)}")
+    try:
+        codec = EventCodec.from_json(meta["segue.codec"])
+        state = {k: tuple(v) for k, v in json.loads(meta["segue.state"]).items()}
+        training = json.loads(meta.get("segue.training", "{}"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{path}: broken segue metadata ({err})") from err
+    return ModelInfo(kind, codec, state, training)
+
+
+class EventModel:
+    """A loaded event model: `step` advances a recurrent state by one event."""
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1):
+        self.path = Path(path) if path is not None else default_model_path()
+        if not self.path.is_file():
+            raise ModelFileError(f"{self.path}: no such model file")
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime raises its own classes for every parse failure
+            raise ModelFileError(f"{self.path}: not a loadable ONNX model") from err
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.info = read_metadata(meta, self.path)
+        self.codec = self.info.codec
+        self._check_graph()
+        self._outputs = [OUTPUT, *(f"{name}_next" for name in self.info.state)]
+        sizes = np.cumsum(self.codec.sizes)
+        self._split = (int(sizes[0]), int(sizes[1]))
+
+    def _check_graph(self) -> None:
+        inputs = {i.name for i in self.session.get_inputs()}
+        outputs = {o.name for o in self.session.get_outputs()}
+        want_in = {*INPUTS, *self.info.state}
+        want_out = {OUTPUT, *(f"{name}_next" for name in self.info.state)}
+        if not (want_in <= inputs and want_out <= outputs):
+            raise ModelFileError(
+                f"{self.path}: graph inputs/outputs {sorted(inputs)}/{sorted(outputs)} "
+                f"do not match its metadata ({sorted(want_in)}/{sorted(want_out)})"
+            )
+
+    def initial_state(self, batch: int = 1) -> dict[str, np.ndarray]:
+        return {name: np.zeros((layers, batch, hidden), np.float32) for name, (layers, hidden) in self.info.state.items()}
+
+    def step(self, events: np.ndarray, state: dict[str, np.ndarray]):
+        """events: int64 (B, 3) -> (logits float32 (B, P+V+T), next state)."""
+        feed = {"pitch": events[:, 0], "velocity": events[:, 1], "time": events[:, 2], **state}
+        logits, *nxt = self.session.run(self._outputs, feed)
+        return logits, dict(zip(self.info.state, nxt))
+
+    def heads(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Split (..., P+V+T) logits into the pitch, velocity and time heads (views, no copy)."""
+        a, b = self._split
+        return logits[..., :a], logits[..., a:b], logits[..., b:]
+
+    def prime(self, events: np.ndarray, state: dict[str, np.ndarray] | None = None):
+        """Step a whole (N, 3) event sequence into the state; returns (last logits, state)."""
+        state = state if state is not None else self.initial_state()
+        logits = None
+        for row in np.asarray(events, dtype=np.int64).reshape(-1, 3):
+            logits, state = self.step(row[None, :], state)
+        return logits, state

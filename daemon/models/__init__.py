@@ -1,0 +1,1 @@
+"""Models shipped with segue, as package data."""

@@ -1,0 +1,96 @@
+"""Checkpoint -> one self-describing ONNX streaming step, checked against torch."""
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from segue.daemon.model import FORMAT_VERSION, INPUTS, OUTPUT, EventModel
+from segue.training.train import Checkpoint, load_checkpoint
+
+log = logging.getLogger(__name__)
+STATE = ("h", "c")
+
+
+class _Step(torch.nn.Module):
+    """The graph's signature: (pitch, velocity, time, h, c) -> (logits, h_next, c_next)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pitch, velocity, time, h, c):
+        return self.model.step(pitch, velocity, time, h, c)
+
+
+def export_melody(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
+    """Write `out` (.onnx): the streaming step plus segue metadata (codec, state, training)."""
+    ckpt = load_checkpoint(checkpoint)
+    model, cfg = ckpt.model.eval(), ckpt.model.config
+    batch = 2  # traced with 2 so nothing specialises on a batch of 1; the axis is dynamic
+    args = (torch.zeros(batch, dtype=torch.long),) * 3 + (torch.zeros(cfg.layers, batch, cfg.hidden),) * 2
+    dynamic = {name: {0: "batch"} for name in INPUTS} | {name: {1: "batch"} for name in STATE}
+    dynamic |= {OUTPUT: {0: "batch"}} | {f"{name}_next": {1: "batch"} for name in STATE}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _Step(model), args, str(out), input_names=[*INPUTS, *STATE],
+            output_names=[OUTPUT, *(f"{s}_next" for s in STATE)], dynamic_axes=dynamic,
+            opset_version=17, dynamo=False,
+        )
+    proto = onnx.load(str(out))
+    metadata = metadata_for(ckpt, command)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.doc_string = "segue event model: one streaming step (see segue.daemon.model)"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(out))
+    return Path(out)
+
+
+def metadata_for(ckpt: Checkpoint, command: str) -> dict[str, str]:
+    cfg = ckpt.model.config
+    return {
+        "segue.format": str(FORMAT_VERSION),
+        "segue.kind": "events",
+        "segue.codec": ckpt.codec.to_json(),
+        "segue.state": json.dumps({name: [cfg.layers, cfg.hidden] for name in STATE}),
+        "segue.training": json.dumps({
+            "model": cfg.to_dict(), "train": json.loads(json.dumps(ckpt.train.__dict__)),
+            "data": ckpt.data, "metrics": ckpt.metrics, "command": command,
+        }),
+    }
+
+
+@torch.no_grad()
+def parity(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) -> dict[str, float]:
+    """Stream `events` (N, 3) through torch and onnxruntime side by side; the largest differences."""
+    model = load_checkpoint(checkpoint).model.eval()
+    runtime = EventModel(onnx_path)
+    cfg = model.config
+    h = torch.zeros(cfg.layers, 1, cfg.hidden)
+    c = torch.zeros_like(h)
+    state = runtime.initial_state()
+    worst = {"logits": 0.0, "probs": 0.0, "state": 0.0}
+    for row in np.asarray(events, np.int64):
+        t = torch.from_numpy(row)
+        logits, h, c = model.step(t[0:1], t[1:2], t[2:3], h, c)
+        r_logits, state = runtime.step(row[None], state)
+        worst["logits"] = max(worst["logits"], float(np.abs(logits.numpy() - r_logits).max()))
+        probs = [torch.softmax(p, -1).numpy() for p in logits.split(cfg.sizes, -1)]
+        r_probs = [_softmax(p) for p in runtime.heads(r_logits)]
+        worst["probs"] = max(worst["probs"], max(float(np.abs(a - b).max()) for a, b in zip(probs, r_probs)))
+        worst["state"] = max(worst["state"], float(np.abs(h.numpy() - state["h"]).max()),
+                             float(np.abs(c.numpy() - state["c"]).max()))
+    return worst
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)

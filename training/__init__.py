@@ -1,0 +1,1 @@
+"""segue training: torch modules, datasets and training loops (the `train` extra)."""

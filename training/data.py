@@ -1,0 +1,69 @@
+"""Event data sets for training, built with the runtime's codec."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from segue.daemon.codec import EventCodec
+from segue.daemon.midifile import MidiFileError, NoteMessage, read_notes
+
+MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
+
+
+@dataclass
+class Piece:
+    name: str
+    events: np.ndarray  # (N, 3) int64 classes
+    valid_from: int  # index of the first held-out event (N if nothing is held out)
+
+
+def midi_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, directories searched recursively for MIDI files."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in MIDI_SUFFIXES)
+        elif p.exists():
+            found.append(p)
+        else:
+            raise MidiFileError(f"{p}: no such file or directory")
+    if not found:
+        raise MidiFileError("no MIDI files found in " + ", ".join(map(str, paths)))
+    return found
+
+
+def read_all(files: Sequence[Path], channel=None, track=None) -> list[tuple[str, list[NoteMessage]]]:
+    return [(f.name, read_notes(f, channel=channel, track=track)) for f in files]
+
+
+def pieces_from(notes, codec: EventCodec, valid_fraction: float, min_events: int) -> list[Piece]:
+    """Encode each file; its last `valid_fraction` of events is the held-out continuation."""
+    pieces = []
+    for name, msgs in notes:
+        events = codec.encode(msgs)
+        if len(events) < min_events:
+            raise MidiFileError(f"{name}: {len(events)} events, fewer than the {min_events} training needs")
+        pieces.append(Piece(name, events, len(events) - int(round(len(events) * valid_fraction))))
+    return pieces
+
+
+def stream_windows(pieces: Sequence[Piece], length: int, rng: np.random.Generator) -> np.ndarray:
+    """Training windows (W, length + 1, 3) tiling each piece's training part from a random phase."""
+    windows = []
+    for piece in pieces:
+        part = piece.events[: piece.valid_from]
+        if len(part) < length + 1:
+            continue
+        phase = int(rng.integers(0, length))
+        starts = list(range(phase % max(1, len(part) - length), len(part) - length, length)) or [0]
+        windows += [part[s : s + length + 1] for s in starts]
+    return np.stack(windows)
+
+
+def seed_windows(events: np.ndarray, window: int) -> np.ndarray:
+    """The textbook's samples: every run of window + 1 events, sliding by one, (W, window + 1, 3)."""
+    idx = np.arange(len(events) - window)[:, None] + np.arange(window + 1)[None, :]
+    return events[idx]

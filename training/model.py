@@ -1,0 +1,72 @@
+"""The event LSTM composer (the textbook's architecture, made streamable)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture; saved in every checkpoint so the model can be rebuilt without code changes."""
+
+    sizes: tuple[int, int, int]  # classes of the pitch, velocity and time heads
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.2  # on the LSTM output, as the textbook did
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        if len(self.sizes) != 3 or min(self.sizes) < 2:
+            raise ValueError("sizes must be three class counts >= 2")
+        if self.hidden < 1 or self.layers < 1:
+            raise ValueError("hidden and layers must be >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in range [0, 1)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class EventLSTM(nn.Module):
+    """One-hot (pitch | velocity | time) -> LSTM -> dropout -> linear -> three log-softmax heads."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.lstm = nn.LSTM(sum(config.sizes), config.hidden, config.layers, batch_first=True)
+        self.drop = nn.Dropout(config.dropout)
+        self.head = nn.Linear(config.hidden, sum(config.sizes))
+
+    def encode(self, events: torch.Tensor) -> torch.Tensor:
+        """(..., 3) int64 classes -> (..., P+V+T) float one-hots."""
+        return torch.cat([F.one_hot(events[..., i], n) for i, n in enumerate(self.config.sizes)], -1).float()
+
+    def forward(self, events: torch.Tensor, state=None):
+        """events (B, T, 3) -> logits (B, T, P+V+T), (h, c) each (layers, B, hidden)."""
+        out, state = self.lstm(self.encode(events), state)
+        return self.head(self.drop(out)), state
+
+    def step(self, pitch, velocity, time, h, c):
+        """The exported streaming step: (B,) x3, (layers, B, hidden) x2 -> logits (B, P+V+T), h, c."""
+        x = self.encode(torch.stack([pitch, velocity, time], -1))  # (B, P+V+T)
+        out, (h, c) = self.lstm(x[:, None, :], (h, c))
+        return self.head(out[:, 0]), h, c
+
+    def head_log_probs(self, logits: torch.Tensor) -> list[torch.Tensor]:
+        return [F.log_softmax(part, -1) for part in logits.split(self.config.sizes, -1)]
+
+
+def head_losses(model: EventLSTM, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean NLL per head (3,), over every position of logits (..., P+V+T) / targets (..., 3)."""
+    logps = model.head_log_probs(logits)
+    return torch.stack([F.nll_loss(lp.reshape(-1, lp.shape[-1]), targets[..., i].reshape(-1))
+                        for i, lp in enumerate(logps)])
+
+
+def head_hits(model: EventLSTM, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Correct argmax predictions per head (3,), summed over positions."""
+    parts = logits.split(model.config.sizes, -1)
+    return torch.stack([(p.argmax(-1) == targets[..., i]).sum() for i, p in enumerate(parts)])

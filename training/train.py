@@ -1,0 +1,254 @@
+"""Training the event LSTM: the textbook's windowed recipe and segue's streaming one."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from segue.daemon.codec import EventCodec
+
+from .data import Piece, midi_files, pieces_from, read_all, seed_windows, stream_windows
+from .model import EventLSTM, ModelConfig, head_hits, head_losses
+
+log = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = 1
+HEADS = ("pitch", "velocity", "time")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run; saved in the checkpoint and in the exported model's metadata."""
+
+    mode: str = "stream"  # "stream": loss at every step of long windows; "window": 30 in, 1 out
+    codec: str = "segue"  # "segue": fixed log time classes; "seed": the textbook's per-file classes
+    split: str = "tail"  # "tail": last fraction of each piece held out; "random": random windows
+    channel: int | None = None
+    track: int | None = None
+    window: int = 30  # events in, for mode "window"
+    length: int = 64  # events per training window, for mode "stream"
+    valid_fraction: float = 0.1
+    batch: int = 30
+    epochs: int = 100
+    lr: float = 1e-3
+    clip: float = 1.0  # gradient norm clip; 0 = off
+    hidden: int = 128
+    layers: int = 1
+    dropout: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = [
+            (self.mode in ("stream", "window"), "mode must be stream or window"),
+            (self.codec in ("segue", "seed"), "codec must be segue or seed"),
+            (self.split in ("tail", "random"), "split must be tail or random"),
+            (not (self.mode == "stream" and self.split == "random"), "stream mode needs split tail"),
+            (0 < self.valid_fraction < 0.5, "valid fraction must be in range (0, 0.5)"),
+            (self.window >= 1 and self.length >= 2, "window must be >= 1 and length >= 2"),
+            (self.batch >= 1 and self.epochs >= 1, "batch and epochs must be >= 1"),
+            (self.lr > 0 and self.clip >= 0, "lr must be > 0 and clip >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @classmethod
+    def textbook(cls, **overrides) -> "TrainConfig":
+        """The textbook's recipe: channel 0, its codec, 30-event windows, random 1/10 validation."""
+        base = dict(mode="window", codec="seed", split="random", channel=0, batch=30, epochs=100, clip=0.0)
+        return cls(**{**base, **overrides})
+
+
+def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConfig, progress: bool = True) -> dict:
+    """Train on MIDI files/directories, save the best checkpoint to `out` and a plot beside it."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    files = midi_files(paths)
+    notes = read_all(files, config.channel, config.track)
+    codec = EventCodec() if config.codec == "segue" else EventCodec.seed(*(n for _, n in notes))
+    held = config.valid_fraction if config.split == "tail" else 0.0
+    pieces = pieces_from(notes, codec, held, min_events=(config.window if config.mode == "window" else config.length) + 2)
+    model = EventLSTM(ModelConfig(codec.sizes, config.hidden, config.layers, config.dropout))
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    run = _WindowRun(pieces, config, rng) if config.mode == "window" else _StreamRun(pieces, config, rng)
+
+    history, best, best_state = [], None, None
+    epochs = range(1, config.epochs + 1)
+    bar = _progress(epochs, progress)
+    started = time.perf_counter()
+    for epoch in bar:
+        model.train()
+        losses = []
+        for inputs, targets, last_only in run.batches():
+            logits, _ = model(inputs)
+            if last_only:
+                logits, targets = logits[:, -1], targets[:, -1]
+            loss = head_losses(model, logits, targets).sum()
+            opt.zero_grad()
+            loss.backward()
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            opt.step()
+            losses.append(loss.item())
+        metrics = run.validate(model)
+        metrics.update(epoch=epoch, train_nll=float(np.mean(losses)), seconds=time.perf_counter() - started)
+        history.append(metrics)
+        if best is None or metrics["valid_nll"] < best["valid_nll"]:
+            best = metrics
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix(train=f"{metrics['train_nll']:.3f}", valid=f"{metrics['valid_nll']:.3f}",
+                            acc=f"{metrics['valid_acc_mean']:.3f}")
+    data = {"files": [f.name for f in files], "events": int(sum(len(p.events) for p in pieces)),
+            "valid_events": run.valid_count}
+    save_checkpoint(out, model.config, codec, config, best_state, best, history, data)
+    plot_history(history, Path(out).with_suffix(".png"), title=Path(out).stem)
+    return {"best": best, "data": data, "epochs": len(history)}
+
+
+def _progress(epochs, enabled):
+    if not enabled:
+        return epochs
+    from tqdm import tqdm
+
+    return tqdm(epochs, desc="epochs", unit="epoch")
+
+
+class _WindowRun:
+    """The textbook's samples: window events in, the next one out, state from zero every time."""
+
+    def __init__(self, pieces: list[Piece], config: TrainConfig, rng):
+        self.config, self.rng = config, rng
+        if config.split == "random":
+            allw = np.concatenate([seed_windows(p.events, config.window) for p in pieces])
+            allw = allw[rng.permutation(len(allw))]
+            n_valid = max(1, len(allw) // 10 if config.valid_fraction == 0.1 else int(len(allw) * config.valid_fraction))
+            self.valid, self.train = allw[:n_valid], allw[n_valid:]
+        else:  # held-out targets are the tail of each piece; their inputs may reach back before it
+            self.train = np.concatenate([seed_windows(p.events[: p.valid_from], config.window) for p in pieces])
+            self.valid = np.concatenate([seed_windows(p.events, config.window)[p.valid_from - config.window - 1 :]
+                                         for p in pieces])
+        self.valid_count = len(self.valid)
+
+    def batches(self):
+        order = self.rng.permutation(len(self.train))
+        for i in range(0, len(order), self.config.batch):
+            w = torch.from_numpy(self.train[order[i : i + self.config.batch]])
+            yield w[:, :-1], w[:, 1:], True
+
+    @torch.no_grad()
+    def validate(self, model):
+        model.eval()
+        w = torch.from_numpy(self.valid)
+        logits, _ = model(w[:, :-1])
+        return _metrics(model, logits[:, -1], w[:, -1])
+
+
+class _StreamRun:
+    """segue's samples: long windows with a loss at every step, validated by streaming whole pieces."""
+
+    def __init__(self, pieces: list[Piece], config: TrainConfig, rng):
+        self.pieces, self.config, self.rng = pieces, config, rng
+        self.valid_count = sum(len(p.events) - p.valid_from for p in pieces)
+
+    def batches(self):
+        windows = stream_windows(self.pieces, self.config.length, self.rng)
+        order = self.rng.permutation(len(windows))
+        for i in range(0, len(order), self.config.batch):
+            w = torch.from_numpy(windows[order[i : i + self.config.batch]])
+            yield w[:, :-1], w[:, 1:], False
+
+    @torch.no_grad()
+    def validate(self, model):
+        """Each piece is streamed from its start; only predictions of held-out events are scored."""
+        model.eval()
+        logits, targets = [], []
+        for p in self.pieces:
+            e = torch.from_numpy(p.events)[None]
+            out, _ = model(e[:, :-1])
+            logits.append(out[0, p.valid_from - 1 :])
+            targets.append(e[0, p.valid_from :])
+        return _metrics(model, torch.cat(logits), torch.cat(targets))
+
+
+def _metrics(model, logits, targets) -> dict:
+    nll = head_losses(model, logits, targets)
+    acc = head_hits(model, logits, targets).double() / len(targets)
+    out = {"valid_nll": float(nll.sum())}
+    for i, head in enumerate(HEADS):
+        out[f"valid_nll_{head}"] = float(nll[i])
+        out[f"valid_acc_{head}"] = float(acc[i])
+    out["valid_acc_mean"] = float(acc.mean())
+    return out
+
+
+def save_checkpoint(path, model_config, codec, config, state_dict, metrics, history, data) -> None:
+    """Tensors plus JSON strings only, so `torch.load(weights_only=True)` can read it back."""
+    torch.save({
+        "format": CHECKPOINT_FORMAT,
+        "model": json.dumps(model_config.to_dict()),
+        "codec": codec.to_json(),
+        "train": json.dumps(asdict(config)),
+        "metrics": json.dumps(metrics),
+        "history": json.dumps(history),
+        "data": json.dumps(data),
+        "state_dict": state_dict,
+    }, path)
+
+
+@dataclass
+class Checkpoint:
+    model: EventLSTM
+    codec: EventCodec
+    train: TrainConfig
+    metrics: dict
+    history: list
+    data: dict
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Rebuild the model from a checkpoint without unpickling arbitrary objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+        if raw.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"checkpoint format {raw.get('format')} is unknown")
+        model = EventLSTM(ModelConfig(**json.loads(raw["model"])))
+        model.load_state_dict(raw["state_dict"])
+    except Exception as err:
+        raise ValueError(f"{path}: not a segue melody checkpoint ({err})") from err
+    model.eval()
+    return Checkpoint(model, EventCodec.from_json(raw["codec"]), TrainConfig(**json.loads(raw["train"])),
+                      json.loads(raw["metrics"]), json.loads(raw["history"]), json.loads(raw["data"]))
+
+
+def plot_history(history: list[dict], path: Path, title: str = "") -> None:
+    """Loss and per-head validation accuracy per epoch, like the textbook's curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
+    a.plot(epochs, [h["train_nll"] for h in history], label="train")
+    a.plot(epochs, [h["valid_nll"] for h in history], label="validation")
+    a.set_xlabel("epoch"); a.set_ylabel("NLL per event (nats, 3 heads summed)"); a.legend(); a.set_title(title + " loss")
+    for head in (*HEADS, "mean"):
+        b.plot(epochs, [h[f"valid_acc_{head}"] for h in history], label=head, lw=2 if head == "mean" else 1)
+    b.set_xlabel("epoch"); b.set_ylabel("validation accuracy"); b.set_ylim(0, 1); b.legend(); b.set_title(title + " accuracy")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
+    """Apply only the options a user actually passed (None = not given)."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
