@@ -11,7 +11,7 @@ import numpy as np
 from .midifile import NoteMessage, read_notes, write_notes
 from .model import EventModel
 from .notes import GuardCounts, NoteGuard
-from .sampling import Sampling
+from .sampling import GumbelNoise, Sampling
 
 log = logging.getLogger(__name__)
 
@@ -59,28 +59,32 @@ class Continuation:
 
 def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig) -> Continuation:
     """Step `prime` (N, 3) into the model's state, then sample `config.events` events."""
-    rng = np.random.default_rng(config.seed)
+    noise = GumbelNoise(config.seed)
     codec, sampling, channel = model.codec, config.sampling, config.channel
-    logits, state = model.prime(prime)
+    stream = model.stream()
+    logits = stream.prime(prime)
+    if logits is None:
+        raise ValueError("the prime holds no events")
     guard = NoteGuard(config.max_note)
-    events = np.zeros((config.events, 3), np.int64)
+    events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
     clock = 0.0
     started = time.perf_counter()
     for i in range(config.events):
-        pitch_logits, vel_logits, time_logits = model.heads(logits[0])
-        pitch = sampling.draw(pitch_logits, rng)
-        silent = config.constrain and (pitch + codec.low) not in guard.sounding(channel)
-        vel = sampling.draw(vel_logits, rng, banned=0 if silent else None)
-        gap = sampling.draw(time_logits, rng)
-        events[i] = pitch, vel, gap
+        pitch_logits, vel_logits, time_logits = model.heads(logits)
+        gap = sampling.draw(time_logits, noise)
         # The first sampled gap is measured from the prime's last event; the file starts at 0.
         clock += codec.time_values[gap] if i else 0.0
+        notes += guard.release_due(clock)  # so the check below sees what still sounds then
+        pitch = sampling.draw(pitch_logits, noise)
+        silent = config.constrain and not guard.is_sounding(pitch + codec.low, channel)
+        vel = sampling.draw(vel_logits, noise, banned=0 if silent else None)
+        events.append((pitch, vel, gap))
         notes += guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel))
-        logits, state = model.step(events[i : i + 1], state)
+        logits = stream.advance(pitch, vel, gap)
     seconds = time.perf_counter() - started
     notes += guard.close(clock + min(config.max_note, 0.5))
-    return Continuation(events, notes, guard.counts, seconds)
+    return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds)
 
 
 @dataclass

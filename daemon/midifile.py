@@ -107,7 +107,7 @@ def write_notes(
         channels = sorted({n.channel for n in notes}) or [0]
         track.extend(mido.Message("program_change", channel=c, program=program) for c in channels)
     last = 0
-    for note in sorted(notes, key=lambda n: (n.time, n.velocity > 0)):
+    for note in sorted(notes, key=lambda n: n.time):  # stable: same-time order is kept
         tick = max(last, round(mido.second2tick(note.time, ticks_per_beat, tempo)))
         track.append(
             mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=note.velocity, time=tick - last)

@@ -127,10 +127,50 @@ class EventModel:
         a, b = self._split
         return logits[..., :a], logits[..., a:b], logits[..., b:]
 
-    def prime(self, events: np.ndarray, state: dict[str, np.ndarray] | None = None):
-        """Step a whole (N, 3) event sequence into the state; returns (last logits, state)."""
-        state = state if state is not None else self.initial_state()
+    def stream(self) -> "EventStream":
+        return EventStream(self)
+
+
+class EventStream:
+    """One voice stepping event by event, with buffers bound to onnxruntime once (batch 1).
+
+    IOBinding lets every step read its inputs from, and write its outputs into, the same
+    numpy arrays, which saves about a quarter of a step's cost over `session.run`.
+    """
+
+    def __init__(self, model: EventModel):
+        self.model = model
+        self._event = np.zeros((3, 1), np.int64)
+        self.state = model.initial_state(1)
+        self._next = model.initial_state(1)
+        self.logits = np.zeros((1, sum(model.codec.sizes)), np.float32)
+        self._binding = model.session.io_binding()
+        for i, name in enumerate(INPUTS):
+            self._binding.bind_cpu_input(name, self._event[i])
+        for name in self.state:
+            self._binding.bind_cpu_input(name, self.state[name])
+        self._bind_output(OUTPUT, self.logits)
+        for name, array in self._next.items():
+            self._bind_output(f"{name}_next", array)
+
+    def _bind_output(self, name: str, array: np.ndarray) -> None:
+        self._binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
+
+    def advance(self, pitch: int, velocity: int, time: int) -> np.ndarray:
+        """Step one event; returns the logits (P+V+T,) for the next one (a view, valid until the next call)."""
+        self._event[:, 0] = pitch, velocity, time
+        self.model.session.run_with_iobinding(self._binding)
+        for name, array in self._next.items():
+            self.state[name][...] = array
+        return self.logits[0]
+
+    def prime(self, events: np.ndarray) -> np.ndarray | None:
+        """Step a whole (N, 3) event sequence; returns the last logits (None for no events)."""
         logits = None
-        for row in np.asarray(events, dtype=np.int64).reshape(-1, 3):
-            logits, state = self.step(row[None, :], state)
-        return logits, state
+        for pitch, velocity, time in np.asarray(events, dtype=np.int64).reshape(-1, 3):
+            logits = self.advance(pitch, velocity, time)
+        return logits
+
+    def reset(self) -> None:
+        for array in self.state.values():
+            array[...] = 0.0

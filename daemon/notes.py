@@ -36,9 +36,12 @@ class NoteGuard:
     def sounding(self, channel: int = 0) -> set[int]:
         return {p for c, p in self._sounding if c == channel}
 
+    def is_sounding(self, pitch: int, channel: int = 0) -> bool:
+        return (channel, pitch) in self._sounding
+
     def feed(self, note: NoteMessage) -> list[NoteMessage]:
         """Messages to emit for `note`, preceded by any releases that fall due before it."""
-        out = self._expire(note.time)
+        out = self.release_due(note.time)
         key = (note.channel, note.pitch)
         if note.velocity == 0:
             if key in self._sounding:
@@ -57,7 +60,7 @@ class NoteGuard:
 
     def close(self, time: float) -> list[NoteMessage]:
         """Release everything still sounding, at `time` at the latest."""
-        out = self._expire(time)
+        out = self.release_due(time)
         for (channel, pitch) in sorted(self._sounding):
             out.append(NoteMessage(time, pitch, 0, channel))
             self.counts.closing_releases += 1
@@ -65,7 +68,8 @@ class NoteGuard:
         self._deadlines.clear()
         return out
 
-    def _expire(self, time: float) -> list[NoteMessage]:
+    def release_due(self, time: float) -> list[NoteMessage]:
+        """Releases of notes that reach the maximum length by `time`."""
         out = []
         while self._deadlines and self._deadlines[0][0] <= time:
             due, channel, pitch, onset = heapq.heappop(self._deadlines)

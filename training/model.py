@@ -50,10 +50,33 @@ class EventLSTM(nn.Module):
         return self.head(self.drop(out)), state
 
     def step(self, pitch, velocity, time, h, c):
-        """The exported streaming step: (B,) x3, (layers, B, hidden) x2 -> logits (B, P+V+T), h, c."""
-        x = self.encode(torch.stack([pitch, velocity, time], -1))  # (B, P+V+T)
-        out, (h, c) = self.lstm(x[:, None, :], (h, c))
-        return self.head(out[:, 0]), h, c
+        """The exported streaming step: (B,) x3, (layers, B, hidden) x2 -> logits (B, P+V+T), h, c.
+
+        The same arithmetic as nn.LSTM, written out so the graph is small: the one-hot input
+        times W_ih is three rows of W_ih^T, looked up instead of multiplied (a step costs
+        about 25 % less in onnxruntime than the LSTM operator with a one-hot input).
+        """
+        p_size, v_size, _ = self.config.sizes
+        hidden = self.config.hidden
+        x, hs, cs = None, [], []
+        for layer in range(self.config.layers):
+            w_ih = getattr(self.lstm, f"weight_ih_l{layer}").t()  # (in, 4 * hidden)
+            w_hh = getattr(self.lstm, f"weight_hh_l{layer}").t()  # (hidden, 4 * hidden)
+            bias = getattr(self.lstm, f"bias_ih_l{layer}") + getattr(self.lstm, f"bias_hh_l{layer}")
+            if layer == 0:  # slices of constants fold away in the exported graph
+                w_p, w_v, w_t = w_ih[:p_size], w_ih[p_size : p_size + v_size], w_ih[p_size + v_size :]
+                gates = w_p[pitch] + w_v[velocity] + w_t[time]
+            else:
+                gates = x @ w_ih
+            gates = gates + h[layer] @ w_hh + bias  # (B, 4 * hidden), PyTorch order i, f, g, o
+            i, f, g, o = gates.split(hidden, -1)
+            c_next = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
+            x = torch.sigmoid(o) * torch.tanh(c_next)
+            hs.append(x)
+            cs.append(c_next)
+        if len(hs) == 1:  # one Unsqueeze instead of a Concat in the graph
+            return self.head(x), hs[0][None], cs[0][None]
+        return self.head(x), torch.stack(hs), torch.stack(cs)
 
     def head_log_probs(self, logits: torch.Tensor) -> list[torch.Tensor]:
         return [F.log_softmax(part, -1) for part in logits.split(self.config.sizes, -1)]

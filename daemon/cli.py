@@ -1,0 +1,174 @@
+"""The `segue` command: parses options, builds a config, calls a plain function.
+
+Training and export live in segue.training / segue.export and need torch; they are imported
+only when their commands run, so `segue generate` never loads torch.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import shlex
+import sys
+
+import click
+
+from . import generate as gen
+from .model import EventModel, ModelFileError
+from .sampling import Sampling
+
+log = logging.getLogger("segue")
+EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
+
+
+class _Group(click.Group):
+    """Turns expected errors into one line and exit status 1, with no traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EXPECTED as err:
+            raise click.ClickException(str(err) or type(err).__name__) from None
+
+
+def _torch_side(module: str):
+    """Import a training/export module, or say which extra is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise RuntimeError(f"this command needs the training extra ({err.name} is missing): "
+                           "pip install 'segue[train]'") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="segue")
+def cli(verbose: int) -> None:
+    """segue: a MIDI improvisation partner on small sequence models."""
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+@click.option("--model", "-m", type=click.Path(dir_okay=False), help="Model file (default: the shipped melody model).")
+@click.option("--prime", "-p", type=click.Path(dir_okay=False), help="MIDI file to continue (default: a built-in motif).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False), default="continuation.mid", show_default=True)
+@click.option("--events", "-n", type=int, default=500, show_default=True, help="Events (note-ons and releases) to sample.")
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=int, default=0, show_default=True, help="Sample from the k likeliest classes (0: all).")
+@click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling mass (1: off).")
+@click.option("--seed", type=int, help="Random seed, for a repeatable result.")
+@click.option("--channel", type=int, help="Read only this channel of the prime (0-15; default: all but drums).")
+@click.option("--track", type=int, help="Read only this track of the prime.")
+@click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest note, seconds.")
+@click.option("--bpm", type=float, default=120.0, show_default=True, help="Tempo written into the output file.")
+@click.option("--free", is_flag=True, help="Sample heads independently, as the textbook did (releases of silent pitches are then dropped).")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
+def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot):
+    """Continue a MIDI file with a model; write the continuation as a MIDI file."""
+    if not bpm > 0:
+        raise ValueError("bpm must be > 0")
+    config = gen.GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
+                                max_note=max_note, constrain=not free)
+    report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
+                               prime_track=track, bpm=bpm, plot=plot)
+    click.echo(f"wrote {report.out}: {report.notes} notes from {report.events} events "
+               f"(primed with {report.prime_events} events, sampled in {report.seconds * 1000:.0f} ms)")
+
+
+@cli.command()
+@click.argument("model", required=False, type=click.Path(dir_okay=False))
+def info(model):
+    """Show what a model file says about itself (default: the shipped model)."""
+    net = EventModel(model)
+    c, t = net.codec, net.info.training
+    click.echo(f"{net.path}\n  kind: {net.info.kind}; state: {net.info.state}")
+    click.echo(f"  codec: pitch {c.low}..{c.high}, {c.velocity_classes} velocity classes, "
+               f"{c.time_classes} time classes up to {c.time_values[-1]:g} s")
+    if t:
+        m = t.get("metrics", {})
+        click.echo(f"  trained on {', '.join(t.get('data', {}).get('files', []))}: "
+                   f"held-out NLL {m.get('valid_nll', float('nan')):.3f} nats/event, "
+                   f"accuracy pitch {m.get('valid_acc_pitch', 0):.3f} velocity {m.get('valid_acc_velocity', 0):.3f} "
+                   f"time {m.get('valid_acc_time', 0):.3f}")
+        click.echo(f"  command: {t.get('command', '?')}")
+
+
+@cli.group()
+def train():
+    """Train models (needs the training extra: pip install 'segue[train]')."""
+
+
+@train.command("melody")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt); a .png plot goes beside it.")
+@click.option("--recipe", type=click.Choice(["segue", "textbook"]), default="segue", show_default=True,
+              help="segue: streaming training, fixed time classes, held-out tails; textbook: the seed's recipe.")
+@click.option("--epochs", type=int)
+@click.option("--batch", type=int)
+@click.option("--lr", type=float)
+@click.option("--hidden", type=int)
+@click.option("--layers", type=int)
+@click.option("--dropout", type=float)
+@click.option("--length", type=int, help="Events per training window (segue recipe).")
+@click.option("--window", type=int, help="Events in per sample (textbook recipe).")
+@click.option("--split", type=click.Choice(["tail", "random"]))
+@click.option("--valid-fraction", type=float)
+@click.option("--clip", type=float, help="Gradient norm clip (0: off).")
+@click.option("--channel", type=int, help="Only this MIDI channel (default: all but drums; textbook: 0).")
+@click.option("--track", type=int, help="Only this track.")
+@click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_melody(paths, out, recipe, quiet, **options):
+    """Train the event LSTM composer on MIDI files or directories."""
+    train_mod = _torch_side("segue.training.train")
+    base = train_mod.TrainConfig.textbook() if recipe == "textbook" else train_mod.TrainConfig()
+    config = train_mod.with_overrides(base, **options)
+    result = train_mod.train_melody(paths, out, config, progress=not quiet)
+    best = result["best"]
+    click.echo(f"wrote {out} (best epoch {best['epoch']} of {result['epochs']}): held-out NLL "
+               f"{best['valid_nll']:.3f} nats/event; accuracy pitch {best['valid_acc_pitch']:.3f}, velocity "
+               f"{best['valid_acc_velocity']:.3f}, time {best['valid_acc_time']:.3f}, mean {best['valid_acc_mean']:.3f}")
+
+
+@cli.command("export")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
+@click.option("--quantize", type=click.Path(dir_okay=False), help="Also write an int8 (dynamic) copy here.")
+@click.option("--check", type=click.Path(dir_okay=False), help="MIDI file to stream through torch and onnxruntime side by side.")
+def export_cmd(checkpoint, out, quantize, check):
+    """Export a checkpoint to a self-describing ONNX step graph."""
+    onnx_mod = _torch_side("segue.export.onnx")
+    command = "segue " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    onnx_mod.export_melody(checkpoint, out, command=command)
+    click.echo(f"wrote {out}")
+    if check:
+        from .midifile import read_notes
+
+        net = EventModel(out)
+        events = net.codec.encode(read_notes(check))[:500]
+        worst = onnx_mod.parity(checkpoint, out, events)
+        click.echo(f"parity over {len(events)} events: max |logit diff| {worst['logits']:.2e}, "
+                   f"max |prob diff| {worst['probs']:.2e}, max |state diff| {worst['state']:.2e}")
+    if quantize:
+        quant = _torch_side("segue.export.quantize")
+        quant.quantize(out, quantize)
+        click.echo(f"wrote {quantize} (int8 weights)")
+
+
+def main(args=None) -> int:
+    """Console entry point; returns the exit code."""
+    try:
+        cli.main(args=args, prog_name="segue", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

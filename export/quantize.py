@@ -1,0 +1,20 @@
+"""int8 dynamic quantisation of an exported model (weights int8, activations float)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+
+def quantize(src: str | Path, dst: str | Path) -> Path:
+    """Quantise MatMul/Gemm/LSTM weights to int8; segue metadata is carried over."""
+    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    # quantize_dynamic keeps metadata_props in current onnxruntime; copy them to be sure.
+    meta = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
+    out = onnx.load(str(dst))
+    del out.metadata_props[:]
+    for key, value in meta.items():
+        out.metadata_props.add(key=key, value=value)
+    onnx.save(out, str(dst))
+    return Path(dst)

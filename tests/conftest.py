@@ -1,0 +1,41 @@
+"""Shared fixtures: the shared data sets and one small trained + exported model per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+MIDI = DATA / "midi"
+KREBS = MIDI / "krebs.mid"
+ALLEGRO = MIDI / "allegroconspirito.mid"
+
+
+@pytest.fixture(scope="session")
+def krebs() -> Path:
+    assert KREBS.is_file(), f"shared data missing: {KREBS}"
+    return KREBS
+
+
+@pytest.fixture(scope="session")
+def allegro() -> Path:
+    assert ALLEGRO.is_file(), f"shared data missing: {ALLEGRO}"
+    return ALLEGRO
+
+
+@pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory, krebs) -> Path:
+    """A few epochs of the segue recipe on krebs channel 0 (about a second)."""
+    from segue.training.train import TrainConfig, train_melody
+
+    out = tmp_path_factory.mktemp("ckpt") / "small.pt"
+    train_melody([krebs], out, TrainConfig(channel=0, epochs=8, hidden=32, length=32), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_model(small_checkpoint) -> Path:
+    from segue.export.onnx import export_melody
+
+    return export_melody(small_checkpoint, small_checkpoint.with_suffix(".onnx"), command="pytest")
