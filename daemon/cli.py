@@ -130,6 +130,24 @@ def train_melody(paths, out, recipe, quiet, **options):
                f"{best['valid_acc_velocity']:.3f}, time {best['valid_acc_time']:.3f}, mean {best['valid_acc_mean']:.3f}")
 
 
+@cli.group("eval")
+def evaluate():
+    """Measure trained models on held-out data (needs the training extra)."""
+
+
+@evaluate.command("melody")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--channel", type=int, help="Only this MIDI channel (default: all but drums).")
+@click.option("--track", type=int, help="Only this track.")
+@click.option("--valid-fraction", type=float, default=0.1, show_default=True, help="Held-out tail of each file.")
+@click.option("--protocol", type=click.Choice(["stream", "window"]), help="Default: the one the model was trained with.")
+def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
+    """Held-out NLL per event and per-head accuracy on the tail of each file."""
+    ev = _torch_side("segue.training.evaluate")
+    click.echo(ev.format_rows(ev.evaluate_melody(checkpoint, paths, channel, track, valid_fraction, protocol)))
+
+
 @cli.command("export")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))

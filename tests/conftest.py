@@ -30,7 +30,7 @@ def small_checkpoint(tmp_path_factory, krebs) -> Path:
     from segue.training.train import TrainConfig, train_melody
 
     out = tmp_path_factory.mktemp("ckpt") / "small.pt"
-    train_melody([krebs], out, TrainConfig(channel=0, epochs=8, hidden=32, length=32), progress=False)
+    train_melody([krebs], out, TrainConfig(channel=0, epochs=15, batch=8, hidden=32, length=32), progress=False)
     return out
 
 

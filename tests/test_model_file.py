@@ -1,0 +1,89 @@
+"""The model-file contract: a broken file fails with one clear sentence."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from segue.daemon.model import EventModel, ModelFileError
+
+
+def rewrite(src, dst, **changes):
+    """Copy a model, changing (value) or removing (None) metadata entries."""
+    proto = onnx.load(str(src))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    for key, value in changes.items():
+        key = key.replace("__", ".")
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(dst))
+    return dst
+
+
+def test_a_good_model_describes_itself(small_model):
+    model = EventModel(small_model)
+    assert model.info.kind == "events"
+    assert model.codec.sizes == (89, 32, 48)
+    assert model.info.state == {"h": (1, 32), "c": (1, 32)}
+    assert model.info.training["data"]["files"] == ["krebs.mid"]
+    assert "valid_nll" in model.info.training["metrics"]
+
+
+def test_not_onnx(tmp_path):
+    bad = tmp_path / "song.onnx"
+    bad.write_bytes(b"MThd\x00\x00\x00\x06" + bytes(100))
+    with pytest.raises(ModelFileError, match="not a loadable ONNX model"):
+        EventModel(bad)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        EventModel(tmp_path / "nothing.onnx")
+
+
+def test_onnx_without_segue_metadata(small_model, tmp_path):
+    path = rewrite(small_model, tmp_path / "bare.onnx", segue__format=None)
+    with pytest.raises(ModelFileError, match="without segue metadata"):
+        EventModel(path)
+
+
+def test_unknown_format_version(small_model, tmp_path):
+    path = rewrite(small_model, tmp_path / "future.onnx", segue__format="99")
+    with pytest.raises(ModelFileError, match="model format 99 is unknown"):
+        EventModel(path)
+
+
+def test_wrong_kind(small_model, tmp_path):
+    path = rewrite(small_model, tmp_path / "roll.onnx", segue__kind="piano-roll")
+    with pytest.raises(ModelFileError, match="'piano-roll' model"):
+        EventModel(path)
+
+
+def test_broken_codec(small_model, tmp_path):
+    path = rewrite(small_model, tmp_path / "codec.onnx", segue__codec=json.dumps({"low": 90, "high": 10}))
+    with pytest.raises(ModelFileError, match="broken segue metadata"):
+        EventModel(path)
+
+
+def test_state_names_must_match_the_graph(small_model, tmp_path):
+    path = rewrite(small_model, tmp_path / "state.onnx", segue__state=json.dumps({"memory": [1, 32]}))
+    with pytest.raises(ModelFileError, match="do not match its metadata"):
+        EventModel(path)
+
+
+def test_stream_equals_step(small_model, krebs):
+    """The bound-buffer stream and the plain step give the same logits."""
+    from segue.daemon.midifile import read_notes
+
+    model = EventModel(small_model)
+    events = model.codec.encode(read_notes(krebs, channel=0))[:50]
+    stream, state = model.stream(), model.initial_state()
+    for row in events:
+        fast = stream.advance(*row).copy()
+        slow, state = model.step(row[None], state)
+        np.testing.assert_allclose(fast, slow[0], atol=1e-6)
