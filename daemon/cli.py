@@ -18,16 +18,26 @@ from .sampling import Sampling
 
 log = logging.getLogger("segue")
 EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
+CHANNEL = click.IntRange(0, 15)
+TRACK = click.IntRange(0, None)
+
+
+class _OneLineUsageError(click.ClickException):
+    exit_code = 2
 
 
 class _Group(click.Group):
-    """Turns expected errors into one line and exit status 1, with no traceback."""
+    """Turns expected errors into one line (exit 1) and usage errors into one line (exit 2)."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
+            raise _OneLineUsageError(err.format_message() + hint) from None
         except EXPECTED as err:
-            raise click.ClickException(str(err) or type(err).__name__) from None
+            message = (str(err) or type(err).__name__).strip().splitlines()[0]
+            raise click.ClickException(message) from None
 
 
 def _torch_side(module: str):
@@ -57,8 +67,8 @@ def cli(verbose: int) -> None:
 @click.option("--top-k", type=int, default=0, show_default=True, help="Sample from the k likeliest classes (0: all).")
 @click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling mass (1: off).")
 @click.option("--seed", type=int, help="Random seed, for a repeatable result.")
-@click.option("--channel", type=int, help="Read only this channel of the prime (0-15; default: all but drums).")
-@click.option("--track", type=int, help="Read only this track of the prime.")
+@click.option("--channel", type=CHANNEL, help="Read only this channel of the prime (default: all but drums).")
+@click.option("--track", type=TRACK, help="Read only this track of the prime.")
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest note, seconds.")
 @click.option("--bpm", type=float, default=120.0, show_default=True, help="Tempo written into the output file.")
 @click.option("--free", is_flag=True, help="Sample heads independently, as the textbook did (releases of silent pitches are then dropped).")
@@ -110,12 +120,14 @@ def train():
 @click.option("--layers", type=int)
 @click.option("--dropout", type=float)
 @click.option("--length", type=int, help="Events per training window (segue recipe).")
+@click.option("--stride", type=int, help="Events between training window starts (segue recipe).")
+@click.option("--codec", type=click.Choice(["segue", "seed"]), help="Time/velocity classes: segue's fixed ones or the textbook's.")
 @click.option("--window", type=int, help="Events in per sample (textbook recipe).")
 @click.option("--split", type=click.Choice(["tail", "random"]))
 @click.option("--valid-fraction", type=float)
 @click.option("--clip", type=float, help="Gradient norm clip (0: off).")
-@click.option("--channel", type=int, help="Only this MIDI channel (default: all but drums; textbook: 0).")
-@click.option("--track", type=int, help="Only this track.")
+@click.option("--channel", type=CHANNEL, help="Only this MIDI channel (default: all but drums; textbook: 0).")
+@click.option("--track", type=TRACK, help="Only this track.")
 @click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train_melody(paths, out, recipe, quiet, **options):
@@ -138,8 +150,8 @@ def evaluate():
 @evaluate.command("melody")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--channel", type=int, help="Only this MIDI channel (default: all but drums).")
-@click.option("--track", type=int, help="Only this track.")
+@click.option("--channel", type=CHANNEL, help="Only this MIDI channel (default: all but drums).")
+@click.option("--track", type=TRACK, help="Only this track.")
 @click.option("--valid-fraction", type=float, default=0.1, show_default=True, help="Held-out tail of each file.")
 @click.option("--protocol", type=click.Choice(["stream", "window"]), help="Default: the one the model was trained with.")
 def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):

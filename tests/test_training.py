@@ -54,8 +54,9 @@ def test_stream_windows_stay_inside_the_training_part():
     from segue.training.data import Piece
 
     piece = Piece("p", np.arange(300 * 3).reshape(300, 3), valid_from=270)
-    w = stream_windows([piece], 64, np.random.default_rng(0))
+    w = stream_windows([piece], 64, 16, np.random.default_rng(0))
     assert w.shape[1:] == (65, 3) and w[:, :, 0].max() < 270 * 3
+    assert len(w) == pytest.approx((270 - 64) / 16, abs=1)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -50,15 +50,15 @@ def pieces_from(notes, codec: EventCodec, valid_fraction: float, min_events: int
     return pieces
 
 
-def stream_windows(pieces: Sequence[Piece], length: int, rng: np.random.Generator) -> np.ndarray:
-    """Training windows (W, length + 1, 3) tiling each piece's training part from a random phase."""
+def stream_windows(pieces: Sequence[Piece], length: int, stride: int, rng: np.random.Generator) -> np.ndarray:
+    """Training windows (W, length + 1, 3), starting every `stride` events from a random phase."""
     windows = []
     for piece in pieces:
         part = piece.events[: piece.valid_from]
         if len(part) < length + 1:
             continue
-        phase = int(rng.integers(0, length))
-        starts = list(range(phase % max(1, len(part) - length), len(part) - length, length)) or [0]
+        phase = int(rng.integers(0, stride))
+        starts = list(range(phase % max(1, len(part) - length), len(part) - length, stride)) or [0]
         windows += [part[s : s + length + 1] for s in starts]
     return np.stack(windows)
 

@@ -32,6 +32,7 @@ class TrainConfig:
     track: int | None = None
     window: int = 30  # events in, for mode "window"
     length: int = 64  # events per training window, for mode "stream"
+    stride: int = 16  # events between the starts of training windows, for mode "stream"
     valid_fraction: float = 0.1
     batch: int = 30
     epochs: int = 100
@@ -50,6 +51,7 @@ class TrainConfig:
             (not (self.mode == "stream" and self.split == "random"), "stream mode needs split tail"),
             (0 < self.valid_fraction < 0.5, "valid fraction must be in range (0, 0.5)"),
             (self.window >= 1 and self.length >= 2, "window must be >= 1 and length >= 2"),
+            (1 <= self.stride <= self.length, "stride must be in range 1..length"),
             (self.batch >= 1 and self.epochs >= 1, "batch and epochs must be >= 1"),
             (self.lr > 0 and self.clip >= 0, "lr must be > 0 and clip >= 0"),
         ]
@@ -157,7 +159,7 @@ class _StreamRun:
         self.valid_count = sum(len(p.events) - p.valid_from for p in pieces)
 
     def batches(self):
-        windows = stream_windows(self.pieces, self.config.length, self.rng)
+        windows = stream_windows(self.pieces, self.config.length, self.config.stride, self.rng)
         order = self.rng.permutation(len(windows))
         for i in range(0, len(order), self.config.batch):
             w = torch.from_numpy(windows[order[i : i + self.config.batch]])
@@ -218,12 +220,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise ValueError(f"{path}: no such checkpoint")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-        if raw.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"checkpoint format {raw.get('format')} is unknown")
+    except Exception as err:  # torch raises many classes, with pages of advice
+        raise ValueError(f"{path}: not a segue melody checkpoint (torch.load refused it)") from err
+    if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a segue melody checkpoint (no known checkpoint format)")
+    try:
         model = EventLSTM(ModelConfig(**json.loads(raw["model"])))
         model.load_state_dict(raw["state_dict"])
-    except Exception as err:
-        raise ValueError(f"{path}: not a segue melody checkpoint ({err})") from err
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{path}: a broken segue melody checkpoint ({type(err).__name__})") from err
     model.eval()
     return Checkpoint(model, EventCodec.from_json(raw["codec"]), TrainConfig(**json.loads(raw["train"])),
                       json.loads(raw["metrics"]), json.loads(raw["history"]), json.loads(raw["data"]))

@@ -1,0 +1,143 @@
+"""Per-event cost of the event model, headless throughput, and a cold `segue generate`.
+
+    python benchmarks/step.py [--model M] [--steps 5000]
+
+Single thread everywhere (onnxruntime intra-op 1, torch.set_num_threads(1)). Needs the
+training extra for the torch rows. Prints one table; docs/benchmarks.md quotes it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from segue.daemon.generate import GenerateConfig, continue_events, default_prime
+from segue.daemon.model import EventModel
+from segue.daemon.sampling import GumbelNoise, Sampling
+
+
+def percentiles(seconds: list[float]) -> str:
+    us = np.array(seconds) * 1e6
+    return f"p50 {np.percentile(us, 50):8.1f}  p99 {np.percentile(us, 99):8.1f}  mean {us.mean():8.1f}"
+
+
+def timed(fn, steps: int, warmup: int = 200) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    clock = time.perf_counter
+    for _ in range(steps):
+        start = clock()
+        fn()
+        out.append(clock() - start)
+    return out
+
+
+def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
+    stream, noise, sampling = model.stream(), GumbelNoise(0), Sampling()
+    stream.prime(model.codec.encode(default_prime()))
+    event = [0, 0, 0]
+
+    def step_only():
+        stream.advance(*event)
+
+    def step_and_sample():
+        p, v, t = model.heads(stream.advance(*event))
+        event[:] = sampling.draw(p, noise), sampling.draw(v, noise), sampling.draw(t, noise)
+
+    return {"onnxruntime step": timed(step_only, steps), "onnxruntime step + sampling (a)": timed(step_and_sample, steps)}
+
+
+def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
+    import torch
+
+    from segue.training.model import EventLSTM, ModelConfig
+
+    torch.set_num_threads(1)
+    layers, hidden = model.info.state["h"]
+    # Same shapes as the ONNX model; the weights do not change the cost.
+    net = EventLSTM(ModelConfig(model.codec.sizes, hidden, layers)).eval()
+    events = torch.from_numpy(model.codec.encode(default_prime()))
+    window = torch.cat([events] * 3)[:30][None]  # (1, 30, 3)
+    one = torch.zeros(1, dtype=torch.long)
+    state = [torch.zeros(layers, 1, hidden), torch.zeros(layers, 1, hidden)]
+
+    def stream_step():
+        with torch.no_grad():
+            _, state[0], state[1] = net.step(one, one, one, state[0], state[1])
+
+    def window_step():  # the textbook's way: re-run the whole 30-event window for each new event
+        with torch.no_grad():
+            net(window)
+
+    return {"torch streaming step (b)": timed(stream_step, steps),
+            "torch 30-event window per event (c)": timed(window_step, steps // 2)}
+
+
+def throughput(model: EventModel, events: int, repeats: int = 3) -> float:
+    prime = model.codec.encode(default_prime())
+    runs = [continue_events(model, prime, GenerateConfig(events=events, seed=i)) for i in range(repeats)]
+    return statistics.median(events / r.seconds for r in runs)
+
+
+# Runs the CLI in a fresh interpreter, then reports that process's own peak RSS. ru_maxrss of a
+# child is no good here: Linux charges a child the RSS of the parent it was forked from.
+PEAK_PROBE = """
+import sys
+from segue.daemon.cli import main
+code = main(sys.argv[1:])
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(hwm, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def cold_generate(model_arg: list[str], repeats: int = 5) -> tuple[list[float], int]:
+    """Wall time and peak RSS (KiB) of `segue generate --events 500` as fresh processes."""
+    walls, peak = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", PEAK_PROBE, "generate", *model_arg, "--events", "500",
+                                   "--seed", str(i), "--out", os.path.join(tmp, "o.mid")],
+                                  check=True, capture_output=True, text=True)
+            walls.append(time.perf_counter() - start)
+            peak = max(peak, int(done.stderr.split()[-1]))
+    return walls, peak
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model file (default: the shipped melody model)")
+    parser.add_argument("--steps", type=int, default=5000)
+    parser.add_argument("--no-torch", action="store_true", help="skip the torch rows")
+    args = parser.parse_args(argv)
+    model = EventModel(args.model)
+    print(f"segue step benchmark: {model.path.name}, hidden {model.info.state['h'][1]}, "
+          f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")
+    rows = onnx_rows(model, args.steps)
+    if not args.no_torch:
+        rows |= torch_rows(model, args.steps)
+    print(f"\nper event, single thread, {args.steps} steps (microseconds)")
+    for name, seconds in rows.items():
+        print(f"  {name:<38} {percentiles(seconds)}")
+    if not args.no_torch:
+        a = np.median(rows["onnxruntime step + sampling (a)"])
+        c = np.median(rows["torch 30-event window per event (c)"])
+        print(f"  (a) is {c / a:.1f}x faster than (c) at the median")
+    print(f"\nheadless generation (sampling loop, 20000 events, median of 3): {throughput(model, 20000):,.0f} events/s")
+    walls, rss = cold_generate(["--model", args.model] if args.model else [])
+    print(f"cold `segue generate --events 500` (5 fresh processes): wall median {statistics.median(walls):.2f} s, "
+          f"max {max(walls):.2f} s; peak RSS {rss / 1024:.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

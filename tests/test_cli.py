@@ -1,0 +1,117 @@
+"""The command line: bad input gives one line and a non-zero exit; the runtime never loads torch."""
+import subprocess
+import sys
+import textwrap
+
+import mido
+import pytest
+from click.testing import CliRunner
+
+from segue.daemon.cli import cli, main
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.output.strip()
+
+
+def assert_one_line_error(code, output, words):
+    assert code != 0
+    assert "Traceback" not in output
+    assert len(output.splitlines()) == 1, output
+    assert words in output
+
+
+@pytest.fixture
+def files(tmp_path, krebs):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a midi file at all\n")
+    truncated = tmp_path / "truncated.mid"
+    truncated.write_bytes(krebs.read_bytes()[:300])
+    empty = tmp_path / "empty.mid"
+    midi = mido.MidiFile()
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    midi.save(empty)
+    return {"text": text, "truncated": truncated, "empty": empty, "missing": tmp_path / "missing.mid"}
+
+
+@pytest.mark.parametrize("which, words", [
+    ("missing", "no such file"), ("text", "not a readable MIDI file"),
+    ("truncated", "not a readable MIDI file"), ("empty", "no notes"),
+])
+def test_bad_prime_files(small_model, files, tmp_path, which, words):
+    code, out = run("generate", "--model", small_model, "--prime", files[which], "--out", tmp_path / "o.mid")
+    assert_one_line_error(code, out, words)
+    assert not (tmp_path / "o.mid").exists()
+
+
+def test_bad_model_files(files, tmp_path, small_model):
+    import onnx
+
+    code, out = run("generate", "--model", files["text"], "--out", tmp_path / "o.mid")
+    assert_one_line_error(code, out, "not a loadable ONNX model")
+    proto = onnx.load(str(small_model))
+    for key, value, words in [("segue.format", None, "without segue metadata"),
+                              ("segue.format", "7", "model format 7 is unknown")]:
+        meta = {p.key: p.value for p in proto.metadata_props}
+        meta.pop(key) if value is None else meta.__setitem__(key, value)
+        del proto.metadata_props[:]
+        for k, v in meta.items():
+            proto.metadata_props.add(key=k, value=v)
+        onnx.save(proto, str(tmp_path / "m.onnx"))
+        code, out = run("generate", "--model", tmp_path / "m.onnx", "--out", tmp_path / "o.mid")
+        assert_one_line_error(code, out, words)
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--temperature", "0", "temperature must be > 0"), ("--temperature", "-1", "temperature must be > 0"),
+    ("--events", "0", "events must be >= 1"), ("--top-p", "1.5", "top-p"), ("--top-k", "-2", "top-k"),
+    ("--max-note", "0", "max-note"), ("--channel", "17", "17 is not in the range 0<=x<=15"),
+    ("--events", "many", "'many' is not a valid integer"),
+])
+def test_options_out_of_range(small_model, tmp_path, option, value, words):
+    code, out = run("generate", "--model", small_model, "--out", tmp_path / "o.mid", option, value)
+    assert_one_line_error(code, out, words)
+
+
+def test_generate_and_info(small_model, krebs, tmp_path):
+    code, out = run("generate", "--model", small_model, "--prime", krebs, "--channel", "0", "--events", "120",
+                    "--seed", "4", "--out", tmp_path / "o.mid")
+    assert code == 0 and "wrote" in out and (tmp_path / "o.mid").stat().st_size > 100
+    code, out = run("info", small_model)
+    assert code == 0 and "89 velocity" not in out and "32 velocity classes" in out
+
+
+def test_bad_training_input(tmp_path, files):
+    code, out = run("train", "melody", files["missing"], "--out", tmp_path / "c.pt")
+    assert_one_line_error(code, out, "no such file or directory")
+    code, out = run("export", files["text"], "--out", tmp_path / "m.onnx")
+    assert_one_line_error(code, out, "not a segue melody checkpoint")
+
+
+def test_main_returns_exit_codes(small_model, tmp_path):
+    assert main(["generate", "--model", str(small_model), "--events", "5", "--out", str(tmp_path / "o.mid")]) == 0
+    assert main(["generate", "--model", str(small_model), "--events", "0"]) == 1
+    assert main(["no-such-command"]) == 2
+
+
+def test_shipped_model_end_to_end_without_torch(tmp_path):
+    """`segue generate` on the shipped model, as a user runs it; the runtime never imports torch."""
+    out = tmp_path / "continuation.mid"
+    done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "generate", "--out", str(out), "--seed", "1"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 100
+    probe = textwrap.dedent(f"""
+        import sys, pkgutil, importlib
+        import segue.daemon
+        for m in pkgutil.walk_packages(segue.daemon.__path__, "segue.daemon."):
+            importlib.import_module(m.name)
+        from segue.daemon.cli import main
+        assert main(["generate", "--events", "200", "--seed", "2", "--out", {str(tmp_path / 'b.mid')!r}]) == 0
+        print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "onnx", "segue") and
+                     not m.startswith("segue.daemon")))
+    """)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['segue']"
