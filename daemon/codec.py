@@ -92,8 +92,13 @@ class EventCodec:
         Channels are merged by pitch: a pitch sounds while any channel holds it, so doubled
         parts (the same line on several channels) become one line.
         """
+        return self.encode_timed(notes)[0]
+
+    def encode_timed(self, notes: Iterable[NoteMessage]) -> tuple[np.ndarray, np.ndarray]:
+        """`encode`, plus the time (s) at which each encoded event was actually played."""
         holders: dict[int, set[int]] = {}
         events: list[tuple[int, int, int]] = []
+        played: list[float] = []
         clock = None  # decoded time of the previous event, seconds
         for note in notes:
             pitch = self.fold_pitch(note.pitch)
@@ -104,21 +109,22 @@ class EventCodec:
                 if len(held) > 1 and not retrigger:
                     continue  # another channel doubles a sounding note
                 if retrigger:
-                    clock = self._append(events, clock, note.time, pitch, 0)
-                clock = self._append(events, clock, note.time, pitch, note.velocity)
+                    clock = self._append(events, played, clock, note.time, pitch, 0)
+                clock = self._append(events, played, clock, note.time, pitch, note.velocity)
             elif note.channel in held:
                 held.discard(note.channel)
                 if not held:
-                    clock = self._append(events, clock, note.time, pitch, 0)
-        return np.asarray(events, dtype=np.int64).reshape(-1, 3)
+                    clock = self._append(events, played, clock, note.time, pitch, 0)
+        return np.asarray(events, dtype=np.int64).reshape(-1, 3), np.asarray(played)
 
-    def _append(self, events, clock, time, pitch, velocity):
+    def _append(self, events, played, clock, time, pitch, velocity):
         if clock is None:  # the first event starts the piece
             clock, gap = time, 0.0
         else:
             gap = time - clock
         cls = self.time_class(gap)
         events.append((pitch - self.low, self.velocity_class(velocity), cls))
+        played.append(time)
         # With carry_error the next gap is measured from the decoded clock, so the rounding
         # error of one event is paid back by the next instead of accumulating.
         return clock + self.time_values[cls] if self.carry_error else time

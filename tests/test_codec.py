@@ -10,11 +10,9 @@ from segue.daemon.plot import note_spans
 
 def onset_errors(codec, notes):
     """Absolute onset error (s) of every encoded event after decoding, and each event's bin width."""
-    events = codec.encode(notes)
-    decoded = codec.decode(events, start=notes[0].time)
-    kept = [n for n in notes]  # the shared files have no doubled notes on one channel
-    assert len(decoded) == len(kept)
-    err = np.array([abs(d.time - n.time) for d, n in zip(decoded, kept)])
+    events, played = codec.encode_timed(notes)
+    decoded = codec.decode(events, start=played[0])
+    err = np.abs(np.array([d.time for d in decoded]) - played)
     widths = np.array([codec.bin_width(int(c)) for c in events[:, 2]])
     return err, widths, decoded
 
