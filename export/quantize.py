@@ -1,6 +1,7 @@
 """int8 dynamic quantisation of an exported model (weights int8, activations float)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import onnx
@@ -9,7 +10,13 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 def quantize(src: str | Path, dst: str | Path) -> Path:
     """Quantise MatMul/Gemm/LSTM weights to int8; segue metadata is carried over."""
-    quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # onnxruntime logs generic "consider pre-processing" advice on the root logger
+    try:
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
     # quantize_dynamic keeps metadata_props in current onnxruntime; copy them to be sure.
     meta = {p.key: p.value for p in onnx.load(str(src)).metadata_props}
     out = onnx.load(str(dst))
