@@ -71,7 +71,7 @@ def cli(verbose: int) -> None:
 @click.option("--track", type=TRACK, help="Read only this track of the prime.")
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest note, seconds.")
 @click.option("--bpm", type=float, default=120.0, show_default=True, help="Tempo written into the output file.")
-@click.option("--free", is_flag=True, help="Sample heads independently, as the textbook did (releases of silent pitches are then dropped).")
+@click.option("--free", is_flag=True, help="Sample the velocity head without regard to the pitch's state, as the textbook did.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
 def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""

@@ -37,7 +37,7 @@ class GenerateConfig:
     sampling: Sampling = field(default_factory=Sampling)
     seed: int | None = None
     max_note: float = 4.0  # seconds; longer notes are released
-    constrain: bool = True  # never sample the release of a pitch that is not sounding
+    constrain: bool = True  # a sounding pitch is released, a silent one struck (the codec's invariant)
     channel: int = 0  # output channel
 
     def __post_init__(self):
@@ -77,8 +77,12 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
         clock += codec.time_values[gap] if i else 0.0
         notes += guard.release_due(clock)  # so the check below sees what still sounds then
         pitch = sampling.draw(pitch_logits, noise)
-        silent = config.constrain and not guard.is_sounding(pitch + codec.low, channel)
-        vel = sampling.draw(vel_logits, noise, banned=0 if silent else None)
+        if not config.constrain:  # the textbook's way: the velocity head knows nothing of the pitch
+            vel = sampling.draw(vel_logits, noise)
+        elif guard.is_sounding(pitch + codec.low, channel):
+            vel = 0  # as in every encoded piece, a sounding pitch can only be released...
+        else:
+            vel = sampling.draw(vel_logits, noise, banned=0)  # ...and a silent one only struck
         events.append((pitch, vel, gap))
         notes += guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel))
         logits = stream.advance(pitch, vel, gap)

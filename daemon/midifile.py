@@ -35,7 +35,7 @@ def load_midi(path: str | Path) -> mido.MidiFile:
         raise MidiFileError(f"{path}: no such file")
     try:
         midi = mido.MidiFile(path)
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as err:
+    except Exception as err:  # mido raises a dozen classes (EOFError, KeySignatureError, ...) for bad bytes
         raise MidiFileError(f"{path}: not a readable MIDI file ({err or type(err).__name__})") from err
     if midi.type == 2:
         raise MidiFileError(f"{path}: type 2 MIDI files (independent sequences) are not supported")

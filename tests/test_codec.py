@@ -128,3 +128,23 @@ def test_drum_channel_is_skipped_unless_chosen(tmp_path):
     midi.save(tmp_path / "drums.mid")
     assert {n.pitch for n in read_notes(tmp_path / "drums.mid")} == {60}
     assert {n.pitch for n in read_notes(tmp_path / "drums.mid", channel=9)} == {36}
+
+
+def test_mutated_files_fail_with_midifileerror_only(krebs, tmp_path):
+    """Random byte damage to a real file: read_notes either succeeds or raises MidiFileError."""
+    import random
+
+    from segue.daemon.midifile import MidiFileError
+
+    data, rng, path = krebs.read_bytes(), random.Random(0), tmp_path / "damaged.mid"
+    failures = 0
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        path.write_bytes(bytes(damaged[: rng.randrange(len(damaged))] if rng.random() < 0.3 else damaged))
+        try:
+            read_notes(path)
+        except MidiFileError:
+            failures += 1
+    assert failures > 100  # the damage is real: most files do not parse

@@ -48,13 +48,14 @@ def test_no_hanging_notes(small_model, krebs, tmp_path, sampling, constrain):
     assert report.notes > 50
 
 
-def test_constrained_sampling_never_names_a_silent_pitch(small_model):
+def test_constrained_sampling_keeps_the_codec_invariant(small_model):
+    """Constrained: no release of a silent pitch, no strike of a sounding one; free: both happen."""
     model = EventModel(small_model)
     prime = model.codec.encode(default_prime())
     free = continue_events(model, prime, GenerateConfig(events=600, seed=1, constrain=False, sampling=Sampling(2.0)))
     held = continue_events(model, prime, GenerateConfig(events=600, seed=1, constrain=True, sampling=Sampling(2.0)))
-    assert held.counts.dropped_releases == 0
-    assert free.counts.dropped_releases > 0  # a hot, barely trained model names silent pitches
+    assert held.counts.dropped_releases == 0 and held.counts.retriggers == 0
+    assert free.counts.dropped_releases > 0 and free.counts.retriggers > 0  # a hot, barely trained model
 
 
 def test_same_seed_same_file(small_model, krebs, tmp_path):
@@ -67,9 +68,11 @@ def test_same_seed_same_file(small_model, krebs, tmp_path):
 def test_prime_is_stepped_into_the_state(small_model, krebs):
     """What the model heard changes what it predicts next."""
     model = EventModel(small_model)
-    after_krebs = model.stream().prime(model.codec.encode(read_notes(krebs, channel=0))).copy()
+    krebs_events = model.codec.encode(read_notes(krebs, channel=0))
+    after_krebs = model.stream().prime(krebs_events).copy()
     after_motif = model.stream().prime(model.codec.encode(default_prime())).copy()
-    assert np.abs(after_krebs - after_motif).max() > 0.1
+    assert np.abs(after_krebs - after_motif).max() > 1e-2  # a barely trained model: small but real
+    np.testing.assert_array_equal(model.stream().prime(krebs_events), after_krebs)
 
 
 def test_plot_writes_a_png(small_model, tmp_path):

@@ -66,3 +66,24 @@ def test_stream_windows_stay_inside_the_training_part():
 def test_config_validates_itself(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_benchmark_json_becomes_notes(tmp_path):
+    from segue.training.data import read_json_pieces
+
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"train": [[[60, 64], [60], [], [62]]], "valid": [], "test": []}))
+    (name, notes), = read_json_pieces(path, frame=0.5)
+    assert name == "tiny:train:0"
+    assert [(n.time, n.pitch, n.velocity) for n in notes] == [
+        (0.0, 60, 80), (0.0, 64, 80), (0.5, 64, 0), (1.0, 60, 0), (1.5, 62, 80), (2.0, 62, 0)]
+
+
+def test_bad_benchmark_json(tmp_path):
+    from segue.daemon.midifile import MidiFileError
+    from segue.training.data import read_json_pieces
+
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"train": [[["C4"]]]}))
+    with pytest.raises(MidiFileError, match="not a piano-roll benchmark file"):
+        read_json_pieces(path)

@@ -1,6 +1,7 @@
-"""Event data sets for training, built with the runtime's codec."""
+"""Event data sets for training, built with the runtime's codec, from MIDI files or benchmark JSON."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -11,6 +12,7 @@ from segue.daemon.codec import EventCodec
 from segue.daemon.midifile import MidiFileError, NoteMessage, read_notes
 
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
+JSON_FRAME_SECONDS = 0.5  # one benchmark frame (a JSB quarter, a Nottingham eighth) at 120 bpm
 
 
 @dataclass
@@ -25,7 +27,7 @@ def midi_files(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in MIDI_SUFFIXES)
+            found += sorted(f for f in p.rglob("*") if f.suffix.lower() in MIDI_SUFFIXES)  # not .json: name it
         elif p.exists():
             found.append(p)
         else:
@@ -36,7 +38,36 @@ def midi_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def read_all(files: Sequence[Path], channel=None, track=None) -> list[tuple[str, list[NoteMessage]]]:
-    return [(f.name, read_notes(f, channel=channel, track=track)) for f in files]
+    """Note messages per piece: one per MIDI file, one per training piece of a benchmark JSON file."""
+    pieces = []
+    for f in files:
+        if f.suffix.lower() == ".json":
+            pieces += read_json_pieces(f)
+        else:
+            pieces.append((f.name, read_notes(f, channel=channel, track=track)))
+    return pieces
+
+
+def read_json_pieces(path: Path, split: str = "train", frame: float = JSON_FRAME_SECONDS):
+    """The piano-roll benchmark format ({"train": [[[pitch, ...] per frame] per piece], ...}) as notes.
+
+    A pitch held over consecutive frames is one note; velocity is a constant 80 (the data has none).
+    """
+    try:
+        pieces = json.loads(path.read_text())[split]
+        rolls = [[{int(p) for p in frame_pitches} for frame_pitches in piece] for piece in pieces]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise MidiFileError(f"{path}: not a piano-roll benchmark file with a {split!r} split ({err})") from err
+    out = []
+    for index, roll in enumerate(rolls):
+        notes, sounding = [], set()
+        for t, frame_pitches in enumerate([*roll, set()]):
+            notes += [NoteMessage(t * frame, p, 0) for p in sorted(sounding - frame_pitches)]
+            notes += [NoteMessage(t * frame, p, 80) for p in sorted(frame_pitches - sounding)]
+            sounding = frame_pitches
+        if notes:
+            out.append((f"{path.stem}:{split}:{index}", notes))
+    return out
 
 
 def pieces_from(notes, codec: EventCodec, valid_fraction: float, min_events: int) -> list[Piece]:
