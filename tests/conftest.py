@@ -39,3 +39,26 @@ def small_model(small_checkpoint) -> Path:
     from segue.export.onnx import export_melody
 
     return export_melody(small_checkpoint, small_checkpoint.with_suffix(".onnx"), command="pytest")
+
+
+def _rewrite_metadata(src: Path, dst: Path, changes: dict) -> Path:
+    """Copy a model, changing (value) or removing (None) metadata entries."""
+    import onnx
+
+    proto = onnx.load(str(src))
+    meta = {p.key: p.value for p in proto.metadata_props}
+    for key, value in changes.items():
+        if value is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(dst))
+    return dst
+
+
+@pytest.fixture
+def rewrite_metadata():
+    return _rewrite_metadata

@@ -45,21 +45,12 @@ def test_bad_prime_files(small_model, files, tmp_path, which, words):
     assert not (tmp_path / "o.mid").exists()
 
 
-def test_bad_model_files(files, tmp_path, small_model):
-    import onnx
-
+def test_bad_model_files(files, tmp_path, small_model, rewrite_metadata):
     code, out = run("generate", "--model", files["text"], "--out", tmp_path / "o.mid")
     assert_one_line_error(code, out, "not a loadable ONNX model")
-    proto = onnx.load(str(small_model))
-    for key, value, words in [("segue.format", None, "without segue metadata"),
-                              ("segue.format", "7", "model format 7 is unknown")]:
-        meta = {p.key: p.value for p in proto.metadata_props}
-        meta.pop(key) if value is None else meta.__setitem__(key, value)
-        del proto.metadata_props[:]
-        for k, v in meta.items():
-            proto.metadata_props.add(key=k, value=v)
-        onnx.save(proto, str(tmp_path / "m.onnx"))
-        code, out = run("generate", "--model", tmp_path / "m.onnx", "--out", tmp_path / "o.mid")
+    for value, words in [(None, "without segue metadata"), ("7", "model format 7 is unknown")]:
+        model = rewrite_metadata(small_model, tmp_path / "m.onnx", {"segue.format": value})
+        code, out = run("generate", "--model", model, "--out", tmp_path / "o.mid")
         assert_one_line_error(code, out, words)
 
 

@@ -2,27 +2,9 @@
 import json
 
 import numpy as np
-import onnx
 import pytest
 
 from segue.daemon.model import EventModel, ModelFileError
-
-
-def rewrite(src, dst, **changes):
-    """Copy a model, changing (value) or removing (None) metadata entries."""
-    proto = onnx.load(str(src))
-    meta = {p.key: p.value for p in proto.metadata_props}
-    for key, value in changes.items():
-        key = key.replace("__", ".")
-        if value is None:
-            meta.pop(key, None)
-        else:
-            meta[key] = value
-    del proto.metadata_props[:]
-    for key, value in meta.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.save(proto, str(dst))
-    return dst
 
 
 def test_a_good_model_describes_itself(small_model):
@@ -46,32 +28,32 @@ def test_missing_file(tmp_path):
         EventModel(tmp_path / "nothing.onnx")
 
 
-def test_onnx_without_segue_metadata(small_model, tmp_path):
-    path = rewrite(small_model, tmp_path / "bare.onnx", segue__format=None)
+def test_onnx_without_segue_metadata(small_model, tmp_path, rewrite_metadata):
+    path = rewrite_metadata(small_model, tmp_path / "bare.onnx", {"segue.format": None})
     with pytest.raises(ModelFileError, match="without segue metadata"):
         EventModel(path)
 
 
-def test_unknown_format_version(small_model, tmp_path):
-    path = rewrite(small_model, tmp_path / "future.onnx", segue__format="99")
+def test_unknown_format_version(small_model, tmp_path, rewrite_metadata):
+    path = rewrite_metadata(small_model, tmp_path / "future.onnx", {"segue.format": "99"})
     with pytest.raises(ModelFileError, match="model format 99 is unknown"):
         EventModel(path)
 
 
-def test_wrong_kind(small_model, tmp_path):
-    path = rewrite(small_model, tmp_path / "roll.onnx", segue__kind="piano-roll")
+def test_wrong_kind(small_model, tmp_path, rewrite_metadata):
+    path = rewrite_metadata(small_model, tmp_path / "roll.onnx", {"segue.kind": "piano-roll"})
     with pytest.raises(ModelFileError, match="'piano-roll' model"):
         EventModel(path)
 
 
-def test_broken_codec(small_model, tmp_path):
-    path = rewrite(small_model, tmp_path / "codec.onnx", segue__codec=json.dumps({"low": 90, "high": 10}))
+def test_broken_codec(small_model, tmp_path, rewrite_metadata):
+    path = rewrite_metadata(small_model, tmp_path / "codec.onnx", {"segue.codec": json.dumps({"low": 90, "high": 10})})
     with pytest.raises(ModelFileError, match="broken segue metadata"):
         EventModel(path)
 
 
-def test_state_names_must_match_the_graph(small_model, tmp_path):
-    path = rewrite(small_model, tmp_path / "state.onnx", segue__state=json.dumps({"memory": [1, 32]}))
+def test_state_names_must_match_the_graph(small_model, tmp_path, rewrite_metadata):
+    path = rewrite_metadata(small_model, tmp_path / "state.onnx", {"segue.state": json.dumps({"memory": [1, 32]})})
     with pytest.raises(ModelFileError, match="do not match its metadata"):
         EventModel(path)
 

@@ -129,7 +129,7 @@ class _WindowRun:
         if config.split == "random":
             allw = np.concatenate([seed_windows(p.events, config.window) for p in pieces])
             allw = allw[rng.permutation(len(allw))]
-            n_valid = max(1, len(allw) // 10 if config.valid_fraction == 0.1 else int(len(allw) * config.valid_fraction))
+            n_valid = max(1, int(len(allw) * config.valid_fraction))
             self.valid, self.train = allw[:n_valid], allw[n_valid:]
         else:  # held-out targets are the tail of each piece; their inputs may reach back before it
             self.train = np.concatenate([seed_windows(p.events[: p.valid_from], config.window) for p in pieces])
