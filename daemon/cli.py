@@ -40,6 +40,11 @@ class _Group(click.Group):
             raise click.ClickException(message) from None
 
 
+def _command_line() -> str:
+    """How this run was asked for, to store beside what it makes."""
+    return "segue " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
 def _torch_side(module: str):
     """Import a training/export module, or say which extra is missing."""
     try:
@@ -100,7 +105,8 @@ def info(model):
                    f"held-out NLL {m.get('valid_nll', float('nan')):.3f} nats/event, "
                    f"accuracy pitch {m.get('valid_acc_pitch', 0):.3f} velocity {m.get('valid_acc_velocity', 0):.3f} "
                    f"time {m.get('valid_acc_time', 0):.3f}")
-        click.echo(f"  command: {t.get('command', '?')}")
+        click.echo(f"  trained by: {t.get('train_command') or '?'}")
+        click.echo(f"  exported by: {t.get('command') or '?'}")
 
 
 @cli.group()
@@ -135,7 +141,7 @@ def train_melody(paths, out, recipe, quiet, **options):
     train_mod = _torch_side("segue.training.train")
     base = train_mod.TrainConfig.textbook() if recipe == "textbook" else train_mod.TrainConfig()
     config = train_mod.with_overrides(base, **options)
-    result = train_mod.train_melody(paths, out, config, progress=not quiet)
+    result = train_mod.train_melody(paths, out, config, progress=not quiet, command=_command_line())
     best = result["best"]
     click.echo(f"wrote {out} (best epoch {best['epoch']} of {result['epochs']}): held-out NLL "
                f"{best['valid_nll']:.3f} nats/event; accuracy pitch {best['valid_acc_pitch']:.3f}, velocity "
@@ -168,8 +174,7 @@ def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
 def export_cmd(checkpoint, out, quantize, check):
     """Export a checkpoint to a self-describing ONNX step graph."""
     onnx_mod = _torch_side("segue.export.onnx")
-    command = "segue " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    onnx_mod.export_melody(checkpoint, out, command=command)
+    onnx_mod.export_melody(checkpoint, out, command=_command_line())
     click.echo(f"wrote {out}")
     if check:
         from .midifile import read_notes

@@ -64,6 +64,7 @@ def metadata_for(ckpt: Checkpoint, command: str) -> dict[str, str]:
         "segue.training": json.dumps({
             "model": cfg.to_dict(), "train": json.loads(json.dumps(ckpt.train.__dict__)),
             "data": ckpt.data, "metrics": ckpt.metrics, "command": command,
+            "train_command": ckpt.data.get("command", ""),
         }),
     }
 

@@ -33,7 +33,7 @@ def evaluate_melody(checkpoint: str | Path, paths: Sequence[str | Path], channel
             logits, targets = logits[0, piece.valid_from - 1 :], events[piece.valid_from :]
         else:
             w = ckpt.train.window
-            windows = torch.from_numpy(seed_windows(piece.events, w)[piece.valid_from - w - 1 :])
+            windows = torch.from_numpy(seed_windows(piece.events, w)[piece.valid_from - w :])
             logits, _ = model(windows[:, :-1])
             logits, targets = logits[:, -1], windows[:, -1]
         rows.append({"file": piece.name, "events": int(len(targets)), "protocol": protocol,

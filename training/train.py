@@ -66,8 +66,12 @@ class TrainConfig:
         return cls(**{**base, **overrides})
 
 
-def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConfig, progress: bool = True) -> dict:
-    """Train on MIDI files/directories, save the best checkpoint to `out` and a plot beside it."""
+def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConfig, progress: bool = True,
+                 command: str = "") -> dict:
+    """Train on MIDI files/directories, save the best checkpoint to `out` and a plot beside it.
+
+    `command` (the command line that asked for this run) is kept in the checkpoint's data record.
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     files = midi_files(paths)
@@ -107,7 +111,7 @@ def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConf
             bar.set_postfix(train=f"{metrics['train_nll']:.3f}", valid=f"{metrics['valid_nll']:.3f}",
                             acc=f"{metrics['valid_acc_mean']:.3f}")
     data = {"files": [f.name for f in files], "events": int(sum(len(p.events) for p in pieces)),
-            "valid_events": run.valid_count}
+            "valid_events": run.valid_count, "command": command, "train_seconds": round(time.perf_counter() - started, 1)}
     save_checkpoint(out, model.config, codec, config, best_state, best, history, data)
     plot_history(history, Path(out).with_suffix(".png"), title=Path(out).stem)
     return {"best": best, "data": data, "epochs": len(history)}
@@ -133,7 +137,7 @@ class _WindowRun:
             self.valid, self.train = allw[:n_valid], allw[n_valid:]
         else:  # held-out targets are the tail of each piece; their inputs may reach back before it
             self.train = np.concatenate([seed_windows(p.events[: p.valid_from], config.window) for p in pieces])
-            self.valid = np.concatenate([seed_windows(p.events, config.window)[p.valid_from - config.window - 1 :]
+            self.valid = np.concatenate([seed_windows(p.events, config.window)[p.valid_from - config.window :]
                                          for p in pieces])
         self.valid_count = len(self.valid)
 
