@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -73,7 +74,7 @@ class EventCodec:
         """Nearest time class (boundaries halfway between class values)."""
         return int(np.searchsorted(self._time_bounds, seconds))
 
-    @property
+    @cached_property
     def _time_bounds(self) -> np.ndarray:
         v = np.asarray(self.time_values)
         return (v[1:] + v[:-1]) / 2
