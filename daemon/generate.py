@@ -37,7 +37,7 @@ class GenerateConfig:
     sampling: Sampling = field(default_factory=Sampling)
     seed: int | None = None
     max_note: float = 4.0  # seconds; longer notes are released
-    constrain: bool = True  # a sounding pitch is released, a silent one struck (the codec's invariant)
+    constrain: bool = True  # releases name sounding pitches, strikes silent ones (the codec's invariant)
     channel: int = 0  # output channel
 
     def __post_init__(self):
@@ -76,19 +76,32 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
         # The first sampled gap is measured from the prime's last event; the file starts at 0.
         clock += codec.time_values[gap] if i else 0.0
         notes += guard.release_due(clock)  # so the check below sees what still sounds then
-        pitch = sampling.draw(pitch_logits, noise)
-        if not config.constrain:  # the textbook's way: the velocity head knows nothing of the pitch
-            vel = sampling.draw(vel_logits, noise)
-        elif guard.is_sounding(pitch + codec.low, channel):
-            vel = 0  # as in every encoded piece, a sounding pitch can only be released...
-        else:
-            vel = sampling.draw(vel_logits, noise, banned=0)  # ...and a silent one only struck
+        if config.constrain:
+            pitch, vel = _constrained(sampling, noise, pitch_logits, vel_logits, guard.sounding(channel), codec.low)
+        else:  # the textbook's way: the heads are drawn independently
+            pitch, vel = sampling.draw(pitch_logits, noise), sampling.draw(vel_logits, noise)
         events.append((pitch, vel, gap))
         notes += guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel))
         logits = stream.advance(pitch, vel, gap)
     seconds = time.perf_counter() - started
     notes += guard.close(clock + min(config.max_note, 0.5))
     return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds)
+
+
+def _constrained(sampling, noise, pitch_logits, vel_logits, sounding: set[int], low: int) -> tuple[int, int]:
+    """Release or strike first (the velocity head), then a pitch that fits it.
+
+    In every encoded piece a release names a sounding pitch and a strike a silent one; drawing
+    in this order keeps that invariant and lets the velocity head set how often notes end (drawn
+    pitch-first, releases happen only when the pitch head happens to name a sounding pitch, and
+    notes pile up).
+    """
+    vel = sampling.draw(vel_logits, noise, banned=None if sounding else 0)
+    silent = np.ones(len(pitch_logits), bool)
+    silent[[p - low for p in sounding]] = False
+    # Ban the silent pitches for a release, the sounding ones for a strike.
+    pitch = sampling.draw(pitch_logits, noise, banned=silent if vel == 0 else ~silent)
+    return pitch, vel
 
 
 @dataclass

@@ -26,8 +26,8 @@ class Sampling:
     def plain(self) -> bool:
         return self.temperature == 1.0 and not self.top_k and self.top_p == 1.0
 
-    def draw(self, logits: np.ndarray, noise: "GumbelNoise", banned: int | None = None) -> int:
-        """One class from 1-D `logits`; `banned` (a class index) is never drawn unless it is all there is.
+    def draw(self, logits: np.ndarray, noise: "GumbelNoise", banned=None) -> int:
+        """One class from 1-D `logits`; never a `banned` one (an index, indices or a boolean mask).
 
         Gumbel-max: argmax(z + Gumbel noise) is an exact sample of softmax(z), in two numpy
         calls instead of exp, cumsum and a search.
@@ -35,10 +35,10 @@ class Sampling:
         z = logits if self.plain and banned is None else self.restrict(logits, banned)
         return int((z + noise.take(len(z))).argmax())
 
-    def restrict(self, logits: np.ndarray, banned: int | None = None) -> np.ndarray:
+    def restrict(self, logits: np.ndarray, banned=None) -> np.ndarray:
         """Tempered logits with everything outside top-k / top-p (and `banned`) set to -inf."""
         z = logits / np.float32(self.temperature)  # a new array: the caller's logits stay intact
-        if banned is not None and len(z) > 1:
+        if banned is not None:
             z[banned] = -np.inf
         if self.top_k and self.top_k < len(z):
             kth = np.partition(z, -self.top_k)[-self.top_k]
@@ -50,7 +50,7 @@ class Sampling:
             z[order[int(np.searchsorted(cum, self.top_p * cum[-1])) + 1 :]] = -np.inf
         return z
 
-    def probabilities(self, logits: np.ndarray, banned: int | None = None) -> np.ndarray:
+    def probabilities(self, logits: np.ndarray, banned=None) -> np.ndarray:
         """The distribution `draw` samples from (for tests and inspection)."""
         z = self.restrict(logits.astype(np.float64), banned)
         p = np.exp(z - z.max())
