@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from segue.daemon.generate import GenerateConfig, continue_events, default_prime
+from segue.daemon.generate import GenerateConfig, _constrained, continue_events, default_prime
 from segue.daemon.model import EventModel
 from segue.daemon.sampling import GumbelNoise, Sampling
 
@@ -48,9 +48,15 @@ def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
     def step_only():
         stream.advance(*event)
 
-    def step_and_sample():
+    sounding: set[int] = set()
+    low = model.codec.low
+
+    def step_and_sample():  # the constrained draw `segue generate` uses
         p, v, t = model.heads(stream.advance(*event))
-        event[:] = sampling.draw(p, noise), sampling.draw(v, noise), sampling.draw(t, noise)
+        gap = sampling.draw(t, noise)
+        pitch, vel = _constrained(sampling, noise, p, v, sounding, low)
+        (sounding.add if vel else sounding.discard)(pitch + low)
+        event[:] = pitch, vel, gap
 
     return {"onnxruntime step": timed(step_only, steps), "onnxruntime step + sampling (a)": timed(step_and_sample, steps)}
 
