@@ -105,4 +105,5 @@ def test_shipped_model_end_to_end_without_torch(tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['segue']"
+    # Only the namespace package itself: no torch, no onnx, no segue.training or segue.export.
+    assert done.stdout.strip().splitlines()[-1] == "['segue']"
