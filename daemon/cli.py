@@ -13,10 +13,10 @@ import sys
 import click
 
 from . import generate as gen
-from .model import EventModel, ModelFileError
+from .midifile import read_notes
+from .model import EventModel
 from .sampling import Sampling
 
-log = logging.getLogger("segue")
 EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
 CHANNEL = click.IntRange(0, 15)
 TRACK = click.IntRange(0, None)
@@ -76,7 +76,7 @@ def cli(verbose: int) -> None:
 @click.option("--track", type=TRACK, help="Read only this track of the prime.")
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest note, seconds.")
 @click.option("--bpm", type=float, default=120.0, show_default=True, help="Tempo written into the output file.")
-@click.option("--free", is_flag=True, help="Sample the velocity head without regard to the pitch's state, as the textbook did.")
+@click.option("--free", is_flag=True, help="Draw the three heads independently, as the textbook did (impossible releases are then dropped).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
 def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
@@ -177,8 +177,6 @@ def export_cmd(checkpoint, out, quantize, check):
     onnx_mod.export_melody(checkpoint, out, command=_command_line())
     click.echo(f"wrote {out}")
     if check:
-        from .midifile import read_notes
-
         net = EventModel(out)
         events = net.codec.encode(read_notes(check))[:500]
         worst = onnx_mod.parity(checkpoint, out, events)

@@ -36,9 +36,6 @@ class NoteGuard:
     def sounding(self, channel: int = 0) -> set[int]:
         return {p for c, p in self._sounding if c == channel}
 
-    def is_sounding(self, pitch: int, channel: int = 0) -> bool:
-        return (channel, pitch) in self._sounding
-
     def feed(self, note: NoteMessage) -> list[NoteMessage]:
         """Messages to emit for `note`, preceded by any releases that fall due before it."""
         out = self.release_due(note.time)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def metadata_for(ckpt: Checkpoint, command: str) -> dict[str, str]:
         "segue.codec": ckpt.codec.to_json(),
         "segue.state": json.dumps({name: [cfg.layers, cfg.hidden] for name in STATE}),
         "segue.training": json.dumps({
-            "model": cfg.to_dict(), "train": json.loads(json.dumps(ckpt.train.__dict__)),
+            "model": cfg.to_dict(), "train": asdict(ckpt.train),
             "data": ckpt.data, "metrics": ckpt.metrics, "command": command,
             "train_command": ckpt.data.get("command", ""),
         }),

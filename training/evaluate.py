@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .data import midi_files, pieces_from, read_all, seed_windows
-from .train import _metrics, load_checkpoint
+from .train import load_checkpoint, scores
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ def evaluate_melody(checkpoint: str | Path, paths: Sequence[str | Path], channel
             logits, _ = model(windows[:, :-1])
             logits, targets = logits[:, -1], windows[:, -1]
         rows.append({"file": piece.name, "events": int(len(targets)), "protocol": protocol,
-                     **_metrics(model, logits, targets)})
+                     **scores(model, logits, targets)})
     return rows
 
 

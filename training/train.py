@@ -152,7 +152,7 @@ class _WindowRun:
         model.eval()
         w = torch.from_numpy(self.valid)
         logits, _ = model(w[:, :-1])
-        return _metrics(model, logits[:, -1], w[:, -1])
+        return scores(model, logits[:, -1], w[:, -1])
 
 
 class _StreamRun:
@@ -179,10 +179,11 @@ class _StreamRun:
             out, _ = model(e[:, :-1])
             logits.append(out[0, p.valid_from - 1 :])
             targets.append(e[0, p.valid_from :])
-        return _metrics(model, torch.cat(logits), torch.cat(targets))
+        return scores(model, torch.cat(logits), torch.cat(targets))
 
 
-def _metrics(model, logits, targets) -> dict:
+def scores(model, logits, targets) -> dict:
+    """Summed and per-head NLL (nats per event) and per-head accuracy of logits against targets."""
     nll = head_losses(model, logits, targets)
     acc = head_hits(model, logits, targets).double() / len(targets)
     out = {"valid_nll": float(nll.sum())}
