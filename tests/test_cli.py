@@ -1,4 +1,5 @@
 """The command line: bad input gives one line and a non-zero exit; the runtime never loads torch."""
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -80,6 +81,15 @@ def test_bad_training_input(tmp_path, files):
     assert_one_line_error(code, out, "not a segue melody checkpoint")
 
 
+def test_export_with_check_and_quantize(small_checkpoint, krebs, tmp_path):
+    code, out = run("export", small_checkpoint, "--out", tmp_path / "m.onnx", "--check", krebs,
+                    "--quantize", tmp_path / "m8.onnx")
+    assert code == 0, out
+    assert "parity over 500 events" in out and (tmp_path / "m8.onnx").stat().st_size > 0
+    code, out = run("info", tmp_path / "m8.onnx")
+    assert code == 0 and "exported by: segue" in out
+
+
 def test_main_returns_exit_codes(small_model, tmp_path):
     assert main(["generate", "--model", str(small_model), "--events", "5", "--out", str(tmp_path / "o.mid")]) == 0
     assert main(["generate", "--model", str(small_model), "--events", "0"]) == 1
@@ -89,7 +99,9 @@ def test_main_returns_exit_codes(small_model, tmp_path):
 def test_shipped_model_end_to_end_without_torch(tmp_path):
     """`segue generate` on the shipped model, as a user runs it; the runtime never imports torch."""
     out = tmp_path / "continuation.mid"
-    done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "generate", "--out", str(out), "--seed", "1"],
+    segue = shutil.which("segue")  # the console script the README tells users to run
+    command = [segue] if segue else [sys.executable, "-m", "segue.daemon.cli"]
+    done = subprocess.run([*command, "generate", "--out", str(out), "--seed", "1"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert out.stat().st_size > 100
