@@ -16,7 +16,7 @@ import numpy as np
 from segue.daemon.generate import GenerateConfig, continue_events
 from segue.daemon.midifile import read_notes
 from segue.daemon.model import EventModel
-from segue.daemon.plot import note_spans
+from segue.daemon.notes import note_spans
 
 
 def texture(notes) -> tuple[float, float, float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .midifile import NoteMessage, read_notes, write_notes
-from .model import EventModel
+from .model import EventModel, EventStream
 from .notes import GuardCounts, NoteGuard
 from .sampling import GumbelNoise, Sampling
 
@@ -55,27 +55,37 @@ class Continuation:
     notes: list[NoteMessage]  # playable note messages, times from 0
     counts: GuardCounts
     seconds: float  # wall time of the sampling loop
+    logits: np.ndarray  # the stream's prediction after the last sampled event
 
 
 def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig) -> Continuation:
-    """Step `prime` (N, 3) into the model's state, then sample `config.events` events."""
-    noise = GumbelNoise(config.seed)
-    codec, sampling, channel = model.codec, config.sampling, config.channel
+    """Step `prime` (N, 3) into a fresh stream, then sample `config.events` events."""
     stream = model.stream()
     logits = stream.prime(prime)
     if logits is None:
         raise ValueError("the prime holds no events")
+    return sample_events(stream, logits, config, GumbelNoise(config.seed))
+
+
+def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise,
+                  start: float = 0.0) -> Continuation:
+    """Sample `config.events` events from a primed stream (which then holds them as context).
+
+    `logits` are the stream's predictions for the next event; note times count from `start`.
+    """
+    model = stream.model
+    codec, sampling, channel = model.codec, config.sampling, config.channel
     guard = NoteGuard(config.max_note)
     events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
-    clock = 0.0
+    clock = start
     started = time.perf_counter()
     for i in range(config.events):
         pitch_logits, vel_logits, time_logits = model.heads(logits)
         gap = sampling.draw(time_logits, noise)
-        # The first sampled gap is measured from the prime's last event; the file starts at 0.
+        # The first sampled gap is measured from the last event heard; the answer starts at `start`.
         clock += codec.time_values[gap] if i else 0.0
-        notes += guard.release_due(clock)  # so the check below sees what still sounds then
+        notes += guard.release_due(clock)  # so the draw below sees what still sounds then
         if config.constrain:
             pitch, vel = _constrained(sampling, noise, pitch_logits, vel_logits, guard.sounding(channel), codec.low)
         else:  # the textbook's way: the heads are drawn independently
@@ -85,7 +95,7 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
         logits = stream.advance(pitch, vel, gap)
     seconds = time.perf_counter() - started
     notes += guard.close(clock + min(config.max_note, 0.5))
-    return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds)
+    return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)
 
 
 def _constrained(sampling, noise, pitch_logits, vel_logits, sounding: set[int], low: int) -> tuple[int, int]:

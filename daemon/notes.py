@@ -87,3 +87,17 @@ def playable(notes, max_length: float = 4.0, end: float | None = None) -> tuple[
         last = note.time
     out.extend(guard.close(last if end is None else max(end, last)))
     return out, guard.counts
+
+
+def note_spans(notes: Sequence[NoteMessage]) -> list[tuple[float, float, int, int]]:
+    """(onset, end, pitch, velocity) of every released note, in onset order."""
+    open_notes: dict[tuple[int, int], tuple[float, int]] = {}
+    spans = []
+    for n in notes:
+        key = (n.channel, n.pitch)
+        if key in open_notes:
+            onset, vel = open_notes.pop(key)
+            spans.append((onset, n.time, n.pitch, vel))
+        if n.velocity > 0:
+            open_notes[key] = (n.time, n.velocity)
+    return sorted(spans)

@@ -5,20 +5,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .midifile import NoteMessage
-
-
-def note_spans(notes: Sequence[NoteMessage]) -> list[tuple[float, float, int, int]]:
-    """(onset, end, pitch, velocity) of every released note, in onset order."""
-    open_notes: dict[tuple[int, int], tuple[float, int]] = {}
-    spans = []
-    for n in notes:
-        key = (n.channel, n.pitch)
-        if key in open_notes:
-            onset, vel = open_notes.pop(key)
-            spans.append((onset, n.time, n.pitch, vel))
-        if n.velocity > 0:
-            open_notes[key] = (n.time, n.velocity)
-    return sorted(spans)
+from .notes import note_spans
 
 
 def piano_roll(notes: Sequence[NoteMessage], path: str | Path, title: str = "") -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from segue.daemon.codec import EventCodec, log_time_values
 from segue.daemon.midifile import NoteMessage, read_notes, write_notes
-from segue.daemon.plot import note_spans
+from segue.daemon.notes import note_spans
 
 
 def onset_errors(codec, notes):
