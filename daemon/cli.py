@@ -13,6 +13,11 @@ import sys
 import click
 
 from . import generate as gen
+from . import ports as ports_mod
+from . import session
+from .engine import JamConfig
+from .policy import CallAndResponse
+from .ports import APIS
 from .midifile import read_notes
 from .model import EventModel
 from .sampling import Sampling
@@ -88,6 +93,45 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
                                prime_track=track, bpm=bpm, plot=plot)
     click.echo(f"wrote {report.out}: {report.notes} notes from {report.events} events "
                f"(primed with {report.prime_events} events, sampled in {report.seconds * 1000:.0f} ms)")
+
+
+@cli.command()
+@click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
+def ports(backend):
+    """List the MIDI input and output ports."""
+    midi = ports_mod.backend(backend)
+    click.echo("inputs:\n" + "".join(f"  {n}\n" for n in midi.get_input_names()) +
+               "outputs:\n" + "".join(f"  {n}\n" for n in midi.get_output_names()), nl=False)
+
+
+@cli.command()
+@click.option("--model", "-m", type=click.Path(dir_okay=False), help="Model file (default: the shipped melody model).")
+@click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
+@click.option("--input", "input_name", help="Listen to this existing port (partial name) instead of a virtual 'segue in'.")
+@click.option("--output", "output_name", help="Play to this existing port (partial name) instead of a virtual 'segue out'.")
+@click.option("--silence", type=float, default=0.6, show_default=True, help="Seconds of player silence before answering.")
+@click.option("--length", type=int, default=16, show_default=True, help="Events (note-ons and releases) per answer.")
+@click.option("--play-along", is_flag=True, help="Keep answering when the player comes back (no barge-in).")
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=int, default=0, show_default=True)
+@click.option("--top-p", type=float, default=1.0, show_default=True)
+@click.option("--seed", type=int, help="Random seed, for repeatable answers.")
+@click.option("--channel", type=CHANNEL, default=0, show_default=True, help="Output channel.")
+@click.option("--listen", type=CHANNEL, multiple=True, help="Channel to listen to (repeatable; default: all but drums).")
+@click.option("--velocity-scale", type=float, default=1.0, show_default=True)
+@click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest answer note, seconds.")
+def jam(model, backend, input_name, output_name, silence, length, play_along, temperature, top_k, top_p, seed,
+        channel, listen, velocity_scale, max_note):
+    """Answer the player live: listen on a MIDI input, continue the phrase on a MIDI output."""
+    config = JamConfig(length=length, sampling=Sampling(temperature, top_k, top_p), seed=seed, max_note=max_note,
+                       channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale)
+    policy = CallAndResponse(silence=silence, barge_in=not play_along)
+
+    def ready(inport, outport):
+        click.echo(f"listening on '{inport}', answering on '{outport}' after {silence:g} s of silence; "
+                   "Ctrl-C to stop", err=True)
+
+    session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready)
 
 
 @cli.command()

@@ -1,0 +1,63 @@
+"""MIDI ports through mido's rtmidi backend: virtual ports, or existing ones by partial name."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+import mido
+
+APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
+CLIENT = "segue"
+
+
+def compiled_backends() -> list[str]:
+    import rtmidi
+
+    return [rtmidi.get_api_name(api) for api in rtmidi.get_compiled_api()]
+
+
+def backend(name: str | None = None) -> mido.Backend:
+    """The rtmidi API called `name` (alsa, jack, coremidi, windows), or the platform's default."""
+    if name is None:
+        return mido.Backend("mido.backends.rtmidi", load=True)
+    available = compiled_backends()
+    if name not in APIS or name not in available:
+        raise ValueError(f"MIDI backend {name!r} is not available here; available: {', '.join(available)}")
+    return mido.Backend(f"mido.backends.rtmidi/{APIS[name]}", load=True)
+
+
+def find_port(names: list[str], wanted: str, kind: str) -> str:
+    """The one port whose name contains `wanted` (case-insensitive)."""
+    hits = [n for n in names if wanted.lower() in n.lower()]
+    if len(hits) != 1:
+        what = "no" if not hits else "more than one"
+        raise ValueError(f"{what} {kind} port matches {wanted!r}; {kind} ports: {', '.join(names) or 'none'}")
+    return hits[0]
+
+
+def open_output(midi: mido.Backend, name: str | None = None, virtual: str = "segue out"):
+    """An existing output port by partial name, else a new virtual one."""
+    _no_virtual_on_windows(name)
+    try:
+        if name:
+            return midi.open_output(find_port(midi.get_output_names(), name, "output"))
+        return midi.open_output(virtual, virtual=True, client_name=CLIENT)
+    except (OSError, SystemError, RuntimeError) as err:  # rtmidi's errors when no server or device answers
+        raise OSError(f"could not open a MIDI output: {err}") from err
+
+
+def open_input(midi: mido.Backend, callback: Callable[[mido.Message], None], name: str | None = None,
+               virtual: str = "segue in"):
+    """An existing input port by partial name, else a new virtual one; `callback` gets each message."""
+    _no_virtual_on_windows(name)
+    try:
+        if name:
+            return midi.open_input(find_port(midi.get_input_names(), name, "input"), callback=callback)
+        return midi.open_input(virtual, virtual=True, callback=callback, client_name=CLIENT)
+    except (OSError, SystemError, RuntimeError) as err:
+        raise OSError(f"could not open a MIDI input: {err}") from err
+
+
+def _no_virtual_on_windows(name: str | None) -> None:
+    if sys.platform == "win32" and not name:
+        raise ValueError("Windows has no virtual MIDI ports: create them with loopMIDI and pass --input and --output")

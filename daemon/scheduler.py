@@ -1,0 +1,141 @@
+"""Timed MIDI output: a heap of due messages, a thread that sends them, and no stuck notes.
+
+Note-ons and their note-offs are always scheduled together. The scheduler knows what sounds, so
+it can cancel an answer (pending notes dropped, sounding ones released), cut notes at a maximum
+length, and panic (release everything, then CC 123 All Notes Off and CC 120 All Sound Off).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import mido
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(order=True)
+class _Item:
+    due: float  # time.monotonic() seconds
+    order: int
+    message: mido.Message
+    note: int  # id of the note this on/off belongs to
+    generation: int  # cancel() bumps the generation; older note-ons are dropped
+
+
+class Scheduler:
+    """Sends scheduled messages at their due times from its own thread."""
+
+    def __init__(self, send: Callable[[mido.Message], None], *, max_note: float = 4.0, late: float = 0.010,
+                 clock: Callable[[], float] = time.monotonic):
+        if not max_note > 0:
+            raise ValueError("max-note must be > 0 seconds")
+        self._send, self.max_note, self.late, self.clock = send, max_note, late, clock
+        self._heap: list[_Item] = []
+        self._order = itertools.count()
+        self._ids = itertools.count(1)
+        self._generation = 0
+        self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> note id
+        self._channels: set[int] = set()
+        self._wake = threading.Condition()
+        self._running = True
+        self.sent = self.dropped_late = 0
+        self.errors = 0
+        self._thread = threading.Thread(target=self._run, name="segue-scheduler", daemon=True)
+        self._thread.start()
+
+    # -- scheduling -------------------------------------------------------------------
+    def play(self, pitch: int, velocity: int, start: float, duration: float, channel: int = 0) -> None:
+        """A note-on at `start` and its note-off `duration` seconds later (at most max_note)."""
+        if not (0 <= pitch <= 127 and 1 <= velocity <= 127 and 0 <= channel <= 15):
+            raise ValueError("pitch, velocity or channel out of MIDI range")
+        note = next(self._ids)
+        end = start + min(max(duration, 0.0), self.max_note)
+        with self._wake:
+            self._channels.add(channel)
+            self._push(start, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity), note)
+            self._push(end, mido.Message("note_off", channel=channel, note=pitch, velocity=0), note)
+            self._wake.notify()
+
+    def _push(self, due, message, note):
+        heapq.heappush(self._heap, _Item(due, next(self._order), message, note, self._generation))
+
+    @property
+    def busy(self) -> bool:
+        """True while an answer has notes pending or sounding."""
+        with self._wake:
+            return bool(self._sounding) or any(i.generation == self._generation for i in self._heap)
+
+    def cancel(self) -> None:
+        """Drop every pending note and release the sounding ones now."""
+        with self._wake:
+            self._generation += 1
+            self._release_all()
+            self._wake.notify()
+
+    def panic(self) -> None:
+        """cancel(), then CC 123 (All Notes Off) and CC 120 (All Sound Off) on every channel used."""
+        with self._wake:
+            self._generation += 1
+            self._heap.clear()
+            self._release_all()
+            for channel in sorted(self._channels):
+                for control in (123, 120):
+                    self._safe_send(mido.Message("control_change", channel=channel, control=control, value=0))
+
+    def close(self) -> None:
+        self.panic()
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        self._thread.join(timeout=1.0)
+
+    # -- the sending thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        with self._wake:
+            while self._running:
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                wait = self._heap[0].due - self.clock()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                self._dispatch(heapq.heappop(self._heap), -wait)
+
+    def _dispatch(self, item: _Item, lateness: float) -> None:
+        msg = item.message
+        key = (msg.channel, msg.note)
+        if msg.type == "note_off":
+            if self._sounding.get(key) == item.note:  # not already released or re-struck
+                del self._sounding[key]
+                self._safe_send(msg)
+            return
+        if item.generation != self._generation:
+            return  # cancelled
+        if lateness > self.late:
+            self.dropped_late += 1
+            log.debug("dropped a note %.1f ms late", lateness * 1000)
+            return
+        if key in self._sounding:  # the same pitch is still sounding: end it first
+            self._safe_send(mido.Message("note_off", channel=msg.channel, note=msg.note, velocity=0))
+        self._sounding[key] = item.note
+        self._safe_send(msg)
+
+    def _release_all(self) -> None:
+        for (channel, pitch) in list(self._sounding):
+            self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+        self._sounding.clear()
+
+    def _safe_send(self, msg: mido.Message) -> None:
+        try:
+            self._send(msg)
+            self.sent += 1
+        except Exception as err:  # a vanished port must not kill the thread that releases notes
+            self.errors += 1
+            log.warning("could not send %s: %s", msg.type, err)

@@ -1,0 +1,58 @@
+"""A jam session: ports, scheduler, engine thread, and a clean ending on SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import Engine, JamConfig
+from .model import EventModel
+from .ports import backend, open_input, open_output
+from .scheduler import Scheduler
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Ports:
+    backend: str | None = None
+    input: str | None = None  # existing port (partial name); None: a virtual "segue in"
+    output: str | None = None
+
+
+def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None,
+        stop: threading.Event | None = None, ready=None) -> Engine:
+    """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end."""
+    net = EventModel(model)
+    midi = backend(ports.backend)
+    stop = stop or threading.Event()
+    outport = open_output(midi, ports.output)
+    scheduler = Scheduler(outport.send, max_note=config.max_note)
+    engine = Engine(net, scheduler, policy, config)
+    inport = None
+    previous = {}
+    try:
+        inport = open_input(midi, engine.on_message, ports.input)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        worker = threading.Thread(target=engine.run, args=(stop,), name="segue-engine", daemon=True)
+        worker.start()
+        if ready:
+            ready(inport.name, outport.name)
+        while not stop.wait(0.2):
+            pass
+        worker.join(timeout=1.0)
+    finally:
+        if inport is not None:
+            inport.close()
+        scheduler.close()  # releases what sounds, then CC 123 and CC 120 on the channels used
+        outport.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("session over: %d answers, %d notes sent, %d late notes dropped, %d incoming dropped (queue full), "
+             "%d non-note messages ignored", engine.answers, scheduler.sent, scheduler.dropped_late,
+             engine.dropped, engine.ignored)
+    return engine
