@@ -62,7 +62,7 @@ class Engine:
         self._decoded = None  # decoded time of the last stepped event (monotonic s)
         self.last_player = 0.0
         self.heard_since_answer = 0
-        self.dropped = self.ignored = self.answers = 0
+        self.dropped = self.ignored = self.answers = self.heard = self.arrived = 0
         self.last_decision_ms = float("nan")
 
     # -- state the policy reads ------------------------------------------------------------
@@ -77,6 +77,7 @@ class Engine:
     # -- input (the backend's thread) ---------------------------------------------------------
     def on_message(self, msg: mido.Message) -> None:
         """MIDI input callback: timestamp and enqueue, nothing else."""
+        self.arrived += 1
         try:
             self._queue.put_nowait((self.clock(), msg))
         except queue.Full:
@@ -103,6 +104,7 @@ class Engine:
         if msg.type not in ("note_on", "note_off"):
             self.ignored += 1
             return
+        self.heard += 1
         listen = self.config.listen
         if (msg.channel not in listen) if listen else msg.channel == DRUM_CHANNEL:
             return

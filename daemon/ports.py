@@ -41,7 +41,7 @@ def open_output(midi: mido.Backend, name: str | None = None, virtual: str = "seg
     try:
         if name:
             return midi.open_output(find_port(midi.get_output_names(), name, "output"))
-        return midi.open_output(virtual, virtual=True, client_name=CLIENT)
+        return midi.open_output(virtual, virtual=True, client_name=f"{CLIENT} out")
     except (OSError, SystemError, RuntimeError) as err:  # rtmidi's errors when no server or device answers
         raise OSError(f"could not open a MIDI output: {err}") from err
 
@@ -53,7 +53,7 @@ def open_input(midi: mido.Backend, callback: Callable[[mido.Message], None], nam
     try:
         if name:
             return midi.open_input(find_port(midi.get_input_names(), name, "input"), callback=callback)
-        return midi.open_input(virtual, virtual=True, callback=callback, client_name=CLIENT)
+        return midi.open_input(virtual, virtual=True, callback=callback, client_name=f"{CLIENT} in")
     except (OSError, SystemError, RuntimeError) as err:
         raise OSError(f"could not open a MIDI input: {err}") from err
 

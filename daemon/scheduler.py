@@ -32,10 +32,11 @@ class Scheduler:
     """Sends scheduled messages at their due times from its own thread."""
 
     def __init__(self, send: Callable[[mido.Message], None], *, max_note: float = 4.0, late: float = 0.010,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, trace: Callable | None = None):
         if not max_note > 0:
             raise ValueError("max-note must be > 0 seconds")
         self._send, self.max_note, self.late, self.clock = send, max_note, late, clock
+        self._trace = trace  # trace(due, sent, message) after each timed send, for benchmarks
         self._heap: list[_Item] = []
         self._order = itertools.count()
         self._ids = itertools.count(1)
@@ -126,6 +127,8 @@ class Scheduler:
             self._safe_send(mido.Message("note_off", channel=msg.channel, note=msg.note, velocity=0))
         self._sounding[key] = item.note
         self._safe_send(msg)
+        if self._trace:
+            self._trace(item.due, self.clock(), msg)
 
     def _release_all(self) -> None:
         for (channel, pitch) in list(self._sounding):

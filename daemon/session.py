@@ -23,13 +23,22 @@ class Ports:
 
 
 def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None,
-        stop: threading.Event | None = None, ready=None) -> Engine:
-    """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end."""
+        stop: threading.Event | None = None, ready=None, trace: str | Path | None = None) -> Engine:
+    """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
+
+    `trace`: a file that gets one line per answer note-on, "due sent type note", in
+    time.monotonic() seconds, which another process on the machine can compare with its own clock.
+    """
     net = EventModel(model)
     midi = backend(ports.backend)
     stop = stop or threading.Event()
+    trace_file = open(trace, "w", buffering=1) if trace else None  # noqa: SIM115 (closed below)
     outport = open_output(midi, ports.output)
-    scheduler = Scheduler(outport.send, max_note=config.max_note)
+
+    def traced(due, sent, msg):
+        trace_file.write(f"{due:.6f} {sent:.6f} {msg.type} {msg.note}\n")
+
+    scheduler = Scheduler(outport.send, max_note=config.max_note, trace=traced if trace_file else None)
     engine = Engine(net, scheduler, policy, config)
     inport = None
     previous = {}
@@ -52,7 +61,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         outport.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    log.info("session over: %d answers, %d notes sent, %d late notes dropped, %d incoming dropped (queue full), "
-             "%d non-note messages ignored", engine.answers, scheduler.sent, scheduler.dropped_late,
-             engine.dropped, engine.ignored)
+        if trace_file:
+            trace_file.close()
+    log.info("session over: %d messages arrived, %d note messages heard, %d answers (last decided in %.2f ms), "
+             "%d notes sent, %d late notes dropped, %d incoming dropped (queue full), %d non-note messages ignored",
+             engine.arrived, engine.heard, engine.answers, engine.last_decision_ms, scheduler.sent,
+             scheduler.dropped_late, engine.dropped, engine.ignored)
     return engine

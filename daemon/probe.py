@@ -1,0 +1,146 @@
+"""A private JACK server and a probe client: how segue's live tests and benchmarks reach real ports.
+
+The probe has its own JACK MIDI ports wired to segue's, plays note messages with their timing,
+and timestamps (time.monotonic, shared by every process on the machine) what it receives.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+import mido
+
+
+@contextmanager
+def jack_server(period: int = 1024, rate: int = 48000):
+    """Start `jackd -d dummy` under a unique name; yields the environment that reaches it.
+
+    1024 frames (21 ms): without realtime scheduling on a busy 2-core machine, shorter periods
+    overrun, and a dummy-driver graph that keeps overrunning can stop delivering MIDI to a client
+    for good (seen at 128 frames: jackd logs "ProcessGraphAsyncMaster: Process error").
+    """
+    if not shutil.which("jackd"):
+        raise RuntimeError("jackd is missing: apt-get install jackd2")
+    name = f"segue-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
+    server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name  # for this process's own clients (the probe)
+    try:
+        deadline = time.monotonic() + 10
+        while subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode != 0:
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("jackd did not start")
+            time.sleep(0.1)
+        yield env
+    finally:
+        server.terminate()
+        server.wait(timeout=5)
+        if saved is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = saved
+
+
+def jack_port(env, part: str, timeout: float = 10.0) -> str:
+    """The full name of the first JACK port whose name contains `part` (waits for it to appear)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout.split("\n")
+        hits = [p for p in ports if part in p]
+        if hits:
+            return hits[0]
+        time.sleep(0.05)
+    raise RuntimeError(f"no JACK port like {part!r}")
+
+
+def jack_ports_gone(env, part: str, timeout: float = 5.0) -> bool:
+    """Wait until no JACK port name contains `part` (a closed client's ports linger briefly)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout
+        if part not in ports:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class Probe:
+    """A test client with its own JACK MIDI ports, wired to segue's virtual ports."""
+
+    _count = 0
+
+    def __init__(self, env, segue_in: str = "segue in", segue_out: str = "segue out"):
+        midi = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+        Probe._count += 1
+        name = f"probe{os.getpid()}x{Probe._count}"  # unique: a closed probe's ports may still be listed
+        self.received: list[tuple[float, mido.Message]] = []
+        self.lock = threading.Lock()
+        self.inport = midi.open_input(f"{name} in", virtual=True, client_name=name, callback=self._got)
+        self.outport = midi.open_output(f"{name} out", virtual=True, client_name=name)
+        for src, dst in ((jack_port(env, f"{name} out"), jack_port(env, segue_in)),
+                         (jack_port(env, segue_out), jack_port(env, f"{name} in"))):
+            subprocess.run(["jack_connect", src, dst], env=env, check=True)
+
+    def _got(self, msg):
+        stamp = time.monotonic()
+        with self.lock:
+            self.received.append((stamp, msg))
+
+    def play(self, notes, speed: float = 4.0) -> float:
+        """Play note messages with their own timing (sped up); returns when the last was sent."""
+        start, first = time.monotonic(), notes[0].time
+        for n in notes:
+            time.sleep(max(0.0, start + (n.time - first) / speed - time.monotonic()))
+            self.outport.send(mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity))
+        return time.monotonic()
+
+    def note_ons(self, after: float = 0.0):
+        with self.lock:
+            return [(t, m) for t, m in self.received if m.type == "note_on" and m.velocity and t >= after]
+
+    def sounding(self) -> set:
+        held = set()
+        with self.lock:
+            for _, m in self.received:
+                if m.type == "note_on" and m.velocity:
+                    held.add((m.channel, m.note))
+                elif m.type in ("note_on", "note_off"):
+                    held.discard((m.channel, m.note))
+        return held
+
+    def wait_for(self, condition, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.005)
+        return False
+
+    def close(self) -> None:
+        self.inport.close()
+        self.outport.close()
+
+
+def whole_notes(notes, count: int):
+    """The first `count` notes of a message list, each with its release (a phrase that ends silent)."""
+    messages, onsets, held = [], 0, set()
+    for n in notes:
+        if n.velocity and onsets == count:
+            if not held:
+                break
+            continue
+        if n.velocity:
+            onsets += 1
+            held.add(n.pitch)
+        elif n.pitch in held:
+            held.discard(n.pitch)
+        else:
+            continue  # the release of a note after the last one taken
+        messages.append(n)
+    return messages
