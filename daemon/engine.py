@@ -51,9 +51,9 @@ class Engine:
     """Owns the model state; fed by `on_message`, driven by `run` on its own thread."""
 
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
-                 clock=time.monotonic):
+                 clock=time.monotonic, trace=None):
         self.model, self.codec, self.scheduler, self.policy, self.config = model, model.codec, scheduler, policy, config
-        self.clock = clock
+        self.clock, self._trace = clock, trace  # trace(due, start) per answer, for benchmarks
         self.stream = model.stream()
         self.logits: np.ndarray | None = None
         self.noise = GumbelNoise(config.seed)
@@ -136,8 +136,11 @@ class Engine:
         self.logits = self.stream.advance(pitch - self.codec.low, self.codec.velocity_class(velocity), cls)
 
     # -- answering ------------------------------------------------------------------------------
-    def answer(self, now: float) -> None:
-        """Sample an answer from the current state and hand it to the scheduler."""
+    def answer(self, now: float, due: float | None = None) -> None:
+        """Sample an answer from the current state and hand it to the scheduler.
+
+        `due`: when the policy's condition became true (e.g. the silence threshold expired).
+        """
         if self.logits is None:
             return
         cfg = self.config
@@ -148,7 +151,10 @@ class Engine:
         for onset, end, pitch, velocity in note_spans(result.notes):
             vel = int(np.clip(round(velocity * cfg.velocity_scale), 1, 127))
             self.scheduler.play(pitch, vel, start + onset, end - onset, cfg.channel)
-        self.last_decision_ms = (start - now) * 1000
+        due = now if due is None else due
+        self.last_decision_ms = (start - due) * 1000
+        if self._trace:
+            self._trace(due, start)
         self._decoded = start + max((n.time for n in result.notes), default=0.0)
         self.heard_since_answer = 0
         self.answers += 1

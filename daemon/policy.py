@@ -11,7 +11,7 @@ class Engine(Protocol):
     player_held: int  # player notes sounding now
     heard_since_answer: int  # player events since the machine last answered
 
-    def answer(self, now: float) -> None: ...
+    def answer(self, now: float, due: float | None = None) -> None: ...
     def stop_answer(self) -> None: ...
 
 
@@ -33,7 +33,7 @@ class CallAndResponse:
     def on_tick(self, engine: Engine, now: float) -> None:
         if (engine.heard_since_answer and not engine.answering and not engine.player_held
                 and now - engine.last_player >= self.silence):
-            engine.answer(now)
+            engine.answer(now, due=engine.last_player + self.silence)
 
     def due(self, engine: Engine) -> float | None:
         """When on_tick next has something to do (monotonic seconds), or None for 'on input only'."""

@@ -26,7 +26,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         stop: threading.Event | None = None, ready=None, trace: str | Path | None = None) -> Engine:
     """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
 
-    `trace`: a file that gets one line per answer note-on, "due sent type note", in
+    `trace`: a file that gets one line per answer note-on, "due sent note_on note", and one per
+    answer, "threshold-expiry decided answer -1", in
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
     net = EventModel(model)
@@ -38,8 +39,11 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     def traced(due, sent, msg):
         trace_file.write(f"{due:.6f} {sent:.6f} {msg.type} {msg.note}\n")
 
+    def traced_answer(due, start):
+        trace_file.write(f"{due:.6f} {start:.6f} answer -1\n")
+
     scheduler = Scheduler(outport.send, max_note=config.max_note, trace=traced if trace_file else None)
-    engine = Engine(net, scheduler, policy, config)
+    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None)
     inport = None
     previous = {}
     try:
