@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import mido
 import pytest
 
 from segue.daemon.midifile import read_notes
@@ -83,4 +84,24 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(jam, phrase):
     with probe.lock:
         controls = {(m.control) for _, m in probe.received if m.type == "control_change"}
     assert {120, 123} <= controls
+    probe.close()
+
+
+def test_hostile_input_is_survived(jam, phrase):
+    """A clock flood, sysex, note-offs of silent notes, notes on every channel: segue still answers."""
+    proc, probe = jam("--length", "8")
+    out = probe.outport
+    for _ in range(5000):
+        out.send(mido.Message("clock"))
+    out.send(mido.Message("sysex", data=list(range(100))))
+    for channel in range(16):
+        out.send(mido.Message("note_off", channel=channel, note=60))  # never struck
+        out.send(mido.Message("control_change", channel=channel, control=7, value=127))
+    for channel in range(16):  # struck and released on every channel (drums are ignored)
+        out.send(mido.Message("note_on", channel=channel, note=64, velocity=100))
+        out.send(mido.Message("note_off", channel=channel, note=64))
+    last = probe.play(phrase)
+    assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=3), "no answer after the hostile input"
+    assert proc.poll() is None
+    assert probe.wait_for(lambda: not probe.sounding(), timeout=8)
     probe.close()

@@ -1,0 +1,65 @@
+"""The engine without ports: what it hears, what it ignores, how it answers and yields."""
+import threading
+import time
+
+import mido
+import pytest
+
+from segue.daemon.engine import QUEUE_LIMIT, Engine, JamConfig
+from segue.daemon.model import EventModel
+from segue.daemon.policy import CallAndResponse
+from segue.daemon.scheduler import Scheduler
+
+
+@pytest.fixture
+def engine(small_model):
+    sent = []
+    sched = Scheduler(sent.append, max_note=0.2)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.1), JamConfig(length=6, seed=0))
+    yield eng, sent
+    sched.close()
+
+
+def note(pitch, velocity=90, channel=0):
+    return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
+
+
+def test_only_note_messages_of_listened_channels_are_heard(engine):
+    eng, _ = engine
+    now = time.monotonic()
+    for msg in (mido.Message("clock"), mido.Message("sysex", data=[1, 2]), note(36, channel=9),
+                note(60, 0), mido.Message("note_off", note=61)):
+        eng.hear(now, msg)
+    assert eng.ignored == 2 and eng.heard == 3  # note messages; of them only note 60 is used
+    assert eng.heard_since_answer == 1 and eng.player_held == 1
+
+
+def test_a_flood_is_dropped_beyond_the_queue_limit(engine):
+    eng, _ = engine
+    for _ in range(QUEUE_LIMIT + 500):
+        eng.on_message(mido.Message("clock"))
+    assert eng.dropped == 500 and eng.arrived == QUEUE_LIMIT + 500
+
+
+def test_answers_after_silence_then_yields_to_the_player(engine):
+    eng, sent = engine
+    stop = threading.Event()
+    worker = threading.Thread(target=eng.run, args=(stop,))
+    worker.start()
+    for pitch in (60, 62, 64):
+        eng.on_message(note(pitch))
+        eng.on_message(note(pitch, 0))
+    time.sleep(0.3)
+    assert eng.answers == 1 and any(m.type == "note_on" for m in sent)
+    eng.on_message(note(67))  # barge-in
+    time.sleep(0.05)
+    stop.set()
+    worker.join()
+    assert not eng.scheduler.busy
+
+
+def test_config_validates_itself():
+    with pytest.raises(ValueError, match="length"):
+        JamConfig(length=0)
+    with pytest.raises(ValueError, match="channel"):
+        JamConfig(listen=(16,))
