@@ -28,7 +28,7 @@ def test_only_note_messages_of_listened_channels_are_heard(engine):
     eng, _ = engine
     now = time.monotonic()
     for msg in (mido.Message("clock"), mido.Message("sysex", data=[1, 2]), note(36, channel=9),
-                note(60, 0), mido.Message("note_off", note=61)):
+                note(60), mido.Message("note_off", note=61)):
         eng.hear(now, msg)
     assert eng.ignored == 2 and eng.heard == 3  # note messages; of them only note 60 is used
     assert eng.heard_since_answer == 1 and eng.player_held == 1
