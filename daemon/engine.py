@@ -51,9 +51,10 @@ class Engine:
     """Owns the model state; fed by `on_message`, driven by `run` on its own thread."""
 
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
-                 clock=time.monotonic, trace=None):
+                 clock=time.monotonic, trace=None, recorder=None):
         self.model, self.codec, self.scheduler, self.policy, self.config = model, model.codec, scheduler, policy, config
         self.clock, self._trace = clock, trace  # trace(due, start) per answer, for benchmarks
+        self.recorder = recorder  # gets every note message the player sends
         self.stream = model.stream()
         self.logits: np.ndarray | None = None
         self.noise = GumbelNoise(config.seed)
@@ -105,6 +106,8 @@ class Engine:
             self.ignored += 1
             return
         self.heard += 1
+        if self.recorder:
+            self.recorder.player(msg, at=stamp)
         listen = self.config.listen
         if (msg.channel not in listen) if listen else msg.channel == DRUM_CHANNEL:
             return
