@@ -120,14 +120,18 @@ def ports(backend):
 @click.option("--listen", type=CHANNEL, multiple=True, help="Channel to listen to (repeatable; default: all but drums).")
 @click.option("--velocity-scale", type=float, default=1.0, show_default=True)
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest answer note, seconds.")
+@click.option("--grid", type=click.Choice(["beat", "bar", "off"]), default="beat", show_default=True,
+              help="With incoming MIDI clock, start answers on the next beat or bar.")
+@click.option("--beats-per-bar", type=click.IntRange(1, 32), default=4, show_default=True)
 @click.option("--record", type=click.Path(dir_okay=False), help="Record the session (player and segue tracks) to this MIDI file.")
 @click.option("--replay", type=click.Path(dir_okay=False), help="Play this MIDI file in as the player, answer it, then stop.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write each answer note-on's due and send times here (benchmarks).")
 def jam(model, backend, input_name, output_name, silence, length, play_along, temperature, top_k, top_p, seed,
-        channel, listen, velocity_scale, max_note, record, replay, trace):
+        channel, listen, velocity_scale, max_note, grid, beats_per_bar, record, replay, trace):
     """Answer the player live: listen on a MIDI input, continue the phrase on a MIDI output."""
     config = JamConfig(length=length, sampling=Sampling(temperature, top_k, top_p), seed=seed, max_note=max_note,
-                       channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale)
+                       channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
+                       grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid])
     policy = CallAndResponse(silence=silence, barge_in=not play_along)
 
     def ready(inport, outport):

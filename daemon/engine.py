@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import mido
 import numpy as np
 
+from .clock import TRANSPORT, ClockFollower
 from .generate import GenerateConfig, sample_events
 from .midifile import DRUM_CHANNEL
 from .model import EventModel
@@ -37,6 +38,7 @@ class JamConfig:
     channel: int = 0  # output channel
     listen: tuple[int, ...] | None = None  # channels heard (None: all but drums)
     velocity_scale: float = 1.0
+    grid: float | None = 1.0  # with incoming MIDI clock, answers start on this grid (beats); None: off
 
     def __post_init__(self):
         if self.length < 1:
@@ -45,6 +47,8 @@ class JamConfig:
             raise ValueError("channel must be in range 0..15")
         if not self.velocity_scale > 0:
             raise ValueError("velocity scale must be > 0")
+        if self.grid is not None and not self.grid > 0:
+            raise ValueError("grid must be > 0 beats")
 
 
 class Engine:
@@ -55,6 +59,7 @@ class Engine:
         self.model, self.codec, self.scheduler, self.policy, self.config = model, model.codec, scheduler, policy, config
         self.clock, self._trace = clock, trace  # trace(due, start) per answer, for benchmarks
         self.recorder = recorder  # gets every note message the player sends
+        self.tempo = ClockFollower()
         self.stream = model.stream()
         self.logits: np.ndarray | None = None
         self.noise = GumbelNoise(config.seed)
@@ -102,6 +107,9 @@ class Engine:
 
     def hear(self, stamp: float, msg: mido.Message) -> None:
         """Encode one incoming message and step it into the state (non-note messages are ignored)."""
+        if msg.type in TRANSPORT:
+            self.tempo.feed(stamp, msg)
+            return
         if msg.type not in ("note_on", "note_off"):
             self.ignored += 1
             return
@@ -151,11 +159,13 @@ class Engine:
         result = sample_events(self.stream, self.logits, gen, self.noise)
         self.logits = result.logits
         start = self.clock()
+        if cfg.grid and self.tempo.synced:  # following the DAW: begin on its next beat (or bar)
+            start = self.tempo.next_grid(start, cfg.grid)
         for onset, end, pitch, velocity in note_spans(result.notes):
             vel = int(np.clip(round(velocity * cfg.velocity_scale), 1, 127))
             self.scheduler.play(pitch, vel, start + onset, end - onset, cfg.channel)
         due = now if due is None else due
-        self.last_decision_ms = (start - due) * 1000
+        self.last_decision_ms = (self.clock() - due) * 1000
         if self._trace:
             self._trace(due, start)
         self._decoded = start + max((n.time for n in result.notes), default=0.0)

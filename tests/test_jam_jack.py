@@ -4,6 +4,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import mido
@@ -139,4 +140,31 @@ def test_sigterm_keeps_the_recording(jam, phrase, tmp_path):
     midi = mido.MidiFile(recorded)
     assert sum(1 for m in midi.tracks[0] if m.type == "note_on" and m.velocity) == 12
     assert sum(1 for m in midi.tracks[1] if m.type == "note_on" and m.velocity) >= 1
+    probe.close()
+
+
+def test_clock_synced_answers_start_on_the_bar(jam, phrase):
+    """The probe is a DAW sending MIDI clock at 120 bpm; the answer begins on a bar line (every 2 s)."""
+    proc, probe = jam("--length", "8", "--grid", "bar")
+    stop, tick = threading.Event(), 60.0 / 120.0 / 24
+
+    def daw():
+        probe.outport.send(mido.Message("start"))
+        for i in range(100_000):
+            if stop.wait(max(0.0, origin + i * tick - time.monotonic())):
+                return
+            probe.outport.send(mido.Message("clock"))
+
+    origin = time.monotonic() + 0.05
+    clock = threading.Thread(target=daw, daemon=True)
+    clock.start()
+    time.sleep(0.6)  # a beat of ticks, so the tempo is known
+    last = probe.play(phrase)
+    assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=5), "no answer"
+    first = probe.note_ons(after=last)[0][0]
+    stop.set()
+    offset = (first - origin) % 2.0  # after the nearest bar line before it
+    # Ticks reach segue up to a period late, and its note reaches the probe up to a period later.
+    assert offset <= 2 * PERIOD + 0.01, f"answer began {offset * 1000:.0f} ms after a bar line"
+    assert first - last >= SILENCE - 0.005
     probe.close()

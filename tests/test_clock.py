@@ -1,0 +1,42 @@
+"""MIDI clock: tempo, position, and the next grid line."""
+import mido
+import pytest
+
+from segue.daemon.clock import ClockFollower
+
+
+def ticked(bpm=120.0, ticks=48, start=10.0):
+    follower, dt = ClockFollower(), 60.0 / bpm / 24
+    follower.feed(start, mido.Message("start"))
+    for i in range(ticks):
+        follower.feed(start + i * dt, mido.Message("clock"))
+    return follower, start + (ticks - 1) * dt
+
+
+def test_tempo_from_ticks():
+    follower, _ = ticked(bpm=97.0)
+    assert follower.synced and follower.bpm == pytest.approx(97.0)
+
+
+def test_next_beat_and_bar():
+    follower, last = ticked(bpm=120.0, ticks=30)  # last tick is 29: beat 1.208 at t=last
+    assert last == pytest.approx(10.0 + 29 / 48)
+    assert follower.next_grid(last, 1.0) == pytest.approx(11.0)  # beat 2 starts 1.0 s after start
+    assert follower.next_grid(last + 0.45, 1.0) == pytest.approx(11.5)
+    assert follower.next_grid(last, 4.0) == pytest.approx(12.0)  # the next bar of 4/4
+
+
+def test_stop_continue_and_song_position():
+    follower, last = ticked(ticks=10)
+    follower.feed(last + 0.1, mido.Message("stop"))
+    assert not follower.synced
+    follower.feed(last + 0.2, mido.Message("songpos", pos=16))  # bar 2 (16 sixteenths)
+    follower.feed(last + 0.3, mido.Message("continue"))
+    follower.feed(last + 0.3, mido.Message("clock"))
+    assert follower.ticks == 96 and follower.synced
+
+
+def test_no_clock_means_not_synced():
+    follower = ClockFollower()
+    follower.feed(0.0, mido.Message("clock"))  # ticks without a start: tempo known, position not running
+    assert not follower.synced
