@@ -101,3 +101,14 @@ def note_spans(notes: Sequence[NoteMessage]) -> list[tuple[float, float, int, in
         if n.velocity > 0:
             open_notes[key] = (n.time, n.velocity)
     return sorted(spans)
+
+
+def still_sounding(messages) -> set[tuple[int, int]]:
+    """(channel, pitch) of the notes a sequence of mido messages leaves sounding."""
+    held = set()
+    for m in messages:
+        if m.type == "note_on" and m.velocity:
+            held.add((m.channel, m.note))
+        elif m.type in ("note_on", "note_off"):
+            held.discard((m.channel, m.note))
+    return held

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 import mido
 
+from .notes import still_sounding
+
 
 @contextmanager
 def jack_server(period: int = 1024, rate: int = 48000):
@@ -105,14 +107,8 @@ class Probe:
             return [(t, m) for t, m in self.received if m.type == "note_on" and m.velocity and t >= after]
 
     def sounding(self) -> set:
-        held = set()
         with self.lock:
-            for _, m in self.received:
-                if m.type == "note_on" and m.velocity:
-                    held.add((m.channel, m.note))
-                elif m.type in ("note_on", "note_off"):
-                    held.discard((m.channel, m.note))
-        return held
+            return still_sounding(m for _, m in self.received)
 
     def wait_for(self, condition, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from segue.daemon.notes import still_sounding
 from segue.daemon.scheduler import Scheduler
 
 
@@ -16,13 +17,7 @@ class Collector:
             self.messages.append((time.monotonic(), msg))
 
     def sounding(self):
-        held = set()
-        for _, m in self.messages:
-            if m.type == "note_on" and m.velocity:
-                held.add((m.channel, m.note))
-            elif m.type in ("note_on", "note_off"):
-                held.discard((m.channel, m.note))
-        return held
+        return still_sounding(m for _, m in self.messages)
 
 
 @pytest.fixture
