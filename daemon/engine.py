@@ -57,7 +57,7 @@ class Engine:
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
                  clock=time.monotonic, trace=None, recorder=None):
         self.model, self.codec, self.scheduler, self.policy, self.config = model, model.codec, scheduler, policy, config
-        self.clock, self._trace = clock, trace  # trace(due, start) per answer, for benchmarks
+        self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
         self.tempo = ClockFollower()
         self.stream = model.stream()
@@ -161,13 +161,16 @@ class Engine:
         start = self.clock()
         if cfg.grid and self.tempo.synced:  # following the DAW: begin on its next beat (or bar)
             start = self.tempo.next_grid(start, cfg.grid)
+        finish = start
         for onset, end, pitch, velocity in note_spans(result.notes):
             vel = int(np.clip(round(velocity * cfg.velocity_scale), 1, 127))
-            self.scheduler.play(pitch, vel, start + onset, end - onset, cfg.channel)
+            duration = min(end - onset, cfg.max_note)
+            self.scheduler.play(pitch, vel, start + onset, duration, cfg.channel)
+            finish = max(finish, start + onset + duration)
         due = now if due is None else due
         self.last_decision_ms = (self.clock() - due) * 1000
         if self._trace:
-            self._trace(due, start)
+            self._trace(due, start, finish)
         self._decoded = start + max((n.time for n in result.notes), default=0.0)
         self.heard_since_answer = 0
         self.answers += 1

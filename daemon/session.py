@@ -35,7 +35,7 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     `replay`: a MIDI file played into the engine as if it were the player; the session ends when
     the file and the answer to it are over.
     `trace`: a file that gets one line per answer note-on, "due sent note_on note", and one per
-    answer, "threshold-expiry decided answer -1", in
+    answer, "threshold-expiry start answer planned-end", in
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
     net = EventModel(model)
@@ -51,8 +51,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     def traced(due, sent, msg):
         trace_file.write(f"{due:.6f} {sent:.6f} {msg.type} {msg.note}\n")
 
-    def traced_answer(due, start):
-        trace_file.write(f"{due:.6f} {start:.6f} answer -1\n")
+    def traced_answer(due, start, end):
+        trace_file.write(f"{due:.6f} {start:.6f} answer {end:.6f}\n")
 
     recorder = Recorder(record) if record else None
 
