@@ -106,7 +106,7 @@ class Engine:
                 log.exception("engine error; the message was dropped")
 
     def hear(self, stamp: float, msg: mido.Message) -> None:
-        """Encode one incoming message and step it into the state (non-note messages are ignored)."""
+        """Step one incoming note message into the state; transport messages go to the tempo follower."""
         if msg.type in TRANSPORT:
             self.tempo.feed(stamp, msg)
             return
