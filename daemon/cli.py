@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from . import config as jam_config
 from . import generate as gen
 from . import ports as ports_mod
 from . import session
@@ -37,6 +38,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise  # --help, --version, Ctrl-C at a prompt: click's own control flow
         except click.UsageError as err:
             hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             raise _OneLineUsageError(err.format_message() + hint) from None
@@ -126,9 +129,23 @@ def ports(backend):
 @click.option("--record", type=click.Path(dir_okay=False), help="Record the session (player and segue tracks) to this MIDI file.")
 @click.option("--replay", type=click.Path(dir_okay=False), help="Play this MIDI file in as the player, answer it, then stop.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write each answer note-on's due and send times here (benchmarks).")
-def jam(model, backend, input_name, output_name, silence, length, play_along, temperature, top_k, top_p, seed,
-        channel, listen, velocity_scale, max_note, grid, beats_per_bar, record, replay, trace):
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML file of option defaults and a [cc] map for live control (see docs/jam.md).")
+@click.pass_context
+def jam(ctx, config_file, replay, trace, listen, **options):
     """Answer the player live: listen on a MIDI input, continue the phrase on a MIDI output."""
+    controls = {}
+    if config_file:
+        from_file, controls = jam_config.load(config_file)
+        typed = {k for k in options if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+        options = jam_config.merge(options, typed, from_file)
+    _jam(controls=controls, replay=replay, trace=trace, listen=listen, **options)
+
+
+def _jam(model, backend, input_name, output_name, silence, length, play_along, temperature, top_k, top_p, seed,
+         channel, listen, velocity_scale, max_note, grid, beats_per_bar, record, replay, trace, controls):
+    if grid not in ("beat", "bar", "off"):  # a config file can hold any string
+        raise ValueError("grid must be beat, bar or off")
     config = JamConfig(length=length, sampling=Sampling(temperature, top_k, top_p), seed=seed, max_note=max_note,
                        channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
                        grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid])
@@ -139,7 +156,7 @@ def jam(model, backend, input_name, output_name, silence, length, play_along, te
                    "Ctrl-C to stop", err=True)
 
     session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready, trace=trace,
-                record=record, replay=replay)
+                record=record, replay=replay, controls=controls)
 
 
 @cli.command()

@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mido
 import numpy as np
@@ -55,11 +55,13 @@ class Engine:
     """Owns the model state; fed by `on_message`, driven by `run` on its own thread."""
 
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
-                 clock=time.monotonic, trace=None, recorder=None):
+                 clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None):
         self.model, self.codec, self.scheduler, self.policy, self.config = model, model.codec, scheduler, policy, config
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
         self.tempo = ClockFollower()
+        self.controls = controls or {}  # MIDI CC number -> live control (see daemon/config.py)
+        self.enabled = True
         self.stream = model.stream()
         self.logits: np.ndarray | None = None
         self.noise = GumbelNoise(config.seed)
@@ -110,6 +112,9 @@ class Engine:
         if msg.type in TRANSPORT:
             self.tempo.feed(stamp, msg)
             return
+        if msg.type == "control_change" and msg.control in self.controls:
+            self.control(self.controls[msg.control], msg.value)
+            return
         if msg.type not in ("note_on", "note_off"):
             self.ignored += 1
             return
@@ -146,13 +151,29 @@ class Engine:
             self._decoded = stamp  # after a long silence, start the clock again
         self.logits = self.stream.advance(pitch - self.codec.low, self.codec.velocity_class(velocity), cls)
 
+    def control(self, name: str, value: int) -> None:
+        """A live control from a MIDI CC value 0..127."""
+        cfg = self.config
+        if name == "temperature":
+            sampling = replace(cfg.sampling, temperature=round(0.1 + 1.9 * value / 127, 3))
+            self.config = replace(cfg, sampling=sampling)
+        elif name == "length":
+            self.config = replace(cfg, length=max(1, round(64 * value / 127)))
+        elif name == "enabled":
+            self.enabled = value >= 64
+            if not self.enabled:
+                self.scheduler.cancel()
+        elif name == "panic" and value >= 64:
+            self.scheduler.panic()
+        log.info("control %s = %d", name, value)
+
     # -- answering ------------------------------------------------------------------------------
     def answer(self, now: float, due: float | None = None) -> None:
         """Sample an answer from the current state and hand it to the scheduler.
 
         `due`: when the policy's condition became true (e.g. the silence threshold expired).
         """
-        if self.logits is None:
+        if self.logits is None or not self.enabled:
             return
         cfg = self.config
         gen = GenerateConfig(events=cfg.length, sampling=cfg.sampling, max_note=cfg.max_note, channel=cfg.channel)

@@ -28,7 +28,8 @@ class Ports:
 
 def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None,
         stop: threading.Event | None = None, ready=None, trace: str | Path | None = None,
-        record: str | Path | None = None, replay: str | Path | None = None) -> Engine:
+        record: str | Path | None = None, replay: str | Path | None = None,
+        controls: dict[int, str] | None = None) -> Engine:
     """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
 
     `record`: a MIDI file for the session (player and machine tracks), rewritten as it grows.
@@ -62,7 +63,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             recorder.machine(msg)
 
     scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None)
-    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder)
+    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
+                    controls=controls)
     inport = None
     previous = {}
     try:

@@ -1,0 +1,63 @@
+"""The jam config file (TOML): defaults for `segue jam` options, and a MIDI CC map for live control.
+
+    silence = 0.5          # any `segue jam` option, with _ for -
+    length = 24
+    temperature = 0.9
+    [cc]                   # controller number for each live control
+    temperature = 21       # 0..127 -> 0.1..2.0
+    length = 22            # 0..127 -> 1..64 events
+    enabled = 23           # >= 64: answering on; < 64: off (and the current answer stops)
+    panic = 24             # >= 64: release everything, CC 123 + CC 120
+
+Options given on the command line win over the file; the file wins over built-in defaults.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+OPTIONS = {
+    "model": str, "backend": str, "input_name": str, "output_name": str, "silence": float, "length": int,
+    "play_along": bool, "temperature": float, "top_k": int, "top_p": float, "seed": int, "channel": int,
+    "velocity_scale": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
+}
+ALIASES = {"input": "input_name", "output": "output_name"}
+CONTROLS = ("temperature", "length", "enabled", "panic")
+
+
+def load(path: str | Path) -> tuple[dict, dict[int, str]]:
+    """(option defaults, {controller number: control}) from a TOML file; one clear error per problem."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not valid TOML ({err})") from None
+    cc = data.pop("cc", {})
+    options = {}
+    for key, value in data.items():
+        name = ALIASES.get(key, key.replace("-", "_"))
+        kind = OPTIONS.get(name)
+        if kind is None:
+            raise ValueError(f"{path}: unknown option {key!r} (known: {', '.join(sorted(OPTIONS))})")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"{path}: {key} must be {kind.__name__}, not {value!r}")
+        options[name] = value
+    if not isinstance(cc, dict):
+        raise ValueError(f"{path}: [cc] must be a table of control = controller number")
+    controls = {}
+    for control, number in cc.items():
+        if control not in CONTROLS:
+            raise ValueError(f"{path}: unknown control {control!r} in [cc] (known: {', '.join(CONTROLS)})")
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 119:
+            raise ValueError(f"{path}: [cc] {control} must be a controller number in range 0..119")
+        controls[number] = control
+    return options, controls
+
+
+def merge(passed: dict, given_on_command_line: set[str], from_file: dict) -> dict:
+    """Command-line values where the user typed them, else the file's, else the built-in defaults."""
+    return {k: (v if k in given_on_command_line or k not in from_file else from_file[k]) for k, v in passed.items()}

@@ -1,0 +1,73 @@
+"""The jam config file and live CC controls."""
+import mido
+import pytest
+from click.testing import CliRunner
+
+from segue.daemon import config
+from segue.daemon.cli import cli
+from segue.daemon.engine import Engine, JamConfig
+from segue.daemon.model import EventModel
+from segue.daemon.policy import CallAndResponse
+from segue.daemon.scheduler import Scheduler
+
+
+def write(tmp_path, text):
+    path = tmp_path / "segue.toml"
+    path.write_text(text)
+    return path
+
+
+def test_options_and_cc_map(tmp_path):
+    options, controls = config.load(write(tmp_path, 'silence = 1\nlength = 24\ninput = "Keys"\n'
+                                                    "[cc]\ntemperature = 21\npanic = 24\n"))
+    assert options == {"silence": 1.0, "length": 24, "input_name": "Keys"}
+    assert controls == {21: "temperature", 24: "panic"}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("volume = 3\n", "unknown option 'volume'"), ("length = 'long'\n", "length must be int"),
+    ("length = true\n", "length must be int"), ("[cc]\nwarp = 3\n", "unknown control 'warp'"),
+    ("[cc]\npanic = 120\n", "controller number in range 0..119"), ("silence = \n", "not valid TOML"),
+])
+def test_bad_config_files(tmp_path, text, words):
+    with pytest.raises(ValueError, match=words):
+        config.load(write(tmp_path, text))
+
+
+def test_command_line_wins_over_file_wins_over_defaults():
+    merged = config.merge({"silence": 0.6, "length": 30, "seed": None}, {"length"}, {"silence": 1.0, "length": 8})
+    assert merged == {"silence": 1.0, "length": 30, "seed": None}
+
+
+def test_jam_reports_config_errors_in_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["jam", "--config", str(write(tmp_path, "grid = 'bars'\n"))])
+    assert result.exit_code == 1 and result.output.strip() == "Error: grid must be beat, bar or off"
+    result = CliRunner().invoke(cli, ["jam", "--config", str(tmp_path / "none.toml")])
+    assert result.exit_code == 1 and "no such config file" in result.output
+
+
+@pytest.mark.parametrize("command", ["generate", "jam", "ports", "info", "export", "train", "eval"])
+def test_help_exits_zero(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Error" not in result.output
+
+
+def test_cc_controls_change_the_engine_live(small_model):
+    sent = []
+    sched = Scheduler(sent.append)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(0.1), JamConfig(length=16),
+                 controls={21: "temperature", 22: "length", 23: "enabled", 24: "panic"})
+    cc = lambda control, value: eng.hear(0.0, mido.Message("control_change", control=control, value=value))  # noqa: E731
+    cc(21, 127)
+    cc(22, 0)
+    assert eng.config.sampling.temperature == 2.0 and eng.config.length == 1
+    cc(23, 0)
+    assert not eng.enabled
+    eng.hear(0.0, mido.Message("note_on", note=60, velocity=90))
+    eng.answer(1.0)
+    assert eng.answers == 0  # switched off: no answer
+    sched.play(60, 90, 0.0, 10.0, channel=2)
+    cc(24, 127)
+    sched.close()
+    assert [(m.channel, m.control) for m in sent if m.type == "control_change"][:2] == [(2, 123), (2, 120)]
+    assert eng.ignored == 0  # mapped CCs are controls, not ignored messages
