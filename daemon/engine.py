@@ -185,7 +185,7 @@ class Engine:
         finish = start
         for onset, end, pitch, velocity in note_spans(result.notes):
             vel = int(np.clip(round(velocity * cfg.velocity_scale), 1, 127))
-            duration = min(end - onset, cfg.max_note)
+            duration = end - onset  # sample_events' NoteGuard already cut it at max_note
             self.scheduler.play(pitch, vel, start + onset, duration, cfg.channel)
             finish = max(finish, start + onset + duration)
         due = now if due is None else due

@@ -67,23 +67,22 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
     return sample_events(stream, logits, config, GumbelNoise(config.seed))
 
 
-def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise,
-                  start: float = 0.0) -> Continuation:
+def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
-    `logits` are the stream's predictions for the next event; note times count from `start`.
+    `logits` are the stream's predictions for the next event; note times count from 0.
     """
     model = stream.model
     codec, sampling, channel = model.codec, config.sampling, config.channel
     guard = NoteGuard(config.max_note)
     events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
-    clock = start
+    clock = 0.0
     started = time.perf_counter()
     for i in range(config.events):
         pitch_logits, vel_logits, time_logits = model.heads(logits)
         gap = sampling.draw(time_logits, noise)
-        # The first sampled gap is measured from the last event heard; the answer starts at `start`.
+        # The first sampled gap is measured from the last event heard; the notes start at 0.
         clock += codec.time_values[gap] if i else 0.0
         notes += guard.release_due(clock)  # so the draw below sees what still sounds then
         if config.constrain:

@@ -170,7 +170,3 @@ class EventStream:
         for pitch, velocity, time in np.asarray(events, dtype=np.int64).reshape(-1, 3):
             logits = self.advance(pitch, velocity, time)
         return logits
-
-    def reset(self) -> None:
-        for array in self.state.values():
-            array[...] = 0.0
