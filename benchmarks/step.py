@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from segue.daemon.generate import GenerateConfig, _constrained, continue_events, default_prime
+from segue.daemon.generate import GenerateConfig, continue_events, draw_note, default_prime
 from segue.daemon.model import EventModel
 from segue.daemon.sampling import GumbelNoise, Sampling
 
@@ -52,9 +52,9 @@ def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
     low = model.codec.low
 
     def step_and_sample():  # the constrained draw `segue generate` uses
-        p, v, t = model.heads(stream.advance(*event))
-        gap = sampling.draw(t, noise)
-        pitch, vel = _constrained(sampling, noise, p, v, sounding, low)
+        logits = stream.advance(*event)
+        gap = sampling.draw(model.heads(logits)[2], noise)
+        pitch, vel = draw_note(model, logits, sampling, noise, sounding)
         (sounding.add if vel else sounding.discard)(pitch + low)
         event[:] = pitch, vel, gap
 

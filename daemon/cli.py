@@ -17,7 +17,8 @@ from . import generate as gen
 from . import ports as ports_mod
 from . import session
 from .engine import JamConfig
-from .policy import CallAndResponse
+from .clock import Span
+from .policy import MODES, CallAndResponse, Continuous
 from .ports import APIS
 from .midifile import read_notes
 from .model import EventModel
@@ -112,9 +113,14 @@ def ports(backend):
 @click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
 @click.option("--input", "input_name", help="Listen to this existing port (partial name) instead of a virtual 'segue in'.")
 @click.option("--output", "output_name", help="Play to this existing port (partial name) instead of a virtual 'segue out'.")
-@click.option("--silence", type=float, default=0.6, show_default=True, help="Seconds of player silence before answering.")
-@click.option("--length", type=int, default=16, show_default=True, help="Events (note-ons and releases) per answer.")
+@click.option("--mode", type=click.Choice(MODES), default="call", show_default=True,
+              help="call: answer after the player's silence; continuous: play along all the time.")
+@click.option("--silence", default="0.6", show_default=True,
+              help="Player silence before answering: seconds (0.6, 600ms) or beats/bars (1beat, 1bar).")
+@click.option("--length", default="16", show_default=True,
+              help="Per answer (continuous: after the player stops): events (16), seconds (4s), beats (8beats) or bars (2bars).")
 @click.option("--play-along", is_flag=True, help="Keep answering when the player comes back (no barge-in).")
+@click.option("--thru", is_flag=True, help="Pass the player's notes through to the output.")
 @click.option("--temperature", "-t", type=float, default=1.0, show_default=True)
 @click.option("--top-k", type=int, default=0, show_default=True)
 @click.option("--top-p", type=float, default=1.0, show_default=True)
@@ -124,11 +130,13 @@ def ports(backend):
 @click.option("--velocity-scale", type=float, default=1.0, show_default=True)
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest answer note, seconds.")
 @click.option("--grid", type=click.Choice(["beat", "bar", "off"]), default="beat", show_default=True,
-              help="With incoming MIDI clock, start answers on the next beat or bar.")
+              help="With MIDI clock coming in (or --bpm), start answers on the next beat or bar.")
+@click.option("--bpm", type=click.FloatRange(20, 400), help="Internal tempo when no MIDI clock comes in (grid, beats, bars).")
 @click.option("--beats-per-bar", type=click.IntRange(1, 32), default=4, show_default=True)
 @click.option("--record", type=click.Path(dir_okay=False), help="Record the session (player and segue tracks) to this MIDI file.")
 @click.option("--replay", type=click.Path(dir_okay=False), help="Play this MIDI file in as the player, answer it, then stop.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write each answer note-on's due and send times here (benchmarks).")
+@click.option("--status/--no-status", default=None, help="A live status line on stderr (default: when it is a terminal).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML file of option defaults and a [cc] map for live control (see docs/jam.md).")
 @click.pass_context
@@ -142,21 +150,28 @@ def jam(ctx, config_file, replay, trace, listen, **options):
     _jam(controls=controls, replay=replay, trace=trace, listen=listen, **options)
 
 
-def _jam(model, backend, input_name, output_name, silence, length, play_along, temperature, top_k, top_p, seed,
-         channel, listen, velocity_scale, max_note, grid, beats_per_bar, record, replay, trace, controls):
+def _jam(model, backend, input_name, output_name, mode, silence, length, play_along, thru, temperature, top_k, top_p,
+         seed, channel, listen, velocity_scale, max_note, grid, bpm, beats_per_bar, record, replay, trace, status,
+         controls):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
         raise ValueError("grid must be beat, bar or off")
-    config = JamConfig(length=length, sampling=Sampling(temperature, top_k, top_p), seed=seed, max_note=max_note,
-                       channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
-                       grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid])
-    policy = CallAndResponse(silence=silence, barge_in=not play_along)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    config = JamConfig(length=Span.parse(length), sampling=Sampling(temperature, top_k, top_p), seed=seed,
+                       max_note=max_note, channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
+                       grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid], bpm=bpm,
+                       beats_per_bar=beats_per_bar, thru=thru)
+    call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
+                           barge_in=not play_along)
+    policy = call if mode == "call" else Continuous()
 
     def ready(inport, outport):
-        click.echo(f"listening on '{inport}', answering on '{outport}' after {silence:g} s of silence; "
-                   "Ctrl-C to stop", err=True)
+        what = f"after {call.silence} of silence" if mode == "call" else "along with the player"
+        click.echo(f"listening on '{inport}', playing on '{outport}' {what}; Ctrl-C to stop", err=True)
 
     session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready, trace=trace,
-                record=record, replay=replay, controls=controls)
+                record=record, replay=replay, controls=controls, policies={"call": call},
+                status=sys.stderr.isatty() if status is None else status)
 
 
 @cli.command()

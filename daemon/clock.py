@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
+from dataclasses import dataclass
 
 PPQN = 24  # MIDI clock ticks per quarter note
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
@@ -52,3 +54,61 @@ class ClockFollower:
         position = self.ticks / PPQN + (now - last) / beat  # in beats
         target = math.ceil(position / beats - 1e-9) * beats
         return last + (target - self.ticks / PPQN) * beat
+
+
+UNITS = {"": "events", "ev": "events", "events": "events", "event": "events", "s": "seconds", "sec": "seconds",
+         "seconds": "seconds", "ms": "ms", "b": "beats", "beat": "beats", "beats": "beats", "bar": "bars",
+         "bars": "bars"}
+
+
+@dataclass(frozen=True)
+class Span:
+    """A length given by the musician: events, seconds, beats or bars ("16", "4s", "600ms", "2bars")."""
+
+    value: float
+    unit: str = "events"
+
+    @classmethod
+    def parse(cls, text: str | float | int, default_unit: str = "events", allowed=("events", "seconds", "beats", "bars")):
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            number, unit = float(text), default_unit
+        else:
+            match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", str(text).lower())
+            if not match or match[2] not in UNITS:
+                raise ValueError(f"{text!r} is not a length like 16, 4s, 600ms, 2beats or 1bar")
+            number, unit = float(match[1]), UNITS[match[2]] if match[2] else default_unit
+        if unit == "ms":
+            number, unit = number / 1000, "seconds"
+        if unit not in allowed:
+            raise ValueError(f"{text!r}: a length in {unit} does not fit here (use {', '.join(allowed)})")
+        if not number > 0:
+            raise ValueError(f"{text!r}: a length must be > 0")
+        if unit == "events" and number != int(number):
+            raise ValueError(f"{text!r}: a number of events must be whole")
+        return cls(number, unit)
+
+    def seconds(self, beat: float, beats_per_bar: int = 4) -> float:
+        """In seconds, for a beat of `beat` seconds; events have no duration."""
+        if self.unit == "events":
+            raise ValueError("a length in events has no duration")
+        return self.value * {"seconds": 1.0, "beats": beat, "bars": beat * beats_per_bar}[self.unit]
+
+    def __str__(self) -> str:
+        return f"{self.value:g} {self.unit}"
+
+
+class InternalClock:
+    """A steady tempo (--bpm) when no MIDI clock comes in: beats counted from `origin`."""
+
+    def __init__(self, bpm: float, origin: float):
+        if not 20 <= bpm <= 400:
+            raise ValueError("bpm must be in range 20..400")
+        self.beat_seconds, self.origin = 60.0 / bpm, origin
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 / self.beat_seconds
+
+    def next_grid(self, now: float, beats: float) -> float:
+        step = beats * self.beat_seconds
+        return self.origin + math.ceil((now - self.origin) / step - 1e-9) * step

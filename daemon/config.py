@@ -1,11 +1,12 @@
 """The jam config file (TOML): defaults for `segue jam` options, and a MIDI CC map for live control.
 
     silence = 0.5          # any `segue jam` option, with _ for -
-    length = 24
+    length = "2bars"       # or 24 (events), "4s", "6beats"
     temperature = 0.9
     [cc]                   # controller number for each live control
     temperature = 21       # 0..127 -> 0.1..2.0
-    length = 22            # 0..127 -> 1..64 events
+    length = 22            # 0..127 -> 1..64 events (0.5..16 s, 1..32 beats, 1..16 bars)
+    mode = 25              # 0..63: call and response; 64..127: continuous
     enabled = 23           # >= 64: answering on; < 64: off (and the current answer stops)
     panic = 24             # >= 64: release everything, CC 123 + CC 120
 
@@ -16,13 +17,17 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from .clock import Span
+
 OPTIONS = {
-    "model": str, "backend": str, "input_name": str, "output_name": str, "silence": float, "length": int,
+    "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
     "play_along": bool, "temperature": float, "top_k": int, "top_p": float, "seed": int, "channel": int,
     "velocity_scale": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
+    "mode": str, "bpm": float, "thru": bool, "status": bool,
 }
 ALIASES = {"input": "input_name", "output": "output_name"}
-CONTROLS = ("temperature", "length", "enabled", "panic")
+SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ("events", "seconds", "beats", "bars"))}
+CONTROLS = ("temperature", "length", "mode", "enabled", "panic")
 
 
 def load(path: str | Path) -> tuple[dict, dict[int, str]]:
@@ -43,8 +48,15 @@ def load(path: str | Path) -> tuple[dict, dict[int, str]]:
             raise ValueError(f"{path}: unknown option {key!r} (known: {', '.join(sorted(OPTIONS))})")
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
+        if name in SPANS and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a bare number: seconds of silence, events of length
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"{path}: {key} must be {kind.__name__}, not {value!r}")
+        if name in SPANS:
+            try:
+                Span.parse(value, *SPANS[name])
+            except ValueError as err:
+                raise ValueError(f"{path}: {key}: {err}") from None
         options[name] = value
     if not isinstance(cc, dict):
         raise ValueError(f"{path}: [cc] must be a table of control = controller number")

@@ -3,11 +3,16 @@
 The MIDI input callback only timestamps and enqueues. One engine thread owns the model: every
 note message is encoded and stepped at once, so when the policy says "answer" the context is
 already in the recurrent state and sampling starts immediately.
+
+A rolling window of what was really played (the player's notes, and the machine's notes that
+went out) is kept beside the state. After a barge-in, a mode change or a new model, the state
+is rebuilt from it, so notes that were sampled but never played are not remembered.
 """
 from __future__ import annotations
 
 import logging
 import queue
+from collections import deque
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -15,72 +20,134 @@ from dataclasses import dataclass, field, replace
 import mido
 import numpy as np
 
-from .clock import TRANSPORT, ClockFollower
-from .generate import GenerateConfig, sample_events
-from .midifile import DRUM_CHANNEL
+from .clock import TRANSPORT, ClockFollower, InternalClock, Span
+from .generate import GenerateConfig, draw_note, sample_events
+from .midifile import DRUM_CHANNEL, NoteMessage
 from .model import EventModel
-from .notes import note_spans
+from .notes import NoteGuard, note_spans
+from .policy import MODES, CallAndResponse, Continuous
 from .sampling import GumbelNoise, Sampling
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 4096  # incoming messages held at most; a flood beyond it is dropped and counted
+WINDOW = 128  # note events kept to rebuild the state (the seed's window is 30)
+LOOKAHEAD = 0.05  # seconds: how far ahead of time the continuous mode samples
+MACHINE = -1  # the channel the window gives the machine's own notes
+MAX_EVENTS = 512  # events per answer at most when its length is a duration
+DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
+CC_RANGE = {"events": (1, 64), "seconds": (0.5, 16.0), "beats": (1, 32), "bars": (1, 16)}  # the length control
 
 
 @dataclass(frozen=True)
 class JamConfig:
     """Options of a jam session; validated on construction."""
 
-    length: int = 16  # events per answer
+    length: Span | int | str = 16  # per answer (call) or after the player stops (continuous)
     sampling: Sampling = field(default_factory=Sampling)
     seed: int | None = None
     max_note: float = 4.0
     channel: int = 0  # output channel
     listen: tuple[int, ...] | None = None  # channels heard (None: all but drums)
     velocity_scale: float = 1.0
-    grid: float | None = 1.0  # with incoming MIDI clock, answers start on this grid (beats); None: off
+    grid: float | None = 1.0  # answers start on this grid (beats) when there is a tempo; None: off
+    bpm: float | None = None  # internal tempo when no MIDI clock comes in
+    beats_per_bar: int = 4
+    thru: bool = False  # pass the player's notes to the output
 
     def __post_init__(self):
-        if self.length < 1:
-            raise ValueError("length must be >= 1 event")
+        if not isinstance(self.length, Span):
+            object.__setattr__(self, "length", Span.parse(self.length))
         if not 0 <= self.channel <= 15 or any(not 0 <= c <= 15 for c in self.listen or ()):
             raise ValueError("channel must be in range 0..15")
         if not self.velocity_scale > 0:
             raise ValueError("velocity scale must be > 0")
         if self.grid is not None and not self.grid > 0:
             raise ValueError("grid must be > 0 beats")
+        if self.bpm is not None and not 20 <= self.bpm <= 400:
+            raise ValueError("bpm must be in range 20..400")
+        if not 1 <= self.beats_per_bar <= 32:
+            raise ValueError("beats per bar must be in range 1..32")
+
+
+@dataclass
+class _Voice:
+    """The continuous mode's part in progress: its guard and the scheduler ids of its open notes."""
+
+    guard: NoteGuard
+    open: dict[int, int] = field(default_factory=dict)  # pitch -> scheduler note id
+    events: int = 0  # events played since the player's last note
 
 
 class Engine:
     """Owns the model state; fed by `on_message`, driven by `run` on its own thread."""
 
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
-                 clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None):
-        self.model, self.codec, self.scheduler, self.policy, self.config = model, model.codec, scheduler, policy, config
+                 clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None,
+                 policies: dict | None = None):
+        self.codec, self.scheduler, self.policy, self.config = model.codec, scheduler, policy, config
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
         self.tempo = ClockFollower()
+        self.internal = InternalClock(config.bpm, clock()) if config.bpm else None
         self.controls = controls or {}  # MIDI CC number -> live control (see daemon/config.py)
+        # The policies the mode control switches between; the one passed in is kept.
+        self.policies = {CallAndResponse.name: CallAndResponse(), Continuous.name: Continuous(), **(policies or {})}
+        self.policies[getattr(policy, "name", "call")] = policy
         self.enabled = True
-        self.stream = model.stream()
-        self.logits: np.ndarray | None = None
+        self.window: deque[NoteMessage] = deque(maxlen=WINDOW)
         self.noise = GumbelNoise(config.seed)
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
         self._held: dict[int, set[int]] = {}  # folded pitch -> channels holding it
-        self._decoded = None  # decoded time of the last stepped event (monotonic s)
+        self._voice: _Voice | None = None
         self.last_player = 0.0
         self.heard_since_answer = 0
-        self.dropped = self.ignored = self.answers = self.heard = self.arrived = 0
+        self.dropped = self.ignored = self.answers = self.heard = self.arrived = self.reprimes = 0
         self.last_decision_ms = float("nan")
+        self._load(model)
+
+    def _load(self, model: EventModel) -> None:
+        self.model, self.codec = model, model.codec
+        self.stream = model.stream()
+        self.logits: np.ndarray | None = None
+        self._decoded = None  # decoded time of the last stepped event (monotonic s)
 
     # -- state the policy reads ------------------------------------------------------------
     @property
     def answering(self) -> bool:
-        return self.scheduler.busy
+        return self._voice is not None or self.scheduler.busy
 
     @property
     def player_held(self) -> int:
         return sum(1 for chans in self._held.values() if chans)
+
+    @property
+    def mode(self) -> str:
+        return getattr(self.policy, "name", type(self.policy).__name__)
+
+    @property
+    def beat_seconds(self) -> float:
+        """The tempo in force: incoming MIDI clock, else --bpm, else 120 bpm."""
+        if self.tempo.synced:
+            return self.tempo.beat_seconds
+        return self.internal.beat_seconds if self.internal else DEFAULT_BEAT
+
+    def seconds(self, span: Span) -> float:
+        return span.seconds(self.beat_seconds, self.config.beats_per_bar)
+
+    def status(self) -> str:
+        """One line for the live status display."""
+        if not self.enabled:
+            state = "off"
+        elif self.answering:
+            state = "answering" if self.mode == "call" else "playing"
+        else:
+            state = "listening"
+        source = "clock" if self.tempo.synced else "--bpm" if self.internal else "no tempo"
+        tempo = f"{60 / self.beat_seconds:.1f} bpm ({source})" if source != "no tempo" else source
+        late = self.scheduler.dropped_late
+        return (f"{state:<9} | {self.mode} | {tempo} | heard {self.heard} | answers {self.answers} | "
+                f"last {self.last_decision_ms:.2f} ms" + (f" | {late} late" if late else ""))
 
     # -- input (the backend's thread) ---------------------------------------------------------
     def on_message(self, msg: mido.Message) -> None:
@@ -90,6 +157,10 @@ class Engine:
             self._queue.put_nowait((self.clock(), msg))
         except queue.Full:
             self.dropped += 1
+
+    def request(self, job) -> None:
+        """Run `job(engine)` on the engine thread (model reloads, mode changes from elsewhere)."""
+        self._queue.put((self.clock(), job))
 
     # -- the engine thread ----------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -101,7 +172,9 @@ class Engine:
             except queue.Empty:
                 stamp, msg = None, None
             try:
-                if msg is not None:
+                if callable(msg):
+                    msg(self)
+                elif msg is not None:
                     self.hear(stamp, msg)
                 self.policy.on_tick(self, self.clock())
             except Exception:  # nothing may kill the live loop; the note guard lives in the scheduler
@@ -124,6 +197,8 @@ class Engine:
         listen = self.config.listen
         if (msg.channel not in listen) if listen else msg.channel == DRUM_CHANNEL:
             return
+        if self.config.thru:
+            self.scheduler.thru(msg)
         pitch = self.codec.fold_pitch(msg.note)
         held = self._held.setdefault(pitch, set())
         onset = msg.type == "note_on" and msg.velocity > 0
@@ -140,16 +215,62 @@ class Engine:
                 return
         self.last_player = stamp
         self.heard_since_answer += 1
+        if self._voice:
+            self._voice.events = 0
         self.policy.on_player(self, stamp)
-        self._step(stamp, pitch, msg.velocity if onset else 0)
+        velocity = msg.velocity if onset else 0
+        self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
+        self._step(stamp, pitch, velocity)
 
-    def _step(self, stamp: float, pitch: int, velocity: int) -> None:
+    def _step(self, stamp: float, pitch: int, velocity: int) -> int:
+        """Step one event at `stamp` into the state; returns its time class."""
         gap = 0.0 if self._decoded is None else max(0.0, stamp - self._decoded)
         cls = self.codec.time_class(gap)
         self._decoded = stamp if self._decoded is None else self._decoded + self.codec.time_values[cls]
         if abs(self._decoded - stamp) > self.codec.time_values[-1]:
             self._decoded = stamp  # after a long silence, start the clock again
         self.logits = self.stream.advance(pitch - self.codec.low, self.codec.velocity_class(velocity), cls)
+        return cls
+
+    def reprime(self, now: float) -> None:
+        """Rebuild the state from the window of what was really played up to `now`."""
+        started = time.perf_counter()
+        notes = [n for n in self.window if n.time <= now]
+        sounding = set()
+        for n in notes:
+            if n.channel == MACHINE:
+                (sounding.add if n.velocity else sounding.discard)(n.pitch)
+        notes += [NoteMessage(now, p, 0, MACHINE) for p in sorted(sounding)]  # what a cancel released
+        notes.sort(key=lambda n: n.time)
+        self.window = deque(notes, maxlen=WINDOW)
+        events, played = self.codec.encode_timed(notes)
+        self.stream = self.model.stream()
+        self.logits = self.stream.prime(events)
+        # The decoded clock, as encode() keeps it: the first event's time plus every gap's class value.
+        values = np.asarray(self.codec.time_values)
+        self._decoded = float(played[0] + values[events[:, 2]].sum()) if len(played) else None
+        self.reprimes += 1
+        log.debug("re-primed from %d events in %.2f ms", len(events), (time.perf_counter() - started) * 1000)
+
+    def reload(self, model: EventModel) -> None:
+        """Switch to another model (on the engine thread): stop playing, then re-prime it from the window."""
+        now = self.clock()
+        self.scheduler.cancel()
+        self._voice = None
+        self._load(model)
+        self.reprime(now)
+        log.info("model %s loaded, re-primed from %d events", model.path, len(self.window))
+
+    def set_mode(self, mode: str) -> None:
+        if mode == self.mode:
+            return
+        if mode not in self.policies:
+            raise ValueError(f"unknown mode {mode!r} (known: {', '.join(self.policies)})")
+        self.stop_answer(self.clock())
+        self.policy = self.policies[mode]
+        if hasattr(self.policy, "reset"):
+            self.policy.reset()
+        log.info("mode: %s", mode)
 
     def control(self, name: str, value: int) -> None:
         """A live control from a MIDI CC value 0..127."""
@@ -158,16 +279,38 @@ class Engine:
             sampling = replace(cfg.sampling, temperature=round(0.1 + 1.9 * value / 127, 3))
             self.config = replace(cfg, sampling=sampling)
         elif name == "length":
-            self.config = replace(cfg, length=max(1, round(64 * value / 127)))
+            low, high = CC_RANGE[cfg.length.unit]
+            amount = low + (high - low) * value / 127
+            amount = max(low, round(amount)) if cfg.length.unit != "seconds" else round(amount, 2)
+            self.config = replace(cfg, length=Span(amount, cfg.length.unit))
+        elif name == "mode":
+            modes = [m for m in MODES if m in self.policies] + [m for m in self.policies if m not in MODES]
+            self.set_mode(modes[min(len(modes) - 1, value * len(modes) // 128)])
         elif name == "enabled":
             self.enabled = value >= 64
             if not self.enabled:
-                self.scheduler.cancel()
+                self.stop_answer(self.clock())
         elif name == "panic" and value >= 64:
             self.scheduler.panic()
+            self._voice = None
         log.info("control %s = %d", name, value)
 
     # -- answering ------------------------------------------------------------------------------
+    def _grid(self, start: float) -> float:
+        """The first grid line at or after `start`, when there is a tempo to follow and a grid."""
+        beats = self.config.grid
+        if beats and self.tempo.synced:  # following the DAW: begin on its next beat (or bar)
+            return self.tempo.next_grid(start, beats)
+        if beats and self.internal:
+            return self.internal.next_grid(start, beats)
+        return start
+
+    def _held_pitches(self) -> frozenset[int]:
+        return frozenset(p for p, chans in self._held.items() if chans)
+
+    def _velocity(self, velocity: int) -> int:
+        return int(np.clip(round(velocity * self.config.velocity_scale), 1, 127))
+
     def answer(self, now: float, due: float | None = None) -> None:
         """Sample an answer from the current state and hand it to the scheduler.
 
@@ -176,27 +319,86 @@ class Engine:
         if self.logits is None or not self.enabled:
             return
         cfg = self.config
-        gen = GenerateConfig(events=cfg.length, sampling=cfg.sampling, max_note=cfg.max_note, channel=cfg.channel)
-        result = sample_events(self.stream, self.logits, gen, self.noise)
+        timed = cfg.length.unit != "events"
+        gen = GenerateConfig(events=MAX_EVENTS if timed else int(cfg.length.value), sampling=cfg.sampling,
+                             max_note=cfg.max_note, channel=cfg.channel)
+        result = sample_events(self.stream, self.logits, gen, self.noise, held=self._held_pitches(),
+                               until=self.seconds(cfg.length) if timed else None)
         self.logits = result.logits
-        start = self.clock()
-        if cfg.grid and self.tempo.synced:  # following the DAW: begin on its next beat (or bar)
-            start = self.tempo.next_grid(start, cfg.grid)
+        start = self._grid(self.clock())
         finish = start
         for onset, end, pitch, velocity in note_spans(result.notes):
-            vel = int(np.clip(round(velocity * cfg.velocity_scale), 1, 127))
             duration = end - onset  # sample_events' NoteGuard already cut it at max_note
-            self.scheduler.play(pitch, vel, start + onset, duration, cfg.channel)
+            self.scheduler.play(pitch, self._velocity(velocity), start + onset, duration, cfg.channel)
             finish = max(finish, start + onset + duration)
         due = now if due is None else due
         self.last_decision_ms = (self.clock() - due) * 1000
         if self._trace:
             self._trace(due, start, finish)
+        self.window.extend(NoteMessage(start + n.time, self.codec.fold_pitch(n.pitch), n.velocity, MACHINE)
+                           for n in result.notes)
         self._decoded = start + max((n.time for n in result.notes), default=0.0)
         self.heard_since_answer = 0
         self.answers += 1
-        log.info("answer %d: %d events, decided in %.2f ms", self.answers, cfg.length, self.last_decision_ms)
+        log.info("answer %d: %d events, decided in %.2f ms", self.answers, len(result.events), self.last_decision_ms)
 
-    def stop_answer(self) -> None:
+    def stop_answer(self, now: float) -> None:
+        """Barge-in: pending notes dropped, sounding ones released, the unplayed rest forgotten."""
         self.scheduler.cancel()
+        self._voice = None
+        self.reprime(now)
         log.info("barge-in: answer stopped")
+
+    # -- continuous -----------------------------------------------------------------------------
+    def accompany(self, now: float) -> float | None:
+        """Play on, one event at a time, up to LOOKAHEAD ahead; returns when to come back (None: resting)."""
+        if self.logits is None or not self.enabled:
+            return None
+        cfg, codec = self.config, self.codec
+        voice = self._voice
+        if voice is None:
+            if not self.heard_since_answer:
+                return None  # resting until the player plays
+            voice = self._voice = _Voice(NoteGuard(cfg.max_note))
+            self.answers += 1
+            self.last_decision_ms = (self.clock() - now) * 1000
+        while True:
+            gap = cfg.sampling.draw(self.model.heads(self.logits)[2], self.noise)
+            base = now if self._decoded is None else self._decoded
+            at = max(now, base + codec.time_values[gap])
+            if self._tail_over(voice, at):
+                self._close_voice(max(now, base))
+                return None
+            self._emit(voice.guard.release_due(at))
+            pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise,
+                                   voice.guard.sounding(cfg.channel), self._held_pitches())
+            velocity = codec.velocity_value(vel)
+            self._emit(voice.guard.feed(NoteMessage(at, pitch + codec.low, velocity, cfg.channel)))
+            self.logits = self.stream.advance(pitch, vel, gap)
+            self._decoded = at
+            voice.events += 1
+            if at > now + LOOKAHEAD:
+                return at - LOOKAHEAD
+
+    def _tail_over(self, voice: _Voice, at: float) -> bool:
+        span = self.config.length
+        if span.unit == "events":
+            return voice.events >= span.value and not self.player_held
+        return at - self.last_player > self.seconds(span) and not self.player_held
+
+    def _emit(self, notes: list[NoteMessage]) -> None:
+        """The continuous part's note messages to the scheduler: a note-on goes out with a
+        provisional release at max-note, which its real release (when sampled) brings forward."""
+        voice, channel = self._voice, self.config.channel
+        for n in notes:
+            self.window.append(NoteMessage(n.time, self.codec.fold_pitch(n.pitch), n.velocity, MACHINE))
+            if n.velocity:
+                voice.open[n.pitch] = self.scheduler.play(n.pitch, self._velocity(n.velocity), n.time,
+                                                          self.config.max_note, channel)
+            elif n.pitch in voice.open:
+                self.scheduler.end(voice.open.pop(n.pitch), n.pitch, n.time, channel)
+
+    def _close_voice(self, at: float) -> None:
+        self._emit(self._voice.guard.close(at))
+        self._voice = None
+        self.heard_since_answer = 0

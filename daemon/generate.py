@@ -67,50 +67,61 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
     return sample_events(stream, logits, config, GumbelNoise(config.seed))
 
 
-def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise) -> Continuation:
+def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
+                  until: float | None = None, held: frozenset[int] = frozenset()) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
     `logits` are the stream's predictions for the next event; note times count from 0.
+    `until`: also stop before the first event at or after this many seconds (everything is
+    released then). `held`: pitches someone else holds (the player), never struck.
     """
     model = stream.model
-    codec, sampling, channel = model.codec, config.sampling, config.channel
+    codec, channel = model.codec, config.channel
     guard = NoteGuard(config.max_note)
     events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
     clock = 0.0
     started = time.perf_counter()
     for i in range(config.events):
-        pitch_logits, vel_logits, time_logits = model.heads(logits)
-        gap = sampling.draw(time_logits, noise)
+        gap = config.sampling.draw(model.heads(logits)[2], noise)
         # The first sampled gap is measured from the last event heard; the notes start at 0.
         clock += codec.time_values[gap] if i else 0.0
+        if until is not None and clock >= until:
+            break
         notes += guard.release_due(clock)  # so the draw below sees what still sounds then
-        if config.constrain:
-            pitch, vel = _constrained(sampling, noise, pitch_logits, vel_logits, guard.sounding(channel), codec.low)
-        else:  # the textbook's way: the heads are drawn independently
-            pitch, vel = sampling.draw(pitch_logits, noise), sampling.draw(vel_logits, noise)
+        pitch, vel = draw_note(model, logits, config.sampling, noise, guard.sounding(channel), held,
+                               constrain=config.constrain)
         events.append((pitch, vel, gap))
         notes += guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel))
         logits = stream.advance(pitch, vel, gap)
     seconds = time.perf_counter() - started
-    notes += guard.close(clock + min(config.max_note, 0.5))
+    notes += guard.close(clock + min(config.max_note, 0.5) if until is None else until)
     return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)
 
 
-def _constrained(sampling, noise, pitch_logits, vel_logits, sounding: set[int], low: int) -> tuple[int, int]:
-    """Release or strike first (the velocity head), then a pitch that fits it.
+def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: GumbelNoise, sounding: set[int],
+              held: frozenset[int] = frozenset(), constrain: bool = True) -> tuple[int, int]:
+    """(pitch class, velocity class) of the next event, its time class already drawn.
 
-    In every encoded piece a release names a sounding pitch and a strike a silent one; drawing
-    in this order keeps that invariant and lets the velocity head set how often notes end (drawn
+    Constrained: release or strike first (the velocity head), then a pitch that fits it. In
+    every encoded piece a release names a sounding pitch and a strike a silent one; drawing in
+    this order keeps that invariant and lets the velocity head set how often notes end (drawn
     pitch-first, releases happen only when the pitch head happens to name a sounding pitch, and
-    notes pile up).
+    notes pile up). `sounding`: this voice's notes; `held`: other voices' (never struck).
+    Unconstrained (the textbook's way): the two heads are drawn independently.
     """
+    pitch_logits, vel_logits, _ = model.heads(logits)
+    if not constrain:
+        return sampling.draw(pitch_logits, noise), sampling.draw(vel_logits, noise)
+    low = model.codec.low
     vel = sampling.draw(vel_logits, noise, banned=None if sounding else 0)
     silent = np.ones(len(pitch_logits), bool)
     silent[[p - low for p in sounding]] = False
-    # Ban the silent pitches for a release, the sounding ones for a strike.
-    pitch = sampling.draw(pitch_logits, noise, banned=silent if vel == 0 else ~silent)
-    return pitch, vel
+    if vel == 0:  # a release: only this voice's sounding pitches
+        return sampling.draw(pitch_logits, noise, banned=silent), vel
+    free = silent.copy()
+    free[[p - low for p in held if low <= p < low + len(free)]] = False
+    return sampling.draw(pitch_logits, noise, banned=~free if free.any() else ~silent), vel
 
 
 @dataclass

@@ -1,8 +1,15 @@
-"""When the machine answers: small, swappable policies the engine consults."""
+"""When the machine plays: small, swappable policies the engine consults.
+
+A policy gets three calls from the engine thread: `on_player` for each player note event,
+`on_tick` whenever the engine wakes, and `due` (when it next wants `on_tick`). It decides; the
+engine samples and schedules. Adding a policy never touches the scheduler.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+from .clock import Span
 
 
 class Engine(Protocol):
@@ -11,32 +18,66 @@ class Engine(Protocol):
     player_held: int  # player notes sounding now
     heard_since_answer: int  # player events since the machine last answered
 
+    def seconds(self, span: Span) -> float: ...
     def answer(self, now: float, due: float | None = None) -> None: ...
-    def stop_answer(self) -> None: ...
+    def stop_answer(self, now: float) -> None: ...
+    def accompany(self, now: float) -> float | None: ...
+
+
+def _span(value, unit: str = "seconds") -> Span:
+    return value if isinstance(value, Span) else Span.parse(value, unit, allowed=("seconds", "beats", "bars"))
 
 
 @dataclass
 class CallAndResponse:
-    """Answer when the player has been silent for `silence` seconds; yield when they play again."""
+    """Answer when the player has been silent for `silence`; yield when they play again."""
 
-    silence: float = 0.6
+    silence: Span | float | str = 0.6  # seconds, or a Span in beats/bars (follows the tempo)
     barge_in: bool = True  # False: keep playing along when the player comes back
+    name = "call"
 
     def __post_init__(self):
-        if not self.silence > 0:
-            raise ValueError("silence must be > 0 seconds")
+        self.silence = _span(self.silence)
 
     def on_player(self, engine: Engine, now: float) -> None:
         if self.barge_in and engine.answering:
-            engine.stop_answer()
+            engine.stop_answer(now)
 
     def on_tick(self, engine: Engine, now: float) -> None:
-        if (engine.heard_since_answer and not engine.answering and not engine.player_held
-                and now - engine.last_player >= self.silence):
-            engine.answer(now, due=engine.last_player + self.silence)
+        due = self.due(engine)
+        if due is not None and now >= due:
+            engine.answer(now, due=due)
 
     def due(self, engine: Engine) -> float | None:
         """When on_tick next has something to do (monotonic seconds), or None for 'on input only'."""
         if engine.heard_since_answer and not engine.answering and not engine.player_held:
-            return engine.last_player + self.silence
+            return engine.last_player + engine.seconds(self.silence)
         return None
+
+
+@dataclass
+class Continuous:
+    """Accompany: the model plays alongside the player, event by event, just ahead of time.
+
+    Player notes are stepped into the same state as they arrive, so the part follows what is
+    played; after the player's last note it goes on for the jam's length, then rests.
+    """
+
+    name = "continuous"
+    _next: float | None = field(default=None, repr=False)
+
+    def on_player(self, engine: Engine, now: float) -> None:
+        pass
+
+    def on_tick(self, engine: Engine, now: float) -> None:
+        if self._next is None or now >= self._next:
+            self._next = engine.accompany(now)
+
+    def due(self, engine: Engine) -> float | None:
+        return self._next  # None while resting: the next player note wakes it
+
+    def reset(self) -> None:
+        self._next = None
+
+
+MODES = ("call", "continuous")

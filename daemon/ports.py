@@ -1,13 +1,16 @@
 """MIDI ports through mido's rtmidi backend: virtual ports, or existing ones by partial name."""
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from typing import Callable
 
 import mido
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 CLIENT = "segue"
+log = logging.getLogger(__name__)
 
 
 def compiled_backends() -> list[str]:
@@ -61,3 +64,59 @@ def open_input(midi: mido.Backend, callback: Callable[[mido.Message], None], nam
 def _no_virtual_on_windows(name: str | None) -> None:
     if sys.platform == "win32" and not name:
         raise ValueError("Windows has no virtual MIDI ports: create them with loopMIDI and pass --input and --output")
+
+
+class PortWatch:
+    """Keeps a connection to an existing port (by name) alive across the port vanishing and returning.
+
+    A synth restarted, a USB cable pulled and pushed back, a DAW reloading its project: the
+    port goes away and comes back under the same name, and rtmidi does not reconnect by itself.
+    `check()` (called every second or so) notices both moments: `on_lost()` runs when it goes,
+    and on return the port is reopened and `on_return(port)` runs, e.g. to release notes the far
+    end may still hold.
+    """
+
+    def __init__(self, midi: mido.Backend, kind: str, port, on_return: Callable | None = None,
+                 on_lost: Callable | None = None):
+        import rtmidi
+
+        self.midi, self.kind, self.port, self.on_return, self.on_lost = midi, kind, port, on_return, on_lost
+        self.name = port.name
+        api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+        self._lister = (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(rtapi=api)  # one client, reused
+        self.lock = threading.Lock()
+        self.lost = False
+        self.returns = 0
+
+    def present(self) -> bool:
+        return self.name in self._lister.get_ports()
+
+    def check(self) -> None:
+        here = self.present()
+        if not here and not self.lost:
+            self.lost = True
+            log.warning("%s port %r vanished; waiting for it to return", self.kind, self.name)
+            if self.on_lost:
+                self.on_lost()
+        elif here and self.lost:
+            with self.lock:
+                callback = getattr(self.port, "callback", None)
+                self.port.close()
+                if self.kind == "output":
+                    self.port = self.midi.open_output(self.name)
+                else:
+                    self.port = self.midi.open_input(self.name, callback=callback)
+            self.lost = False
+            self.returns += 1
+            log.warning("%s port %r is back; reconnected", self.kind, self.name)
+            if self.on_return:
+                self.on_return(self.port)
+
+    def send(self, msg: mido.Message) -> None:
+        with self.lock:
+            self.port.send(msg)
+
+    def close(self) -> None:
+        with self.lock:
+            self.port.close()
+        self._lister.delete()

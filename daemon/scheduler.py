@@ -32,10 +32,13 @@ class Scheduler:
     """Sends scheduled messages at their due times from its own thread."""
 
     def __init__(self, send: Callable[[mido.Message], None], *, max_note: float = 4.0, late: float = 0.010,
-                 clock: Callable[[], float] = time.monotonic, trace: Callable | None = None):
+                 clock: Callable[[], float] = time.monotonic, trace: Callable | None = None,
+                 send_thru: Callable[[mido.Message], None] | None = None):
         if not max_note > 0:
             raise ValueError("max-note must be > 0 seconds")
         self._send, self.max_note, self.late, self.clock = send, max_note, late, clock
+        self._send_thru = send_thru or send  # the player's notes passed through (not the machine's)
+        self._thru: set[tuple[int, int]] = set()  # (channel, pitch) of passed-through notes sounding
         self._trace = trace  # trace(due, sent, message) after each timed send, for benchmarks
         self._heap: list[_Item] = []
         self._order = itertools.count()
@@ -51,8 +54,8 @@ class Scheduler:
         self._thread.start()
 
     # -- scheduling -------------------------------------------------------------------
-    def play(self, pitch: int, velocity: int, start: float, duration: float, channel: int = 0) -> None:
-        """A note-on at `start` and its note-off `duration` seconds later (at most max_note)."""
+    def play(self, pitch: int, velocity: int, start: float, duration: float, channel: int = 0) -> int:
+        """A note-on at `start` and its note-off `duration` seconds later (at most max_note); returns its id."""
         if not (0 <= pitch <= 127 and 1 <= velocity <= 127 and 0 <= channel <= 15):
             raise ValueError("pitch, velocity or channel out of MIDI range")
         note = next(self._ids)
@@ -62,6 +65,26 @@ class Scheduler:
             self._push(start, mido.Message("note_on", channel=channel, note=pitch, velocity=velocity), note)
             self._push(end, mido.Message("note_off", channel=channel, note=pitch, velocity=0), note)
             self._wake.notify()
+        return note
+
+    def end(self, note: int, pitch: int, at: float, channel: int = 0) -> None:
+        """Bring the release of note `note` forward to `at` (its scheduled release stays as a backstop)."""
+        with self._wake:
+            self._push(at, mido.Message("note_off", channel=channel, note=pitch, velocity=0), note)
+            self._wake.notify()
+
+    def thru(self, msg: mido.Message) -> None:
+        """Pass a player's note message straight out; panic and close release what it leaves sounding."""
+        key = (msg.channel, msg.note)
+        with self._wake:
+            if msg.type == "note_on" and msg.velocity:
+                self._thru.add(key)
+                self._channels.add(msg.channel)
+            elif key in self._thru:
+                self._thru.discard(key)
+            else:
+                return  # a release of a note that was never passed through
+            self._safe_send(msg, self._send_thru)
 
     def _push(self, due, message, note):
         heapq.heappush(self._heap, _Item(due, next(self._order), message, note, self._generation))
@@ -70,7 +93,8 @@ class Scheduler:
     def busy(self) -> bool:
         """True while an answer has notes pending or sounding."""
         with self._wake:
-            return bool(self._sounding) or any(i.generation == self._generation for i in self._heap)
+            return bool(self._sounding) or any(i.generation == self._generation and i.message.type == "note_on"
+                                               for i in self._heap)
 
     def cancel(self) -> None:
         """Drop every pending note and release the sounding ones now."""
@@ -85,6 +109,9 @@ class Scheduler:
             self._generation += 1
             self._heap.clear()
             self._release_all()
+            for channel, pitch in sorted(self._thru):
+                self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0), self._send_thru)
+            self._thru.clear()
             for channel in sorted(self._channels):
                 for control in (123, 120):
                     self._safe_send(mido.Message("control_change", channel=channel, control=control, value=0))
@@ -135,9 +162,14 @@ class Scheduler:
             self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
         self._sounding.clear()
 
-    def _safe_send(self, msg: mido.Message) -> None:
+    def sounding(self) -> set[tuple[int, int]]:
+        """(channel, pitch) of the machine's notes sounding now."""
+        with self._wake:
+            return set(self._sounding)
+
+    def _safe_send(self, msg: mido.Message, send=None) -> None:
         try:
-            self._send(msg)
+            (send or self._send)(msg)
             self.sent += 1
         except Exception as err:  # a vanished port must not kill the thread that releases notes
             self.errors += 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import mido
 from .engine import Engine, JamConfig
 from .midifile import read_notes
 from .model import EventModel
-from .ports import backend, open_input, open_output
+from .ports import PortWatch, backend, open_input, open_output
 from .recorder import Recorder
 from .scheduler import Scheduler
 
@@ -29,8 +30,13 @@ class Ports:
 def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None,
         stop: threading.Event | None = None, ready=None, trace: str | Path | None = None,
         record: str | Path | None = None, replay: str | Path | None = None,
-        controls: dict[int, str] | None = None) -> Engine:
+        controls: dict[int, str] | None = None, policies: dict | None = None, status: bool = False) -> Engine:
     """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
+
+    SIGHUP reloads the model file (retrained, re-exported) without stopping: the new model is
+    primed from the window of recent events. Ports given by name are watched: when one vanishes
+    and returns it is reopened, and the output gets releases of what was sounding.
+    `status`: redraw a one-line status on stderr twice a second.
 
     `record`: a MIDI file for the session (player and machine tracks), rewritten as it grows.
     `replay`: a MIDI file played into the engine as if it were the player; the session ends when
@@ -48,6 +54,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     stop = stop or threading.Event()
     trace_file = open(trace, "w", buffering=1) if trace else None  # noqa: SIM115 (closed below)
     outport = open_output(midi, ports.output)
+    out_watch = PortWatch(midi, "output", outport) if ports.output else None
+    send_out = out_watch.send if out_watch else outport.send
 
     def traced(due, sent, msg):
         trace_file.write(f"{due:.6f} {sent:.6f} {msg.type} {msg.note}\n")
@@ -58,34 +66,56 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     recorder = Recorder(record) if record else None
 
     def send(msg):
-        outport.send(msg)
+        send_out(msg)
         if recorder:
             recorder.machine(msg)
 
-    scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None)
+    scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None, send_thru=send_out)
     engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
-                    controls=controls)
-    inport = None
+                    controls=controls, policies=policies)
+    if out_watch:
+        held_at_loss: set = set()
+        out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
+        out_watch.on_return = lambda _: _release_after_return(out_watch.send, scheduler, config.channel, held_at_loss)
+    inport = in_watch = None
     previous = {}
     try:
         inport = open_input(midi, engine.on_message, ports.input)
+        in_watch = PortWatch(midi, "input", inport) if ports.input else None
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
+            if hasattr(signal, "SIGHUP"):
+                previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _reload(engine, model))
         worker = threading.Thread(target=engine.run, args=(stop,), name="segue-engine", daemon=True)
         worker.start()
         if ready:
             ready(inport.name, outport.name)
         if phrase:
             threading.Thread(target=_replay, args=(phrase, engine, stop), name="segue-replay", daemon=True).start()
-        while not stop.wait(0.2):
-            pass
+        ticks = 0
+        while not stop.wait(0.5):
+            ticks += 1
+            if ticks % 2 == 0:
+                for watch in (in_watch, out_watch):
+                    if watch:
+                        _guarded(watch.check)
+            if status:
+                sys.stderr.write("\r\x1b[2K" + engine.status())
+                sys.stderr.flush()
+        if status:
+            sys.stderr.write("\n")
         worker.join(timeout=1.0)
     finally:
-        if inport is not None:
+        if in_watch:
+            in_watch.close()
+        elif inport is not None:
             inport.close()
         scheduler.close()  # releases what sounds, then CC 123 and CC 120 on the channels used
-        outport.close()
+        if out_watch:
+            out_watch.close()
+        else:
+            outport.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if trace_file:
@@ -97,6 +127,35 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
              engine.arrived, engine.heard, engine.answers, engine.last_decision_ms, scheduler.sent,
              scheduler.dropped_late, engine.dropped, engine.ignored)
     return engine
+
+
+def _guarded(job) -> None:
+    try:
+        job()
+    except Exception:  # a port check that fails must not end the session
+        log.exception("port check failed")
+
+
+def _release_after_return(send, scheduler: Scheduler, channel: int, held_at_loss: set) -> None:
+    """The output is back: the notes that sounded when it went are released, then CC 123 and 120."""
+    scheduler.cancel()  # what this answer still had to play is dropped, not sent late
+    for c, pitch in sorted(held_at_loss):
+        send(mido.Message("note_off", channel=c, note=pitch, velocity=0))
+    for c in sorted({channel} | {c for c, _ in held_at_loss}):
+        for control in (123, 120):
+            send(mido.Message("control_change", channel=c, control=control, value=0))
+    log.info("released %d notes held when the output went", len(held_at_loss))
+    held_at_loss.clear()
+
+
+def _reload(engine: Engine, model: str | Path | None) -> None:
+    """SIGHUP: load the model file again (it may have been retrained) and hand it to the engine thread."""
+    try:
+        fresh = EventModel(model)
+    except Exception as err:  # a half-written or wrong file: keep playing with the old one
+        log.error("reload failed, keeping the current model: %s", str(err).splitlines()[0])
+        return
+    engine.request(lambda eng: eng.reload(fresh))
 
 
 def _replay(notes, engine: Engine, stop: threading.Event, lead: float = 0.5) -> None:

@@ -2,7 +2,7 @@
 import mido
 import pytest
 
-from segue.daemon.clock import ClockFollower
+from segue.daemon.clock import ClockFollower, InternalClock, Span
 
 
 def ticked(bpm=120.0, ticks=48, start=10.0):
@@ -40,3 +40,37 @@ def test_no_clock_means_not_synced():
     follower = ClockFollower()
     follower.feed(0.0, mido.Message("clock"))  # ticks without a start: tempo known, position not running
     assert not follower.synced
+
+
+@pytest.mark.parametrize("text, unit, value", [
+    ("16", "events", 16), ("4s", "seconds", 4), ("600ms", "seconds", 0.6), ("1.5beats", "beats", 1.5),
+    ("2 bars", "bars", 2), ("1bar", "bars", 1),
+])
+def test_spans_parse(text, unit, value):
+    span = Span.parse(text)
+    assert (span.unit, span.value) == (unit, pytest.approx(value))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("fast", "not a length"), ("0", "must be > 0"), ("2.5", "must be whole"), ("-1s", "not a length"),
+])
+def test_bad_spans_name_the_problem(text, words):
+    with pytest.raises(ValueError, match=words):
+        Span.parse(text)
+
+
+def test_spans_follow_the_tempo():
+    assert Span.parse("2bars").seconds(0.5, beats_per_bar=3) == pytest.approx(3.0)
+    assert Span.parse("3beats").seconds(0.4) == pytest.approx(1.2)
+    assert Span.parse(0.6, "seconds").seconds(0.1) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="in events does not fit"):
+        Span.parse("8ev", allowed=("seconds",))
+
+
+def test_internal_clock_grid():
+    clock = InternalClock(bpm=100, origin=5.0)  # a beat is 0.6 s
+    assert clock.next_grid(5.0, 1.0) == pytest.approx(5.0)
+    assert clock.next_grid(5.01, 1.0) == pytest.approx(5.6)
+    assert clock.next_grid(7.0, 4.0) == pytest.approx(7.4)
+    with pytest.raises(ValueError, match="bpm"):
+        InternalClock(bpm=5, origin=0.0)

@@ -5,6 +5,7 @@ from click.testing import CliRunner
 
 from segue.daemon import config
 from segue.daemon.cli import cli
+from segue.daemon.clock import Span
 from segue.daemon.engine import Engine, JamConfig
 from segue.daemon.model import EventModel
 from segue.daemon.policy import CallAndResponse
@@ -20,13 +21,14 @@ def write(tmp_path, text):
 def test_options_and_cc_map(tmp_path):
     options, controls = config.load(write(tmp_path, 'silence = 1\nlength = 24\ninput = "Keys"\n'
                                                     "[cc]\ntemperature = 21\npanic = 24\n"))
-    assert options == {"silence": 1.0, "length": 24, "input_name": "Keys"}
+    assert options == {"silence": "1", "length": "24", "input_name": "Keys"}
     assert controls == {21: "temperature", 24: "panic"}
 
 
 @pytest.mark.parametrize("text, words", [
-    ("volume = 3\n", "unknown option 'volume'"), ("length = 'long'\n", "length must be int"),
-    ("length = true\n", "length must be int"), ("[cc]\nwarp = 3\n", "unknown control 'warp'"),
+    ("volume = 3\n", "unknown option 'volume'"), ("length = 'long'\n", "'long' is not a length"),
+    ("length = true\n", "length must be str"), ("silence = '3 events'\n", "silence: '3 events': a length in events"),
+    ("bpm = 'fast'\n", "bpm must be float"), ("[cc]\nwarp = 3\n", "unknown control 'warp'"),
     ("[cc]\npanic = 120\n", "controller number in range 0..119"), ("silence = \n", "not valid TOML"),
 ])
 def test_bad_config_files(tmp_path, text, words):
@@ -56,11 +58,15 @@ def test_cc_controls_change_the_engine_live(small_model):
     sent = []
     sched = Scheduler(sent.append)
     eng = Engine(EventModel(small_model), sched, CallAndResponse(0.1), JamConfig(length=16),
-                 controls={21: "temperature", 22: "length", 23: "enabled", 24: "panic"})
+                 controls={21: "temperature", 22: "length", 23: "enabled", 24: "panic", 25: "mode"})
     cc = lambda control, value: eng.hear(0.0, mido.Message("control_change", control=control, value=value))  # noqa: E731
     cc(21, 127)
     cc(22, 0)
-    assert eng.config.sampling.temperature == 2.0 and eng.config.length == 1
+    assert eng.config.sampling.temperature == 2.0 and eng.config.length == Span(1, "events")
+    cc(25, 127)
+    assert eng.mode == "continuous"
+    cc(25, 0)
+    assert eng.mode == "call"
     cc(23, 0)
     assert not eng.enabled
     eng.hear(0.0, mido.Message("note_on", note=60, velocity=90))

@@ -1,0 +1,153 @@
+"""The engine's modes and tempo without ports: lengths in time, grids, continuous play, re-priming, thru."""
+import threading
+import time
+
+import mido
+import numpy as np
+import pytest
+
+from segue.daemon.clock import Span
+from segue.daemon.engine import MACHINE, Engine, JamConfig
+from segue.daemon.generate import draw_note
+from segue.daemon.model import EventModel
+from segue.daemon.notes import still_sounding
+from segue.daemon.policy import CallAndResponse, Continuous
+from segue.daemon.sampling import GumbelNoise, Sampling
+from segue.daemon.scheduler import Scheduler
+
+
+def note(pitch, velocity=90, channel=0):
+    return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
+
+
+@pytest.fixture
+def make(small_model):
+    made = []
+
+    def build(policy=None, trace=None, **config):
+        sent, sent_times = [], []
+        sched = Scheduler(sent.append, max_note=config.get("max_note", 4.0),
+                          trace=lambda due, at, msg: sent_times.append((due, msg.note)))
+        answers = []
+        eng = Engine(EventModel(small_model), sched, policy or CallAndResponse(0.1), JamConfig(seed=0, **config),
+                     trace=lambda *a: answers.append(a))
+        made.append(sched)
+        return eng, sent, sent_times, answers
+
+    yield build
+    for sched in made:
+        sched.close()
+
+
+def phrase(eng, start, pitches=(60, 62, 64, 65), step=0.1):
+    for i, pitch in enumerate(pitches):
+        eng.hear(start + i * step, note(pitch))
+        eng.hear(start + i * step + step / 2, note(pitch, 0))
+    return start + len(pitches) * step
+
+
+def test_an_answer_in_seconds_ends_in_time(make):
+    eng, sent, _, answers = make(length="0.6s", max_note=1.0)
+    now = time.monotonic()
+    phrase(eng, now - 1.0)
+    eng.answer(now)
+    (due, start, finish), = answers
+    assert start <= finish <= start + 0.6 + 1e-6
+    time.sleep(finish - time.monotonic() + 0.05)
+    assert any(m.type == "note_on" for m in sent) and not still_sounding(sent)
+
+
+def test_answers_start_on_the_internal_grid(make):
+    eng, _, _, answers = make(bpm=150, grid=2.0)  # a grid line every 0.8 s from the session's start
+    now = time.monotonic()
+    phrase(eng, now - 1.0)
+    eng.answer(now)
+    start = answers[0][1]
+    lines = (start - eng.internal.origin) / 0.8
+    assert lines == pytest.approx(round(lines), abs=1e-6) and now <= start < now + 0.8 + 0.01
+
+
+def test_silence_in_beats_follows_the_tempo(make):
+    policy = CallAndResponse(silence=Span(2, "beats"))
+    for bpm, wait in ((240, 0.5), (60, 2.0)):
+        eng, *_ = make(policy=policy, bpm=bpm)
+        last = phrase(eng, 100.0) - 0.05
+        assert policy.due(eng) == pytest.approx(last + wait)
+
+
+def test_barge_in_forgets_what_was_not_played(make):
+    eng, sent, sent_times, _ = make(length=60, max_note=0.3)
+    now = time.monotonic()
+    phrase(eng, now - 1.0)
+    eng.answer(now)
+    time.sleep(0.4)
+    cut = time.monotonic()
+    eng.hear(cut, note(70))  # the player comes back: barge-in
+    machine_ons = [(round(n.time, 6), n.pitch) for n in eng.window if n.channel == MACHINE and n.velocity]
+    played = [(round(due, 6), p) for due, p in sent_times]
+    assert machine_ons == played and len(played) < 30  # remembered exactly what went out
+    assert eng.window[-1].pitch == 70 and eng.reprimes == 1
+    fresh = eng.model.stream()  # the state is the window's, not the sampled answer's
+    expected = fresh.prime(eng.codec.encode(list(eng.window)))
+    assert np.allclose(eng.logits, expected, atol=1e-5)
+
+
+def test_reload_primes_the_new_model_from_the_window(make, small_model):
+    eng, *_ = make()
+    phrase(eng, time.monotonic() - 1.0)
+    other = EventModel(small_model)
+    eng.reload(other)
+    assert eng.model is other and eng.reprimes == 1
+    assert np.allclose(eng.logits, other.stream().prime(eng.codec.encode(list(eng.window))), atol=1e-5)
+
+
+def test_continuous_plays_along_and_rests_after_the_tail(make):
+    eng, sent, sent_times, _ = make(policy=Continuous(), length="0.4s", max_note=0.5)
+    stop = threading.Event()
+    worker = threading.Thread(target=eng.run, args=(stop,))
+    worker.start()
+    try:
+        start = time.monotonic()
+        for pitch in (60, 64, 67, 72, 67, 64, 60, 64, 67, 72):
+            eng.on_message(note(pitch))
+            time.sleep(0.05)
+            eng.on_message(note(pitch, 0))
+            time.sleep(0.05)
+        last = time.monotonic()
+        time.sleep(1.2)  # the 0.4 s tail, then every note's max-note
+    finally:
+        stop.set()
+        worker.join()
+    during = [due for due, _ in sent_times if start <= due <= last]
+    assert during, "nothing played while the player played"
+    assert all(due <= last + 0.4 + 0.1 for due, _ in sent_times), "it went on past the tail"
+    assert not still_sounding(sent) and not eng.answering
+
+
+def test_strikes_avoid_the_pitches_the_player_holds(small_model):
+    model = EventModel(small_model)
+    stream, noise, sampling = model.stream(), GumbelNoise(3), Sampling(temperature=2.0)
+    logits = stream.prime(np.array([[36, 20, 5]]))
+    held = frozenset(range(model.codec.low, model.codec.low + 40))
+    for _ in range(300):
+        pitch, vel = draw_note(model, logits, sampling, noise, sounding=set(), held=held)
+        assert vel > 0 and pitch + model.codec.low not in held
+
+
+def test_thru_passes_the_player_and_releases_at_the_end(small_model):
+    machine, thru = [], []
+    sched = Scheduler(machine.append, send_thru=thru.append)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(0.1), JamConfig(thru=True, listen=(3,)))
+    eng.hear(0.0, note(60, channel=3))
+    eng.hear(0.0, note(62, channel=5))  # not listened to: not passed either
+    eng.hear(0.0, mido.Message("note_off", note=61, channel=3))  # never sounded: not passed
+    sched.cancel()  # a barge-in releases the machine's notes, not the player's
+    assert [(m.type, m.note) for m in thru] == [("note_on", 60)]
+    sched.close()
+    assert [(m.type, m.note, m.channel) for m in thru][1] == ("note_off", 60, 3) and not still_sounding(thru)
+    assert not machine or all(m.type == "control_change" for m in machine)
+
+
+def test_status_line_says_what_it_does(make):
+    eng, *_ = make(bpm=90)
+    assert eng.status().startswith("listening | call | 90.0 bpm (--bpm) | heard 0 | answers 0")
