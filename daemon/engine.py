@@ -77,6 +77,8 @@ class _Voice:
     guard: NoteGuard
     open: dict[int, int] = field(default_factory=dict)  # pitch -> scheduler note id
     events: int = 0  # events played since the player's last note
+    played: int = 0  # events played in all
+    pending: tuple[int, float] | None = None  # (time class, due) of the next event, drawn but not committed
 
 
 class Engine:
@@ -217,6 +219,7 @@ class Engine:
         self.heard_since_answer += 1
         if self._voice:
             self._voice.events = 0
+            self._voice.pending = None  # its gap was drawn before this note: draw again
         self.policy.on_player(self, stamp)
         velocity = msg.velocity if onset else 0
         self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
@@ -351,7 +354,13 @@ class Engine:
 
     # -- continuous -----------------------------------------------------------------------------
     def accompany(self, now: float) -> float | None:
-        """Play on, one event at a time, up to LOOKAHEAD ahead; returns when to come back (None: resting)."""
+        """Play on, one event at a time; returns when to come back (None: resting).
+
+        Each event's gap is drawn first and only committed (pitch and velocity drawn, the model
+        stepped, the note scheduled) LOOKAHEAD before it is due. If the player plays in between,
+        the pending gap is forgotten and drawn again from the new state, restricted to gaps that
+        have not already passed: sequential sampling that lets the player steer every next note.
+        """
         if self.logits is None or not self.enabled:
             return None
         cfg, codec = self.config, self.codec
@@ -361,24 +370,31 @@ class Engine:
                 return None  # resting until the player plays
             voice = self._voice = _Voice(NoteGuard(cfg.max_note))
             self.answers += 1
-            self.last_decision_ms = (self.clock() - now) * 1000
         while True:
-            gap = cfg.sampling.draw(self.model.heads(self.logits)[2], self.noise)
             base = now if self._decoded is None else self._decoded
-            at = max(now, base + codec.time_values[gap])
+            if voice.pending is None:
+                values = np.asarray(codec.time_values)
+                passed = base + values < now - 0.005  # gaps already over: no event came then
+                passed[-1] = False  # the longest gap stands for "or longer"
+                gap = cfg.sampling.draw(self.model.heads(self.logits)[2], self.noise, banned=passed)
+                voice.pending = (gap, max(now, base + codec.time_values[gap]))
+            gap, at = voice.pending
             if self._tail_over(voice, at):
                 self._close_voice(max(now, base))
                 return None
+            if at > now + LOOKAHEAD:
+                return at - LOOKAHEAD
+            voice.pending = None
             self._emit(voice.guard.release_due(at))
             pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise,
                                    voice.guard.sounding(cfg.channel), self._held_pitches())
-            velocity = codec.velocity_value(vel)
-            self._emit(voice.guard.feed(NoteMessage(at, pitch + codec.low, velocity, cfg.channel)))
+            if voice.events == 0 and voice.played == 0:
+                self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
+            self._emit(voice.guard.feed(NoteMessage(at, pitch + codec.low, codec.velocity_value(vel), cfg.channel)))
             self.logits = self.stream.advance(pitch, vel, gap)
             self._decoded = at
             voice.events += 1
-            if at > now + LOOKAHEAD:
-                return at - LOOKAHEAD
+            voice.played += 1
 
     def _tail_over(self, voice: _Voice, at: float) -> bool:
         span = self.config.length

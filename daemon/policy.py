@@ -67,7 +67,7 @@ class Continuous:
     _next: float | None = field(default=None, repr=False)
 
     def on_player(self, engine: Engine, now: float) -> None:
-        pass
+        self._next = None  # the state changed: the next event is drawn again at once
 
     def on_tick(self, engine: Engine, now: float) -> None:
         if self._next is None or now >= self._next:

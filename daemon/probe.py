@@ -77,7 +77,8 @@ class Probe:
 
     _count = 0
 
-    def __init__(self, env, segue_in: str = "segue in", segue_out: str = "segue out"):
+    def __init__(self, env, segue_in: str = "segue in", segue_out: str | None = "segue out"):
+        """`segue_out=None`: the probe only plays; segue's output goes elsewhere."""
         midi = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
         Probe._count += 1
         name = f"probe{os.getpid()}x{Probe._count}"  # unique: a closed probe's ports may still be listed
@@ -85,8 +86,10 @@ class Probe:
         self.lock = threading.Lock()
         self.inport = midi.open_input(f"{name} in", virtual=True, client_name=name, callback=self._got)
         self.outport = midi.open_output(f"{name} out", virtual=True, client_name=name)
-        for src, dst in ((jack_port(env, f"{name} out"), jack_port(env, segue_in)),
-                         (jack_port(env, segue_out), jack_port(env, f"{name} in"))):
+        wiring = [(jack_port(env, f"{name} out"), jack_port(env, segue_in))]
+        if segue_out:
+            wiring.append((jack_port(env, segue_out), jack_port(env, f"{name} in")))
+        for src, dst in wiring:
             subprocess.run(["jack_connect", src, dst], env=env, check=True)
 
     def _got(self, msg):

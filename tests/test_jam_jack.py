@@ -11,6 +11,7 @@ import mido
 import pytest
 
 from segue.daemon.midifile import read_notes
+from segue.daemon.notes import still_sounding
 from segue.daemon.probe import Probe, jack_port, jack_ports_gone, jack_server, whole_notes
 
 SILENCE = 0.4
@@ -27,20 +28,22 @@ def jack():
 def jam(jack):
     procs = []
 
-    def start(*args):
-        cmd = [sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack", "--silence", str(SILENCE),
-               "--seed", "1", "--max-note", "1.0", *args]
+    def start(*args, verbose=False, output=None):
+        """segue jam with `args`; `output`: an existing port for segue to play to (the probe then only plays)."""
+        cmd = [sys.executable, "-m", "segue.daemon.cli", *(["-v"] if verbose else []), "jam", "--backend", "jack",
+               "--silence", str(SILENCE), "--seed", "1", "--max-note", "1.0", *args,
+               *(["--output", output] if output else [])]
         proc = subprocess.Popen(cmd, env=jack, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
-        jack_port(jack, "segue out")
-        return proc, Probe(jack)
+        jack_port(jack, "segue in")
+        return proc, Probe(jack, segue_out=None if output else "segue out")
 
     yield start
     for proc in procs:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=5)
-    assert jack_ports_gone(jack, "segue out") and jack_ports_gone(jack, "segue in")
+    assert jack_ports_gone(jack, "segue in")
 
 
 @pytest.fixture(scope="module")
@@ -170,4 +173,72 @@ def test_clock_synced_answers_start_on_the_bar(jam, phrase):
     # Ticks reach segue up to a period late, and its note reaches the probe up to a period later.
     assert offset <= 2 * PERIOD + 0.01, f"answer began {offset * 1000:.0f} ms after a bar line"
     assert first - last >= SILENCE - 0.005
+    probe.close()
+
+
+def test_continuous_mode_plays_along_then_rests(jam, phrase):
+    proc, probe = jam("--mode", "continuous", "--length", "0.5s")
+    first = time.monotonic()
+    last = probe.play(phrase)
+    assert [t for t, _ in probe.note_ons() if first < t < last], "nothing played along while the player played"
+    time.sleep(0.5 + 1.0 + 4 * PERIOD)  # the tail, then the longest note
+    assert probe.note_ons(after=last + 0.5 + 2 * PERIOD + 0.02) == [], "it kept playing after the tail"
+    assert not probe.sounding()
+    probe.close()
+
+
+def test_thru_passes_the_players_notes(jam, phrase):
+    proc, probe = jam("--thru", "--channel", "1", "--length", "4")
+    probe.play(phrase)
+    assert probe.wait_for(lambda: any(m.channel == 1 for _, m in probe.note_ons()), timeout=3), "no answer"
+    passed = [m.note for _, m in probe.note_ons() if m.channel == 0]
+    assert passed == [n.pitch for n in phrase if n.velocity]
+    assert probe.wait_for(lambda: not probe.sounding(), timeout=5)
+    probe.close()
+
+
+def test_sighup_reloads_the_model_and_goes_on(jam, phrase):
+    proc, probe = jam("--length", "8", verbose=True)
+    probe.play(phrase[:8])
+    assert probe.wait_for(lambda: probe.note_ons(), timeout=3), "no answer"
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    last = probe.play(phrase)
+    assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=3), "no answer after the reload"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=5) == 0
+    assert "re-primed from" in proc.stderr.read()
+    probe.close()
+
+
+def test_an_output_that_vanishes_and_returns_is_reconnected(jam, phrase, jack):
+    """A synth (an existing port segue plays to) goes away mid-answer and comes back under its name."""
+    midi = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    name = f"synth{time.monotonic_ns()}"
+    got, lock = [], threading.Lock()
+
+    def receive(msg):
+        with lock:
+            got.append((time.monotonic(), msg))
+
+    synth = midi.open_input("keys", virtual=True, client_name=name, callback=receive)
+    proc, probe = jam("--length", "60", verbose=True, output=name)
+    probe.play(phrase)
+    assert probe.wait_for(lambda: any(m.type == "note_on" for _, m in got), timeout=3), "no answer to the synth"
+    synth.close()  # mid-answer
+    assert jack_ports_gone(jack, name)
+    time.sleep(1.5)  # segue looks every second
+    with lock:
+        got.clear()
+    synth = midi.open_input("keys", virtual=True, client_name=name, callback=receive)
+    assert probe.wait_for(lambda: {(m.type, getattr(m, "control", None)) for _, m in got} >=
+                          {("control_change", 123), ("control_change", 120)}, timeout=3), "no release on return"
+    last = probe.play(phrase)
+    assert probe.wait_for(lambda: any(m.type == "note_on" and t > last for t, m in got), timeout=3), \
+        "no answer after the synth came back"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=5) == 0
+    with lock:
+        assert not still_sounding(m for _, m in got)
+    synth.close()
     probe.close()
