@@ -61,6 +61,9 @@ UNITS = {"": "events", "ev": "events", "events": "events", "event": "events", "s
          "bars": "bars"}
 
 
+ALL_UNITS = ("events", "seconds", "beats", "bars")
+
+
 @dataclass(frozen=True)
 class Span:
     """A length given by the musician: events, seconds, beats or bars ("16", "4s", "600ms", "2bars")."""
@@ -69,7 +72,7 @@ class Span:
     unit: str = "events"
 
     @classmethod
-    def parse(cls, text: str | float | int, default_unit: str = "events", allowed=("events", "seconds", "beats", "bars")):
+    def parse(cls, text: str | float | int, default_unit: str = "events", allowed=ALL_UNITS) -> "Span":
         if isinstance(text, (int, float)) and not isinstance(text, bool):
             number, unit = float(text), default_unit
         else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from .clock import Span
+from .clock import ALL_UNITS, Span
 
 OPTIONS = {
     "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
@@ -26,7 +26,7 @@ OPTIONS = {
     "mode": str, "bpm": float, "thru": bool, "status": bool,
 }
 ALIASES = {"input": "input_name", "output": "output_name"}
-SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ("events", "seconds", "beats", "bars"))}
+SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ALL_UNITS)}
 CONTROLS = ("temperature", "length", "mode", "enabled", "panic")
 
 

@@ -24,7 +24,7 @@ from .clock import TRANSPORT, ClockFollower, InternalClock, Span
 from .generate import GenerateConfig, draw_note, sample_events
 from .midifile import DRUM_CHANNEL, NoteMessage
 from .model import EventModel
-from .notes import NoteGuard, note_spans
+from .notes import NoteGuard
 from .policy import MODES, CallAndResponse, Continuous
 from .sampling import GumbelNoise, Sampling
 from .scheduler import Scheduler
@@ -34,6 +34,7 @@ QUEUE_LIMIT = 4096  # incoming messages held at most; a flood beyond it is dropp
 WINDOW = 128  # note events kept to rebuild the state (the seed's window is 30)
 LOOKAHEAD = 0.05  # seconds: how far ahead of time the continuous mode samples
 MACHINE = -1  # the channel the window gives the machine's own notes
+SLACK = 0.002  # seconds: a continuous-mode note is never due sooner than this after it is sampled
 MAX_EVENTS = 512  # events per answer at most when its length is a duration
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
 CC_RANGE = {"events": (1, 64), "seconds": (0.5, 16.0), "beats": (1, 32), "bars": (1, 16)}  # the length control
@@ -74,7 +75,7 @@ class JamConfig:
 class _Voice:
     """The continuous mode's part in progress: its guard and the scheduler ids of its open notes."""
 
-    guard: NoteGuard
+    guard: NoteGuard | None = None  # the continuous mode's own (an answer's lives in sample_events)
     open: dict[int, int] = field(default_factory=dict)  # pitch -> scheduler note id
     events: int = 0  # events played since the player's last note
     played: int = 0  # events played in all
@@ -104,7 +105,7 @@ class Engine:
         self._voice: _Voice | None = None
         self.last_player = 0.0
         self.heard_since_answer = 0
-        self.dropped = self.ignored = self.answers = self.heard = self.arrived = self.reprimes = 0
+        self.dropped = self.ignored = self.answers = self.heard = self.arrived = self.reprimes = self.errors = 0
         self.last_decision_ms = float("nan")
         self._load(model)
 
@@ -179,8 +180,14 @@ class Engine:
                 elif msg is not None:
                     self.hear(stamp, msg)
                 self.policy.on_tick(self, self.clock())
-            except Exception:  # nothing may kill the live loop; the note guard lives in the scheduler
-                log.exception("engine error; the message was dropped")
+            except Exception:  # nothing may kill the live loop
+                self.errors += 1
+                if self.errors <= 10 or self.errors % 1000 == 0:  # bounded log, whatever repeats
+                    log.exception("engine error %d; the message was dropped and playing stops", self.errors)
+                # Stop what plays and wait for the player: a failing answer is not retried in a loop.
+                self.scheduler.cancel()
+                self._voice = None
+                self.heard_since_answer = 0
 
     def hear(self, stamp: float, msg: mido.Message) -> None:
         """Step one incoming note message into the state; transport messages go to the tempo follower."""
@@ -315,7 +322,7 @@ class Engine:
         return int(np.clip(round(velocity * self.config.velocity_scale), 1, 127))
 
     def answer(self, now: float, due: float | None = None) -> None:
-        """Sample an answer from the current state and hand it to the scheduler.
+        """Sample an answer from the current state, each note to the scheduler as soon as it is drawn.
 
         `due`: when the policy's condition became true (e.g. the silence threshold expired).
         """
@@ -325,25 +332,27 @@ class Engine:
         timed = cfg.length.unit != "events"
         gen = GenerateConfig(events=MAX_EVENTS if timed else int(cfg.length.value), sampling=cfg.sampling,
                              max_note=cfg.max_note, channel=cfg.channel)
-        result = sample_events(self.stream, self.logits, gen, self.noise, held=self._held_pitches(),
-                               until=self.seconds(cfg.length) if timed else None)
-        self.logits = result.logits
-        start = self._grid(self.clock())
-        finish = start
-        for onset, end, pitch, velocity in note_spans(result.notes):
-            duration = end - onset  # sample_events' NoteGuard already cut it at max_note
-            self.scheduler.play(pitch, self._velocity(velocity), start + onset, duration, cfg.channel)
-            finish = max(finish, start + onset + duration)
         due = now if due is None else due
-        self.last_decision_ms = (self.clock() - due) * 1000
+        start = self._grid(self.clock() + SLACK)
+        voice = _Voice()
+
+        def emit(notes):
+            if not voice.played and any(n.velocity for n in notes):
+                self.last_decision_ms = (self.clock() - due) * 1000
+            voice.played += len(notes)
+            self._emit(voice, [replace(n, time=start + n.time) for n in notes])
+
+        result = sample_events(self.stream, self.logits, gen, self.noise, held=self._held_pitches(),
+                               until=self.seconds(cfg.length) if timed else None, emit=emit)
+        self.logits = result.logits
         if self._trace:
-            self._trace(due, start, finish)
-        self.window.extend(NoteMessage(start + n.time, self.codec.fold_pitch(n.pitch), n.velocity, MACHINE)
-                           for n in result.notes)
-        self._decoded = start + max((n.time for n in result.notes), default=0.0)
+            self._trace(due, start, start + max((n.time for n in result.notes), default=0.0))
+        gaps = result.events[1:, 2]  # the first event is at `start`; the decoded clock adds each gap's class value
+        self._decoded = start + float(np.asarray(self.codec.time_values)[gaps].sum())
         self.heard_since_answer = 0
         self.answers += 1
-        log.info("answer %d: %d events, decided in %.2f ms", self.answers, len(result.events), self.last_decision_ms)
+        log.info("answer %d: %d events, first note %.2f ms after the cue", self.answers, len(result.events),
+                 self.last_decision_ms)
 
     def stop_answer(self, now: float) -> None:
         """Barge-in: pending notes dropped, sounding ones released, the unplayed rest forgotten."""
@@ -371,13 +380,14 @@ class Engine:
             voice = self._voice = _Voice(NoteGuard(cfg.max_note))
             self.answers += 1
         while True:
+            now = self.clock()  # a burst of events takes a while to sample
             base = now if self._decoded is None else self._decoded
             if voice.pending is None:
                 values = np.asarray(codec.time_values)
                 passed = base + values < now - 0.005  # gaps already over: no event came then
                 passed[-1] = False  # the longest gap stands for "or longer"
                 gap = cfg.sampling.draw(self.model.heads(self.logits)[2], self.noise, banned=passed)
-                voice.pending = (gap, max(now, base + codec.time_values[gap]))
+                voice.pending = (gap, max(now + SLACK, base + codec.time_values[gap]))
             gap, at = voice.pending
             if self._tail_over(voice, at):
                 self._close_voice(max(now, base))
@@ -385,12 +395,13 @@ class Engine:
             if at > now + LOOKAHEAD:
                 return at - LOOKAHEAD
             voice.pending = None
-            self._emit(voice.guard.release_due(at))
+            self._emit(voice, voice.guard.release_due(at))
             pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise,
                                    voice.guard.sounding(cfg.channel), self._held_pitches())
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
-            self._emit(voice.guard.feed(NoteMessage(at, pitch + codec.low, codec.velocity_value(vel), cfg.channel)))
+            struck = NoteMessage(at, pitch + codec.low, codec.velocity_value(vel), cfg.channel)
+            self._emit(voice, voice.guard.feed(struck))
             self.logits = self.stream.advance(pitch, vel, gap)
             self._decoded = at
             voice.events += 1
@@ -402,10 +413,10 @@ class Engine:
             return voice.events >= span.value and not self.player_held
         return at - self.last_player > self.seconds(span) and not self.player_held
 
-    def _emit(self, notes: list[NoteMessage]) -> None:
-        """The continuous part's note messages to the scheduler: a note-on goes out with a
+    def _emit(self, voice: _Voice, notes: list[NoteMessage]) -> None:
+        """Note messages to the scheduler as they are sampled: a note-on goes out with a
         provisional release at max-note, which its real release (when sampled) brings forward."""
-        voice, channel = self._voice, self.config.channel
+        channel = self.config.channel
         for n in notes:
             self.window.append(NoteMessage(n.time, self.codec.fold_pitch(n.pitch), n.velocity, MACHINE))
             if n.velocity:
@@ -415,6 +426,6 @@ class Engine:
                 self.scheduler.end(voice.open.pop(n.pitch), n.pitch, n.time, channel)
 
     def _close_voice(self, at: float) -> None:
-        self._emit(self._voice.guard.close(at))
+        self._emit(self._voice, self._voice.guard.close(at))
         self._voice = None
         self.heard_since_answer = 0

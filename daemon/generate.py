@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -68,18 +69,22 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
 
 
 def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
-                  until: float | None = None, held: frozenset[int] = frozenset()) -> Continuation:
+                  until: float | None = None, held: frozenset[int] = frozenset(),
+                  emit: Callable[[list[NoteMessage]], None] | None = None) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
     `logits` are the stream's predictions for the next event; note times count from 0.
     `until`: also stop before the first event at or after this many seconds (everything is
     released then). `held`: pitches someone else holds (the player), never struck.
+    `emit`: gets the playable note messages as soon as each event is sampled (the live engine
+    schedules the first note while the rest is still being sampled).
     """
     model = stream.model
     codec, channel = model.codec, config.channel
     guard = NoteGuard(config.max_note)
     events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
+    out = notes.extend if emit is None else lambda batch: (notes.extend(batch), emit(batch))
     clock = 0.0
     started = time.perf_counter()
     for i in range(config.events):
@@ -88,14 +93,14 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
         clock += codec.time_values[gap] if i else 0.0
         if until is not None and clock >= until:
             break
-        notes += guard.release_due(clock)  # so the draw below sees what still sounds then
+        out(guard.release_due(clock))  # so the draw below sees what still sounds then
         pitch, vel = draw_note(model, logits, config.sampling, noise, guard.sounding(channel), held,
                                constrain=config.constrain)
         events.append((pitch, vel, gap))
-        notes += guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel))
+        out(guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel)))
         logits = stream.advance(pitch, vel, gap)
     seconds = time.perf_counter() - started
-    notes += guard.close(clock + min(config.max_note, 0.5) if until is None else until)
+    out(guard.close(clock + min(config.max_note, 0.5) if until is None else until))
     return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)
 
 

@@ -46,6 +46,9 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
     net = EventModel(model)
+    # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
+    # it may wait 5 ms for another to let go, which a note due now cannot afford.
+    sys.setswitchinterval(0.0005)
     for path in (record, trace):
         if path and not Path(path).resolve().parent.is_dir():
             raise ValueError(f"{path}: its folder does not exist")

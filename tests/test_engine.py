@@ -64,3 +64,29 @@ def test_config_validates_itself():
         JamConfig(length=0)
     with pytest.raises(ValueError, match="channel"):
         JamConfig(listen=(16,))
+
+
+def test_an_error_while_answering_stops_and_waits_for_the_player(engine, monkeypatch):
+    """A failing answer is logged, what sounds is released, and it is not retried in a loop."""
+    eng, sent = engine
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("segue.daemon.engine.sample_events", broken)
+    stop = threading.Event()
+    worker = threading.Thread(target=eng.run, args=(stop,))
+    worker.start()
+    eng.scheduler.play(70, 90, time.monotonic() + 0.02, 5.0)
+    time.sleep(0.1)
+    assert ("note_on", 70) in [(m.type, m.note) for m in sent]
+    for pitch in (60, 62):
+        eng.on_message(note(pitch))
+        eng.on_message(note(pitch, 0))
+    time.sleep(0.4)
+    stop.set()
+    worker.join()
+    assert calls == [1] and eng.errors == 1 and worker.is_alive() is False
+    assert ("note_off", 70) in [(m.type, m.note) for m in sent]
