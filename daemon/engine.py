@@ -341,6 +341,7 @@ class Engine:
                 self.last_decision_ms = (self.clock() - due) * 1000
             voice.played += len(notes)
             self._emit(voice, [replace(n, time=start + n.time) for n in notes])
+            time.sleep(0)  # let the scheduler thread have the GIL if a note is due while the rest is sampled
 
         result = sample_events(self.stream, self.logits, gen, self.noise, held=self._held_pitches(),
                                until=self.seconds(cfg.length) if timed else None, emit=emit)
@@ -406,6 +407,7 @@ class Engine:
             self._decoded = at
             voice.events += 1
             voice.played += 1
+            time.sleep(0)  # as in answer(): the scheduler may need the GIL now
 
     def _tail_over(self, voice: _Voice, at: float) -> bool:
         span = self.config.length
