@@ -45,12 +45,13 @@ def load_midi(path: str | Path) -> mido.MidiFile:
 
 
 def read_notes(
-    path: str | Path, *, channel: int | None = None, track: int | None = None
+    path: str | Path, *, channel: int | None = None, track: int | None = None, beats: bool = False
 ) -> list[NoteMessage]:
     """Note messages of one file, sorted by time.
 
     By default every channel but the drum channel is kept; `channel` or `track` narrows it.
-    Times follow every set_tempo in the file, whichever track holds it.
+    Times follow every set_tempo in the file, whichever track holds it; with `beats`, times
+    are in beats (quarter notes) from the start instead of seconds.
     """
     midi = load_midi(path)
     if track is not None and not 0 <= track < len(midi.tracks):
@@ -77,6 +78,8 @@ def read_notes(
     if not notes:
         raise MidiFileError(f"{path}: no notes on the selected channels")
     notes.sort()
+    if beats:
+        return [NoteMessage(tick / midi.ticks_per_beat, p, v, c) for tick, _, p, v, c in notes]
     return list(_ticks_to_seconds(notes, sorted(tempos), midi.ticks_per_beat))
 
 

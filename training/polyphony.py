@@ -1,0 +1,202 @@
+"""Training and measuring piano-roll models (the RNN-RBM) on the benchmark splits or MIDI files.
+
+    segue train rnnrbm ../shared/data/polyphonic/jsb_chorales.json --out runs/jsb.pt
+    segue eval rnnrbm runs/jsb.pt ../shared/data/polyphonic/jsb_chorales.json --split test
+
+The paper's measures: log-likelihood per frame (nats; AIS for each frame's RBM partition
+function) and frame accuracy TP / (TP + FP + FN).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from segue.daemon import pianoroll
+
+from .rnnrbm import RBMConfig, RNNRBM, log_partition_ais
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RBMTrainConfig:
+    hidden: int = 150
+    recurrent: int = 100
+    k: int = 15
+    chunk: int = 100  # frames per training sequence (the tutorial's 100)
+    batch: int = 16  # sequences per step
+    epochs: int = 100
+    lr: float = 1e-3
+    clip: float = 1.0
+    beats: float = 1.0  # frame length in beats for MIDI inputs (JSON data: as stored)
+    valid_every: int = 5  # epochs between validation estimates
+    valid_runs: int = 10  # AIS runs during training (the report uses more)
+    valid_betas: int = 200
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.hidden, self.recurrent, self.k, self.chunk, self.batch, self.epochs) < 1:
+            raise ValueError("hidden, recurrent, k, chunk, batch and epochs must be >= 1")
+        if not self.lr > 0 or self.clip < 0 or not self.beats > 0:
+            raise ValueError("lr and beats must be > 0, clip >= 0")
+
+
+def read_data(paths: Sequence[str | Path], beats: float = 1.0, valid_fraction: float = 0.1) -> dict:
+    """{split: [rolls]}: a benchmark JSON gives its own splits; MIDI files give train, and valid is
+    the last `valid_fraction` of their frames (one file: its tail)."""
+    data: dict[str, list[np.ndarray]] = {"train": [], "valid": [], "test": []}
+    for path in paths:
+        if str(path).lower().endswith(".json"):
+            for split, rolls in pianoroll.load_json(path).items():
+                data[split] += rolls
+        else:
+            roll = pianoroll.from_midi(path, beats=beats)
+            cut = max(1, int(len(roll) * (1 - valid_fraction)))
+            data["train"].append(roll[:cut])
+            if cut < len(roll):
+                data["valid"].append(roll[cut:])
+    if not data["train"]:
+        raise ValueError("no training pieces")
+    return data
+
+
+def chunks(rolls: list[np.ndarray], length: int) -> list[np.ndarray]:
+    out = []
+    for roll in rolls:
+        for start in range(0, len(roll), length):
+            piece = roll[start:start + length]
+            if len(piece) >= 2:
+                out.append(piece)
+    return out
+
+
+def batch_of(pieces: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-padded (B, T, 88) float frames and a (B, T) mask of the real ones."""
+    steps = max(len(p) for p in pieces)
+    v = torch.zeros(len(pieces), steps, pianoroll.KEYS)
+    mask = torch.zeros(len(pieces), steps)
+    for i, p in enumerate(pieces):
+        v[i, :len(p)] = torch.from_numpy(p.astype(np.float32))
+        mask[i, :len(p)] = 1
+    return v, mask
+
+
+def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig(), progress: bool = True,
+                 command: str = "") -> dict:
+    """Train, keep the checkpoint with the best validation log-likelihood, return its record."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    data = read_data(paths, beats=config.beats)
+    train = chunks(data["train"], config.chunk)
+    valid = data["valid"] or data["train"][-1:]
+    model = RNNRBM(RBMConfig(hidden=config.hidden, recurrent=config.recurrent, k=config.k))
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    out = Path(out)
+    history, best = [], -math.inf
+    started = time.time()
+    bar = _bar(config.epochs, progress)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = rng.permutation(len(train))
+        losses = []
+        for i in range(0, len(order), config.batch):
+            v, mask = batch_of([train[j] for j in order[i:i + config.batch]])
+            loss = model.cd_loss(v, mask, generator=generator)
+            optimiser.zero_grad()
+            loss.backward()
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimiser.step()
+            losses.append(loss.item())
+        row = {"epoch": epoch, "cd_gap": float(np.mean(losses)), "seconds": round(time.time() - started, 1)}
+        if epoch % config.valid_every == 0 or epoch == config.epochs:
+            scores = evaluate(model, valid, runs=config.valid_runs, betas=config.valid_betas, seed=config.seed)
+            row.update(valid_ll=scores["ll"], valid_acc=scores["accuracy"])
+            if scores["ll"] > best:
+                best = scores["ll"]
+                save(out, model, config, row, history + [row], command, [str(p) for p in paths])
+        history.append(row)
+        bar(row)
+    return load_record(out)
+
+
+def save(out: Path, model: RNNRBM, config: RBMTrainConfig, metrics: dict, history: list, command: str,
+         files: list[str]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = model.to_checkpoint()
+    data["record"] = json.dumps({"config": asdict(config), "metrics": metrics, "history": history,
+                                 "command": command, "files": files})
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    torch.save(data, tmp)
+    tmp.replace(out)
+
+
+def load(path: str | Path) -> tuple[RNNRBM, dict]:
+    path = Path(path)
+    try:
+        data = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such checkpoint") from None
+    except Exception as err:
+        raise ValueError(f"{path}: not a segue checkpoint ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict) or data.get("kind") != "rnnrbm":
+        raise ValueError(f"{path}: not an RNN-RBM checkpoint (kind {data.get('kind') if isinstance(data, dict) else None!r})")
+    return RNNRBM.from_checkpoint(data), json.loads(data.get("record", "{}"))
+
+
+def load_record(path) -> dict:
+    return load(path)[1]
+
+
+@torch.no_grad()
+def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int = 1000, gibbs: int = 25,
+             seed: int = 0, chains: int = 100_000) -> dict:
+    """Log-likelihood per frame (AIS) and frame accuracy, each frame given the true past.
+
+    Accuracy: the prediction for a frame is a sample from its conditional RBM after `gibbs`
+    steps from zeros (how the model generates); TP/(TP+FP+FN) summed over all frames.
+    """
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    frames, bvs, bhs = [], [], []
+    for roll in rolls:
+        v = torch.from_numpy(roll.astype(np.float32))[None]
+        bv, bh = model.biases(model.run(v))
+        frames.append(v[0]), bvs.append(bv[0]), bhs.append(bh[0])
+    v, bv, bh = torch.cat(frames), torch.cat(bvs), torch.cat(bhs)
+    step = max(1, chains // runs)  # frames per AIS batch: `chains` Markov chains at a time
+    log_z = torch.cat([log_partition_ais(model.W, bv[i:i + step], bh[i:i + step], runs=runs, betas=betas,
+                                         generator=generator) for i in range(0, len(v), step)])
+    ll = -model.free_energy(v, bv, bh) - log_z
+    predicted = model.gibbs(torch.zeros_like(v), bv, bh, gibbs, generator=generator)
+    return {"ll": float(ll.mean()), "accuracy": pianoroll.frame_accuracy(predicted.numpy(), v.numpy()),
+            "frames": len(v), "runs": runs, "betas": betas}
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled:
+        return lambda row: log.info("%s", row)
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="epoch")
+
+    def update(row):
+        bar.update(1)
+        bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("cd_gap", "valid_ll", "valid_acc")})
+        if row["epoch"] == total:
+            bar.close()
+
+    return update
+
+
+def with_overrides(config: RBMTrainConfig, **overrides) -> RBMTrainConfig:
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
