@@ -9,15 +9,18 @@ import importlib
 import logging
 import shlex
 import sys
+import time
 
 import click
 
 from . import config as jam_config
 from . import generate as gen
 from . import ports as ports_mod
+from . import rollmodel
 from . import session
 from .engine import JamConfig
 from .clock import Span
+from .harmony import Harmonize
 from .policy import MODES, CallAndResponse, Continuous
 from .ports import APIS
 from .midifile import read_notes
@@ -87,10 +90,17 @@ def cli(verbose: int) -> None:
 @click.option("--bpm", type=float, default=120.0, show_default=True, help="Tempo written into the output file.")
 @click.option("--free", is_flag=True, help="Draw the three heads independently, as the textbook did (impossible releases are then dropped).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
-def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot):
+@click.option("--frames", type=int, default=64, show_default=True, help="Frames to sample (piano-roll models).")
+def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot,
+             frames):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     if not bpm > 0:
         raise ValueError("bpm must be > 0")
+    if rollmodel.model_kind(model) == rollmodel.KIND:
+        net = rollmodel.RollModel(model)
+        primed, notes = rollmodel.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm, plot=plot)
+        click.echo(f"wrote {out}: {notes} notes in {frames} frames of {net.beats:g} beats (primed with {primed} frames)")
+        return
     config = gen.GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
                                 max_note=max_note, constrain=not free)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
@@ -113,8 +123,10 @@ def ports(backend):
 @click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
 @click.option("--input", "input_name", help="Listen to this existing port (partial name) instead of a virtual 'segue in'.")
 @click.option("--output", "output_name", help="Play to this existing port (partial name) instead of a virtual 'segue out'.")
-@click.option("--mode", type=click.Choice(MODES), default="call", show_default=True,
-              help="call: answer after the player's silence; continuous: play along all the time.")
+@click.option("--mode", type=click.Choice([*MODES, "harmonize"]), default="call", show_default=True,
+              help="call: answer after the player's silence; continuous: play along all the time; "
+                   "harmonize (piano-roll models): complete the player's chords on every grid step.")
+@click.option("--voicing", default="36-96", show_default=True, help="harmonize: the keys the machine may play, LOW-HIGH.")
 @click.option("--silence", default="0.6", show_default=True,
               help="Player silence before answering: seconds (0.6, 600ms) or beats/bars (1beat, 1bar).")
 @click.option("--length", default="16", show_default=True,
@@ -150,28 +162,34 @@ def jam(ctx, config_file, replay, trace, listen, **options):
     _jam(controls=controls, replay=replay, trace=trace, listen=listen, **options)
 
 
-def _jam(model, backend, input_name, output_name, mode, silence, length, play_along, thru, temperature, top_k, top_p,
-         seed, channel, listen, velocity_scale, max_note, grid, bpm, beats_per_bar, record, replay, trace, status,
+def _jam(model, backend, input_name, output_name, mode, voicing, silence, length, play_along, thru, temperature, top_k,
+         top_p, seed, channel, listen, velocity_scale, max_note, grid, bpm, beats_per_bar, record, replay, trace, status,
          controls):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
         raise ValueError("grid must be beat, bar or off")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    if mode not in (*MODES, "harmonize"):
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, harmonize")
+    try:
+        low, high = (int(x) for x in str(voicing).split("-"))
+        assert 21 <= low <= high <= 108
+    except (ValueError, AssertionError):
+        raise ValueError(f"voicing must be LOW-HIGH MIDI keys within 21-108, not {voicing!r}") from None
     config = JamConfig(length=Span.parse(length), sampling=Sampling(temperature, top_k, top_p), seed=seed,
                        max_note=max_note, channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
                        grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid], bpm=bpm,
                        beats_per_bar=beats_per_bar, thru=thru)
     call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
                            barge_in=not play_along)
-    policy = call if mode == "call" else Continuous()
+    policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize()}[mode]
 
     def ready(inport, outport):
-        what = f"after {call.silence} of silence" if mode == "call" else "along with the player"
+        what = {"call": f"after {call.silence} of silence", "continuous": "along with the player",
+                "harmonize": "chords around the player's notes"}[mode]
         click.echo(f"listening on '{inport}', playing on '{outport}' {what}; Ctrl-C to stop", err=True)
 
     session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready, trace=trace,
                 record=record, replay=replay, controls=controls, policies={"call": call},
-                status=sys.stderr.isatty() if status is None else status)
+                status=sys.stderr.isatty() if status is None else status, voicing=(low, high))
 
 
 @cli.command()
@@ -232,6 +250,30 @@ def train_melody(paths, out, recipe, quiet, **options):
                f"{best['valid_acc_velocity']:.3f}, time {best['valid_acc_time']:.3f}, mean {best['valid_acc_mean']:.3f}")
 
 
+@train.command("rnnrbm")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt).")
+@click.option("--epochs", type=int)
+@click.option("--batch", type=int, help="Sequences (chunks) per step.")
+@click.option("--chunk", type=int, help="Frames per training sequence.")
+@click.option("--lr", type=float)
+@click.option("--hidden", type=int, help="RBM hidden units (paper: 150).")
+@click.option("--recurrent", type=int, help="RNN units (paper: 100).")
+@click.option("--k", type=int, help="CD-k Gibbs steps (paper: 15).")
+@click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
+@click.option("--valid-every", type=int, help="Epochs between validation log-likelihood estimates.")
+@click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_rnnrbm(paths, out, quiet, **options):
+    """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
+    poly = _torch_side("segue.training.polyphony")
+    config = poly.with_overrides(poly.RBMTrainConfig(), **options)
+    record = poly.train_rnnrbm(paths, out, config, progress=not quiet, command=_command_line())
+    m = record["metrics"]
+    click.echo(f"wrote {out} (best epoch {m['epoch']}): validation log-likelihood {m['valid_ll']:.3f} nats/frame "
+               f"(AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy {m['valid_acc']:.3f}")
+
+
 @cli.group("eval")
 def evaluate():
     """Measure trained models on held-out data (needs the training extra)."""
@@ -250,13 +292,49 @@ def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
     click.echo(ev.format_rows(ev.evaluate_melody(checkpoint, paths, channel, track, valid_fraction, protocol)))
 
 
+@evaluate.command("rnnrbm")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--runs", type=click.IntRange(1, None), default=100, show_default=True, help="AIS runs per frame.")
+@click.option("--betas", type=click.IntRange(1, None), default=1000, show_default=True, help="AIS temperatures.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
+    """Log-likelihood per frame (AIS) and frame accuracy on a benchmark split, as in the paper's table."""
+    poly = _torch_side("segue.training.polyphony")
+    from . import pianoroll
+
+    model, _ = poly.load(checkpoint)
+    rolls = pianoroll.load_json(data, splits=(split,)).get(split)
+    if not rolls:
+        raise ValueError(f"{data}: no {split} split")
+    started = time.perf_counter()
+    scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed)
+    click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
+               f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % "
+               f"[{time.perf_counter() - started:.0f} s]")
+
+
 @cli.command("export")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
 @click.option("--quantize", type=click.Path(dir_okay=False), help="Also write an int8 (dynamic) copy here.")
 @click.option("--check", type=click.Path(dir_okay=False), help="MIDI file to stream through torch and onnxruntime side by side.")
-def export_cmd(checkpoint, out, quantize, check):
+@click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
+              help="Gibbs steps per frame (RNN-RBM checkpoints).")
+def export_cmd(checkpoint, out, quantize, check, gibbs):
     """Export a checkpoint to a self-describing ONNX step graph."""
+    if _torch_side("segue.training.polyphony").is_rnnrbm(checkpoint):
+        rbm = _torch_side("segue.export.rnnrbm")
+        rbm.export_rnnrbm(checkpoint, out, gibbs=gibbs, command=_command_line())
+        click.echo(f"wrote {out}")
+        if check:
+            from . import pianoroll
+
+            worst = rbm.parity(checkpoint, out, pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200])
+            click.echo(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
+                       f"sampled units that differ per frame (same noise): {worst['sample_units']}")
+        return
     onnx_mod = _torch_side("segue.export.onnx")
     onnx_mod.export_melody(checkpoint, out, command=_command_line())
     click.echo(f"wrote {out}")

@@ -88,7 +88,7 @@ class Engine:
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
                  clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None,
                  policies: dict | None = None):
-        self.codec, self.scheduler, self.policy, self.config = model.codec, scheduler, policy, config
+        self.scheduler, self.policy, self.config = scheduler, policy, config
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
         self.tempo = ClockFollower()

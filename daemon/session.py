@@ -11,10 +11,12 @@ from pathlib import Path
 import mido
 
 from .engine import Engine, JamConfig
+from .harmony import RollEngine
 from .midifile import read_notes
 from .model import EventModel
 from .ports import PortWatch, backend, open_input, open_output
 from .recorder import Recorder
+from .rollmodel import KIND, RollModel, model_kind
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,8 @@ class Ports:
 def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None,
         stop: threading.Event | None = None, ready=None, trace: str | Path | None = None,
         record: str | Path | None = None, replay: str | Path | None = None,
-        controls: dict[int, str] | None = None, policies: dict | None = None, status: bool = False) -> Engine:
+        controls: dict[int, str] | None = None, policies: dict | None = None, status: bool = False,
+        voicing: tuple[int, int] = (36, 96)) -> Engine:
     """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
 
     SIGHUP reloads the model file (retrained, re-exported) without stopping: the new model is
@@ -45,7 +48,11 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     answer, "threshold-expiry start answer planned-end", in
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
-    net = EventModel(model)
+    kind = model_kind(model)
+    if (kind == KIND) != (getattr(policy, "name", "") == "harmonize"):
+        raise ValueError("--mode harmonize needs a piano-roll model, and a piano-roll model needs --mode harmonize"
+                         if kind in ("events", KIND) else f"{model}: a {kind!r} model cannot jam")
+    net = RollModel(model) if kind == KIND else EventModel(model)
     # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
     # it may wait 5 ms for another to let go, which a note due now cannot afford.
     sys.setswitchinterval(0.0005)
@@ -74,8 +81,11 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             recorder.machine(msg)
 
     scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None, send_thru=send_out)
-    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
-                    controls=controls, policies=policies)
+    if kind == KIND:
+        engine = RollEngine(net, scheduler, policy, config, voicing=voicing, recorder=recorder, controls=controls)
+    else:
+        engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
+                        controls=controls, policies=policies)
     if out_watch:
         held_at_loss: set = set()
         out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
@@ -154,7 +164,7 @@ def _release_after_return(send, scheduler: Scheduler, channel: int, held_at_loss
 def _reload(engine: Engine, model: str | Path | None) -> None:
     """SIGHUP: load the model file again (it may have been retrained) and hand it to the engine thread."""
     try:
-        fresh = EventModel(model)
+        fresh = RollModel(model) if isinstance(engine, RollEngine) else EventModel(model)
     except Exception as err:  # a half-written or wrong file: keep playing with the old one
         log.error("reload failed, keeping the current model: %s", str(err).splitlines()[0])
         return

@@ -153,6 +153,14 @@ def load(path: str | Path) -> tuple[RNNRBM, dict]:
     return RNNRBM.from_checkpoint(data), json.loads(data.get("record", "{}"))
 
 
+def is_rnnrbm(path: str | Path) -> bool:
+    try:
+        data = torch.load(Path(path), weights_only=True)
+    except Exception:
+        return False  # the melody loader says what is wrong with it
+    return isinstance(data, dict) and data.get("kind") == "rnnrbm"
+
+
 def load_record(path) -> dict:
     return load(path)[1]
 

@@ -1,0 +1,139 @@
+"""Piano-roll models (the RNN-RBM) on onnxruntime: the model file, a stream, and generation.
+
+The graph is one step: (frame v(t-1), u(t-2), start, clamp, fixed, noise) -> (sample v(t), bv(t),
+bh(t), u(t-1)); see export/rnnrbm.py. The Gibbs sampler runs inside it; its uniform noise comes
+from a seeded numpy generator here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .model import FORMAT_VERSION, ModelFileError, session_options
+from .pianoroll import KEYS
+
+INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
+OUTPUTS = ("sample", "bv", "bh", "u_next")
+KIND = "piano-roll"
+
+
+class RollModel:
+    """A loaded piano-roll model."""
+
+    def __init__(self, path: str | Path, threads: int = 1):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelFileError(f"{self.path}: no such model file")
+        try:
+            self.session = ort.InferenceSession(str(self.path), session_options(threads),
+                                                providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise ModelFileError(f"{self.path}: not a loadable ONNX model") from err
+        meta = self.session.get_modelmeta().custom_metadata_map
+        kind = meta.get("segue.kind")
+        if "segue.format" not in meta:
+            raise ModelFileError(f"{self.path}: an ONNX file without segue metadata (no segue.format)")
+        if meta["segue.format"] != str(FORMAT_VERSION):
+            raise ModelFileError(f"{self.path}: model format {meta['segue.format']} is unknown")
+        if kind != KIND:
+            raise ModelFileError(f"{self.path}: a {kind!r} model, but this needs a piano-roll model")
+        try:
+            codec = json.loads(meta["segue.codec"])
+            self.low, self.high, self.beats = int(codec["low"]), int(codec["high"]), float(codec["beats"])
+            self.recurrent = int(json.loads(meta["segue.state"])["u"])
+            rbm = json.loads(meta["segue.rbm"])
+            self.hidden, self.gibbs = int(rbm["hidden"]), int(rbm["gibbs"])
+            self.training = json.loads(meta.get("segue.training", "{}"))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ModelFileError(f"{self.path}: broken segue metadata ({err})") from None
+        names = {i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()}
+        if names != (set(INPUTS), set(OUTPUTS)):
+            raise ModelFileError(f"{self.path}: graph inputs/outputs do not match a piano-roll model")
+
+    def feed(self, previous: np.ndarray, u: np.ndarray, start: bool, rng: np.random.Generator,
+             clamp: np.ndarray | None = None, fixed: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        batch = previous.shape[0]
+        zeros = np.zeros((batch, KEYS), np.float32)
+        return {
+            "frame": previous.astype(np.float32), "u": u, "start": np.full((batch, 1), float(start), np.float32),
+            "clamp": zeros if clamp is None else clamp.astype(np.float32),
+            "fixed": zeros if fixed is None else fixed.astype(np.float32),
+            "noise_h": rng.random((self.gibbs, batch, self.hidden), dtype=np.float32),
+            "noise_v": rng.random((self.gibbs, batch, KEYS), dtype=np.float32),
+        }
+
+    def stream(self, seed: int | None = None) -> "RollStream":
+        return RollStream(self, seed)
+
+
+class RollStream:
+    """One piece, frame by frame: `advance(previous)` returns a sample of the next frame."""
+
+    def __init__(self, model: RollModel, seed: int | None = None):
+        self.model = model
+        self.rng = np.random.default_rng(seed)
+        self.u = np.zeros((1, model.recurrent), np.float32)
+        self.started = False
+
+    def advance(self, previous: np.ndarray | None, held: np.ndarray | None = None) -> np.ndarray:
+        """Step the frame just played (None at the start) and sample the next one (bool (88,)).
+
+        `held`: keys (bool (88,)) that must sound in the sampled frame (the player's notes).
+        """
+        prev = np.zeros((1, KEYS), np.float32) if previous is None else np.asarray(previous, np.float32)[None]
+        clamp = None if held is None else np.asarray(held, np.float32)[None]
+        feed = self.model.feed(prev, self.u, start=not self.started, rng=self.rng, clamp=clamp, fixed=clamp)
+        sample, _, _, self.u = self.model.session.run(list(OUTPUTS), feed)
+        self.started = True
+        return sample[0] > 0.5
+
+
+def continue_roll(model: RollModel, prime: np.ndarray, frames: int, seed: int | None = None) -> np.ndarray:
+    """Step the prime's frames, then sample `frames` more, each fed back as the next input."""
+    stream = model.stream(seed)
+    previous = None
+    for frame in prime:
+        stream.advance(previous)
+        previous = frame
+    out = []
+    for _ in range(frames):
+        previous = stream.advance(previous)
+        out.append(previous)
+    return np.array(out, bool).reshape(-1, KEYS)
+
+
+def generate_roll_file(out: str | Path, model: RollModel, frames: int, prime: str | Path | None = None,
+                       seed: int | None = None, bpm: float = 120.0, plot: str | Path | None = None,
+                       velocity: int = 80) -> tuple[int, int]:
+    """`segue generate` with a piano-roll model: (prime frames, notes written)."""
+    from .midifile import write_notes
+    from .pianoroll import from_midi, to_notes
+
+    if frames < 1:
+        raise ValueError("frames must be >= 1")
+    roll = from_midi(prime, beats=model.beats) if prime else np.zeros((0, KEYS), bool)
+    sampled = continue_roll(model, roll, frames, seed)
+    notes = to_notes(sampled, seconds_per_frame=model.beats * 60.0 / bpm, velocity=velocity)
+    write_notes(out, notes, bpm=bpm)
+    if plot is not None:
+        from .plot import piano_roll
+
+        piano_roll(notes, plot, title=f"{Path(out).name}: {frames} frames of {model.beats:g} beats")
+    return len(roll), sum(1 for n in notes if n.velocity)
+
+
+def model_kind(path: str | Path | None) -> str:
+    """The kind a model file says it is ("events" for the default)."""
+    if path is None:
+        return "events"
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        session = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
+    except Exception as err:
+        raise ModelFileError(f"{path}: not a loadable ONNX model") from err
+    return session.get_modelmeta().custom_metadata_map.get("segue.kind", "?")

@@ -1,0 +1,101 @@
+"""RNN-RBM checkpoint -> a piano-roll model file: one step of the recurrence plus k Gibbs steps.
+
+The graph (opset 17):
+    (frame v(t-1), u(t-2), start, clamp, fixed, noise_h (k, B, H), noise_v (k, B, 88))
+      -> (sample v(t), bv(t), bh(t), u_next = u(t-1))
+`start` = 1 for the first frame of a piece (u(-1) is the learned u0; `frame` is then ignored).
+Gibbs runs k block steps from `fixed * clamp`, keeping clamped units at `fixed` (the live
+harmoniser's held notes). Random numbers come in as uniform noise from the runtime's seeded
+numpy generator, so a seed gives the same music on every machine.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from segue.daemon.pianoroll import HIGH, KEYS, LOW
+from segue.daemon.rollmodel import FORMAT_VERSION, INPUTS, OUTPUTS
+from segue.training.polyphony import load
+from segue.training.rnnrbm import RNNRBM
+
+
+class _Step(nn.Module):
+    def __init__(self, model: RNNRBM, gibbs: int):
+        super().__init__()
+        self.m, self.gibbs = model, gibbs
+
+    def forward(self, frame, u, start, clamp, fixed, noise_h, noise_v):
+        m = self.m
+        u_next = start * m.u0 + (1.0 - start) * torch.tanh(m.bu + u @ m.Wuu + frame @ m.Wvu)
+        bv, bh = m.bv + u_next @ m.Wuv, m.bh + u_next @ m.Wuh
+        held = clamp * fixed
+        v = held
+        for k in range(self.gibbs):
+            h = (noise_h[k] < torch.sigmoid(v @ m.W + bh)).float()
+            v = (noise_v[k] < torch.sigmoid(h @ m.W.T + bv)).float()
+            v = held + (1.0 - clamp) * v
+        return v, bv, bh, u_next
+
+
+def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beats: float | None = None,
+                  command: str = "") -> Path:
+    """Write the model file; `beats`: frame length in beats (default: the training config's)."""
+    model, record = load(checkpoint)
+    model.eval()
+    config = record.get("config", {})
+    beats = beats or config.get("beats", 1.0)
+    hidden, recurrent = model.config.hidden, model.config.recurrent
+    batch = 1
+    example = (torch.zeros(batch, KEYS), torch.zeros(batch, recurrent), torch.ones(batch, 1),
+               torch.zeros(batch, KEYS), torch.zeros(batch, KEYS),
+               torch.rand(gibbs, batch, hidden), torch.rand(gibbs, batch, KEYS))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dynamic = {name: {0: "batch"} for name in INPUTS[:5]}
+    dynamic.update({"noise_h": {1: "batch"}, "noise_v": {1: "batch"}})
+    dynamic.update({name: {0: "batch"} for name in OUTPUTS})
+    with torch.no_grad():
+        torch.onnx.export(_Step(model, gibbs), example, str(out), input_names=list(INPUTS), output_names=list(OUTPUTS),
+                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    import onnx
+
+    proto = onnx.load(str(out))
+    meta = {
+        "segue.format": str(FORMAT_VERSION),
+        "segue.kind": "piano-roll",
+        "segue.codec": json.dumps({"low": LOW, "high": HIGH, "beats": beats}),
+        "segue.state": json.dumps({"u": recurrent}),
+        "segue.rbm": json.dumps({"hidden": hidden, "gibbs": gibbs}),
+        "segue.training": json.dumps({**record, "export_command": command}),
+    }
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(out))
+    return out
+
+
+def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, seed: int = 0) -> dict:
+    """Step a piece through torch and onnxruntime with the same noise; the largest differences."""
+    from segue.daemon.rollmodel import RollModel
+
+    model, _ = load(checkpoint)
+    net = RollModel(model_file)
+    rng = np.random.default_rng(seed)
+    step = _Step(model, net.gibbs)
+    u = np.zeros((1, net.recurrent), np.float32)
+    worst = {"bias": 0.0, "state": 0.0, "sample_units": 0}
+    previous = np.zeros((1, KEYS), np.float32)
+    for t, frame in enumerate(np.asarray(roll, np.float32)):
+        feed = net.feed(previous, u, start=t == 0, rng=rng)
+        ours = net.session.run(list(OUTPUTS), feed)
+        with torch.no_grad():
+            theirs = [x.numpy() for x in step(*(torch.from_numpy(feed[name]) for name in INPUTS))]
+        worst["bias"] = max(worst["bias"], float(np.abs(ours[1] - theirs[1]).max()), float(np.abs(ours[2] - theirs[2]).max()))
+        worst["state"] = max(worst["state"], float(np.abs(ours[3] - theirs[3]).max()))
+        worst["sample_units"] = max(worst["sample_units"], int(np.sum(ours[0] != theirs[0])))
+        u, previous = ours[3], frame[None]
+    return worst

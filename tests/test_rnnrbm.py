@@ -1,0 +1,149 @@
+"""The RNN-RBM: its AIS estimator against exact partition functions, training, and its checkpoints."""
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from segue.daemon.cli import cli
+from segue.training import polyphony
+from segue.training.rnnrbm import RNNRBM, RBMConfig, log_partition_ais, log_partition_exact
+from tests.conftest import DATA
+
+JSB = DATA / "polyphonic" / "jsb_chorales.json"
+
+
+def test_ais_matches_the_exact_partition_function():
+    """Small RBMs (12 visible, 20 hidden) whose Z is summed over all 4096 visible states."""
+    torch.manual_seed(1)
+    W = torch.randn(12, 20) * 0.8
+    bv, bh = torch.randn(6, 12) - 1.0, torch.randn(6, 20) - 0.5
+    exact = log_partition_exact(W, bv, bh)
+    estimate = log_partition_ais(W, bv, bh, runs=100, betas=500, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(estimate, exact, atol=0.05), (estimate - exact)
+    rough = log_partition_ais(W, bv, bh, runs=2, betas=2, generator=torch.Generator().manual_seed(0))
+    assert (rough - exact).abs().max() > 0.05  # the tolerance above is not loose enough to pass anything
+
+
+def test_a_frame_likelihood_is_a_normalised_probability():
+    """With exact Z, the probabilities of all 2^V frames of a small conditional RBM sum to 1."""
+    model = RNNRBM(RBMConfig(visible=10, hidden=6, recurrent=4))
+    with torch.no_grad():
+        model.W.normal_(0, 0.5)
+        bv, bh = model.biases(model.u0[None])
+        states = ((torch.arange(1024)[:, None] >> torch.arange(10)) & 1).float()
+        log_p = -model.free_energy(states, bv, bh) - log_partition_exact(model.W, bv, bh)
+    assert torch.logsumexp(log_p, 0).item() == pytest.approx(0.0, abs=1e-4)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rbm") / "jsb.pt"
+    config = polyphony.RBMTrainConfig(hidden=40, recurrent=30, k=5, epochs=3, batch=4, lr=3e-3, valid_every=3,
+                                      valid_runs=5, valid_betas=50)
+    record = polyphony.train_rnnrbm([JSB], out, config, progress=False)
+    return out, record
+
+
+def test_training_learns_and_is_repeatable(trained, tmp_path):
+    out, record = trained
+    model, _ = polyphony.load(out)
+    rolls = polyphony.read_data([JSB])["valid"][:8]
+    untrained = RNNRBM(RBMConfig(hidden=40, recurrent=30))
+    before = polyphony.evaluate(untrained, rolls, runs=5, betas=50)
+    after = polyphony.evaluate(model, rolls, runs=5, betas=50)
+    assert after["ll"] > before["ll"] + 3.0 and after["accuracy"] > before["accuracy"]
+    again = polyphony.train_rnnrbm([JSB], tmp_path / "again.pt", polyphony.RBMTrainConfig(**record["config"]),
+                                   progress=False)
+    same = lambda m: {k: v for k, v in m.items() if k != "seconds"}  # noqa: E731
+    assert same(again["metrics"]) == same(record["metrics"])
+    model_again, _ = polyphony.load(tmp_path / "again.pt")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model_again.state_dict().values()))
+
+
+def test_eval_command_prints_the_papers_measures(trained):
+    out, _ = trained
+    result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(out), str(JSB), "--split", "valid", "--runs", "2",
+                                      "--betas", "10"])
+    assert result.exit_code == 0, result.output
+    assert "4602 frames, log-likelihood -" in result.output and "frame accuracy" in result.output
+
+
+def test_wrong_checkpoints_are_one_line_errors(small_checkpoint, tmp_path):
+    result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(small_checkpoint), str(JSB)])
+    assert result.exit_code == 1 and "not an RNN-RBM checkpoint" in result.output
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(junk), str(JSB)])
+    assert result.exit_code == 1 and "not a segue checkpoint" in result.output and len(result.output.splitlines()) == 1
+
+
+def test_export_matches_torch_and_generates_a_midi_file(trained, tmp_path, krebs):
+    from segue.daemon import pianoroll
+    from segue.daemon.rollmodel import RollModel, continue_roll
+    from segue.export.rnnrbm import export_rnnrbm, parity
+
+    out, _ = trained
+    model_file = export_rnnrbm(out, tmp_path / "roll.onnx", gibbs=10)
+    roll = polyphony.read_data([JSB])["test"][0]
+    worst = parity(out, model_file, roll[:40])
+    assert worst["bias"] < 1e-4 and worst["state"] < 1e-5 and worst["sample_units"] == 0
+    net = RollModel(model_file)
+    first, again = continue_roll(net, roll[:8], 16, seed=5), continue_roll(net, roll[:8], 16, seed=5)
+    assert first.shape == (16, 88) and (first == again).all() and first.any()
+    held = np.zeros(88, bool)
+    held[[39, 43, 46]] = True  # C4 E4 G4 held by the player: clamped in every sample
+    stream = net.stream(seed=1)
+    assert all(stream.advance(None if t == 0 else roll[t - 1], held=held)[held].all() for t in range(10))
+    result = CliRunner().invoke(cli, ["generate", "--model", str(model_file), "--prime", str(krebs), "--frames", "12",
+                                      "--seed", "2", "--out", str(tmp_path / "gen.mid")])
+    assert result.exit_code == 0, result.output
+    assert pianoroll.from_midi(tmp_path / "gen.mid").any()
+    result = CliRunner().invoke(cli, ["jam", "--model", str(model_file)])  # call and response: one clear line
+    assert result.exit_code == 1 and "a piano-roll model needs --mode harmonize" in result.output
+    result = CliRunner().invoke(cli, ["info", str(model_file)])  # an events command
+    assert result.exit_code == 1 and "a 'piano-roll' model, but this command needs one of events" in result.output
+
+
+@pytest.fixture(scope="module")
+def roll_model(trained, tmp_path_factory):
+    from segue.export.rnnrbm import export_rnnrbm
+
+    return export_rnnrbm(trained[0], tmp_path_factory.mktemp("roll") / "roll.onnx", gibbs=25)
+
+
+def test_harmoniser_plays_around_the_held_chord_on_the_grid(roll_model):
+    import threading
+    import time
+
+    import mido
+
+    from segue.daemon.engine import JamConfig
+    from segue.daemon.harmony import Harmonize, RollEngine
+    from segue.daemon.notes import still_sounding
+    from segue.daemon.rollmodel import RollModel
+    from segue.daemon.scheduler import Scheduler
+
+    sent, dues = [], []
+    sched = Scheduler(sent.append, trace=lambda due, at, msg: dues.append(due))
+    eng = RollEngine(RollModel(roll_model), sched, Harmonize(), JamConfig(seed=1, bpm=240, channel=1),
+                     voicing=(48, 84))
+    stop = threading.Event()
+    worker = threading.Thread(target=eng.run, args=(stop,))
+    worker.start()
+    try:
+        for p in (60, 64, 67):
+            eng.on_message(mido.Message("note_on", note=p, velocity=90))
+        time.sleep(1.2)  # a frame every 0.25 s
+        for p in (60, 64, 67):
+            eng.on_message(mido.Message("note_off", note=p))
+        time.sleep(0.6)
+    finally:
+        stop.set()
+        worker.join()
+        sched.close()
+    machine = [m for m in sent if m.type == "note_on" and m.velocity]
+    assert eng.frames >= 3 and machine, "no harmony"
+    assert all(m.channel == 1 and 48 <= m.note <= 84 and m.note not in (60, 64, 67) for m in machine)
+    beats = [(due - eng.internal.origin) / 0.25 for due in dues]
+    assert all(abs(b - round(b)) < 1e-6 for b in beats), "a harmony note off the grid"
+    assert not still_sounding(sent), "the machine kept playing after the player let go"
