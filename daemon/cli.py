@@ -196,6 +196,17 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 def info(model):
     """Show what a model file says about itself (default: the shipped model)."""
+    if rollmodel.model_kind(model) == rollmodel.KIND:
+        roll = rollmodel.RollModel(model)
+        metrics, config = roll.training.get("metrics", {}), roll.training.get("config", {})
+        click.echo(f"{roll.path}\n  kind: piano-roll (RNN-RBM); keys {roll.low}..{roll.high}, a frame is "
+                   f"{roll.beats:g} beats; RNN {roll.recurrent} units, RBM {roll.hidden} hidden, {roll.gibbs} Gibbs steps")
+        click.echo(f"  trained on {', '.join(roll.training.get('files', []))} ({config.get('epochs', '?')} epochs): "
+                   f"validation log-likelihood {metrics.get('valid_ll', float('nan')):.3f} nats/frame, "
+                   f"accuracy {metrics.get('valid_acc', float('nan')):.3f}")
+        click.echo(f"  trained by: {roll.training.get('command') or '?'}\n  exported by: "
+                   f"{roll.training.get('export_command') or '?'}")
+        return
     net = EventModel(model)
     c, t = net.codec, net.info.training
     click.echo(f"{net.path}\n  kind: {net.info.kind}; state: {net.info.state}")
@@ -296,7 +307,8 @@ def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
-@click.option("--runs", type=click.IntRange(1, None), default=100, show_default=True, help="AIS runs per frame.")
+@click.option("--runs", type=click.IntRange(1, None), default=10, show_default=True,
+              help="AIS runs per frame (the paper: 100; see benchmarks/ais.py for what fewer costs).")
 @click.option("--betas", type=click.IntRange(1, None), default=1000, show_default=True, help="AIS temperatures.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):

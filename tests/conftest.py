@@ -41,6 +41,24 @@ def small_model(small_checkpoint) -> Path:
     return export_melody(small_checkpoint, small_checkpoint.with_suffix(".onnx"), command="pytest")
 
 
+@pytest.fixture(scope="session")
+def small_rbm(tmp_path_factory):
+    """A small RNN-RBM, 3 epochs on the JSB chorales' train split: (checkpoint, training record)."""
+    from segue.training import polyphony
+
+    out = tmp_path_factory.mktemp("rbm") / "jsb.pt"
+    config = polyphony.RBMTrainConfig(hidden=40, recurrent=30, k=5, epochs=3, batch=4, lr=3e-3, valid_every=3,
+                                      valid_runs=5, valid_betas=50)
+    return out, polyphony.train_rnnrbm([DATA / "polyphonic" / "jsb_chorales.json"], out, config, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_roll_model(small_rbm, tmp_path_factory) -> Path:
+    from segue.export.rnnrbm import export_rnnrbm
+
+    return export_rnnrbm(small_rbm[0], tmp_path_factory.mktemp("roll") / "roll.onnx", gibbs=25)
+
+
 def _rewrite_metadata(src: Path, dst: Path, changes: dict) -> Path:
     """Copy a model, changing (value) or removing (None) metadata entries."""
     import onnx

@@ -242,3 +242,27 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(jam, phrase, jack):
         assert not still_sounding(m for _, m in got)
     synth.close()
     probe.close()
+
+
+def test_harmonize_completes_the_held_chord_on_the_beat(jam, small_roll_model):
+    """--mode harmonize with a piano-roll model: chords around the probe's held notes, on the --bpm grid."""
+    proc, probe = jam("--mode", "harmonize", "--model", str(small_roll_model), "--bpm", "240", "--channel", "1",
+                      "--voicing", "48-84")
+    chord = [60, 64, 67]
+    for pitch in chord:
+        probe.outport.send(mido.Message("note_on", note=pitch, velocity=90))
+    held_from = time.monotonic()
+    assert probe.wait_for(lambda: probe.note_ons(), timeout=3), "no harmony"
+    time.sleep(1.0)  # four frames of a beat at 240 bpm
+    for pitch in chord:
+        probe.outport.send(mido.Message("note_off", note=pitch))
+    let_go = time.monotonic()
+    assert probe.wait_for(lambda: not probe.sounding(), timeout=2), "harmony notes left sounding"
+    ons = probe.note_ons()
+    assert all(m.channel == 1 and 48 <= m.note <= 84 and m.note not in chord for _, m in ons)
+    starts = sorted({round(t, 3) for t, _ in ons})
+    assert starts[0] - held_from < 0.25 + 2 * PERIOD + 0.02  # the first grid line after the chord
+    # Frames are a beat (0.25 s) apart: every onset lies a whole number of beats after the first.
+    assert all(abs((t - starts[0]) / 0.25 - round((t - starts[0]) / 0.25)) < (2 * PERIOD + 0.01) / 0.25 for t in starts)
+    assert not [t for t in starts if t > let_go + 0.25 + 2 * PERIOD + 0.02], "it went on after the player let go"
+    probe.close()

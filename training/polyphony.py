@@ -40,6 +40,7 @@ class RBMTrainConfig:
     valid_every: int = 5  # epochs between validation estimates
     valid_runs: int = 10  # AIS runs during training (the report uses more)
     valid_betas: int = 200
+    valid_frames: int = 5000  # validation pieces up to this many frames (AIS is the costly part)
     seed: int = 0
 
     def __post_init__(self):
@@ -97,7 +98,12 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
     generator = torch.Generator().manual_seed(config.seed)
     data = read_data(paths, beats=config.beats)
     train = chunks(data["train"], config.chunk)
-    valid = data["valid"] or data["train"][-1:]
+    valid, frames = [], 0
+    for roll in data["valid"] or data["train"][-1:]:
+        if frames >= config.valid_frames:
+            break
+        valid.append(roll)
+        frames += len(roll)
     model = RNNRBM(RBMConfig(hidden=config.hidden, recurrent=config.recurrent, k=config.k))
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     out = Path(out)
