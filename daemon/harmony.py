@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .engine import DEFAULT_BEAT, Engine, _Voice
+from .engine import DEFAULT_BEAT, SLACK, Engine, _Voice
 from .pianoroll import KEYS, LOW
 from .rollmodel import RollModel
 
@@ -49,10 +49,14 @@ class Harmonize:
 class RollEngine(Engine):
     """The jam engine for piano-roll models: the player's notes are heard, the state moves per frame."""
 
-    def __init__(self, model: RollModel, scheduler, policy, config, voicing: tuple[int, int] = (36, 96), **kwargs):
+    MODES = ("call", "harmonize")
+
+    def __init__(self, model: RollModel, scheduler, policy, config, voicing: tuple[int, int] = (36, 96),
+                 policies: dict | None = None, **kwargs):
         self.voicing = voicing
-        super().__init__(model, scheduler, policy, config, policies={"harmonize": policy}, **kwargs)
-        self.policies = {"harmonize": policy}
+        super().__init__(model, scheduler, policy, config, policies=policies, **kwargs)
+        self.policies = {name: p for name, p in {**self.policies, "harmonize": Harmonize(), **(policies or {}),
+                                                 self.mode: policy}.items() if name in self.MODES}
 
     def _load(self, model: RollModel) -> None:
         self.model, self.codec = model, _KeyCodec()
@@ -137,11 +141,70 @@ class RollEngine(Engine):
         self._machine = _Voice()
         self.reprime(now)
 
-    def answer(self, now: float, due: float | None = None) -> None:  # not a call-and-response model
-        return None
+    def answer(self, now: float, due: float | None = None) -> None:
+        """Call and response in chords: the player's phrase, put on the frame grid from the rolling
+        window, primes a fresh stream; then `--length` frames (events count as frames) are sampled
+        and fed back, and played from the next grid line."""
+        if not self.enabled:
+            return
+        fs = self.frame_seconds
+        played = [n for n in self.window if n.channel >= 0]
+        if not played:
+            return
+        origin = played[0].time
+        frames = int((self.last_player - origin) / fs) + 1
+        roll = np.zeros((frames, KEYS), bool)
+        sounding: dict[int, float] = {}
+        for n in played + [_Release(self.last_player + fs, p) for p in self._held_keys()]:
+            if n.velocity:
+                sounding[n.pitch] = n.time
+            elif n.pitch in sounding:
+                first, last = int((sounding.pop(n.pitch) - origin) / fs), int((n.time - origin) / fs - 1e-9)
+                roll[first:max(first, last) + 1, n.pitch - LOW] = True
+        roll = roll[-64:]  # the last 64 frames are context enough
+        stream = self.model.stream(self.config.seed if self.config.seed is None else self.config.seed + self.answers)
+        previous = None
+        for frame in roll:
+            stream.advance(previous)
+            previous = frame
+        span = self.config.length
+        count = int(span.value) if span.unit == "events" else max(1, round(self.seconds(span) / fs))
+        start = self._grid_frame(self.clock() + SLACK)
+        for i in range(count):
+            previous = stream.advance(previous)
+            keys = np.arange(KEYS) + LOW
+            self._play(previous & (keys >= self.voicing[0]) & (keys <= self.voicing[1]), start + i * fs)
+        self._release(start + count * fs)
+        due = now if due is None else due
+        self.last_decision_ms = (self.clock() - due) * 1000
+        if self._trace:
+            self._trace(due, start, start + count * fs)
+        self.heard_since_answer = 0
+        self.answers += 1
+        log.info("answer %d: %d frames after %d heard, decided in %.2f ms", self.answers, count, len(roll),
+                 self.last_decision_ms)
+
+    def _held_keys(self) -> list[int]:
+        return [p for p, chans in self._held.items() if chans]
+
+    def _grid_frame(self, start: float) -> float:
+        if self.tempo.synced:
+            return self.tempo.next_grid(start, self.model.beats)
+        if self.internal:
+            return self.internal.next_grid(start, self.model.beats)
+        return start
 
     def accompany(self, now: float):
         return None
+
+
+class _Release:
+    """A release at `time` (closing a note still held when an answer is primed)."""
+
+    velocity = 0
+
+    def __init__(self, time: float, pitch: int):
+        self.time, self.pitch = time, pitch
 
 
 class _KeyCodec:

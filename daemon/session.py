@@ -48,10 +48,13 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     answer, "threshold-expiry start answer planned-end", in
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
-    kind = model_kind(model)
-    if (kind == KIND) != (getattr(policy, "name", "") == "harmonize"):
-        raise ValueError("--mode harmonize needs a piano-roll model, and a piano-roll model needs --mode harmonize"
-                         if kind in ("events", KIND) else f"{model}: a {kind!r} model cannot jam")
+    kind, mode = model_kind(model), getattr(policy, "name", "")
+    if kind not in ("events", KIND):
+        raise ValueError(f"{model}: a {kind!r} model cannot jam")
+    if kind == "events" and mode == "harmonize":
+        raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM), not an event model")
+    if kind == KIND and mode not in RollEngine.MODES:
+        raise ValueError(f"a piano-roll model plays --mode {' or '.join(RollEngine.MODES)}, not {mode}")
     net = RollModel(model) if kind == KIND else EventModel(model)
     # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
     # it may wait 5 ms for another to let go, which a note due now cannot afford.
@@ -82,7 +85,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
 
     scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None, send_thru=send_out)
     if kind == KIND:
-        engine = RollEngine(net, scheduler, policy, config, voicing=voicing, recorder=recorder, controls=controls)
+        engine = RollEngine(net, scheduler, policy, config, voicing=voicing, recorder=recorder, controls=controls,
+                            trace=traced_answer if trace_file else None, policies=policies)
     else:
         engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
                         controls=controls, policies=policies)

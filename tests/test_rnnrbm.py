@@ -89,8 +89,10 @@ def test_export_matches_torch_and_generates_a_midi_file(small_rbm, tmp_path, kre
                                       "--seed", "2", "--out", str(tmp_path / "gen.mid")])
     assert result.exit_code == 0, result.output
     assert pianoroll.from_midi(tmp_path / "gen.mid").any()
-    result = CliRunner().invoke(cli, ["jam", "--model", str(model_file)])  # call and response: one clear line
-    assert result.exit_code == 1 and "a piano-roll model needs --mode harmonize" in result.output
+    result = CliRunner().invoke(cli, ["jam", "--model", str(model_file), "--mode", "continuous"])
+    assert result.exit_code == 1 and "a piano-roll model plays --mode call or harmonize, not continuous" in result.output
+    result = CliRunner().invoke(cli, ["jam", "--mode", "harmonize"])  # the shipped event model
+    assert result.exit_code == 1 and "--mode harmonize needs a piano-roll model" in result.output
     result = CliRunner().invoke(cli, ["info", str(model_file)])
     assert result.exit_code == 0 and "kind: piano-roll (RNN-RBM); keys 21..108, a frame is 1 beats" in result.output
 
@@ -131,3 +133,41 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     beats = [(due - eng.internal.origin) / 0.25 for due in dues]
     assert all(abs(b - round(b)) < 1e-6 for b in beats), "a harmony note off the grid"
     assert not still_sounding(sent), "the machine kept playing after the player let go"
+
+
+def test_call_and_response_in_chords(small_roll_model):
+    """A piano-roll model in --mode call: after the silence it answers a number of frames, then stops."""
+    import threading
+    import time
+
+    import mido
+
+    from segue.daemon.engine import JamConfig
+    from segue.daemon.harmony import RollEngine
+    from segue.daemon.notes import still_sounding
+    from segue.daemon.policy import CallAndResponse
+    from segue.daemon.rollmodel import RollModel
+    from segue.daemon.scheduler import Scheduler
+
+    sent, answers = [], []
+    sched = Scheduler(sent.append)
+    eng = RollEngine(RollModel(small_roll_model), sched, CallAndResponse(0.2), JamConfig(seed=1, length=4, bpm=240),
+                     trace=lambda *a: answers.append(a))
+    stop = threading.Event()
+    worker = threading.Thread(target=eng.run, args=(stop,))
+    worker.start()
+    try:
+        for chord in ((60, 64, 67), (62, 65, 69)):
+            for p in chord:
+                eng.on_message(mido.Message("note_on", note=p, velocity=90))
+            time.sleep(0.25)
+            for p in chord:
+                eng.on_message(mido.Message("note_off", note=p))
+        time.sleep(0.2 + 0.25 + 4 * 0.25 + 0.2)  # silence, the next grid line, four frames
+    finally:
+        stop.set()
+        worker.join()
+        sched.close()
+    (due, start, end), = answers
+    assert end - start == pytest.approx(4 * 0.25) and start >= due
+    assert any(m.type == "note_on" for m in sent) and not still_sounding(sent)
