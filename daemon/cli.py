@@ -274,12 +274,13 @@ def train_melody(paths, out, recipe, quiet, **options):
 @click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
 @click.option("--valid-every", type=int, help="Epochs between validation log-likelihood estimates.")
 @click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
+@click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_rnnrbm(paths, out, quiet, **options):
+def train_rnnrbm(paths, out, quiet, init, **options):
     """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
     poly = _torch_side("segue.training.polyphony")
     config = poly.with_overrides(poly.RBMTrainConfig(), **options)
-    record = poly.train_rnnrbm(paths, out, config, progress=not quiet, command=_command_line())
+    record = poly.train_rnnrbm(paths, out, config, progress=not quiet, command=_command_line(), init=init)
     m = record["metrics"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}): validation log-likelihood {m['valid_ll']:.3f} nats/frame "
                f"(AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy {m['valid_acc']:.3f}")
@@ -323,7 +324,9 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
     started = time.perf_counter()
     scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed)
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
-               f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % "
+               f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % sampled, "
+               f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field (repeating the previous frame: "
+               f"{scores['accuracy_repeat'] * 100:.2f} %) "
                f"[{time.perf_counter() - started:.0f} s]")
 
 

@@ -91,8 +91,11 @@ def batch_of(pieces: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig(), progress: bool = True,
-                 command: str = "") -> dict:
-    """Train, keep the checkpoint with the best validation log-likelihood, return its record."""
+                 command: str = "", init: str | Path | None = None) -> dict:
+    """Train, keep the checkpoint with the best validation log-likelihood, return its record.
+
+    `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh).
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -105,6 +108,11 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
         valid.append(roll)
         frames += len(roll)
     model = RNNRBM(RBMConfig(hidden=config.hidden, recurrent=config.recurrent, k=config.k))
+    if init is not None:
+        start, _ = load(init)
+        if start.config != model.config:
+            raise ValueError(f"{init}: its sizes {start.config} differ from this run's {model.config}")
+        model.load_state_dict(start.state_dict())
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     out = Path(out)
     history, best = [], -math.inf
@@ -176,8 +184,10 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
              seed: int = 0, chains: int = 100_000) -> dict:
     """Log-likelihood per frame (AIS) and frame accuracy, each frame given the true past.
 
-    Accuracy: the prediction for a frame is a sample from its conditional RBM after `gibbs`
-    steps from zeros (how the model generates); TP/(TP+FP+FN) summed over all frames.
+    Accuracy, TP/(TP+FP+FN) summed over all frames, for two predictions of each frame:
+    "accuracy": a sample from its conditional RBM after `gibbs` Gibbs steps from zeros (how
+    the model generates); "accuracy_mean_field": `gibbs` mean-field updates from zeros,
+    thresholded at 0.5 (deterministic: the model's single most confident guess).
     """
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -192,7 +202,14 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
                                          generator=generator) for i in range(0, len(v), step)])
     ll = -model.free_energy(v, bv, bh) - log_z
     predicted = model.gibbs(torch.zeros_like(v), bv, bh, gibbs, generator=generator)
+    mean = torch.zeros_like(v)
+    for _ in range(gibbs):
+        mean = torch.sigmoid(torch.sigmoid(mean @ model.W + bh) @ model.W.T + bv)
     return {"ll": float(ll.mean()), "accuracy": pianoroll.frame_accuracy(predicted.numpy(), v.numpy()),
+            "accuracy_mean_field": pianoroll.frame_accuracy((mean > 0.5).numpy(), v.numpy()),
+            "accuracy_repeat": pianoroll.frame_accuracy(  # baseline: each frame predicted as the one before
+                np.concatenate([np.vstack([np.zeros((1, pianoroll.KEYS), bool), r[:-1]]) for r in rolls]),
+                np.concatenate(rolls)),
             "frames": len(v), "runs": runs, "betas": betas}
 
 
