@@ -306,9 +306,10 @@ class Engine:
         log.info("control %s = %d", name, value)
 
     # -- answering ------------------------------------------------------------------------------
-    def _grid(self, start: float) -> float:
-        """The first grid line at or after `start`, when there is a tempo to follow and a grid."""
-        beats = self.config.grid
+    def _grid(self, start: float, beats: float | None = None) -> float:
+        """The first grid line (every `beats`, default --grid) at or after `start`, when there is a
+        tempo to follow (MIDI clock, else --bpm); else `start` itself."""
+        beats = beats or self.config.grid
         if beats and self.tempo.synced:  # following the DAW: begin on its next beat (or bar)
             return self.tempo.next_grid(start, beats)
         if beats and self.internal:

@@ -92,11 +92,8 @@ class RollEngine(Engine):
     def next_frame(self, now: float, previous: float | None = None) -> float:
         """The next frame's grid line after `previous` (or at/after `now`): the MIDI clock's or
         --bpm's grid; without either, frames follow each other from the player's first note."""
-        after = now if previous is None else previous + 1e-6
-        if self.tempo.synced:
-            return self.tempo.next_grid(after, self.model.beats)
-        if self.internal:
-            return self.internal.next_grid(after, self.model.beats)
+        if self.tempo.synced or self.internal:
+            return self._grid(now if previous is None else previous + 1e-6, self.model.beats)
         return now if previous is None else previous + self.frame_seconds
 
     def harmonize(self, line: float) -> bool:
@@ -169,7 +166,7 @@ class RollEngine(Engine):
             previous = frame
         span = self.config.length
         count = int(span.value) if span.unit == "events" else max(1, round(self.seconds(span) / fs))
-        start = self._grid_frame(self.clock() + SLACK)
+        start = self._grid(self.clock() + SLACK, self.model.beats)
         for i in range(count):
             previous = stream.advance(previous)
             keys = np.arange(KEYS) + LOW
@@ -187,12 +184,6 @@ class RollEngine(Engine):
     def _held_keys(self) -> list[int]:
         return [p for p, chans in self._held.items() if chans]
 
-    def _grid_frame(self, start: float) -> float:
-        if self.tempo.synced:
-            return self.tempo.next_grid(start, self.model.beats)
-        if self.internal:
-            return self.internal.next_grid(start, self.model.beats)
-        return start
 
     def accompany(self, now: float):
         return None
