@@ -1,0 +1,55 @@
+"""Frame accuracy of an RNN-RBM under different predictions of each frame (no likelihood; seconds).
+
+    python benchmarks/accuracy.py CHECKPOINT DATA.json [--split test]
+
+The paper does not say how it predicts a frame for its accuracy column. Given the true past,
+this scores TP / (TP + FP + FN) for Gibbs chains (25 steps) started from zeros (how `segue
+generate` samples) or from the previous true frame. Each start is scored three ways: one
+sample, the mean-field fixed point thresholded at 0.5, and a per-key majority of 9 samples.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+
+from segue.daemon import pianoroll
+from segue.training import polyphony
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("data")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--steps", type=int, default=25)
+    args = parser.parse_args(argv)
+    model, _ = polyphony.load(args.checkpoint)
+    rolls = pianoroll.load_json(args.data, splits=(args.split,))[args.split]
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        frames, bvs, bhs, previous = [], [], [], []
+        for roll in rolls:
+            v = torch.from_numpy(roll.astype(np.float32))
+            bv, bh = model.biases(model.run(v[None]))
+            frames.append(v), bvs.append(bv[0]), bhs.append(bh[0])
+            previous.append(torch.cat([torch.zeros(1, v.shape[1]), v[:-1]]))
+        v, bv, bh, prev = map(torch.cat, (frames, bvs, bhs, previous))
+        print(f"{args.checkpoint} on {args.data} {args.split} ({len(v)} frames), {args.steps} Gibbs steps")
+        for name, start in (("zeros", torch.zeros_like(v)), ("previous frame", prev)):
+            sample = model.gibbs(start, bv, bh, args.steps, generator=generator)
+            mean = start
+            for _ in range(args.steps):
+                mean = torch.sigmoid(torch.sigmoid(mean @ model.W + bh) @ model.W.T + bv)
+            votes = torch.stack([model.gibbs(start, bv, bh, args.steps, generator=generator) for _ in range(9)])
+            scores = [pianoroll.frame_accuracy(x.numpy() > 0.5, v.numpy()) * 100
+                      for x in (sample, mean, votes.mean(0))]
+            print(f"  from {name:<15} sample {scores[0]:6.2f} %   mean-field {scores[1]:6.2f} %   "
+                  f"majority of 9 {scores[2]:6.2f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
