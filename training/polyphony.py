@@ -22,6 +22,7 @@ import torch
 from segue.daemon import pianoroll
 
 from .rnnrbm import RBMConfig, RNNRBM, log_partition_ais
+from .train import optimise
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +125,7 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
         losses = []
         for i in range(0, len(order), config.batch):
             v, mask = batch_of([train[j] for j in order[i:i + config.batch]])
-            loss = model.cd_loss(v, mask, generator=generator)
-            optimiser.zero_grad()
-            loss.backward()
-            if config.clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimiser.step()
-            losses.append(loss.item())
+            losses.append(optimise(model, optimiser, model.cd_loss(v, mask, generator=generator), config.clip))
         row = {"epoch": epoch, "cd_gap": float(np.mean(losses)), "seconds": round(time.time() - started, 1)}
         if epoch % config.valid_every == 0 or epoch == config.epochs:
             scores = evaluate(model, valid, runs=config.valid_runs, betas=config.valid_betas, seed=config.seed)

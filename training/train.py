@@ -94,13 +94,7 @@ def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConf
             logits, _ = model(inputs)
             if last_only:
                 logits, targets = logits[:, -1], targets[:, -1]
-            loss = head_losses(model, logits, targets).sum()
-            opt.zero_grad()
-            loss.backward()
-            if config.clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            losses.append(loss.item())
+            losses.append(optimise(model, opt, head_losses(model, logits, targets).sum(), config.clip))
         metrics = run.validate(model)
         metrics.update(epoch=epoch, train_nll=float(np.mean(losses)), seconds=time.perf_counter() - started)
         history.append(metrics)
@@ -115,6 +109,16 @@ def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConf
     save_checkpoint(out, model.config, codec, config, best_state, best, history, data)
     plot_history(history, Path(out).with_suffix(".png"), title=Path(out).stem)
     return {"best": best, "data": data, "epochs": len(history)}
+
+
+def optimise(model: torch.nn.Module, optimiser, loss: torch.Tensor, clip: float) -> float:
+    """One optimiser step on `loss`, with the gradient norm clipped at `clip` (0: off); returns the loss."""
+    optimiser.zero_grad()
+    loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimiser.step()
+    return loss.item()
 
 
 def _progress(epochs, enabled):
