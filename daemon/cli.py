@@ -76,7 +76,8 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@click.option("--model", "-m", type=click.Path(dir_okay=False), help="Model file (default: the shipped melody model).")
+@click.option("--model", "-m", type=click.Path(dir_okay=False),
+              help="Model file, or a shipped model by name: melody (the default), chorale (piano-roll).")
 @click.option("--prime", "-p", type=click.Path(dir_okay=False), help="MIDI file to continue (default: a built-in motif).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="continuation.mid", show_default=True)
 @click.option("--events", "-n", type=int, default=500, show_default=True, help="Events (note-ons and releases) to sample.")
@@ -119,7 +120,8 @@ def ports(backend):
 
 
 @cli.command()
-@click.option("--model", "-m", type=click.Path(dir_okay=False), help="Model file (default: the shipped melody model).")
+@click.option("--model", "-m", type=click.Path(dir_okay=False),
+              help="Model file, or a shipped model by name (default: melody; with --mode harmonize: chorale).")
 @click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
 @click.option("--input", "input_name", help="Listen to this existing port (partial name) instead of a virtual 'segue in'.")
 @click.option("--output", "output_name", help="Play to this existing port (partial name) instead of a virtual 'segue out'.")

@@ -37,8 +37,20 @@ class ModelFileError(ValueError):
     """A file that is not a usable segue model."""
 
 
-def default_model_path() -> Path:
-    return Path(str(resources.files("segue.daemon.models") / DEFAULT_MODEL))
+SHIPPED = ("melody", "chorale")  # the models in segue/daemon/models, usable by name: --model chorale
+
+
+def default_model_path(name: str = DEFAULT_MODEL) -> Path:
+    return Path(str(resources.files("segue.daemon.models") / name))
+
+
+def resolve_model(path: str | Path | None, default: str = DEFAULT_MODEL) -> Path:
+    """A model file: the path given, a shipped model by name ("chorale"), or the default."""
+    if path is None:
+        return default_model_path(default)
+    if not Path(path).exists() and str(path) in SHIPPED:
+        return default_model_path(f"{path}.onnx")
+    return Path(path)
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -85,7 +97,7 @@ class EventModel:
     """A loaded event model: `step` advances a recurrent state by one event."""
 
     def __init__(self, path: str | Path | None = None, threads: int = 1):
-        self.path = Path(path) if path is not None else default_model_path()
+        self.path = resolve_model(path)
         if not self.path.is_file():
             raise ModelFileError(f"{self.path}: no such model file")
         try:

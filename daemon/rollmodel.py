@@ -12,19 +12,20 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .model import FORMAT_VERSION, ModelFileError, session_options
+from .model import FORMAT_VERSION, ModelFileError, resolve_model, session_options
 from .pianoroll import KEYS
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
 OUTPUTS = ("sample", "bv", "bh", "u_next")
 KIND = "piano-roll"
+DEFAULT_ROLL_MODEL = "chorale.onnx"  # the shipped piano-roll model (docs/model-card-chorale.md)
 
 
 class RollModel:
     """A loaded piano-roll model."""
 
-    def __init__(self, path: str | Path, threads: int = 1):
-        self.path = Path(path)
+    def __init__(self, path: str | Path | None = None, threads: int = 1):
+        self.path = resolve_model(path, DEFAULT_ROLL_MODEL)
         if not self.path.is_file():
             raise ModelFileError(f"{self.path}: no such model file")
         try:
@@ -129,7 +130,7 @@ def model_kind(path: str | Path | None) -> str:
     """The kind a model file says it is ("events" for the default)."""
     if path is None:
         return "events"
-    path = Path(path)
+    path = resolve_model(path)
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:

@@ -48,7 +48,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     answer, "threshold-expiry start answer planned-end", in
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
-    kind, mode = model_kind(model), getattr(policy, "name", "")
+    mode = getattr(policy, "name", "")
+    if model is None and mode == "harmonize":
+        model = "chorale"  # the shipped piano-roll model
+    kind = model_kind(model)
     if kind not in ("events", KIND):
         raise ValueError(f"{model}: a {kind!r} model cannot jam")
     if kind == "events" and mode == "harmonize":

@@ -91,8 +91,11 @@ def test_export_matches_torch_and_generates_a_midi_file(small_rbm, tmp_path, kre
     assert pianoroll.from_midi(tmp_path / "gen.mid").any()
     result = CliRunner().invoke(cli, ["jam", "--model", str(model_file), "--mode", "continuous"])
     assert result.exit_code == 1 and "a piano-roll model plays --mode call or harmonize, not continuous" in result.output
-    result = CliRunner().invoke(cli, ["jam", "--mode", "harmonize"])  # the shipped event model
+    result = CliRunner().invoke(cli, ["jam", "--mode", "harmonize", "--model", "melody"])  # the shipped event model
     assert result.exit_code == 1 and "--mode harmonize needs a piano-roll model" in result.output
+    result = CliRunner().invoke(cli, ["generate", "--model", "chorale", "--frames", "4", "--seed", "1",
+                                      "--out", str(tmp_path / "shipped.mid")])  # a shipped model by name
+    assert result.exit_code == 0 and "frames of 1 beats" in result.output
     result = CliRunner().invoke(cli, ["info", str(model_file)])
     assert result.exit_code == 0 and "kind: piano-roll (RNN-RBM); keys 21..108, a frame is 1 beats" in result.output
 
