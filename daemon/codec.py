@@ -76,8 +76,17 @@ class EventCodec:
 
     @cached_property
     def _time_bounds(self) -> np.ndarray:
-        v = np.asarray(self.time_values)
+        v = self.time_array
         return (v[1:] + v[:-1]) / 2
+
+    @cached_property
+    def time_array(self) -> np.ndarray:
+        """`time_values` as a numpy array (seconds per time class)."""
+        return np.asarray(self.time_values)
+
+    def decoded_seconds(self, events: np.ndarray) -> float:
+        """Seconds from the first to the last of (N, 3) events as decoded: every gap after the first."""
+        return float(self.time_array[np.asarray(events, np.int64).reshape(-1, 3)[1:, 2]].sum())
 
     def bin_width(self, cls: int) -> float:
         """Width of the interval of seconds that encodes to `cls` (the top class: its lower half)."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections import deque
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import mido
@@ -73,7 +73,8 @@ class JamConfig:
 
 @dataclass
 class _Voice:
-    """The continuous mode's part in progress: its guard and the scheduler ids of its open notes."""
+    """A machine part in progress (an answer, the continuous part, the harmony): the scheduler ids
+    of its open notes, and what the continuous mode needs besides."""
 
     guard: NoteGuard | None = None  # the continuous mode's own (an answer's lives in sample_events)
     open: dict[int, int] = field(default_factory=dict)  # pitch -> scheduler note id
@@ -232,15 +233,14 @@ class Engine:
         self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
         self._step(stamp, pitch, velocity)
 
-    def _step(self, stamp: float, pitch: int, velocity: int) -> int:
-        """Step one event at `stamp` into the state; returns its time class."""
+    def _step(self, stamp: float, pitch: int, velocity: int) -> None:
+        """Step one event at `stamp` into the state."""
         gap = 0.0 if self._decoded is None else max(0.0, stamp - self._decoded)
         cls = self.codec.time_class(gap)
         self._decoded = stamp if self._decoded is None else self._decoded + self.codec.time_values[cls]
         if abs(self._decoded - stamp) > self.codec.time_values[-1]:
             self._decoded = stamp  # after a long silence, start the clock again
         self.logits = self.stream.advance(pitch - self.codec.low, self.codec.velocity_class(velocity), cls)
-        return cls
 
     def reprime(self, now: float) -> None:
         """Rebuild the state from the window of what was really played up to `now`."""
@@ -257,8 +257,7 @@ class Engine:
         self.stream = self.model.stream()
         self.logits = self.stream.prime(events)
         # The decoded clock, as encode() keeps it: the first event's time plus every gap's class value.
-        values = np.asarray(self.codec.time_values)
-        self._decoded = float(played[0] + values[events[:, 2]].sum()) if len(played) else None
+        self._decoded = float(played[0]) + self.codec.decoded_seconds(events) if len(played) else None
         self.reprimes += 1
         log.debug("re-primed from %d events in %.2f ms", len(events), (time.perf_counter() - started) * 1000)
 
@@ -349,8 +348,7 @@ class Engine:
         self.logits = result.logits
         if self._trace:
             self._trace(due, start, start + max((n.time for n in result.notes), default=0.0))
-        gaps = result.events[1:, 2]  # the first event is at `start`; the decoded clock adds each gap's class value
-        self._decoded = start + float(np.asarray(self.codec.time_values)[gaps].sum())
+        self._decoded = start + self.codec.decoded_seconds(result.events)  # the first event is at `start`
         self.heard_since_answer = 0
         self.answers += 1
         log.info("answer %d: %d events, first note %.2f ms after the cue", self.answers, len(result.events),
@@ -385,8 +383,7 @@ class Engine:
             now = self.clock()  # a burst of events takes a while to sample
             base = now if self._decoded is None else self._decoded
             if voice.pending is None:
-                values = np.asarray(codec.time_values)
-                passed = base + values < now - 0.005  # gaps already over: no event came then
+                passed = base + codec.time_array < now - 0.005  # gaps already over: no event came then
                 passed[-1] = False  # the longest gap stands for "or longer"
                 gap = cfg.sampling.draw(self.model.heads(self.logits)[2], self.noise, banned=passed)
                 voice.pending = (gap, max(now + SLACK, base + codec.time_values[gap]))

@@ -69,11 +69,10 @@ class RollEngine(Engine):
         self._velocity_heard = 80
         self.frames = 0
 
-    def _step(self, stamp: float, pitch: int, velocity: int) -> int:
+    def _step(self, stamp: float, pitch: int, velocity: int) -> None:
         if velocity:
             self._struck[pitch - LOW] = True
             self._velocity_heard = velocity
-        return 0
 
     def reprime(self, now: float) -> None:
         """A piano-roll model has no event window to replay; it starts a fresh piece."""

@@ -28,6 +28,12 @@ class _Item:
     generation: int  # cancel() bumps the generation; older note-ons are dropped
 
 
+def all_off(channels) -> list[mido.Message]:
+    """CC 123 (All Notes Off) and CC 120 (All Sound Off) on each channel."""
+    return [mido.Message("control_change", channel=c, control=control, value=0)
+            for c in sorted(set(channels)) for control in (123, 120)]
+
+
 class Scheduler:
     """Sends scheduled messages at their due times from its own thread."""
 
@@ -112,9 +118,8 @@ class Scheduler:
             for channel, pitch in sorted(self._thru):
                 self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0), self._send_thru)
             self._thru.clear()
-            for channel in sorted(self._channels):
-                for control in (123, 120):
-                    self._safe_send(mido.Message("control_change", channel=channel, control=control, value=0))
+            for msg in all_off(self._channels):
+                self._safe_send(msg)
 
     def close(self) -> None:
         self.panic()

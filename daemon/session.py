@@ -17,7 +17,7 @@ from .model import EventModel
 from .ports import PortWatch, backend, open_input, open_output
 from .recorder import Recorder
 from .rollmodel import KIND, RollModel, model_kind
-from .scheduler import Scheduler
+from .scheduler import Scheduler, all_off
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +161,8 @@ def _release_after_return(send, scheduler: Scheduler, channel: int, held_at_loss
     scheduler.cancel()  # what this answer still had to play is dropped, not sent late
     for c, pitch in sorted(held_at_loss):
         send(mido.Message("note_off", channel=c, note=pitch, velocity=0))
-    for c in sorted({channel} | {c for c, _ in held_at_loss}):
-        for control in (123, 120):
-            send(mido.Message("control_change", channel=c, control=control, value=0))
+    for msg in all_off({channel} | {c for c, _ in held_at_loss}):
+        send(msg)
     log.info("released %d notes held when the output went", len(held_at_loss))
     held_at_loss.clear()
 
