@@ -51,9 +51,10 @@ def main(argv=None) -> int:
     parser.add_argument("--silence", type=float, default=0.3)
     parser.add_argument("--length", default="16")
     parser.add_argument("--mode", choices=["call", "continuous"], default="call")
+    parser.add_argument("--no-realtime", action="store_true", help="run jackd without realtime scheduling")
     args = parser.parse_args(argv)
     phrase = whole_notes(read_notes(KREBS, channel=0), 8)
-    with tempfile.TemporaryDirectory() as tmp, jack_server(period=args.period) as env:
+    with tempfile.TemporaryDirectory() as tmp, jack_server(period=args.period, realtime=not args.no_realtime) as env:
         trace = Path(tmp) / "trace.txt"
         proc = subprocess.Popen([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
                                  "--silence", str(args.silence), "--length", args.length if args.mode == "call" else "1s",
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
         if first_got is not None:
             end_to_end.append((first_got - expiry) * 1000)
     period_ms = args.period / 48.0
-    print(f"segue jam through JACK (dummy driver, {args.period} frames = {period_ms:.1f} ms per period), "
+    print(f"segue jam through JACK (dummy driver, {env['SEGUE_JACK_MODE']}, {args.period} frames = {period_ms:.1f} ms per period), "
           f"{args.rounds} calls of {len(phrase) // 2} notes, mode {args.mode}, silence {args.silence} s, "
           f"{os.cpu_count()} cores")
     if args.mode == "call":

@@ -43,7 +43,7 @@ def open_output(midi: mido.Backend, name: str | None = None, virtual: str = "seg
     _no_virtual_on_windows(name)
     try:
         if name:
-            return midi.open_output(find_port(midi.get_output_names(), name, "output"))
+            return midi.open_output(find_port(midi.get_output_names(), name, "output"))  # mido: a client name means virtual
         return midi.open_output(virtual, virtual=True, client_name=f"{CLIENT} out")
     except (OSError, SystemError, RuntimeError) as err:  # rtmidi's errors when no server or device answers
         raise OSError(f"could not open a MIDI output: {err}") from err
@@ -83,7 +83,7 @@ class PortWatch:
         self.midi, self.kind, self.port, self.on_return, self.on_lost = midi, kind, port, on_return, on_lost
         self.name = port.name
         api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
-        self._lister = (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(rtapi=api)  # one client, reused
+        self._lister = (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(rtapi=api, name=f"{CLIENT} watch")  # one, reused
         self.lock = threading.Lock()
         self.lost = False
         self.returns = 0
@@ -100,7 +100,7 @@ class PortWatch:
                 self.on_lost()
         elif here and self.lost:
             with self.lock:
-                callback = getattr(self.port, "callback", None)
+                callback = getattr(self.port, "callback", None)  # mido clears it on close
                 self.port.close()
                 if self.kind == "output":
                     self.port = self.midi.open_output(self.name)

@@ -18,35 +18,54 @@ from .notes import still_sounding
 
 
 @contextmanager
-def jack_server(period: int = 1024, rate: int = 48000):
+def jack_server(period: int = 1024, rate: int = 48000, log=None, realtime: bool = True):
     """Start `jackd -d dummy` under a unique name; yields the environment that reaches it.
 
-    1024 frames (21 ms): without realtime scheduling on a busy 2-core machine, shorter periods
-    overrun, and a dummy-driver graph that keeps overrunning can stop delivering MIDI to a client
-    for good (seen at 128 frames: jackd logs "ProcessGraphAsyncMaster: Process error").
+    Realtime scheduling where the machine allows it (as on a musician's JACK setup), else
+    `--no-realtime`. Without it, on a busy 2-core machine, the clients' JACK threads wait for a
+    CPU like any other thread, jackd reports them late ("XRun ... was not finished") and for a
+    while passes no MIDI at all: the live tests then fail for reasons a musician never meets.
+    1024 frames (21 ms): shorter periods overrun without realtime scheduling.
+    `log`: a file for jackd's own messages (xruns), else they are dropped. The environment
+    yielded names the mode the server runs in as SEGUE_JACK_MODE.
     """
     if not shutil.which("jackd"):
         raise RuntimeError("jackd is missing: apt-get install jackd2")
-    name = f"segue-{os.getpid()}-{time.monotonic_ns()}"
-    env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1"}
-    server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", str(rate), "-p", str(period)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     saved = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = name  # for this process's own clients (the probe)
+    server = None
     try:
-        deadline = time.monotonic() + 10
-        while subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode != 0:
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError("jackd did not start")
-            time.sleep(0.1)
+        for mode in ("-R", "--no-realtime")[0 if realtime else 1:]:
+            name = f"segue-{os.getpid()}-{time.monotonic_ns()}"
+            env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1",
+                   "SEGUE_JACK_MODE": "realtime" if mode == "-R" else "no-realtime"}
+            server = subprocess.Popen(["jackd", "-n", name, mode, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                                      env=env, stdout=log or subprocess.DEVNULL,
+                                      stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+            if _answers(env, server):
+                break
+            server.terminate()
+            server.wait(timeout=5)
+        else:
+            raise RuntimeError("jackd did not start")
+        os.environ["JACK_DEFAULT_SERVER"] = name  # for this process's own clients (the probe)
         yield env
     finally:
-        server.terminate()
-        server.wait(timeout=5)
+        if server and server.poll() is None:
+            server.terminate()
+            server.wait(timeout=5)
         if saved is None:
             os.environ.pop("JACK_DEFAULT_SERVER", None)
         else:
             os.environ["JACK_DEFAULT_SERVER"] = saved
+
+
+def _answers(env, server, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while subprocess.run(["jack_lsp"], env=env, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline or server.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def jack_port(env, part: str, timeout: float = 10.0) -> str:

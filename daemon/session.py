@@ -5,6 +5,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .rollmodel import KIND, RollModel, model_kind
 from .scheduler import Scheduler, all_off
 
 log = logging.getLogger(__name__)
+DRAIN = 0.25  # seconds between the last releases and closing the output (several JACK periods, even when busy)
 
 
 @dataclass(frozen=True)
@@ -127,15 +129,18 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             sys.stderr.write("\n")
         worker.join(timeout=1.0)
     finally:
-        if in_watch:
-            in_watch.close()
-        elif inport is not None:
-            inport.close()
         scheduler.close()  # releases what sounds, then CC 123 and CC 120 on the channels used
+        # JACK hands a port's messages on at its next process cycle: a port closed at once loses
+        # the releases just sent (seen on a busy machine), so give them a few periods to leave.
+        time.sleep(DRAIN)
         if out_watch:
             out_watch.close()
         else:
             outport.close()
+        if in_watch:
+            in_watch.close()
+        elif inport is not None:
+            inport.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         if trace_file:

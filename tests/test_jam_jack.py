@@ -19,9 +19,11 @@ PERIOD = 1024 / 48000  # seconds: jack_server()'s default period
 
 
 @pytest.fixture(scope="module")
-def jack():
-    with jack_server() as env:
+def jack(tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("jackd") / "jackd.log"
+    with open(log_path, "w") as log, jack_server(log=log) as env:
         yield env
+    print("jackd said:\n" + log_path.read_text())
 
 
 @pytest.fixture
