@@ -288,6 +288,30 @@ def train_rnnrbm(paths, out, quiet, init, **options):
                f"(AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy {m['valid_acc']:.3f}")
 
 
+@train.command("rnnnade")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt).")
+@click.option("--epochs", type=int, help="At most this many epochs (default 100).")
+@click.option("--patience", type=int, help="Stop after this many epochs without a better validation score.")
+@click.option("--batch", type=int, help="Sequences (chunks) per step.")
+@click.option("--chunk", type=int, help="Frames per training sequence.")
+@click.option("--lr", type=float)
+@click.option("--hidden", type=int, help="NADE hidden units (default 150).")
+@click.option("--recurrent", type=int, help="LSTM units (default 150).")
+@click.option("--dropout", type=float, help="Dropout on the LSTM state (default 0.3).")
+@click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
+@click.option("--seed", type=int, help="Random seed (default 0).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_rnnnade(paths, out, quiet, **options):
+    """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
+    poly = _torch_side("segue.training.polyphony")
+    config = poly.with_overrides(poly.NADETrainConfig(), **options)
+    record = poly.train_rnnnade(paths, out, config, progress=not quiet, command=_command_line())
+    m = record["metrics"]
+    click.echo(f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation log-likelihood "
+               f"{m['valid_ll']:.3f} nats/frame (exact)")
+
+
 @cli.group("eval")
 def evaluate():
     """Measure trained models on held-out data (needs the training extra)."""
@@ -330,6 +354,27 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
                f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field (repeating the previous frame: "
                f"{scores['accuracy_repeat'] * 100:.2f} %) "
                f"[{time.perf_counter() - started:.0f} s]")
+
+
+@evaluate.command("rnnnade")
+@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="For the sampled accuracy.")
+def eval_rnnnade(checkpoint, data, split, seed):
+    """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
+    poly = _torch_side("segue.training.polyphony")
+    from . import pianoroll
+
+    model, _ = poly.load(checkpoint, kind="rnnnade")
+    rolls = pianoroll.load_json(data, splits=(split,)).get(split)
+    if not rolls:
+        raise ValueError(f"{data}: no {split} split")
+    started = time.perf_counter()
+    scores = poly.evaluate_nade(model, rolls, seed=seed)
+    click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
+               f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled, {scores['accuracy_greedy'] * 100:.2f} % "
+               f"greedy [{time.perf_counter() - started:.0f} s]")
 
 
 @cli.command("export")

@@ -138,7 +138,7 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
     return load_record(out)
 
 
-def save(out: Path, model: RNNRBM, config: RBMTrainConfig, metrics: dict, history: list, command: str,
+def save(out: Path, model, config, metrics: dict, history: list, command: str,
          files: list[str]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     data = model.to_checkpoint()
@@ -149,7 +149,8 @@ def save(out: Path, model: RNNRBM, config: RBMTrainConfig, metrics: dict, histor
     tmp.replace(out)
 
 
-def load(path: str | Path) -> tuple[RNNRBM, dict]:
+def load(path: str | Path, kind: str = "rnnrbm"):
+    """(model, record) of a piano-roll checkpoint of `kind` ("rnnrbm" or "rnnnade")."""
     path = Path(path)
     try:
         data = torch.load(path, weights_only=True)
@@ -157,8 +158,14 @@ def load(path: str | Path) -> tuple[RNNRBM, dict]:
         raise ValueError(f"{path}: no such checkpoint") from None
     except Exception as err:
         raise ValueError(f"{path}: not a segue checkpoint ({str(err).splitlines()[0]})") from None
-    if not isinstance(data, dict) or data.get("kind") != "rnnrbm":
-        raise ValueError(f"{path}: not an RNN-RBM checkpoint (kind {data.get('kind') if isinstance(data, dict) else None!r})")
+    found = data.get("kind") if isinstance(data, dict) else None
+    if found != kind:
+        names = {"rnnrbm": "an RNN-RBM", "rnnnade": "an LSTM-NADE"}
+        raise ValueError(f"{path}: not {names[kind]} checkpoint (kind {found!r})")
+    if kind == "rnnnade":
+        from .nade import RNNNADE
+
+        return RNNNADE.from_checkpoint(data), json.loads(data.get("record", "{}"))
     return RNNRBM.from_checkpoint(data), json.loads(data.get("record", "{}"))
 
 
@@ -171,7 +178,8 @@ def is_rnnrbm(path: str | Path) -> bool:
 
 
 def load_record(path) -> dict:
-    return load(path)[1]
+    data = torch.load(Path(path), weights_only=True)
+    return json.loads(data.get("record", "{}"))
 
 
 @torch.no_grad()
@@ -226,3 +234,93 @@ def _bar(total: int, enabled: bool):
 
 def with_overrides(config: RBMTrainConfig, **overrides) -> RBMTrainConfig:
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+# -- the LSTM-NADE (exact likelihoods) -------------------------------------------------------------
+@dataclass(frozen=True)
+class NADETrainConfig:
+    hidden: int = 150
+    recurrent: int = 150
+    dropout: float = 0.3
+    chunk: int = 100
+    batch: int = 4
+    epochs: int = 100
+    lr: float = 1e-3
+    clip: float = 1.0
+    beats: float = 1.0
+    patience: int = 20  # epochs without a better validation log-likelihood before stopping
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.hidden, self.recurrent, self.chunk, self.batch, self.epochs, self.patience) < 1:
+            raise ValueError("hidden, recurrent, chunk, batch, epochs and patience must be >= 1")
+        if not self.lr > 0 or self.clip < 0 or not self.beats > 0 or not 0 <= self.dropout < 1:
+            raise ValueError("lr and beats must be > 0, clip >= 0, dropout in [0, 1)")
+
+
+def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainConfig(), progress: bool = True,
+                  command: str = "") -> dict:
+    """Train on exact negative log-likelihood; keep the best validation epoch; stop after `patience`."""
+    from .nade import NADEConfig, RNNNADE
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    data = read_data(paths, beats=config.beats)
+    train, valid = chunks(data["train"], config.chunk), data["valid"] or data["train"][-1:]
+    model = RNNNADE(NADEConfig(hidden=config.hidden, recurrent=config.recurrent, dropout=config.dropout))
+    with torch.no_grad():  # start from each key's frequency: otherwise the first epochs only learn that
+        model.to_bv.bias.copy_(frequency_logits(data["train"]))  # most keys are silent
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    out = Path(out)
+    history, best, since = [], -math.inf, 0
+    started = time.time()
+    bar = _bar(config.epochs, progress)
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = rng.permutation(len(train))
+        losses = []
+        for i in range(0, len(order), config.batch):
+            v, mask = batch_of([train[j] for j in order[i:i + config.batch]])
+            loss = -(model.log_likelihood(v) * mask).sum() / mask.sum()
+            losses.append(optimise(model, optimiser, loss, config.clip))
+        scores = evaluate_nade(model, valid, accuracy=False)
+        row = {"epoch": epoch, "train_ll": -float(np.mean(losses)), "valid_ll": scores["ll"],
+               "seconds": round(time.time() - started, 1)}
+        history.append(row)
+        if scores["ll"] > best:
+            best, since = scores["ll"], 0
+            save(out, model, config, row, history, command, [str(p) for p in paths])
+        else:
+            since += 1
+        bar(row)
+        if since >= config.patience:
+            log.info("no better validation log-likelihood for %d epochs: stopped at epoch %d", since, epoch)
+            break
+    return load_record(out)
+
+
+def frequency_logits(rolls: list[np.ndarray]) -> torch.Tensor:
+    """log-odds of each key sounding in a frame of `rolls`."""
+    rate = np.concatenate(rolls).mean(0).clip(1e-4, 1 - 1e-4)
+    return torch.from_numpy(np.log(rate / (1 - rate)).astype(np.float32))
+
+
+@torch.no_grad()
+def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: int = 0) -> dict:
+    """Exact log-likelihood per frame and frame accuracy (sampled key by key, and greedy), true past given."""
+    model.eval()
+    lls, bvs, bhs = [], [], []
+    for roll in rolls:
+        v = torch.from_numpy(roll.astype(np.float32))[None]
+        bv, bh = model.biases(v)
+        lls.append(-torch.nn.functional.binary_cross_entropy_with_logits(
+            model.logits(v, bv, bh), v, reduction="none").sum(-1)[0])
+        bvs.append(bv[0]), bhs.append(bh[0])
+    scores = {"ll": float(torch.cat(lls).mean()), "frames": sum(len(r) for r in rolls)}
+    if accuracy:
+        target = np.concatenate(rolls)
+        bv, bh = torch.cat(bvs), torch.cat(bhs)
+        sampled = model.predict(bv, bh, generator=torch.Generator().manual_seed(seed))
+        scores.update(accuracy=pianoroll.frame_accuracy(sampled.numpy(), target),
+                      accuracy_greedy=pianoroll.frame_accuracy(model.predict(bv, bh).numpy(), target))
+    return scores

@@ -1,0 +1,71 @@
+"""The LSTM-NADE: its frame probabilities are exact and normalised, it trains, its CLI measures it."""
+import pytest
+import torch
+from click.testing import CliRunner
+
+from segue.daemon.cli import cli
+from segue.training import polyphony
+from segue.training.nade import KEYS, NADEConfig, RNNNADE
+from tests.conftest import DATA
+
+JSB = DATA / "polyphonic" / "jsb_chorales.json"
+
+
+@pytest.fixture(scope="module")
+def small_nade(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nade") / "jsb.pt"
+    config = polyphony.NADETrainConfig(hidden=24, recurrent=24, epochs=2, chunk=50, lr=3e-3)
+    return out, polyphony.train_rnnnade([JSB], out, config, progress=False)
+
+
+def test_a_frame_probability_is_normalised():
+    """Keys 10..87 are pinned silent (bias -40): the 1024 states of keys 0..9 then hold all the mass."""
+    torch.manual_seed(0)
+    model = RNNNADE(NADEConfig(hidden=7, recurrent=5, dropout=0.0)).eval()
+    with torch.no_grad():
+        model.W.normal_(0, 1.0), model.V.normal_(0, 1.0)
+        bv, bh = model.biases(torch.zeros(1, 1, KEYS))
+        bv[..., 10:] = -40.0
+        states = torch.zeros(1024, KEYS)
+        states[:, :10] = ((torch.arange(1024)[:, None] >> torch.arange(10)) & 1).float()
+        logits = model.logits(states, bv[0].expand(1024, -1), bh[0].expand(1024, -1))
+        log_p = -torch.nn.functional.binary_cross_entropy_with_logits(logits, states, reduction="none").sum(-1)
+    assert torch.logsumexp(log_p, 0).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_greedy_prediction_follows_the_models_own_conditionals():
+    torch.manual_seed(1)
+    model = RNNNADE(NADEConfig(hidden=9, recurrent=6, dropout=0.0)).eval()
+    with torch.no_grad():
+        model.W.normal_(0, 2.0), model.V.normal_(0, 2.0)
+        bv, bh = torch.randn(5, KEYS), torch.randn(5, 9)
+        frame = model.predict(bv, bh)
+        assert torch.equal(frame, (model.logits(frame, bv, bh) > 0).float())
+        assert 0 < frame.sum() < frame.numel()  # not a trivial all-off or all-on answer
+
+
+def test_training_learns_and_is_repeatable(small_nade, tmp_path):
+    out, record = small_nade
+    model, _ = polyphony.load(out, kind="rnnnade")
+    rolls = polyphony.read_data([JSB])["valid"][:8]
+    untrained = RNNNADE(NADEConfig(hidden=24, recurrent=24))
+    with torch.no_grad():
+        untrained.to_bv.bias.copy_(polyphony.frequency_logits(polyphony.read_data([JSB])["train"]))  # as training starts
+    before = polyphony.evaluate_nade(untrained, rolls)
+    after = polyphony.evaluate_nade(model, rolls)
+    assert after["ll"] > before["ll"] + 1.5 and after["accuracy"] > before["accuracy"] + 0.03
+    again = polyphony.train_rnnnade([JSB], tmp_path / "again.pt", polyphony.NADETrainConfig(**record["config"]),
+                                    progress=False)
+    same = lambda m: {k: v for k, v in m.items() if k != "seconds"}  # noqa: E731
+    assert same(again["metrics"]) == same(record["metrics"])
+
+
+def test_eval_command_and_wrong_kinds(small_nade, small_rbm):
+    out, _ = small_nade
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--split", "valid"])
+    assert result.exit_code == 0, result.output
+    assert "4602 frames, log-likelihood -" in result.output and "(exact)" in result.output
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(small_rbm[0]), str(JSB)])
+    assert result.exit_code == 1 and "not an LSTM-NADE checkpoint" in result.output
+    result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(out), str(JSB)])
+    assert result.exit_code == 1 and "not an RNN-RBM checkpoint" in result.output
