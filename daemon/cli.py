@@ -276,6 +276,7 @@ def train_melody(paths, out, recipe, quiet, **options):
 @click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
 @click.option("--valid-every", type=int, help="Epochs between validation log-likelihood estimates.")
 @click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
+@click.option("--pretrain", type=int, help="Epochs of the paper's pretraining (one RBM on all frames) first.")
 @click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def train_rnnrbm(paths, out, quiet, init, **options):

@@ -174,3 +174,17 @@ def test_call_and_response_in_chords(small_roll_model):
     (due, start, end), = answers
     assert end - start == pytest.approx(4 * 0.25) and start >= due
     assert any(m.type == "note_on" for m in sent) and not still_sounding(sent)
+
+
+def test_pretraining_fits_an_rbm_to_the_frames():
+    """The paper's initialisation: after two epochs of RBM pretraining, the frames are far more likely."""
+    data = polyphony.read_data([JSB])
+    rolls = data["valid"][:8]
+    config = polyphony.RBMTrainConfig(hidden=40, recurrent=30, k=5, pretrain=2, lr=3e-3)
+    model = RNNRBM(RBMConfig(hidden=40, recurrent=30, k=5))
+    before = polyphony.evaluate(model, rolls, runs=5, betas=50)
+    polyphony.pretrain_rbm(model, data["train"][:80], config, torch.Generator().manual_seed(0), np.random.default_rng(0))
+    after = polyphony.evaluate(model, rolls, runs=5, betas=50)
+    assert after["ll"] > before["ll"] + 10, (before["ll"], after["ll"])
+    with pytest.raises(ValueError, match="cannot go with --init"):
+        polyphony.train_rnnrbm([JSB], "unused.pt", config, progress=False, init="any.pt")

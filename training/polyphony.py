@@ -42,13 +42,14 @@ class RBMTrainConfig:
     valid_runs: int = 10  # AIS runs during training (the report uses more)
     valid_betas: int = 200
     valid_frames: int = 5000  # validation pieces up to this many frames (AIS is the costly part)
+    pretrain: int = 0  # epochs of the paper's pretraining: W, bv, bh as one RBM on all training frames
     seed: int = 0
 
     def __post_init__(self):
         if min(self.hidden, self.recurrent, self.k, self.chunk, self.batch, self.epochs) < 1:
             raise ValueError("hidden, recurrent, k, chunk, batch and epochs must be >= 1")
-        if not self.lr > 0 or self.clip < 0 or not self.beats > 0:
-            raise ValueError("lr and beats must be > 0, clip >= 0")
+        if not self.lr > 0 or self.clip < 0 or not self.beats > 0 or self.pretrain < 0:
+            raise ValueError("lr and beats must be > 0, clip and pretrain >= 0")
 
 
 def read_data(paths: Sequence[str | Path], beats: float = 1.0, valid_fraction: float = 0.1) -> dict:
@@ -97,6 +98,8 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
 
     `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh).
     """
+    if init is not None and config.pretrain:
+        raise ValueError("--pretrain starts a model afresh; it cannot go with --init")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -114,6 +117,8 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
         if start.config != model.config:
             raise ValueError(f"{init}: its sizes {start.config} differ from this run's {model.config}")
         model.load_state_dict(start.state_dict())
+    elif config.pretrain:
+        pretrain_rbm(model, data["train"], config, generator, rng, progress)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     out = Path(out)
     history, best = [], -math.inf
@@ -136,6 +141,20 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
         history.append(row)
         bar(row)
     return load_record(out)
+
+
+def pretrain_rbm(model: RNNRBM, rolls: list[np.ndarray], config: RBMTrainConfig, generator, rng,
+                 progress: bool = False, frames_per_step: int = 100) -> None:
+    """The paper's initialisation: W, bv and bh trained as a single RBM on every training frame
+    (CD-k, frames shuffled, no recurrence), before the RNN-RBM is trained as a whole. The RNN's
+    own pretraining (the paper's second step) is not done: its weights keep their small start."""
+    frames = torch.from_numpy(np.concatenate(rolls).astype(np.float32))
+    optimiser = torch.optim.Adam([model.W, model.bv, model.bh], lr=config.lr)
+    for epoch in range(1, config.pretrain + 1):
+        order = torch.from_numpy(rng.permutation(len(frames)))
+        gaps = [optimise(model, optimiser, model.rbm_loss(frames[order[i:i + frames_per_step]], generator=generator),
+                         config.clip) for i in range(0, len(frames), frames_per_step)]
+        log.info("RBM pretraining epoch %d of %d: CD gap %.3f", epoch, config.pretrain, float(np.mean(gaps)))
 
 
 def save(out: Path, model, config, metrics: dict, history: list, command: str,

@@ -85,6 +85,12 @@ class RNNRBM(nn.Module):
         gap = self.free_energy(v, bv, bh) - self.free_energy(negative, bv, bh)
         return (gap * mask).sum() / mask.sum()
 
+    def rbm_loss(self, v: torch.Tensor, k: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """CD-k on frames (N, V) taken one by one, without the RNN: the plain RBM of the pretraining."""
+        with torch.no_grad():
+            negative = self.gibbs(v, self.bv, self.bh, k or self.config.k, generator=generator)
+        return (self.free_energy(v, self.bv, self.bh) - self.free_energy(negative, self.bv, self.bh)).mean()
+
     def to_checkpoint(self) -> dict:
         return {"kind": "rnnrbm", "config": asdict(self.config), "state": self.state_dict()}
 
