@@ -125,13 +125,8 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
     started = time.time()
     bar = _bar(config.epochs, progress)
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = rng.permutation(len(train))
-        losses = []
-        for i in range(0, len(order), config.batch):
-            v, mask = batch_of([train[j] for j in order[i:i + config.batch]])
-            losses.append(optimise(model, optimiser, model.cd_loss(v, mask, generator=generator), config.clip))
-        row = {"epoch": epoch, "cd_gap": float(np.mean(losses)), "seconds": round(time.time() - started, 1)}
+        gap = train_epoch(model, optimiser, train, config, rng, lambda v, mask: model.cd_loss(v, mask, generator=generator))
+        row = {"epoch": epoch, "cd_gap": gap, "seconds": round(time.time() - started, 1)}
         if epoch % config.valid_every == 0 or epoch == config.epochs:
             scores = evaluate(model, valid, runs=config.valid_runs, betas=config.valid_betas, seed=config.seed)
             row.update(valid_ll=scores["ll"], valid_acc=scores["accuracy"])
@@ -141,6 +136,17 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
         history.append(row)
         bar(row)
     return load_record(out)
+
+
+def train_epoch(model, optimiser, train: list[np.ndarray], config, rng, loss) -> float:
+    """One pass over the chunks in a random order, `config.batch` per step; the mean of `loss(v, mask)`."""
+    model.train()
+    order = rng.permutation(len(train))
+    losses = []
+    for i in range(0, len(order), config.batch):
+        v, mask = batch_of([train[j] for j in order[i:i + config.batch]])
+        losses.append(optimise(model, optimiser, loss(v, mask), config.clip))
+    return float(np.mean(losses))
 
 
 def pretrain_rbm(model: RNNRBM, rolls: list[np.ndarray], config: RBMTrainConfig, generator, rng,
@@ -295,15 +301,10 @@ def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainCon
     started = time.time()
     bar = _bar(config.epochs, progress)
     for epoch in range(1, config.epochs + 1):
-        model.train()
-        order = rng.permutation(len(train))
-        losses = []
-        for i in range(0, len(order), config.batch):
-            v, mask = batch_of([train[j] for j in order[i:i + config.batch]])
-            loss = -(model.log_likelihood(v) * mask).sum() / mask.sum()
-            losses.append(optimise(model, optimiser, loss, config.clip))
+        nll = train_epoch(model, optimiser, train, config, rng,
+                          lambda v, mask: -(model.log_likelihood(v) * mask).sum() / mask.sum())
         scores = evaluate_nade(model, valid, accuracy=False)
-        row = {"epoch": epoch, "train_ll": -float(np.mean(losses)), "valid_ll": scores["ll"],
+        row = {"epoch": epoch, "train_ll": -nll, "valid_ll": scores["ll"],
                "seconds": round(time.time() - started, 1)}
         history.append(row)
         if scores["ll"] > best:
