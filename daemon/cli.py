@@ -331,6 +331,16 @@ def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
     click.echo(ev.format_rows(ev.evaluate_melody(checkpoint, paths, channel, track, valid_fraction, protocol)))
 
 
+def _split(data, split: str) -> list:
+    """The piano rolls of one split of a benchmark JSON file."""
+    from . import pianoroll
+
+    rolls = pianoroll.load_json(data, splits=(split,)).get(split)
+    if not rolls:
+        raise ValueError(f"{data}: no {split} split")
+    return rolls
+
+
 @evaluate.command("rnnrbm")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -342,12 +352,8 @@ def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
 def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
     """Log-likelihood per frame (AIS) and frame accuracy on a benchmark split, as in the paper's table."""
     poly = _torch_side("segue.training.polyphony")
-    from . import pianoroll
-
     model, _ = poly.load(checkpoint)
-    rolls = pianoroll.load_json(data, splits=(split,)).get(split)
-    if not rolls:
-        raise ValueError(f"{data}: no {split} split")
+    rolls = _split(data, split)
     started = time.perf_counter()
     scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed)
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
@@ -365,12 +371,8 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
 def eval_rnnnade(checkpoint, data, split, seed):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
     poly = _torch_side("segue.training.polyphony")
-    from . import pianoroll
-
     model, _ = poly.load(checkpoint, kind="rnnnade")
-    rolls = pianoroll.load_json(data, splits=(split,)).get(split)
-    if not rolls:
-        raise ValueError(f"{data}: no {split} split")
+    rolls = _split(data, split)
     started = time.perf_counter()
     scores = poly.evaluate_nade(model, rolls, seed=seed)
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "

@@ -55,9 +55,9 @@ class RNNNADE(nn.Module):
         a = bh.unsqueeze(-2) + torch.cumsum(contrib, dim=-2) - contrib  # c + sum_{j<i} v_j W_j
         return bv + (torch.sigmoid(a) * self.V).sum(-1)
 
-    def log_likelihood(self, v: torch.Tensor) -> torch.Tensor:
-        """Exact log p(v_t | v_<t) for each frame: (B, T)."""
-        logits = self.logits(v, *self.biases(v))
+    def log_likelihood(self, v: torch.Tensor, biases: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Exact log p(v_t | v_<t) for each frame: (B, T); `biases`: from `self.biases(v)`, if already run."""
+        logits = self.logits(v, *(biases or self.biases(v)))
         return -nn.functional.binary_cross_entropy_with_logits(logits, v, reduction="none").sum(-1)
 
     @torch.no_grad()

@@ -333,8 +333,7 @@ def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: i
     for roll in rolls:
         v = torch.from_numpy(roll.astype(np.float32))[None]
         bv, bh = model.biases(v)
-        lls.append(-torch.nn.functional.binary_cross_entropy_with_logits(
-            model.logits(v, bv, bh), v, reduction="none").sum(-1)[0])
+        lls.append(model.log_likelihood(v, (bv, bh))[0])
         bvs.append(bv[0]), bhs.append(bh[0])
     scores = {"ll": float(torch.cat(lls).mean()), "frames": sum(len(r) for r in rolls)}
     if accuracy:
