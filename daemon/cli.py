@@ -27,6 +27,7 @@ from .midifile import read_notes
 from .model import EventModel
 from .sampling import Sampling
 
+log = logging.getLogger("segue")
 EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
 CHANNEL = click.IntRange(0, 15)
 TRACK = click.IntRange(0, None)
@@ -92,12 +93,19 @@ def cli(verbose: int) -> None:
 @click.option("--free", is_flag=True, help="Draw the three heads independently, as the textbook did (impossible releases are then dropped).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
 @click.option("--frames", type=int, default=64, show_default=True, help="Frames to sample (piano-roll models).")
+@click.option("--lyrics", "sing", is_flag=True, help="Lay lyrics on the notes, one syllable per note (lyric meta events).")
+@click.option("--lyric-model", type=click.Path(dir_okay=False), help="Lyric model for --lyrics (default: the shipped one).")
+@click.option("--lyric-prime", help="Text the lyrics follow on from.")
+@click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics (pyphen's codes).")
 def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot,
-             frames):
+             frames, sing, lyric_model, lyric_prime, lang):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     if not bpm > 0:
         raise ValueError("bpm must be > 0")
+    lyricist = _lyricist(lyric_model, lyric_prime, lang, seed) if sing else None
     if rollmodel.model_kind(model) == rollmodel.KIND:
+        if lyricist is not None:
+            raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
         net = rollmodel.RollModel(model)
         primed, notes = rollmodel.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm, plot=plot)
         click.echo(f"wrote {out}: {notes} notes in {frames} frames of {net.beats:g} beats (primed with {primed} frames)")
@@ -105,9 +113,41 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
     config = gen.GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
                                 max_note=max_note, constrain=not free)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
-                               prime_track=track, bpm=bpm, plot=plot)
+                               prime_track=track, bpm=bpm, plot=plot, lyricist=lyricist)
     click.echo(f"wrote {report.out}: {report.notes} notes from {report.events} events "
-               f"(primed with {report.prime_events} events, sampled in {report.seconds * 1000:.0f} ms)")
+               f"(primed with {report.prime_events} events, sampled in {report.seconds * 1000:.0f} ms)"
+               + (f", {lyricist.lines} lines of lyrics" if lyricist else ""))
+
+
+def _lyricist(model, prime, lang, seed, show=None):
+    """A Lyricist for --lyrics, built before anything is played or written, so bad options fail first."""
+    from . import lyricmodel
+
+    return lyricmodel.Lyricist(lyricmodel.LyricModel(model), lyricmodel.LyricsConfig(seed=seed), lang=lang,
+                               prime=prime, show=show)
+
+
+@cli.command()
+@click.argument("prime", required=False)
+@click.option("--model", "-m", type=click.Path(dir_okay=False), help="Lyric model (.onnx); default: the shipped songci model.")
+@click.option("--lines", "-l", type=click.IntRange(1, 1000), help="Write this many lines (default 4).")
+@click.option("--chars", "-c", type=click.IntRange(1, 100000), help="Write this many characters instead.")
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=click.IntRange(0, None), default=5, show_default=True,
+              help="Sample from the k likeliest characters, renormalised (0: all); 5 is the report's.")
+@click.option("--top-p", type=float, default=1.0, show_default=True)
+@click.option("--seed", type=int, help="Random seed, for a repeatable result.")
+def lyrics(prime, model, lines, chars, temperature, top_k, top_p, seed):
+    """Write lyrics, continuing PRIME if given."""
+    from . import lyricmodel
+
+    if lines is not None and chars is not None:
+        raise click.UsageError("give --lines or --chars, not both")
+    net = lyricmodel.LyricModel(model)
+    config = lyricmodel.LyricsConfig(Sampling(temperature, top_k, top_p), seed)
+    text, seconds = lyricmodel.write(net, prime, config, chars=chars, lines=None if chars else (lines or 4))
+    click.echo((prime or "") + text)
+    log.info("%d characters in %.3f s (%.0f characters/s)", len(text), seconds, len(text) / max(seconds, 1e-9))
 
 
 @cli.command()
@@ -151,22 +191,31 @@ def ports(backend):
 @click.option("--replay", type=click.Path(dir_okay=False), help="Play this MIDI file in as the player, answer it, then stop.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write each answer note-on's due and send times here (benchmarks).")
 @click.option("--status/--no-status", default=None, help="A live status line on stderr (default: when it is a terminal).")
+@click.option("--lyrics", "sing", is_flag=True, help="Sing each answer: a line of lyrics, one syllable per note, shown and recorded.")
+@click.option("--lyric-model", type=click.Path(dir_okay=False), help="Lyric model for --lyrics (default: the shipped one).")
+@click.option("--lyric-prime", help="Text the lyrics follow on from.")
+@click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML file of option defaults and a [cc] map for live control (see docs/jam.md).")
 @click.pass_context
-def jam(ctx, config_file, replay, trace, listen, **options):
+def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime, lang, **options):
     """Answer the player live: listen on a MIDI input, continue the phrase on a MIDI output."""
     controls = {}
     if config_file:
         from_file, controls = jam_config.load(config_file)
         typed = {k for k in options if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
         options = jam_config.merge(options, typed, from_file)
-    _jam(controls=controls, replay=replay, trace=trace, listen=listen, **options)
+    lyricist = None
+    if sing:
+        if options["mode"] != "call":
+            raise ValueError("--lyrics sings the answers of --mode call")
+        lyricist = _lyricist(lyric_model, lyric_prime, lang, options["seed"], show=lambda line: click.echo(f"  ♪ {line}"))
+    _jam(controls=controls, replay=replay, trace=trace, listen=listen, lyricist=lyricist, **options)
 
 
 def _jam(model, backend, input_name, output_name, mode, voicing, silence, length, play_along, thru, temperature, top_k,
          top_p, seed, channel, listen, velocity_scale, max_note, grid, bpm, beats_per_bar, record, replay, trace, status,
-         controls):
+         controls, lyricist=None):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
         raise ValueError("grid must be beat, bar or off")
     if mode not in (*MODES, "harmonize"):
@@ -191,13 +240,26 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
 
     session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready, trace=trace,
                 record=record, replay=replay, controls=controls, policies={"call": call},
-                status=sys.stderr.isatty() if status is None else status, voicing=(low, high))
+                status=sys.stderr.isatty() if status is None else status, voicing=(low, high), lyricist=lyricist)
 
 
 @cli.command()
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 def info(model):
     """Show what a model file says about itself (default: the shipped model)."""
+    if rollmodel.model_kind(model) == "characters":
+        from .lyricmodel import LyricModel
+
+        net = LyricModel(model)
+        t = net.training
+        cfg, m = t.get("model", {}), t.get("metrics") or {}
+        click.echo(f"{net.path}\n  kind: characters ({cfg.get('cell', '?')}, {cfg.get('input', '?')} input, "
+                   f"{cfg.get('layers', '?')} x {cfg.get('hidden', '?')}); vocabulary {len(net.codec)} characters, "
+                   f"line breaks {'kept' if net.codec.newlines == 'keep' else 'as spaces'}")
+        click.echo(f"  trained on {t.get('data', {}).get('corpus', '?')}: validation "
+                   f"{m.get('valid_bpc', float('nan')):.3f} bits/char at epoch {m.get('epoch', '?')}")
+        click.echo(f"  trained by: {t.get('train_command') or '?'}\n  exported by: {t.get('command') or '?'}")
+        return
     if rollmodel.model_kind(model) == rollmodel.KIND:
         roll = rollmodel.RollModel(model)
         metrics, config = roll.training.get("metrics", {}), roll.training.get("config", {})
@@ -300,6 +362,7 @@ def train_rnnrbm(paths, out, quiet, init, **options):
 @click.option("--hidden", type=int, help="NADE hidden units (default 150).")
 @click.option("--recurrent", type=int, help="LSTM units (default 150).")
 @click.option("--dropout", type=float, help="Dropout on the LSTM state (default 0.3).")
+@click.option("--weight-decay", type=float, help="Decoupled weight decay, AdamW (default 0).")
 @click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -311,6 +374,38 @@ def train_rnnnade(paths, out, quiet, **options):
     m = record["metrics"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation log-likelihood "
                f"{m['valid_ll']:.3f} nats/frame (exact)")
+
+
+@train.command("lyrics")
+@click.argument("corpus", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt); a .png plot goes beside it.")
+@click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), help="Recurrent cell (default lstm).")
+@click.option("--input", "input_", type=click.Choice(["embedding", "onehot"]), help="Input encoding (default embedding).")
+@click.option("--embed", type=int, help="Embedding width (default 256).")
+@click.option("--hidden", type=int, help="Units per layer (default 512, the report's).")
+@click.option("--layers", type=int, help="Recurrent layers (default 2).")
+@click.option("--dropout", type=float, help="Default 0.5.")
+@click.option("--length", type=int, help="Characters per training sequence (default 20).")
+@click.option("--batch", type=int, help="Sequences per step (default 128).")
+@click.option("--lr", type=float, help="Adam learning rate (default 1e-3).")
+@click.option("--clip", type=float, help="Gradient norm clip (default 1; 0: off).")
+@click.option("--epochs", type=int, help="Default 50 (the report trained 300).")
+@click.option("--steps", type=int, help="Stop after this many optimiser steps (default: no limit).")
+@click.option("--cap", type=int, help="Vocabulary size, the unknown symbol included (default 4000).")
+@click.option("--newlines", type=click.Choice(["keep", "space"]), help="Line breaks as a symbol (default) or as spaces, as the report did.")
+@click.option("--block", type=int, help="Held-out split: block length in characters (default 1000) ...")
+@click.option("--every", type=int, help="... and every Nth block is validation text (default 10).")
+@click.option("--valid-every", type=int, help="Epochs between validation passes (default 1).")
+@click.option("--seed", type=int, help="Random seed (default 0).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_lyrics(corpus, out, quiet, input_, **options):
+    """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
+    lyr = _torch_side("segue.training.lyrics")
+    config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
+    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(), checkpoint_every=1)
+    m = record["best"]
+    click.echo(f"wrote {out} (best epoch {m['epoch']}): validation {m['valid_bpc']:.3f} bits/char, "
+               f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
 
 
 @cli.group("eval")
@@ -380,15 +475,58 @@ def eval_rnnnade(checkpoint, data, split, seed):
                f"greedy [{time.perf_counter() - started:.0f} s]")
 
 
+@evaluate.command("lyrics")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("corpus", type=click.Path(dir_okay=False))
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also score an add-one unigram and Kneser-Ney character n-grams (orders 2-6) on the same split.")
+def eval_lyrics(model, corpus, baselines):
+    """Validation bits per character of an exported lyric model, on the held-out blocks it was trained
+    without (the split is rebuilt from the model's training settings), beside n-gram baselines."""
+    from . import lyricmodel
+    from .text import normalise, read_corpus, split_blocks
+
+    net = lyricmodel.LyricModel(lyricmodel.resolve_model(model, lyricmodel.DEFAULT_LYRIC_MODEL))
+    train = net.training.get("train", {})
+    text = normalise(read_corpus(corpus), net.codec.newlines)
+    spans_train, spans_valid = split_blocks(len(text), train.get("block", 1000), train.get("every", 10))
+    ids = net.codec.encode(text)
+    started = time.perf_counter()
+    score = lyricmodel.bits_per_char(net, ids, spans_valid)
+    click.echo(f"{corpus}: {score['chars']} validation characters in {len(spans_valid)} blocks, "
+               f"unknown {float((ids == 0).mean()) * 100:.2f} % of the corpus")
+    click.echo(f"  {net.path.name}: {score['bpc']:.3f} bits/char (perplexity {score['perplexity']:.2f}) "
+               f"[{time.perf_counter() - started:.0f} s]")
+    if baselines:
+        ngram = _torch_side("segue.training.ngram")
+        tr, va = [ids[a:b] for a, b in spans_train], [ids[a:b] for a, b in spans_valid]
+        for name, bpc in ngram.baselines(tr, va, len(net.codec)).items():
+            click.echo(f"  {name}: {bpc:.3f} bits/char")
+
+
 @cli.command("export")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
 @click.option("--quantize", type=click.Path(dir_okay=False), help="Also write an int8 (dynamic) copy here.")
-@click.option("--check", type=click.Path(dir_okay=False), help="MIDI file to stream through torch and onnxruntime side by side.")
+@click.option("--check", type=click.Path(dir_okay=False),
+              help="MIDI file (text file for lyric models) to stream through torch and onnxruntime side by side.")
 @click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
               help="Gibbs steps per frame (RNN-RBM checkpoints).")
 def export_cmd(checkpoint, out, quantize, check, gibbs):
     """Export a checkpoint to a self-describing ONNX step graph."""
+    if _torch_side("segue.training.lyrics").is_lyrics(checkpoint):
+        lyr = _torch_side("segue.export.lyrics")
+        lyr.export_lyrics(checkpoint, out, command=_command_line())
+        click.echo(f"wrote {out}")
+        if check:
+            from .text import read_corpus
+
+            worst = lyr.parity(checkpoint, out, read_corpus(check)[:500])
+            click.echo(f"parity over {worst['steps']} characters: max |logit diff| {worst['logits']:.2e}")
+        if quantize:
+            _torch_side("segue.export.quantize").quantize(out, quantize)
+            click.echo(f"wrote {quantize} (int8 weights)")
+        return
     if _torch_side("segue.training.polyphony").is_rnnrbm(checkpoint):
         rbm = _torch_side("segue.export.rnnrbm")
         rbm.export_rnnrbm(checkpoint, out, gibbs=gibbs, command=_command_line())

@@ -88,8 +88,9 @@ class Engine:
 
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
                  clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None,
-                 policies: dict | None = None):
+                 policies: dict | None = None, lyricist=None):
         self.scheduler, self.policy, self.config = scheduler, policy, config
+        self.lyricist = lyricist  # a line of lyrics per answer, one syllable per note (daemon/lyricmodel.py)
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
         self.tempo = ClockFollower()
@@ -353,11 +354,18 @@ class Engine:
         self.answers += 1
         log.info("answer %d: %d events, first note %.2f ms after the cue", self.answers, len(result.events),
                  self.last_decision_ms)
+        if self.lyricist is not None:  # after every note is with the scheduler: words never delay notes
+            try:
+                self.lyricist.line([start + n.time for n in result.notes if n.velocity])
+            except Exception:  # words are a side show: never let them stop the music
+                log.exception("could not write lyrics for answer %d", self.answers)
 
     def stop_answer(self, now: float) -> None:
         """Barge-in: pending notes dropped, sounding ones released, the unplayed rest forgotten."""
         self.scheduler.cancel()
         self._voice = None
+        if self.lyricist is not None and self.recorder is not None:
+            self.recorder.drop_lyrics_after(now)
         self.reprime(now)
         log.info("barge-in: answer stopped")
 

@@ -149,13 +149,15 @@ def generate_file(
     prime_track: int | None = None,
     bpm: float = 120.0,
     plot: str | Path | None = None,
+    lyricist=None,
 ) -> GenerateReport:
     """The `segue generate` job: model + prime file -> continuation file (and optional PNG)."""
     net = EventModel(model)
     notes = default_prime() if prime is None else read_notes(prime, channel=prime_channel, track=prime_track)
     primed = net.codec.encode(notes)
     result = continue_events(net, primed, config)
-    write_notes(out, result.notes, bpm=bpm)
+    lyrics = lyricist.song([n.time for n in result.notes if n.velocity]) if lyricist is not None else ()
+    write_notes(out, result.notes, bpm=bpm, lyrics=lyrics)
     if plot is not None:
         from .plot import piano_roll  # matplotlib is an optional extra
 

@@ -102,21 +102,27 @@ def write_notes(
     bpm: float = 120.0,
     ticks_per_beat: int = 480,
     program: int | None = None,
+    lyrics: Sequence[tuple[float, str]] = (),
 ) -> None:
-    """Write note messages (absolute seconds) as a type 0 file at a constant tempo."""
+    """Write note messages (absolute seconds) as a type 0 file at a constant tempo.
+
+    `lyrics`: (seconds, text) lyric meta events, each placed before the note it is sung on; text
+    is stored as UTF-8 (what DAWs and karaoke players read for non-Latin scripts).
+    """
     tempo = mido.bpm2tempo(bpm)
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
     if program is not None:
         channels = sorted({n.channel for n in notes}) or [0]
         track.extend(mido.Message("program_change", channel=c, program=program) for c in channels)
+    timed = [(n.time, 1, mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity))
+             for n in notes]
+    timed += [(t, 0, mido.MetaMessage("lyrics", text=text)) for t, text in lyrics]
     last = 0
-    for note in sorted(notes, key=lambda n: n.time):  # stable: same-time order is kept
-        tick = max(last, round(mido.second2tick(note.time, ticks_per_beat, tempo)))
-        track.append(
-            mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=note.velocity, time=tick - last)
-        )
+    for at, _, msg in sorted(timed, key=lambda e: (e[0], e[1])):  # stable: same-time notes keep their order
+        tick = max(last, round(mido.second2tick(at, ticks_per_beat, tempo)))
+        track.append(msg.copy(time=tick - last))
         last = tick
     track.append(mido.MetaMessage("end_of_track", time=0))
-    midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat)
+    midi = mido.MidiFile(type=0, ticks_per_beat=ticks_per_beat, charset="utf-8")
     midi.tracks.append(track)
     midi.save(path)

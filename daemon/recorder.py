@@ -26,7 +26,8 @@ class Recorder:
         self._events: list[tuple[float, int, mido.Message]] = []
         self._lock = threading.Lock()
         self._start = clock()
-        self._written = 0
+        self._changes = 0  # bumped on every change; a write is skipped when nothing changed since the last
+        self._written = -1
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="segue-recorder", daemon=True)
         self._thread.start()
@@ -37,10 +38,23 @@ class Recorder:
     def machine(self, msg: mido.Message, at: float | None = None) -> None:
         self._add(1, msg, at)
 
+    def lyric(self, text: str, at: float | None = None) -> None:
+        """A lyric meta event on the machine's track (UTF-8, see midifile.write_notes)."""
+        with self._lock:
+            self._events.append((self.clock() if at is None else at, 1, mido.MetaMessage("lyrics", text=text)))
+            self._changes += 1
+
+    def drop_lyrics_after(self, at: float) -> None:
+        """Forget lyric events later than `at` (their notes were cancelled by a barge-in)."""
+        with self._lock:
+            self._events = [e for e in self._events if not (e[0] > at and e[2].type == "lyrics")]
+            self._changes += 1
+
     def _add(self, track: int, msg: mido.Message, at: float | None) -> None:
         if msg.type in ("note_on", "note_off", "control_change", "pitchwheel", "program_change"):
             with self._lock:
                 self._events.append((self.clock() if at is None else at, track, msg))
+                self._changes += 1
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
@@ -49,10 +63,10 @@ class Recorder:
     def write(self) -> None:
         """Replace the file with everything recorded so far (nothing hanging)."""
         with self._lock:
-            events = list(self._events)
-        if len(events) == self._written and self.path.exists():
+            events, changes = list(self._events), self._changes
+        if changes == self._written and self.path.exists():
             return
-        midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+        midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, charset="utf-8")
         end = max((t for t, _, _ in events), default=self._start)
         for index, name in enumerate(TRACKS):
             track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
@@ -77,7 +91,7 @@ class Recorder:
         try:
             midi.save(tmp)
             os.replace(tmp, self.path)
-            self._written = len(events)
+            self._written = changes
         except OSError as err:  # a full disk must not stop the session; the last good file stays
             log.warning("could not write the recording %s: %s", self.path, err)
 

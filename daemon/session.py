@@ -35,7 +35,7 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         stop: threading.Event | None = None, ready=None, trace: str | Path | None = None,
         record: str | Path | None = None, replay: str | Path | None = None,
         controls: dict[int, str] | None = None, policies: dict | None = None, status: bool = False,
-        voicing: tuple[int, int] = (36, 96)) -> Engine:
+        voicing: tuple[int, int] = (36, 96), lyricist=None) -> Engine:
     """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
 
     SIGHUP reloads the model file (retrained, re-exported) without stopping: the new model is
@@ -60,6 +60,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM), not an event model")
     if kind == KIND and mode not in RollEngine.MODES:
         raise ValueError(f"a piano-roll model plays --mode {' or '.join(RollEngine.MODES)}, not {mode}")
+    if kind == KIND and lyricist is not None:
+        raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
     net = RollModel(model) if kind == KIND else EventModel(model)
     # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
     # it may wait 5 ms for another to let go, which a note due now cannot afford.
@@ -93,8 +95,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         engine = RollEngine(net, scheduler, policy, config, voicing=voicing, recorder=recorder, controls=controls,
                             trace=traced_answer if trace_file else None, policies=policies)
     else:
+        if lyricist is not None:
+            lyricist.recorder = recorder
         engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
-                        controls=controls, policies=policies)
+                        controls=controls, policies=policies, lyricist=lyricist)
     if out_watch:
         held_at_loss: set = set()
         out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())

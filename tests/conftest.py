@@ -80,3 +80,28 @@ def _rewrite_metadata(src: Path, dst: Path, changes: dict) -> Path:
 @pytest.fixture
 def rewrite_metadata():
     return _rewrite_metadata
+
+
+@pytest.fixture(scope="session")
+def songci300() -> Path:
+    path = DATA / "lyrics" / "songci300.txt"
+    assert path.is_file(), f"shared data missing: {path}"
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_lyrics(tmp_path_factory, songci300):
+    """A small LSTM lyric model, 4 epochs on the ci anthology (a few seconds): (checkpoint, record)."""
+    from segue.training.lyrics import LyricsTrainConfig, train_lyrics
+
+    out = tmp_path_factory.mktemp("lyrics") / "ci.pt"
+    config = LyricsTrainConfig(embed=32, hidden=64, layers=1, dropout=0.0, length=32, batch=32, epochs=4,
+                               lr=3e-3, cap=1500)
+    return out, train_lyrics(songci300, out, config, progress=False, command="pytest")
+
+
+@pytest.fixture(scope="session")
+def small_lyric_model(small_lyrics) -> Path:
+    from segue.export.lyrics import export_lyrics
+
+    return export_lyrics(small_lyrics[0], small_lyrics[0].with_suffix(".onnx"), command="pytest")

@@ -138,6 +138,25 @@ def test_replay_and_record(jack, phrase, tmp_path):
     assert onsets > 0 and releases == onsets
 
 
+def test_jam_sings_each_answer_into_the_recording(jack, phrase, small_lyric_model, tmp_path):
+    """--lyrics in a real session: the recording has one lyric per machine note, the line is printed."""
+    from segue.daemon.midifile import write_notes
+
+    played, recorded = tmp_path / "phrase.mid", tmp_path / "session.mid"
+    write_notes(played, phrase)
+    done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack", "--silence", "0.4",
+                           "--length", "12", "--seed", "1", "--max-note", "1.0", "--replay", str(played),
+                           "--record", str(recorded), "--lyrics", "--lyric-model", str(small_lyric_model)],
+                          env=jack, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    machine = mido.MidiFile(recorded, charset="utf-8").tracks[1]
+    onsets = sum(1 for m in machine if m.type == "note_on" and m.velocity)
+    lyrics = [m.text for m in machine if m.type == "lyrics"]
+    assert onsets > 0 and len(lyrics) == onsets
+    sung = [line.split("♪", 1)[1].strip() for line in done.stdout.splitlines() if "♪" in line]
+    assert sung and "".join(sung) == "".join(lyrics).replace("\r", "")  # printed live: the same words
+
+
 def test_sigterm_keeps_the_recording(jam, phrase, tmp_path):
     recorded = tmp_path / "session.mid"
     proc, probe = jam("--length", "60", "--record", str(recorded))

@@ -267,6 +267,7 @@ class NADETrainConfig:
     hidden: int = 150
     recurrent: int = 150
     dropout: float = 0.3
+    weight_decay: float = 0.0  # decoupled (AdamW); 0 is plain Adam
     chunk: int = 100
     batch: int = 4
     epochs: int = 100
@@ -279,8 +280,9 @@ class NADETrainConfig:
     def __post_init__(self):
         if min(self.hidden, self.recurrent, self.chunk, self.batch, self.epochs, self.patience) < 1:
             raise ValueError("hidden, recurrent, chunk, batch, epochs and patience must be >= 1")
-        if not self.lr > 0 or self.clip < 0 or not self.beats > 0 or not 0 <= self.dropout < 1:
-            raise ValueError("lr and beats must be > 0, clip >= 0, dropout in [0, 1)")
+        if not self.lr > 0 or self.clip < 0 or not self.beats > 0 or not 0 <= self.dropout < 1 \
+                or self.weight_decay < 0:
+            raise ValueError("lr and beats must be > 0, clip and weight decay >= 0, dropout in [0, 1)")
 
 
 def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainConfig(), progress: bool = True,
@@ -295,7 +297,7 @@ def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainCon
     model = RNNNADE(NADEConfig(hidden=config.hidden, recurrent=config.recurrent, dropout=config.dropout))
     with torch.no_grad():  # start from each key's frequency: otherwise the first epochs only learn that
         model.to_bv.bias.copy_(frequency_logits(data["train"]))  # most keys are silent
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     out = Path(out)
     history, best, since = [], -math.inf, 0
     started = time.time()
