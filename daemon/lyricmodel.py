@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from .model import FORMAT_VERSION, ModelFileError, resolve_model, session_options
+from .model import ModelFileError, open_session, resolve_model
 from .sampling import GumbelNoise, Sampling
 from .text import CharCodec, TextError, is_cjk, syllables
 
@@ -25,18 +24,7 @@ DEFAULT_LYRIC_MODEL = "songci.onnx"  # the shipped lyric model (docs/model-card-
 class LyricModel:
     def __init__(self, path: str | Path | None = None, threads: int = 1):
         self.path = resolve_model(path, DEFAULT_LYRIC_MODEL)
-        if not self.path.is_file():
-            raise ModelFileError(f"{self.path}: no such model file")
-        try:
-            self.session = ort.InferenceSession(str(self.path), session_options(threads),
-                                                providers=["CPUExecutionProvider"])
-        except Exception as err:
-            raise ModelFileError(f"{self.path}: not a loadable ONNX model") from err
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if "segue.format" not in meta:
-            raise ModelFileError(f"{self.path}: an ONNX file without segue metadata (no segue.format)")
-        if meta["segue.format"] != str(FORMAT_VERSION):
-            raise ModelFileError(f"{self.path}: model format {meta['segue.format']} is unknown")
+        self.session, meta = open_session(self.path, threads)
         kind = meta.get("segue.kind")
         if kind != KIND:
             raise ModelFileError(f"{self.path}: a {kind!r} model, but this needs a lyric (characters) model")

@@ -63,6 +63,31 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
     return opts
 
 
+def open_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, dict[str, str]]:
+    """An onnxruntime session on a segue model file and its metadata, the format version checked;
+    the caller checks the kind. One sentence per way the file can be unusable."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own classes for every parse failure
+        raise ModelFileError(f"{path}: not a loadable ONNX model") from err
+    meta = session.get_modelmeta().custom_metadata_map
+    check_format(meta, path)
+    return session, meta
+
+
+def check_format(meta: dict[str, str], path: Path) -> None:
+    if "segue.format" not in meta:
+        raise ModelFileError(f"{path}: an ONNX file without segue metadata (no segue.format)")
+    try:
+        version = int(meta["segue.format"])
+    except ValueError:
+        raise ModelFileError(f"{path}: segue.format is not a number") from None
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format {version} is unknown (this segue reads {FORMAT_VERSION})")
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     kind: str
@@ -73,14 +98,7 @@ class ModelInfo:
 
 def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
     """Check a model's metadata against the contract; one sentence per way it can fail."""
-    if "segue.format" not in meta:
-        raise ModelFileError(f"{path}: an ONNX file without segue metadata (no segue.format)")
-    try:
-        version = int(meta["segue.format"])
-    except ValueError:
-        raise ModelFileError(f"{path}: segue.format is not a number") from None
-    if version != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: model format {version} is unknown (this segue reads {FORMAT_VERSION})")
+    check_format(meta, path)
     kind = meta.get("segue.kind")
     if kind not in KINDS:
         raise ModelFileError(f"{path}: a {kind!r} model, but this command needs one of {', '.join(KINDS)}")
@@ -98,15 +116,7 @@ class EventModel:
 
     def __init__(self, path: str | Path | None = None, threads: int = 1):
         self.path = resolve_model(path)
-        if not self.path.is_file():
-            raise ModelFileError(f"{self.path}: no such model file")
-        try:
-            self.session = ort.InferenceSession(
-                str(self.path), session_options(threads), providers=["CPUExecutionProvider"]
-            )
-        except Exception as err:  # onnxruntime raises its own classes for every parse failure
-            raise ModelFileError(f"{self.path}: not a loadable ONNX model") from err
-        meta = self.session.get_modelmeta().custom_metadata_map
+        self.session, meta = open_session(self.path, threads)
         self.info = read_metadata(meta, self.path)
         self.codec = self.info.codec
         self._check_graph()

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .model import FORMAT_VERSION, ModelFileError, resolve_model, session_options
+from .model import ModelFileError, open_session, resolve_model, session_options
 from .pianoroll import KEYS
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
@@ -26,19 +26,8 @@ class RollModel:
 
     def __init__(self, path: str | Path | None = None, threads: int = 1):
         self.path = resolve_model(path, DEFAULT_ROLL_MODEL)
-        if not self.path.is_file():
-            raise ModelFileError(f"{self.path}: no such model file")
-        try:
-            self.session = ort.InferenceSession(str(self.path), session_options(threads),
-                                                providers=["CPUExecutionProvider"])
-        except Exception as err:
-            raise ModelFileError(f"{self.path}: not a loadable ONNX model") from err
-        meta = self.session.get_modelmeta().custom_metadata_map
+        self.session, meta = open_session(self.path, threads)
         kind = meta.get("segue.kind")
-        if "segue.format" not in meta:
-            raise ModelFileError(f"{self.path}: an ONNX file without segue metadata (no segue.format)")
-        if meta["segue.format"] != str(FORMAT_VERSION):
-            raise ModelFileError(f"{self.path}: model format {meta['segue.format']} is unknown")
         if kind != KIND:
             raise ModelFileError(f"{self.path}: a {kind!r} model, but this needs a piano-roll model")
         try:

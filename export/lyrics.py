@@ -7,12 +7,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import onnx
 import torch
 
 from segue.daemon.lyricmodel import INPUT, KIND, OUTPUT, LyricModel
 from segue.daemon.model import FORMAT_VERSION
 from segue.training.lyrics import CharRNN, load
+
+from .onnx import stamp
 
 
 class _Step(torch.nn.Module):
@@ -41,8 +42,6 @@ def export_lyrics(checkpoint: str | Path, out: str | Path, command: str = "") ->
         torch.onnx.export(_Step(model), args, str(out), input_names=[INPUT, *names],
                           output_names=[OUTPUT, *(f"{n}_next" for n in names)], dynamic_axes=dynamic,
                           opset_version=17, dynamo=False)
-    proto = onnx.load(str(out))
-    del proto.metadata_props[:]
     metadata = {
         "segue.format": str(FORMAT_VERSION),
         "segue.kind": KIND,
@@ -52,12 +51,7 @@ def export_lyrics(checkpoint: str | Path, out: str | Path, command: str = "") ->
                                       "metrics": ckpt.metrics, "command": command,
                                       "train_command": ckpt.data.get("command", "")}, ensure_ascii=False),
     }
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
-    proto.doc_string = "segue lyric model: one character step (see segue.daemon.lyricmodel)"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(out))
-    return Path(out)
+    return stamp(out, metadata, "segue lyric model: one character step (see segue.daemon.lyricmodel)")
 
 
 @torch.no_grad()

@@ -44,15 +44,19 @@ def export_melody(checkpoint: str | Path, out: str | Path, command: str = "") ->
             output_names=[OUTPUT, *(f"{s}_next" for s in STATE)], dynamic_axes=dynamic,
             opset_version=17, dynamo=False,
         )
-    proto = onnx.load(str(out))
-    metadata = metadata_for(ckpt, command)
+    return stamp(out, metadata_for(ckpt, command), "segue event model: one streaming step (see segue.daemon.model)")
+
+
+def stamp(path: str | Path, metadata: dict[str, str], doc: str) -> Path:
+    """Replace an exported graph's metadata_props with segue's, check the model, save it."""
+    proto = onnx.load(str(path))
     del proto.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
-    proto.doc_string = "segue event model: one streaming step (see segue.daemon.model)"
+    proto.doc_string = doc
     onnx.checker.check_model(proto)
-    onnx.save(proto, str(out))
-    return Path(out)
+    onnx.save(proto, str(path))
+    return Path(path)
 
 
 def metadata_for(ckpt: Checkpoint, command: str) -> dict[str, str]:

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from segue.daemon.pianoroll import HIGH, KEYS, LOW
-from segue.daemon.rollmodel import FORMAT_VERSION, INPUTS, OUTPUTS
+from segue.daemon.model import FORMAT_VERSION
+from segue.daemon.rollmodel import INPUTS, OUTPUTS
 from segue.training.polyphony import load
 from segue.training.rnnrbm import RNNRBM
 
@@ -63,9 +64,8 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
     with torch.no_grad():
         torch.onnx.export(_Step(model, gibbs), example, str(out), input_names=list(INPUTS), output_names=list(OUTPUTS),
                           dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    import onnx
+    from .onnx import stamp
 
-    proto = onnx.load(str(out))
     meta = {
         "segue.format": str(FORMAT_VERSION),
         "segue.kind": "piano-roll",
@@ -74,9 +74,7 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
         "segue.rbm": json.dumps({"hidden": hidden, "gibbs": gibbs}),
         "segue.training": json.dumps({**record, "export_command": command}),
     }
-    for key, value in meta.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.save(proto, str(out))
+    stamp(out, meta, "segue piano-roll model: one frame step with its Gibbs sampler (see segue.daemon.rollmodel)")
     return out
 
 
