@@ -396,13 +396,15 @@ def train_rnnnade(paths, out, quiet, **options):
 @click.option("--block", type=int, help="Held-out split: block length in characters (default 1000) ...")
 @click.option("--every", type=int, help="... and every Nth block is validation text (default 10).")
 @click.option("--valid-every", type=int, help="Epochs between validation passes (default 1).")
+@click.option("--init", type=click.Path(dir_okay=False), help="Go on from this lyrics checkpoint (its shape and vocabulary).")
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_lyrics(corpus, out, quiet, input_, **options):
+def train_lyrics(corpus, out, quiet, input_, init, **options):
     """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
     lyr = _torch_side("segue.training.lyrics")
     config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
-    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(), checkpoint_every=1)
+    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(), checkpoint_every=1,
+                              init=init)
     m = record["best"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}): validation {m['valid_bpc']:.3f} bits/char, "
                f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")

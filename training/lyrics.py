@@ -191,17 +191,30 @@ def evaluate(model: CharRNN, corpus: Corpus, spans=None, group: int = 64, chunk:
 
 
 def train_lyrics(path: str | Path, out: str | Path, config: LyricsTrainConfig = LyricsTrainConfig(),
-                 progress: bool = True, command: str = "", checkpoint_every: int = 0) -> dict:
-    """Train, validate every `valid_every` epochs, keep the best-validation weights in `out`."""
+                 progress: bool = True, command: str = "", checkpoint_every: int = 0,
+                 init: str | Path | None = None) -> dict:
+    """Train, validate every `valid_every` epochs, keep the best-validation weights in `out`.
+
+    `init`: go on from this checkpoint's weights and vocabulary (its shape wins over `config`'s;
+    the optimiser, batch, dropout and the rest come from `config`).
+    """
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    corpus = load_corpus(path, config)
+    start = load(init) if init is not None else None
+    if start is not None:
+        m = start.model.config
+        config = replace(config, cell=m.cell, input=m.input, embed=m.embed, hidden=m.hidden, layers=m.layers,
+                         cap=m.vocab, newlines=start.codec.newlines, block=start.train.block, every=start.train.every)
+    corpus = load_corpus(path, config, start.codec if start is not None else None)
     model = CharRNN(CharConfig(len(corpus.codec), config.cell, config.input, config.embed, config.hidden,
                                config.layers, config.dropout))
+    if start is not None:
+        model.load_state_dict(start.model.state_dict())
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     data = {"corpus": corpus.path, "characters": len(corpus.ids), "train_chars": corpus.train_chars,
             "valid_chars": corpus.valid_chars, "vocab": len(corpus.codec),
-            "unk_rate": float((corpus.ids == 0).mean()), "command": command}
+            "unk_rate": float((corpus.ids == 0).mean()), "command": command,
+            "init": str(init) if init is not None else None}
     log.info("%s", data)
     history, best, best_state, steps = [], None, None, 0
     started = time.perf_counter()
