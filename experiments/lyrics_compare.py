@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--at", default="100,200,300", help="Epochs whose training perplexity is tabled.")
     ap.add_argument("--valid-every", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="Variants trained side by side.")
+    ap.add_argument("--only", help="Train only these variants, e.g. rnn-embedding,gru-onehot.")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/lyrics_compare")
     args = ap.parse_args(argv)
@@ -63,7 +64,9 @@ def main(argv=None) -> int:
     jobs = [{"corpus": args.corpus, "out": str(out / f"{cell}_{inp}.pt"), "command": command,
              "config": dict(cell=cell, input=inp, hidden=args.hidden, layers=args.layers, embed=args.embed,
                             epochs=args.epochs, valid_every=args.valid_every, newlines="space", seed=args.seed)}
-            for cell, inp in VARIANTS]
+            for cell, inp in VARIANTS if not args.only or f"{cell}-{inp}" in args.only.split(",")]
+    if not jobs:
+        ap.error(f"--only names none of {', '.join(f'{c}-{i}' for c, i in VARIANTS)}")
     with ProcessPoolExecutor(args.jobs) as pool:
         results = list(pool.map(run, jobs))
     (out / "results.json").write_text(json.dumps(results, indent=1))
