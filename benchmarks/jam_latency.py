@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--length", default="16")
     parser.add_argument("--mode", choices=["call", "continuous"], default="call")
     parser.add_argument("--no-realtime", action="store_true", help="run jackd without realtime scheduling")
+    parser.add_argument("--lyrics", action="store_true", help="sing the answers (segue jam --lyrics, shipped lyric model)")
     args = parser.parse_args(argv)
     phrase = whole_notes(read_notes(KREBS, channel=0), 8)
     with tempfile.TemporaryDirectory() as tmp, jack_server(period=args.period, realtime=not args.no_realtime) as env:
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
                                  "--silence", str(args.silence), "--length", args.length if args.mode == "call" else "1s",
                                  "--mode", args.mode, "--seed", "1",
-                                 "--max-note", "0.5", "--trace", str(trace)],
+                                 "--max-note", "0.5", "--trace", str(trace), *(["--lyrics"] if args.lyrics else [])],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         jack_port(env, "segue out")
         probe = Probe(env)
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
     period_ms = args.period / 48.0
     print(f"segue jam through JACK (dummy driver, {env['SEGUE_JACK_MODE']}, {args.period} frames = {period_ms:.1f} ms per period), "
           f"{args.rounds} calls of {len(phrase) // 2} notes, mode {args.mode}, silence {args.silence} s, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores{', answers sung (--lyrics)' if args.lyrics else ''}")
     if args.mode == "call":
         print(f"  decision    {stats(decision)}")
         print(f"  end to end  {stats(end_to_end)}")

@@ -183,3 +183,13 @@ def test_generate_lays_one_lyric_on_each_note(small_model, small_lyric_model, tm
     assert onsets and sorted(t for t, _ in sung) == sorted(onsets)
     assert all(len(text.rstrip("\r")) == 1 for _, text in sung)  # one CJK character per note
     assert sung[-1][1].endswith("\r") and sum(text.endswith("\r") for _, text in sung) >= 1
+
+
+def test_the_shipped_songci_model_writes_ci(capsys):
+    net = lyricmodel.LyricModel()  # the default: daemon/models/songci.onnx
+    assert net.path.name == "songci.onnx" and "\n" in net.codec.vocab and len(net.codec) == 4000
+    assert net.training["metrics"]["valid_bpc"] < 6.3  # what its card reports, from the training record
+    assert main(["lyrics", "明月", "--lines", "2", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("明月") and len(out.rstrip("\n").split("\n")) == 2
+    assert main(["info", "songci"]) == 0 and "kind: characters (lstm" in capsys.readouterr().out
