@@ -488,7 +488,7 @@ def eval_lyrics(model, corpus, baselines):
     from . import lyricmodel
     from .text import normalise, read_corpus, split_blocks
 
-    net = lyricmodel.LyricModel(lyricmodel.resolve_model(model, lyricmodel.DEFAULT_LYRIC_MODEL))
+    net = lyricmodel.LyricModel(model)
     train = net.training.get("train", {})
     text = normalise(read_corpus(corpus), net.codec.newlines)
     spans_train, spans_valid = split_blocks(len(text), train.get("block", 1000), train.get("every", 10))
@@ -516,7 +516,8 @@ def eval_lyrics(model, corpus, baselines):
               help="Gibbs steps per frame (RNN-RBM checkpoints).")
 def export_cmd(checkpoint, out, quantize, check, gibbs):
     """Export a checkpoint to a self-describing ONNX step graph."""
-    if _torch_side("segue.training.lyrics").is_lyrics(checkpoint):
+    kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
+    if kind == "lyrics":
         lyr = _torch_side("segue.export.lyrics")
         lyr.export_lyrics(checkpoint, out, command=_command_line())
         click.echo(f"wrote {out}")
@@ -529,7 +530,7 @@ def export_cmd(checkpoint, out, quantize, check, gibbs):
             _torch_side("segue.export.quantize").quantize(out, quantize)
             click.echo(f"wrote {quantize} (int8 weights)")
         return
-    if _torch_side("segue.training.polyphony").is_rnnrbm(checkpoint):
+    if kind == "rnnrbm":
         rbm = _torch_side("segue.export.rnnrbm")
         rbm.export_rnnrbm(checkpoint, out, gibbs=gibbs, command=_command_line())
         click.echo(f"wrote {out}")

@@ -65,7 +65,9 @@ class LyricStream:
         self.state = model.initial_state(1)
         self.logits: np.ndarray | None = None
         self.codec = model.codec
-        self._newline = self.codec.vocab.index("\n") if "\n" in self.codec.vocab else None
+        # A line ends with a line break, or with a space in a model trained with newlines="space".
+        self.newline = self.codec.vocab.index("\n") if "\n" in self.codec.vocab else None
+        self.line_end = " " if self.newline is None else "\n"
 
     def feed(self, text: str) -> None:
         """Step through `text`; characters outside the vocabulary enter as the unknown symbol, as in
@@ -82,7 +84,7 @@ class LyricStream:
 
     def start(self) -> None:
         """Begin without a prime: a line break ("a new line starts here"), else the first character."""
-        self._feed_ids([self._newline if self._newline is not None else 1])
+        self._feed_ids([self.newline if self.newline is not None else 1])
 
     def sample(self, sampling: Sampling, noise: GumbelNoise, banned=None) -> str:
         """One character (never UNK), stepped into the state."""
@@ -97,8 +99,8 @@ class LyricStream:
         return self.codec.vocab[i]
 
     def line_break(self) -> None:
-        """End the current line in the model's state (a newline, or a space for a newline='space' model)."""
-        self._feed_ids(self.codec.encode("\n") if self._newline is not None else self.codec.encode(" "))
+        """End the current line in the model's state."""
+        self._feed_ids(self.codec.encode(self.line_end))
 
 
 def write(model: LyricModel, prime: str | None, config: LyricsConfig, *, chars: int | None = None,
@@ -113,7 +115,7 @@ def write(model: LyricModel, prime: str | None, config: LyricsConfig, *, chars: 
     noise = GumbelNoise(config.seed)
     if prime:
         stream.feed(prime)
-    end = "\n" if "\n" in model.codec.vocab else " "
+    end = stream.line_end
     out: list[str] = []
     done, started, limit = 0, time.perf_counter(), chars if chars is not None else 200 * lines
     while len(out) < limit:
@@ -133,10 +135,9 @@ def sung_line(stream: LyricStream, count: int, sampling: Sampling, noise: Gumbel
     allowed until the count is reached, and the line is ended in the state afterwards."""
     if count < 1:
         return []
-    newline = stream._newline
     text = ""
     for _ in range(40 * count + 40):  # alphabetic syllables take several characters; bounded anyway
-        text += stream.sample(sampling, noise, banned=newline)
+        text += stream.sample(sampling, noise, banned=stream.newline)
         sung = syllables(text, lang)
         if len(sung) >= count and (not text[-1].isalpha() or is_cjk(text[-1])):
             stream.line_break()

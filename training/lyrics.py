@@ -282,14 +282,6 @@ def load(path: str | Path) -> LyricsCheckpoint:
                             raw["metrics"], raw["history"], raw["data"])
 
 
-def is_lyrics(path: str | Path) -> bool:
-    try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=False)
-    except Exception:
-        return False
-    return isinstance(raw, dict) and raw.get("kind") == KIND
-
-
 def plot_history(history: list[dict], path: Path, title: str = "") -> None:
     import matplotlib
 

@@ -194,14 +194,6 @@ def load(path: str | Path, kind: str = "rnnrbm"):
     return RNNRBM.from_checkpoint(data), json.loads(data.get("record", "{}"))
 
 
-def is_rnnrbm(path: str | Path) -> bool:
-    try:
-        data = torch.load(Path(path), weights_only=True)
-    except Exception:
-        return False  # the melody loader says what is wrong with it
-    return isinstance(data, dict) and data.get("kind") == "rnnrbm"
-
-
 def load_record(path) -> dict:
     data = torch.load(Path(path), weights_only=True)
     return json.loads(data.get("record", "{}"))

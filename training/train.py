@@ -243,6 +243,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                       json.loads(raw["metrics"]), json.loads(raw["history"]), json.loads(raw["data"]))
 
 
+def checkpoint_kind(path: str | Path) -> str | None:
+    """The `kind` a segue checkpoint records ("rnnrbm", "rnnnade", "lyrics"), None for a melody
+    checkpoint or a file torch cannot read (the melody loader then says what is wrong with it)."""
+    try:
+        data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception:
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
 def plot_history(history: list[dict], path: Path, title: str = "") -> None:
     """Loss and per-head validation accuracy per epoch, like the textbook's curves."""
     import matplotlib
