@@ -65,7 +65,47 @@ def test_eval_command_and_wrong_kinds(small_nade, small_rbm):
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--split", "valid"])
     assert result.exit_code == 0, result.output
     assert "4602 frames, log-likelihood -" in result.output and "(exact)" in result.output
+    assert "expected-accuracy" not in result.output  # its threshold comes from the valid split itself
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB)])
+    assert result.exit_code == 0 and "4725 frames" in result.output, result.output
+    assert "expected-accuracy decoding (keys above p = 0." in result.output
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(small_rbm[0]), str(JSB)])
     assert result.exit_code == 1 and "not an LSTM-NADE checkpoint" in result.output
     result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(out), str(JSB)])
     assert result.exit_code == 1 and "not an RNN-RBM checkpoint" in result.output
+
+
+def test_marginals_match_enumeration():
+    """Keys 10..87 pinned silent: each key's exact probability of sounding, summed over the 1024 states
+    of keys 0..9, against the sampled estimate of `marginals`."""
+    torch.manual_seed(2)
+    model = RNNNADE(NADEConfig(hidden=7, recurrent=5, dropout=0.0)).eval()
+    with torch.no_grad():
+        model.W.normal_(0, 1.5), model.V.normal_(0, 1.5)
+        bv, bh = torch.randn(1, KEYS), torch.randn(1, 7)
+        bv[:, 10:] = -40.0
+        states = torch.zeros(1024, KEYS)
+        states[:, :10] = ((torch.arange(1024)[:, None] >> torch.arange(10)) & 1).float()
+        logits = model.logits(states, bv.expand(1024, -1), bh.expand(1024, -1))
+        p = torch.exp(-torch.nn.functional.binary_cross_entropy_with_logits(logits, states, reduction="none").sum(-1))
+        exact = (p[:, None] * states).sum(0)
+    estimate = model.marginals(bv, bh, samples=20_000, generator=torch.Generator().manual_seed(0))[0]
+    assert torch.allclose(estimate, exact, atol=0.015), (estimate[:10], exact[:10])
+    assert ((exact[:10] > 0.1) & (exact[:10] < 0.9)).sum() >= 5  # not a trivial, all-certain frame
+
+
+def test_expected_accuracy_picks_a_threshold_below_one_half():
+    """Calibrated probabilities, keys drawn from them: the threshold chosen on one half of the frames
+    scores better on the other half than 0.5 does, and sits near J / (1 + J)."""
+    import numpy as np
+
+    from segue.daemon import pianoroll
+
+    rng = np.random.default_rng(0)
+    marginals = rng.beta(0.3, 2.0, size=(4000, KEYS))
+    target = rng.random(marginals.shape) < marginals
+    scores = polyphony.expected_accuracy(marginals[2000:], target[2000:], ([target[:2000]], marginals[:2000]))
+    at_half = pianoroll.frame_accuracy(marginals[2000:] > 0.5, target[2000:])
+    j = scores["accuracy_expected"]
+    assert j > at_half + 0.02, (j, at_half)
+    assert abs(scores["threshold"] - j / (1 + j)) < 0.05, scores

@@ -188,3 +188,53 @@ def test_pretraining_fits_an_rbm_to_the_frames():
     assert after["ll"] > before["ll"] + 10, (before["ll"], after["ll"])
     with pytest.raises(ValueError, match="cannot go with --init"):
         polyphony.train_rnnrbm([JSB], "unused.pt", config, progress=False, init="any.pt")
+
+
+def test_rnn_pretraining_learns_to_predict_frames():
+    """The paper's second step: the RNN-RBM's recurrence, trained as a next-frame predictor, beats
+    the same predictor with the recurrence switched off (its output bias alone, each key's frequency)."""
+    data = polyphony.read_data([JSB])
+    config = polyphony.RBMTrainConfig(hidden=40, recurrent=30, pretrain_rnn=4, lr=1e-2, batch=4)
+    model = RNNRBM(RBMConfig(hidden=40, recurrent=30))
+    train, valid = polyphony.chunks(data["train"][:60], 100), data["valid"][:10]
+    before = model.Wuu.detach().clone()
+    scores = polyphony.pretrain_rnn(model, train, valid, config, np.random.default_rng(0))
+    unconditional = polyphony.FramePredictor(RNNRBM(RBMConfig(hidden=40, recurrent=30)), train)
+    with torch.no_grad():
+        unconditional.model.Wuv.zero_()
+        baseline = float(torch.cat([unconditional.log_likelihood(torch.from_numpy(r.astype(np.float32))[None])[0]
+                                    for r in valid]).mean())
+    assert scores[-1] > baseline + 1.0, (baseline, scores)
+    assert not torch.equal(model.Wuu, before)  # it trained the RNN-RBM's own recurrence
+
+
+def test_transposition_keeps_every_key_on_the_keyboard():
+    roll = np.zeros((4, 88), bool)
+    roll[0, 3], roll[2, 84], roll[3, 40] = True, True, True
+    rng = np.random.default_rng(0)
+    shifts = set()
+    for _ in range(200):
+        out = polyphony.transposed(roll, 6, rng)
+        assert out.sum() == 3 and out.shape == roll.shape
+        shift = int(np.flatnonzero(out[3])[0]) - 40
+        assert np.array_equal(np.flatnonzero(out[0]), [3 + shift]) and np.array_equal(np.flatnonzero(out[2]), [84 + shift])
+        shifts.add(shift)
+    assert shifts == set(range(-3, 4))  # -6..6, limited to what stays inside 0..87
+    assert polyphony.transposed(np.zeros((2, 88), bool), 6, rng).sum() == 0
+
+
+def test_rbm_marginals_match_enumeration():
+    """A 10-key conditional RBM: each key's exact probability of sounding (all 1024 states) against
+    the Gibbs-chain estimate of `marginals`, started from silence."""
+    torch.manual_seed(3)
+    model = RNNRBM(RBMConfig(visible=10, hidden=8, recurrent=4))
+    with torch.no_grad():
+        model.W.normal_(0, 0.8)
+        bv, bh = torch.randn(1, 10), torch.randn(1, 8)
+        states = ((torch.arange(1024)[:, None] >> torch.arange(10)) & 1).float()
+        log_p = -model.free_energy(states, bv, bh) - log_partition_exact(model.W, bv, bh)
+        exact = (log_p.exp()[:, None] * states).sum(0)
+    estimate = model.marginals(torch.zeros(1, 10), bv, bh, steps=60, chains=4000, keep=40,
+                               generator=torch.Generator().manual_seed(0))[0]
+    assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)
+    assert ((exact > 0.1) & (exact < 0.9)).sum() >= 5

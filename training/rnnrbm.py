@@ -76,6 +76,22 @@ class RNNRBM(nn.Module):
                 v = torch.where(clamp, fixed, v)
         return v
 
+    @torch.no_grad()
+    def marginals(self, start: torch.Tensor, bv: torch.Tensor, bh: torch.Tensor, steps: int = 25,
+                  chains: int = 20, keep: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Each key's probability of sounding, per frame (N, V): `chains` Gibbs chains from `start`,
+        `steps` steps each, averaging p(v | h) over the last `keep` steps of every chain."""
+        v = start.repeat_interleave(chains, 0)
+        bv_r, bh_r = bv.repeat_interleave(chains, 0), bh.repeat_interleave(chains, 0)
+        total = torch.zeros_like(v)
+        for step in range(steps):
+            h = torch.bernoulli(torch.sigmoid(v @ self.W + bh_r), generator=generator)
+            p = torch.sigmoid(h @ self.W.T + bv_r)
+            if step >= steps - keep:
+                total += p
+            v = torch.bernoulli(p, generator=generator)
+        return (total / min(keep, steps)).view(-1, chains, v.shape[-1]).mean(1)
+
     def cd_loss(self, v: torch.Tensor, mask: torch.Tensor, k: int | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean over real frames of F(v) - F(v~), v~ after k Gibbs steps from v (held constant)."""
