@@ -1,4 +1,5 @@
-"""Per-frame cost of the live harmoniser: one RNN step plus k clamped Gibbs steps in onnxruntime.
+"""Per-frame cost of the live harmoniser: one recurrent step plus the clamped sampler (k Gibbs steps
+of an RBM, or one key-by-key NADE pass) in onnxruntime.
 
     python benchmarks/harmony.py MODEL.onnx [--frames 2000]
 
@@ -36,7 +37,7 @@ def main(argv=None) -> int:
             times.append(time.perf_counter() - started)
         previous = frame
     ms = np.array(times) * 1000
-    print(f"{args.model}: {model.gibbs} Gibbs steps, RBM {model.hidden} hidden, RNN {model.recurrent}, one thread")
+    print(f"{args.model}: {model.describe()}, one thread")
     print(f"  per frame: p50 {np.percentile(ms, 50):.3f}  p99 {np.percentile(ms, 99):.3f}  max {ms.max():.3f} ms "
           f"(n={len(ms)}); goal p99 <= 5 ms")
     return 0

@@ -263,11 +263,13 @@ def info(model):
     if rollmodel.model_kind(model) == rollmodel.KIND:
         roll = rollmodel.RollModel(model)
         metrics, config = roll.training.get("metrics", {}), roll.training.get("config", {})
-        click.echo(f"{roll.path}\n  kind: piano-roll (RNN-RBM); keys {roll.low}..{roll.high}, a frame is "
-                   f"{roll.beats:g} beats; RNN {roll.recurrent} units, RBM {roll.hidden} hidden, {roll.gibbs} Gibbs steps")
-        click.echo(f"  trained on {', '.join(roll.training.get('files', []))} ({config.get('epochs', '?')} epochs): "
-                   f"validation log-likelihood {metrics.get('valid_ll', float('nan')):.3f} nats/frame, "
-                   f"accuracy {metrics.get('valid_acc', float('nan')):.3f}")
+        name = {"rbm": "RNN-RBM", "nade": "LSTM-NADE"}[roll.sampler]
+        click.echo(f"{roll.path}\n  kind: piano-roll ({name}); keys {roll.low}..{roll.high}, a frame is "
+                   f"{roll.beats:g} beats; {roll.describe()}")
+        accuracy = f", accuracy {metrics['valid_acc']:.3f}" if "valid_acc" in metrics else ""
+        click.echo(f"  trained on {', '.join(roll.training.get('files', []))} (best epoch {metrics.get('epoch', '?')} "
+                   f"of {config.get('epochs', '?')}): validation log-likelihood "
+                   f"{metrics.get('valid_ll', float('nan')):.3f} nats/frame{accuracy}")
         click.echo(f"  trained by: {roll.training.get('command') or '?'}\n  exported by: "
                    f"{roll.training.get('export_command') or '?'}")
         return
@@ -557,6 +559,18 @@ def export_cmd(checkpoint, out, quantize, check, gibbs):
             worst = rbm.parity(checkpoint, out, pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200])
             click.echo(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
                        f"sampled units that differ per frame (same noise): {worst['sample_units']}")
+        return
+    if kind == "rnnnade":
+        nade = _torch_side("segue.export.nade")
+        nade.export_nade(checkpoint, out, command=_command_line())
+        click.echo(f"wrote {out}")
+        if check:
+            from . import pianoroll
+
+            worst = nade.parity(checkpoint, out, pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200])
+            click.echo(f"parity: max |bias diff| {worst['bias']:.2e} (graph vs torch step and vs the trained model), "
+                       f"max |state diff| {worst['state']:.2e}, sampled units that differ per frame (same noise): "
+                       f"{worst['sample_units']}")
         return
     onnx_mod = _torch_side("segue.export.onnx")
     onnx_mod.export_melody(checkpoint, out, command=_command_line())

@@ -1,8 +1,9 @@
-"""Piano-roll models (the RNN-RBM) on onnxruntime: the model file, a stream, and generation.
+"""Piano-roll models (the RNN-RBM, the LSTM-NADE) on onnxruntime: the model file, a stream, and generation.
 
 The graph is one step: (frame v(t-1), u(t-2), start, clamp, fixed, noise) -> (sample v(t), bv(t),
-bh(t), u(t-1)); see export/rnnrbm.py. The Gibbs sampler runs inside it; its uniform noise comes
-from a seeded numpy generator here.
+bh(t), u(t-1)); see export/rnnrbm.py and export/nade.py. The sampler (k Gibbs steps of an RBM,
+or a NADE's key-by-key pass) runs inside it; its uniform noise comes from a seeded numpy
+generator here. The file says which sampler it holds (metadata `segue.rbm` or `segue.nade`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .model import ModelFileError, open_session, resolve_model, session_options
 from .pianoroll import KEYS
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
+NADE_INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_v")  # a NADE samples without hidden noise
 OUTPUTS = ("sample", "bv", "bh", "u_next")
 KIND = "piano-roll"
 DEFAULT_ROLL_MODEL = "chorale.onnx"  # the shipped piano-roll model (docs/model-card-chorale.md)
@@ -34,26 +36,39 @@ class RollModel:
             codec = json.loads(meta["segue.codec"])
             self.low, self.high, self.beats = int(codec["low"]), int(codec["high"]), float(codec["beats"])
             self.recurrent = int(json.loads(meta["segue.state"])["u"])
-            rbm = json.loads(meta["segue.rbm"])
-            self.hidden, self.gibbs = int(rbm["hidden"]), int(rbm["gibbs"])
+            if "segue.nade" in meta:
+                self.sampler, self.inputs = "nade", NADE_INPUTS
+                self.hidden, self.gibbs = int(json.loads(meta["segue.nade"])["hidden"]), 1
+            else:
+                self.sampler, self.inputs = "rbm", INPUTS
+                rbm = json.loads(meta["segue.rbm"])
+                self.hidden, self.gibbs = int(rbm["hidden"]), int(rbm["gibbs"])
             self.training = json.loads(meta.get("segue.training", "{}"))
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFileError(f"{self.path}: broken segue metadata ({err})") from None
         names = {i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()}
-        if names != (set(INPUTS), set(OUTPUTS)):
-            raise ModelFileError(f"{self.path}: graph inputs/outputs do not match a piano-roll model")
+        if names != (set(self.inputs), set(OUTPUTS)):
+            raise ModelFileError(f"{self.path}: graph inputs/outputs do not match a piano-roll model ({self.sampler})")
 
     def feed(self, previous: np.ndarray, u: np.ndarray, start: bool, rng: np.random.Generator,
              clamp: np.ndarray | None = None, fixed: np.ndarray | None = None) -> dict[str, np.ndarray]:
         batch = previous.shape[0]
         zeros = np.zeros((batch, KEYS), np.float32)
-        return {
+        feed = {
             "frame": previous.astype(np.float32), "u": u, "start": np.full((batch, 1), float(start), np.float32),
             "clamp": zeros if clamp is None else clamp.astype(np.float32),
             "fixed": zeros if fixed is None else fixed.astype(np.float32),
-            "noise_h": rng.random((self.gibbs, batch, self.hidden), dtype=np.float32),
-            "noise_v": rng.random((self.gibbs, batch, KEYS), dtype=np.float32),
         }
+        if self.sampler == "rbm":
+            feed["noise_h"] = rng.random((self.gibbs, batch, self.hidden), dtype=np.float32)
+        feed["noise_v"] = rng.random((self.gibbs, batch, KEYS), dtype=np.float32)
+        return feed
+
+    def describe(self) -> str:
+        """One line for `segue info`: the sampler and its sizes."""
+        if self.sampler == "nade":
+            return f"LSTM {self.recurrent // 2} units, NADE {self.hidden} hidden, key-by-key sampling"
+        return f"RNN {self.recurrent} units, RBM {self.hidden} hidden, {self.gibbs} Gibbs steps"
 
     def stream(self, seed: int | None = None) -> "RollStream":
         return RollStream(self, seed)

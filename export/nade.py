@@ -1,0 +1,112 @@
+"""LSTM-NADE checkpoint -> a piano-roll model file: one LSTM step plus the NADE's key-by-key sampler.
+
+The graph (opset 17) keeps the RNN-RBM's contract (export/rnnrbm.py) so that generation and the
+live harmoniser run either model unchanged:
+    (frame v(t-1), u = [h, c] after v(t-2), start, clamp, fixed, noise_v (1, B, 88))
+      -> (sample v(t), bv(t), bh(t), u_next = [h, c] after v(t-1))
+`start` = 1 for the first frame of a piece: the LSTM then steps from a zero state on a silent
+frame, as in training. Keys are sampled from the lowest up, each from p(v_i | v_<i, past); a
+clamped key takes its `fixed` value instead, and the keys above it are conditioned on that, so
+the player's held notes shape the rest of the chord (keys below a held note do not see it: a
+NADE's order is fixed). No RBM hidden noise: the file has no `noise_h` input.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from segue.daemon.model import FORMAT_VERSION
+from segue.daemon.pianoroll import HIGH, KEYS, LOW
+from segue.daemon.rollmodel import NADE_INPUTS, OUTPUTS
+from segue.training.nade import RNNNADE
+from segue.training.polyphony import load
+
+
+class _Step(nn.Module):
+    def __init__(self, model: RNNNADE):
+        super().__init__()
+        self.m = model
+        self.units = model.config.recurrent
+
+    def forward(self, frame, u, start, clamp, fixed, noise_v):
+        m, n = self.m, self.units
+        keep = 1.0 - start
+        x, h, c = frame * keep, u[:, :n] * keep, u[:, n:] * keep
+        lstm = m.rnn  # gates in torch's order: input, forget, cell, output
+        gates = x @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + h @ lstm.weight_hh_l0.T + lstm.bias_hh_l0
+        i, f, g, o = gates.chunk(4, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        bv, bh = m.to_bv(h), m.to_bh(h)
+        a, keys = bh, []
+        for key in range(KEYS):
+            p = torch.sigmoid(bv[:, key:key + 1] + (torch.sigmoid(a) * m.V[key]).sum(-1, keepdim=True))
+            v = (noise_v[0, :, key:key + 1] < p).float()
+            v = clamp[:, key:key + 1] * fixed[:, key:key + 1] + (1.0 - clamp[:, key:key + 1]) * v
+            a = a + v * m.W[key]
+            keys.append(v)
+        return torch.cat(keys, -1), bv, bh, torch.cat([h, c], -1)
+
+
+def export_nade(checkpoint: str | Path, out: str | Path, beats: float | None = None, command: str = "") -> Path:
+    """Write the model file; `beats`: frame length in beats (default: the training config's)."""
+    model, record = load(checkpoint, kind="rnnnade")
+    model.eval()
+    config = record.get("config", {})
+    beats = beats or config.get("beats", 1.0)
+    state = 2 * model.config.recurrent
+    example = (torch.zeros(1, KEYS), torch.zeros(1, state), torch.ones(1, 1), torch.zeros(1, KEYS),
+               torch.zeros(1, KEYS), torch.rand(1, 1, KEYS))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dynamic = {name: {0: "batch"} for name in NADE_INPUTS[:5]}
+    dynamic.update({"noise_v": {1: "batch"}}, **{name: {0: "batch"} for name in OUTPUTS})
+    with torch.no_grad():
+        torch.onnx.export(_Step(model), example, str(out), input_names=list(NADE_INPUTS), output_names=list(OUTPUTS),
+                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
+    from .onnx import stamp
+
+    meta = {
+        "segue.format": str(FORMAT_VERSION),
+        "segue.kind": "piano-roll",
+        "segue.codec": json.dumps({"low": LOW, "high": HIGH, "beats": beats}),
+        "segue.state": json.dumps({"u": state}),
+        "segue.nade": json.dumps({"hidden": model.config.hidden, "recurrent": model.config.recurrent}),
+        "segue.training": json.dumps({**record, "export_command": command}),
+    }
+    stamp(out, meta, "segue piano-roll model: one LSTM step with its NADE sampler (see segue.daemon.rollmodel)")
+    return out
+
+
+def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, seed: int = 0) -> dict:
+    """Step a piece through torch and onnxruntime with the same noise; the largest differences, and
+    the largest gap between the graph's first-frame biases and `RNNNADE.biases` (the trained model)."""
+    from segue.daemon.rollmodel import RollModel
+
+    model, _ = load(checkpoint, kind="rnnnade")
+    model.eval()
+    net = RollModel(model_file)
+    rng = np.random.default_rng(seed)
+    step = _Step(model)
+    u = np.zeros((1, net.recurrent), np.float32)
+    worst = {"bias": 0.0, "state": 0.0, "sample_units": 0}
+    previous = np.zeros((1, KEYS), np.float32)
+    roll = np.asarray(roll, np.float32)
+    with torch.no_grad():
+        trained = [x[0].numpy() for x in model.biases(torch.from_numpy(roll)[None])]
+    for t, frame in enumerate(roll):
+        feed = net.feed(previous, u, start=t == 0, rng=rng)
+        ours = net.session.run(list(OUTPUTS), feed)
+        with torch.no_grad():
+            theirs = [x.numpy() for x in step(*(torch.from_numpy(feed[name]) for name in NADE_INPUTS))]
+        worst["bias"] = max(worst["bias"], *(float(np.abs(ours[i] - x).max()) for i, x in ((1, theirs[1]), (2, theirs[2]),
+                                                                                         (1, trained[0][t]),
+                                                                                         (2, trained[1][t]))))
+        worst["state"] = max(worst["state"], float(np.abs(ours[3] - theirs[3]).max()))
+        worst["sample_units"] = max(worst["sample_units"], int(np.sum(ours[0] != theirs[0])))
+        u, previous = ours[3], frame[None]
+    return worst
