@@ -370,12 +370,13 @@ def train_rnnrbm(paths, out, quiet, init, **options):
 @click.option("--transpose", type=int, help="Augment: shift each chunk by a random -N..N semitones every epoch.")
 @click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
 @click.option("--seed", type=int, help="Random seed (default 0).")
+@click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_rnnnade(paths, out, quiet, **options):
+def train_rnnnade(paths, out, quiet, init, **options):
     """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
     poly = _torch_side("segue.training.polyphony")
     config = poly.with_overrides(poly.NADETrainConfig(), **options)
-    record = poly.train_rnnnade(paths, out, config, progress=not quiet, command=_command_line())
+    record = poly.train_rnnnade(paths, out, config, progress=not quiet, command=_command_line(), init=init)
     m = record["metrics"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation log-likelihood "
                f"{m['valid_ll']:.3f} nats/frame (exact)")

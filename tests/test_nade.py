@@ -141,3 +141,14 @@ def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, kre
     assert pianoroll.from_midi(tmp_path / "gen.mid").any()
     result = CliRunner().invoke(cli, ["info", str(model_file)])
     assert result.exit_code == 0 and "kind: piano-roll (LSTM-NADE)" in result.output and "NADE 24 hidden" in result.output
+
+
+def test_init_trains_on_from_a_checkpoint(small_nade, tmp_path):
+    out, record = small_nade
+    config = polyphony.NADETrainConfig(**{**record["config"], "epochs": 1})
+    fresh = polyphony.train_rnnnade([JSB], tmp_path / "fresh.pt", config, progress=False)
+    more = polyphony.train_rnnnade([JSB], tmp_path / "more.pt", config, progress=False, init=out)
+    assert more["metrics"]["valid_ll"] > max(fresh["metrics"]["valid_ll"], record["metrics"]["valid_ll"] - 0.05)
+    with pytest.raises(ValueError, match="differ from this run's"):
+        polyphony.train_rnnnade([JSB], tmp_path / "x.pt", polyphony.NADETrainConfig(hidden=8, recurrent=8, epochs=1),
+                                progress=False, init=out)

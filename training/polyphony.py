@@ -385,8 +385,10 @@ class NADETrainConfig:
 
 
 def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainConfig(), progress: bool = True,
-                  command: str = "") -> dict:
-    """Train on exact negative log-likelihood; keep the best validation epoch; stop after `patience`."""
+                  command: str = "", init: str | Path | None = None) -> dict:
+    """Train on exact negative log-likelihood; keep the best validation epoch; stop after `patience`.
+
+    `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh)."""
     from .nade import NADEConfig, RNNNADE
 
     torch.manual_seed(config.seed)
@@ -394,8 +396,15 @@ def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainCon
     data = read_data(paths, beats=config.beats)
     train, valid = chunks(data["train"], config.chunk), data["valid"] or data["train"][-1:]
     model = RNNNADE(NADEConfig(hidden=config.hidden, recurrent=config.recurrent, dropout=config.dropout))
-    with torch.no_grad():  # start from each key's frequency: otherwise the first epochs only learn that
-        model.to_bv.bias.copy_(frequency_logits(data["train"]))  # most keys are silent
+    if init is not None:
+        start, _ = load(init, kind="rnnnade")
+        if (start.config.hidden, start.config.recurrent) != (config.hidden, config.recurrent):
+            raise ValueError(f"{init}: its sizes ({start.config.hidden} hidden, {start.config.recurrent} recurrent) "
+                             f"differ from this run's ({config.hidden}, {config.recurrent})")
+        model.load_state_dict(start.state_dict())
+    else:
+        with torch.no_grad():  # start from each key's frequency: otherwise the first epochs only learn that
+            model.to_bv.bias.copy_(frequency_logits(data["train"]))  # most keys are silent
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     out = Path(out)
     history, best, since = [], -math.inf, 0
