@@ -19,6 +19,8 @@ from .pianoroll import KEYS
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
 NADE_INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_v")  # a NADE samples without hidden noise
 OUTPUTS = ("sample", "bv", "bh", "u_next")
+NADE_OUTPUTS = OUTPUTS + ("log_weight",)  # log p(clamped keys | the keys below them, past), per row
+CANDIDATES = 32  # NADE frames drawn per clamped step, one kept by its weight (RollStream.advance)
 KIND = "piano-roll"
 DEFAULT_ROLL_MODEL = "chorale.onnx"  # the shipped piano-roll model (docs/model-card-chorale.md)
 
@@ -37,17 +39,17 @@ class RollModel:
             self.low, self.high, self.beats = int(codec["low"]), int(codec["high"]), float(codec["beats"])
             self.recurrent = int(json.loads(meta["segue.state"])["u"])
             if "segue.nade" in meta:
-                self.sampler, self.inputs = "nade", NADE_INPUTS
+                self.sampler, self.inputs, self.outputs = "nade", NADE_INPUTS, NADE_OUTPUTS
                 self.hidden, self.gibbs = int(json.loads(meta["segue.nade"])["hidden"]), 1
             else:
-                self.sampler, self.inputs = "rbm", INPUTS
+                self.sampler, self.inputs, self.outputs = "rbm", INPUTS, OUTPUTS
                 rbm = json.loads(meta["segue.rbm"])
                 self.hidden, self.gibbs = int(rbm["hidden"]), int(rbm["gibbs"])
             self.training = json.loads(meta.get("segue.training", "{}"))
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFileError(f"{self.path}: broken segue metadata ({err})") from None
         names = {i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()}
-        if names != (set(self.inputs), set(OUTPUTS)):
+        if names != (set(self.inputs), set(self.outputs)):
             raise ModelFileError(f"{self.path}: graph inputs/outputs do not match a piano-roll model ({self.sampler})")
 
     def feed(self, previous: np.ndarray, u: np.ndarray, start: bool, rng: np.random.Generator,
@@ -90,10 +92,18 @@ class RollStream:
         """
         prev = np.zeros((1, KEYS), np.float32) if previous is None else np.asarray(previous, np.float32)[None]
         clamp = None if held is None else np.asarray(held, np.float32)[None]
-        feed = self.model.feed(prev, self.u, start=not self.started, rng=self.rng, clamp=clamp, fixed=clamp)
-        sample, _, _, self.u = self.model.session.run(list(OUTPUTS), feed)
+        rows = CANDIDATES if self.model.sampler == "nade" and clamp is not None and clamp.any() else 1
+        feed = self.model.feed(np.repeat(prev, rows, 0), np.repeat(self.u, rows, 0), start=not self.started,
+                               rng=self.rng, clamp=None if clamp is None else np.repeat(clamp, rows, 0),
+                               fixed=None if clamp is None else np.repeat(clamp, rows, 0))
+        sample, _, _, u, *weight = self.model.session.run(list(self.model.outputs), feed)
+        pick = 0
+        if rows > 1:  # the NADE's keys below a held key did not see it: resample by each frame's weight
+            w = np.exp(weight[0][:, 0] - weight[0].max())
+            pick = int(self.rng.choice(rows, p=w / w.sum()))
+        self.u = u[:1]  # the state is the same for every candidate: it depends on the past only
         self.started = True
-        return sample[0] > 0.5
+        return sample[pick] > 0.5
 
 
 def continue_roll(model: RollModel, prime: np.ndarray, frames: int, seed: int | None = None) -> np.ndarray:

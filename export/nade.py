@@ -3,12 +3,15 @@
 The graph (opset 17) keeps the RNN-RBM's contract (export/rnnrbm.py) so that generation and the
 live harmoniser run either model unchanged:
     (frame v(t-1), u = [h, c] after v(t-2), start, clamp, fixed, noise_v (1, B, 88))
-      -> (sample v(t), bv(t), bh(t), u_next = [h, c] after v(t-1))
+      -> (sample v(t), bv(t), bh(t), u_next = [h, c] after v(t-1), log_weight)
 `start` = 1 for the first frame of a piece: the LSTM then steps from a zero state on a silent
 frame, as in training. Keys are sampled from the lowest up, each from p(v_i | v_<i, past); a
 clamped key takes its `fixed` value instead, and the keys above it are conditioned on that, so
-the player's held notes shape the rest of the chord (keys below a held note do not see it: a
-NADE's order is fixed). No RBM hidden noise: the file has no `noise_h` input.
+the keys above it are conditioned on it. Keys below a held note cannot see it (a NADE's order is
+fixed), so the graph also returns log_weight = sum over clamped keys of log p(v_i = fixed_i |
+v_<i, past): with a batch of candidates, resampling one in proportion to exp(log_weight) draws
+from the model's conditional given all held keys (sampling-importance-resampling; the runtime
+does this, daemon/rollmodel.py). No RBM hidden noise: the file has no `noise_h` input.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from torch import nn
 
 from segue.daemon.model import FORMAT_VERSION
 from segue.daemon.pianoroll import HIGH, KEYS, LOW
-from segue.daemon.rollmodel import NADE_INPUTS, OUTPUTS
+from segue.daemon.rollmodel import NADE_INPUTS, NADE_OUTPUTS
 from segue.training.nade import RNNNADE
 from segue.training.polyphony import load
 
@@ -42,14 +45,15 @@ class _Step(nn.Module):
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         bv, bh = m.to_bv(h), m.to_bh(h)
-        a, keys = bh, []
+        a, keys, log_weight = bh, [], torch.zeros_like(start)
         for key in range(KEYS):
-            p = torch.sigmoid(bv[:, key:key + 1] + (torch.sigmoid(a) * m.V[key]).sum(-1, keepdim=True))
-            v = (noise_v[0, :, key:key + 1] < p).float()
-            v = clamp[:, key:key + 1] * fixed[:, key:key + 1] + (1.0 - clamp[:, key:key + 1]) * v
+            logit = bv[:, key:key + 1] + (torch.sigmoid(a) * m.V[key]).sum(-1, keepdim=True)
+            held, value = clamp[:, key:key + 1], fixed[:, key:key + 1]
+            v = held * value + (1.0 - held) * (noise_v[0, :, key:key + 1] < torch.sigmoid(logit)).float()
+            log_weight = log_weight + held * nn.functional.logsigmoid((2.0 * value - 1.0) * logit)
             a = a + v * m.W[key]
             keys.append(v)
-        return torch.cat(keys, -1), bv, bh, torch.cat([h, c], -1)
+        return torch.cat(keys, -1), bv, bh, torch.cat([h, c], -1), log_weight
 
 
 def export_nade(checkpoint: str | Path, out: str | Path, beats: float | None = None, command: str = "") -> Path:
@@ -64,9 +68,10 @@ def export_nade(checkpoint: str | Path, out: str | Path, beats: float | None = N
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     dynamic = {name: {0: "batch"} for name in NADE_INPUTS[:5]}
-    dynamic.update({"noise_v": {1: "batch"}}, **{name: {0: "batch"} for name in OUTPUTS})
+    dynamic.update({"noise_v": {1: "batch"}}, **{name: {0: "batch"} for name in NADE_OUTPUTS})
     with torch.no_grad():
-        torch.onnx.export(_Step(model), example, str(out), input_names=list(NADE_INPUTS), output_names=list(OUTPUTS),
+        torch.onnx.export(_Step(model), example, str(out), input_names=list(NADE_INPUTS),
+                          output_names=list(NADE_OUTPUTS),
                           dynamic_axes=dynamic, opset_version=17, dynamo=False)
     from .onnx import stamp
 
@@ -100,7 +105,7 @@ def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, see
         trained = [x[0].numpy() for x in model.biases(torch.from_numpy(roll)[None])]
     for t, frame in enumerate(roll):
         feed = net.feed(previous, u, start=t == 0, rng=rng)
-        ours = net.session.run(list(OUTPUTS), feed)
+        ours = net.session.run(list(NADE_OUTPUTS), feed)
         with torch.no_grad():
             theirs = [x.numpy() for x in step(*(torch.from_numpy(feed[name]) for name in NADE_INPUTS))]
         worst["bias"] = max(worst["bias"], *(float(np.abs(ours[i] - x).max()) for i, x in ((1, theirs[1]), (2, theirs[2]),

@@ -152,3 +152,43 @@ def test_init_trains_on_from_a_checkpoint(small_nade, tmp_path):
     with pytest.raises(ValueError, match="differ from this run's"):
         polyphony.train_rnnnade([JSB], tmp_path / "x.pt", polyphony.NADETrainConfig(hidden=8, recurrent=8, epochs=1),
                                 progress=False, init=out)
+
+
+def test_clamped_sampling_reweights_to_the_exact_conditional(tmp_path):
+    """Key 5 held: keys 0..4 are sampled before the NADE sees it, so the graph's log_weight must
+    correct them. The weighted average of many candidate frames equals each key's exact probability
+    given the held key (the 2^9 states of keys 0..9 enumerated; keys 10..87 pinned silent)."""
+    import numpy as np
+
+    from segue.daemon.rollmodel import NADE_OUTPUTS, RollModel
+    from segue.export.nade import export_nade
+
+    torch.manual_seed(3)
+    model = RNNNADE(NADEConfig(hidden=7, recurrent=5, dropout=0.0)).eval()
+    with torch.no_grad():
+        model.W.normal_(0, 1.0), model.V.normal_(0, 1.0)
+        model.W[:5] *= 3.0  # keys 0..4 move the hidden units that key 5 reads strongly:
+        model.V[5] *= 4.0  # holding key 5 changes what is likely below it
+        model.to_bv.weight[10:] = 0.0
+        model.to_bv.bias[10:] = -40.0
+    checkpoint = tmp_path / "tiny.pt"
+    torch.save(model.to_checkpoint(), checkpoint)
+    net = RollModel(export_nade(checkpoint, tmp_path / "tiny.onnx"))
+    rows = 40_000
+    clamp = np.zeros((rows, KEYS), np.float32)
+    clamp[:, 5] = 1.0
+    feed = net.feed(np.zeros((rows, KEYS), np.float32), np.zeros((rows, net.recurrent), np.float32), start=True,
+                    rng=np.random.default_rng(0), clamp=clamp, fixed=clamp)
+    sample, bv, bh, _, log_weight = net.session.run(list(NADE_OUTPUTS), feed)
+    w = np.exp(log_weight[:, 0] - log_weight.max())
+    estimate = (w[:, None] * sample[:, :10]).sum(0) / w.sum()
+    with torch.no_grad():
+        states = torch.zeros(1024, KEYS)
+        states[:, :10] = ((torch.arange(1024)[:, None] >> torch.arange(10)) & 1).float()
+        logits = model.logits(states, torch.from_numpy(bv[:1]).expand(1024, -1), torch.from_numpy(bh[:1]).expand(1024, -1))
+        p = torch.exp(-torch.nn.functional.binary_cross_entropy_with_logits(logits, states, reduction="none").sum(-1))
+        p = p * states[:, 5]
+        exact = ((p[:, None] * states).sum(0) / p.sum())[:10].numpy()
+        unweighted = sample[:, :10].mean(0)
+    assert np.abs(estimate - exact).max() < 0.02, (estimate, exact)
+    assert np.abs(unweighted - exact)[:5].max() > 0.1  # without the weights, the keys below are wrong
