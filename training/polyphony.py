@@ -271,7 +271,7 @@ def load_record(path) -> dict:
     return json.loads(data.get("record", "{}"))
 
 
-THRESHOLDS = np.round(np.arange(0.05, 0.605, 0.01), 2)
+THRESHOLDS = np.round(np.arange(0.05, 0.955, 0.01), 2)
 
 
 def expected_accuracy(marginals, target: np.ndarray, tune: tuple | None) -> dict:
