@@ -59,6 +59,23 @@ def small_roll_model(small_rbm, tmp_path_factory) -> Path:
     return export_rnnrbm(small_rbm[0], tmp_path_factory.mktemp("roll") / "roll.onnx", gibbs=25)
 
 
+@pytest.fixture(scope="session")
+def small_nade(tmp_path_factory):
+    """Two epochs of a small LSTM-NADE on JSB: (checkpoint, training record)."""
+    from segue.training import polyphony
+
+    out = tmp_path_factory.mktemp("nade") / "jsb.pt"
+    config = polyphony.NADETrainConfig(hidden=24, recurrent=24, epochs=2, chunk=50, lr=3e-3)
+    return out, polyphony.train_rnnnade([DATA / "polyphonic" / "jsb_chorales.json"], out, config, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_nade_model(small_nade) -> Path:
+    from segue.export.nade import export_nade
+
+    return export_nade(small_nade[0], small_nade[0].with_suffix(".onnx"))
+
+
 def _rewrite_metadata(src: Path, dst: Path, changes: dict) -> Path:
     """Copy a model, changing (value) or removing (None) metadata entries."""
     import onnx

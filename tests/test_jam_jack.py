@@ -265,9 +265,12 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(jam, phrase, jack):
     probe.close()
 
 
-def test_harmonize_completes_the_held_chord_on_the_beat(jam, small_roll_model):
-    """--mode harmonize with a piano-roll model: chords around the probe's held notes, on the --bpm grid."""
-    proc, probe = jam("--mode", "harmonize", "--model", str(small_roll_model), "--bpm", "240", "--channel", "1",
+@pytest.mark.parametrize("sampler", ["rbm", "nade"])
+def test_harmonize_completes_the_held_chord_on_the_beat(jam, sampler, request):
+    """--mode harmonize with a piano-roll model (an RNN-RBM's clamped Gibbs chain, or an LSTM-NADE's
+    reweighted candidates): chords around the probe's held notes, on the --bpm grid."""
+    model = request.getfixturevalue({"rbm": "small_roll_model", "nade": "small_nade_model"}[sampler])
+    proc, probe = jam("--mode", "harmonize", "--model", str(model), "--bpm", "240", "--channel", "1",
                       "--voicing", "48-84")
     chord = [60, 64, 67]
     for pitch in chord:

@@ -11,13 +11,6 @@ from tests.conftest import DATA
 JSB = DATA / "polyphonic" / "jsb_chorales.json"
 
 
-@pytest.fixture(scope="module")
-def small_nade(tmp_path_factory):
-    out = tmp_path_factory.mktemp("nade") / "jsb.pt"
-    config = polyphony.NADETrainConfig(hidden=24, recurrent=24, epochs=2, chunk=50, lr=3e-3)
-    return out, polyphony.train_rnnnade([JSB], out, config, progress=False)
-
-
 def test_a_frame_probability_is_normalised():
     """Keys 10..87 are pinned silent (bias -40): the 1024 states of keys 0..9 then hold all the mass."""
     torch.manual_seed(0)
