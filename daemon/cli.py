@@ -485,13 +485,17 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="For the sampled accuracy.")
-def eval_rnnnade(checkpoint, data, split, seed):
+@click.option("--transpose", type=int, default=0, show_default=True,
+              help="Measure the split moved by this many semitones (both splits, for the threshold too): "
+                   "how a model does in keys its data were not written in.")
+def eval_rnnnade(checkpoint, data, split, seed, transpose):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
     poly = _torch_side("segue.training.polyphony")
     model, _ = poly.load(checkpoint, kind="rnnnade")
-    rolls = _split(data, split)
+    move = lambda rolls: rolls and [poly.shifted(r, transpose) for r in rolls]  # noqa: E731
+    rolls = move(_split(data, split))
     started = time.perf_counter()
-    scores = poly.evaluate_nade(model, rolls, seed=seed, tune=_tune(data, split))
+    scores = poly.evaluate_nade(model, rolls, seed=seed, tune=move(_tune(data, split)))
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
                f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled, {scores['accuracy_greedy'] * 100:.2f} % "
                f"greedy{_expected(scores)} [{time.perf_counter() - started:.0f} s]")

@@ -37,7 +37,7 @@ class ModelFileError(ValueError):
     """A file that is not a usable segue model."""
 
 
-SHIPPED = ("melody", "chorale", "songci")  # the models in segue/daemon/models, usable by name: --model chorale
+SHIPPED = ("melody", "chorale", "chorale-nade", "songci")  # in segue/daemon/models, usable by name: --model chorale
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:

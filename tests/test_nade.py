@@ -57,11 +57,17 @@ def test_eval_command_and_wrong_kinds(small_nade, small_rbm):
     out, _ = small_nade
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--split", "valid"])
     assert result.exit_code == 0, result.output
+    plain = result.output
     assert "4602 frames, log-likelihood -" in result.output and "(exact)" in result.output
     assert "expected-accuracy" not in result.output  # its threshold comes from the valid split itself
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB)])
     assert result.exit_code == 0 and "4725 frames" in result.output, result.output
     assert "expected-accuracy decoding (keys above p = 0." in result.output
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--split", "valid", "--transpose", "2"])
+    assert result.exit_code == 0 and "4602 frames" in result.output, result.output
+    assert result.output.split("log-likelihood")[1][:8] != plain.split("log-likelihood")[1][:8]  # other music
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--transpose", "60"])
+    assert result.exit_code == 1 and "takes keys off the 88-key keyboard" in result.output
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(small_rbm[0]), str(JSB)])
     assert result.exit_code == 1 and "not an LSTM-NADE checkpoint" in result.output
     result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(out), str(JSB)])
@@ -134,6 +140,9 @@ def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, kre
     assert pianoroll.from_midi(tmp_path / "gen.mid").any()
     result = CliRunner().invoke(cli, ["info", str(model_file)])
     assert result.exit_code == 0 and "kind: piano-roll (LSTM-NADE)" in result.output and "NADE 24 hidden" in result.output
+    result = CliRunner().invoke(cli, ["generate", "--model", "chorale-nade", "--frames", "4", "--seed", "1",
+                                      "--out", str(tmp_path / "shipped.mid")])  # the shipped NADE, by name
+    assert result.exit_code == 0 and "frames of 1 beats" in result.output, result.output
 
 
 def test_init_trains_on_from_a_checkpoint(small_nade, tmp_path):

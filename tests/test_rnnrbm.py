@@ -221,6 +221,9 @@ def test_transposition_keeps_every_key_on_the_keyboard():
         shifts.add(shift)
     assert shifts == set(range(-3, 4))  # -6..6, limited to what stays inside 0..87
     assert polyphony.transposed(np.zeros((2, 88), bool), 6, rng).sum() == 0
+    assert np.array_equal(np.flatnonzero(polyphony.shifted(roll, -3)[0]), [0])
+    with pytest.raises(ValueError, match="takes keys off the 88-key keyboard"):
+        polyphony.shifted(roll, 4)
 
 
 def test_rbm_marginals_match_enumeration():

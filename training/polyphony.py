@@ -165,14 +165,21 @@ def transposed(roll: np.ndarray, most: int, rng) -> np.ndarray:
     if not len(keys):
         return roll
     low, high = max(-most, -int(keys[0])), min(most, roll.shape[1] - 1 - int(keys[-1]))
-    shift = int(rng.integers(low, high + 1))
-    if shift == 0:
+    return shifted(roll, int(rng.integers(low, high + 1)))
+
+
+def shifted(roll: np.ndarray, semitones: int) -> np.ndarray:
+    """`roll` moved up (or down) by `semitones`; ValueError if a sounding key would leave the keyboard."""
+    if semitones == 0:
         return roll
+    keys = np.flatnonzero(roll.any(0))
+    if len(keys) and not (0 <= keys[0] + semitones and keys[-1] + semitones < roll.shape[1]):
+        raise ValueError(f"transposing by {semitones} semitones takes keys off the 88-key keyboard")
     out = np.zeros_like(roll)
-    if shift > 0:
-        out[:, shift:] = roll[:, :-shift]
+    if semitones > 0:
+        out[:, semitones:] = roll[:, :-semitones]
     else:
-        out[:, :shift] = roll[:, -shift:]
+        out[:, :semitones] = roll[:, -semitones:]
     return out
 
 
