@@ -5,11 +5,8 @@ only when their commands run, so `segue generate` never loads torch.
 """
 from __future__ import annotations
 
-import importlib
 import logging
-import shlex
 import sys
-import time
 
 import click
 
@@ -19,18 +16,16 @@ from . import ports as ports_mod
 from . import rollmodel
 from . import session
 from .engine import JamConfig
+from .cli_offline import CHANNEL, TRACK, evaluate, export_cmd, train
 from .clock import Span
 from .harmony import Harmonize
 from .policy import MODES, CallAndResponse, Continuous
 from .ports import APIS
-from .midifile import read_notes
 from .model import EventModel
 from .sampling import Sampling
 
 log = logging.getLogger("segue")
 EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
-CHANNEL = click.IntRange(0, 15)
-TRACK = click.IntRange(0, None)
 
 
 class _OneLineUsageError(click.ClickException):
@@ -51,20 +46,6 @@ class _Group(click.Group):
         except EXPECTED as err:
             message = (str(err) or type(err).__name__).strip().splitlines()[0]
             raise click.ClickException(message) from None
-
-
-def _command_line() -> str:
-    """How this run was asked for, to store beside what it makes."""
-    return "segue " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-
-
-def _torch_side(module: str):
-    """Import a training/export module, or say which extra is missing."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise RuntimeError(f"this command needs the training extra ({err.name} is missing): "
-                           "pip install 'segue[train]'") from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -288,308 +269,9 @@ def info(model):
         click.echo(f"  exported by: {t.get('command') or '?'}")
 
 
-@cli.group()
-def train():
-    """Train models (needs the training extra: pip install 'segue[train]')."""
-
-
-@train.command("melody")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt); a .png plot goes beside it.")
-@click.option("--recipe", type=click.Choice(["segue", "textbook"]), default="segue", show_default=True,
-              help="segue: streaming training, fixed time classes, held-out tails; textbook: the seed's recipe.")
-@click.option("--epochs", type=int)
-@click.option("--batch", type=int)
-@click.option("--lr", type=float)
-@click.option("--hidden", type=int)
-@click.option("--layers", type=int)
-@click.option("--dropout", type=float)
-@click.option("--length", type=int, help="Events per training window (segue recipe).")
-@click.option("--stride", type=int, help="Events between training window starts (segue recipe).")
-@click.option("--codec", type=click.Choice(["segue", "seed"]), help="Time/velocity classes: segue's fixed ones or the textbook's.")
-@click.option("--window", type=int, help="Events in per sample (textbook recipe).")
-@click.option("--split", type=click.Choice(["tail", "random"]))
-@click.option("--valid-fraction", type=float)
-@click.option("--clip", type=float, help="Gradient norm clip (0: off).")
-@click.option("--channel", type=CHANNEL, help="Only this MIDI channel (default: all but drums; textbook: 0).")
-@click.option("--track", type=TRACK, help="Only this track.")
-@click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_melody(paths, out, recipe, quiet, **options):
-    """Train the event LSTM composer on MIDI files or directories."""
-    train_mod = _torch_side("segue.training.train")
-    base = train_mod.TrainConfig.textbook() if recipe == "textbook" else train_mod.TrainConfig()
-    config = train_mod.with_overrides(base, **options)
-    result = train_mod.train_melody(paths, out, config, progress=not quiet, command=_command_line())
-    best = result["best"]
-    click.echo(f"wrote {out} (best epoch {best['epoch']} of {result['epochs']}): held-out NLL "
-               f"{best['valid_nll']:.3f} nats/event; accuracy pitch {best['valid_acc_pitch']:.3f}, velocity "
-               f"{best['valid_acc_velocity']:.3f}, time {best['valid_acc_time']:.3f}, mean {best['valid_acc_mean']:.3f}")
-
-
-@train.command("rnnrbm")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt).")
-@click.option("--epochs", type=int)
-@click.option("--batch", type=int, help="Sequences (chunks) per step.")
-@click.option("--chunk", type=int, help="Frames per training sequence.")
-@click.option("--lr", type=float)
-@click.option("--hidden", type=int, help="RBM hidden units (paper: 150).")
-@click.option("--recurrent", type=int, help="RNN units (paper: 100).")
-@click.option("--k", type=int, help="CD-k Gibbs steps (paper: 15).")
-@click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
-@click.option("--valid-every", type=int, help="Epochs between validation log-likelihood estimates.")
-@click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
-@click.option("--pretrain", type=int, help="Epochs of the paper's pretraining (one RBM on all frames) first.")
-@click.option("--pretrain-rnn", type=int, help="Then epochs of its RNN pretraining (the RNN as a frame predictor).")
-@click.option("--transpose", type=int, help="Augment: shift each chunk by a random -N..N semitones every epoch.")
-@click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_rnnrbm(paths, out, quiet, init, **options):
-    """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
-    poly = _torch_side("segue.training.polyphony")
-    config = poly.with_overrides(poly.RBMTrainConfig(), **options)
-    record = poly.train_rnnrbm(paths, out, config, progress=not quiet, command=_command_line(), init=init)
-    m = record["metrics"]
-    click.echo(f"wrote {out} (best epoch {m['epoch']}): validation log-likelihood {m['valid_ll']:.3f} nats/frame "
-               f"(AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy {m['valid_acc']:.3f}")
-
-
-@train.command("rnnnade")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt).")
-@click.option("--epochs", type=int, help="At most this many epochs (default 100).")
-@click.option("--patience", type=int, help="Stop after this many epochs without a better validation score.")
-@click.option("--batch", type=int, help="Sequences (chunks) per step.")
-@click.option("--chunk", type=int, help="Frames per training sequence.")
-@click.option("--lr", type=float)
-@click.option("--hidden", type=int, help="NADE hidden units (default 150).")
-@click.option("--recurrent", type=int, help="LSTM units (default 150).")
-@click.option("--dropout", type=float, help="Dropout on the LSTM state (default 0.3).")
-@click.option("--weight-decay", type=float, help="Decoupled weight decay, AdamW (default 0).")
-@click.option("--transpose", type=int, help="Augment: shift each chunk by a random -N..N semitones every epoch.")
-@click.option("--beats", type=float, help="Frame length in beats for MIDI inputs (JSON: as stored).")
-@click.option("--seed", type=int, help="Random seed (default 0).")
-@click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_rnnnade(paths, out, quiet, init, **options):
-    """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
-    poly = _torch_side("segue.training.polyphony")
-    config = poly.with_overrides(poly.NADETrainConfig(), **options)
-    record = poly.train_rnnnade(paths, out, config, progress=not quiet, command=_command_line(), init=init)
-    m = record["metrics"]
-    click.echo(f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation log-likelihood "
-               f"{m['valid_ll']:.3f} nats/frame (exact)")
-
-
-@train.command("lyrics")
-@click.argument("corpus", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt); a .png plot goes beside it.")
-@click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), help="Recurrent cell (default lstm).")
-@click.option("--input", "input_", type=click.Choice(["embedding", "onehot"]), help="Input encoding (default embedding).")
-@click.option("--embed", type=int, help="Embedding width (default 256).")
-@click.option("--hidden", type=int, help="Units per layer (default 512, the report's).")
-@click.option("--layers", type=int, help="Recurrent layers (default 2).")
-@click.option("--dropout", type=float, help="Default 0.5.")
-@click.option("--length", type=int, help="Characters per training sequence (default 20).")
-@click.option("--batch", type=int, help="Sequences per step (default 128).")
-@click.option("--lr", type=float, help="Adam learning rate (default 1e-3).")
-@click.option("--clip", type=float, help="Gradient norm clip (default 1; 0: off).")
-@click.option("--epochs", type=int, help="Default 50 (the report trained 300).")
-@click.option("--steps", type=int, help="Stop after this many optimiser steps (default: no limit).")
-@click.option("--cap", type=int, help="Vocabulary size, the unknown symbol included (default 4000).")
-@click.option("--newlines", type=click.Choice(["keep", "space"]), help="Line breaks as a symbol (default) or as spaces, as the report did.")
-@click.option("--block", type=int, help="Held-out split: block length in characters (default 1000) ...")
-@click.option("--every", type=int, help="... and every Nth block is validation text (default 10).")
-@click.option("--valid-every", type=int, help="Epochs between validation passes (default 1).")
-@click.option("--init", type=click.Path(dir_okay=False), help="Go on from this lyrics checkpoint (its shape and vocabulary).")
-@click.option("--seed", type=int, help="Random seed (default 0).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_lyrics(corpus, out, quiet, input_, init, **options):
-    """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
-    lyr = _torch_side("segue.training.lyrics")
-    config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
-    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(), checkpoint_every=1,
-                              init=init)
-    m = record["best"]
-    click.echo(f"wrote {out} (best epoch {m['epoch']}): validation {m['valid_bpc']:.3f} bits/char, "
-               f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
-
-
-@cli.group("eval")
-def evaluate():
-    """Measure trained models on held-out data (needs the training extra)."""
-
-
-@evaluate.command("melody")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--channel", type=CHANNEL, help="Only this MIDI channel (default: all but drums).")
-@click.option("--track", type=TRACK, help="Only this track.")
-@click.option("--valid-fraction", type=float, default=0.1, show_default=True, help="Held-out tail of each file.")
-@click.option("--protocol", type=click.Choice(["stream", "window"]), help="Default: the one the model was trained with.")
-def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
-    """Held-out NLL per event and per-head accuracy on the tail of each file."""
-    ev = _torch_side("segue.training.evaluate")
-    click.echo(ev.format_rows(ev.evaluate_melody(checkpoint, paths, channel, track, valid_fraction, protocol)))
-
-
-def _split(data, split: str) -> list:
-    """The piano rolls of one split of a benchmark JSON file."""
-    from . import pianoroll
-
-    rolls = pianoroll.load_json(data, splits=(split,)).get(split)
-    if not rolls:
-        raise ValueError(f"{data}: no {split} split")
-    return rolls
-
-
-def _tune(data, split: str) -> list | None:
-    """The pieces the expected-accuracy threshold is chosen on: the validation split, unless that is
-    the one measured (then there is no such figure)."""
-    from . import pianoroll
-
-    return None if split == "valid" else pianoroll.load_json(data, splits=("valid",)).get("valid") or None
-
-
-def _expected(scores: dict) -> str:
-    if "accuracy_expected" not in scores:
-        return ""
-    return (f", {scores['accuracy_expected'] * 100:.2f} % expected-accuracy decoding (keys above "
-            f"p = {scores['threshold']:.2f}, chosen on the valid split)")
-
-
-@evaluate.command("rnnrbm")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
-@click.option("--runs", type=click.IntRange(1, None), default=10, show_default=True,
-              help="AIS runs per frame (the paper: 100; see benchmarks/ais.py for what fewer costs).")
-@click.option("--betas", type=click.IntRange(1, None), default=1000, show_default=True, help="AIS temperatures.")
-@click.option("--seed", type=int, default=0, show_default=True)
-def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
-    """Log-likelihood per frame (AIS) and frame accuracy on a benchmark split, as in the paper's table."""
-    poly = _torch_side("segue.training.polyphony")
-    model, _ = poly.load(checkpoint)
-    rolls = _split(data, split)
-    started = time.perf_counter()
-    scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed, tune=_tune(data, split))
-    click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
-               f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % sampled, "
-               f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field{_expected(scores)} (repeating the previous "
-               f"frame: {scores['accuracy_repeat'] * 100:.2f} %) [{time.perf_counter() - started:.0f} s]")
-
-
-@evaluate.command("rnnnade")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="For the sampled accuracy.")
-@click.option("--transpose", type=int, default=0, show_default=True,
-              help="Measure the split moved by this many semitones (both splits, for the threshold too): "
-                   "how a model does in keys its data were not written in.")
-def eval_rnnnade(checkpoint, data, split, seed, transpose):
-    """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
-    poly = _torch_side("segue.training.polyphony")
-    model, _ = poly.load(checkpoint, kind="rnnnade")
-    move = lambda rolls: rolls and [poly.shifted(r, transpose) for r in rolls]  # noqa: E731
-    rolls = move(_split(data, split))
-    started = time.perf_counter()
-    scores = poly.evaluate_nade(model, rolls, seed=seed, tune=move(_tune(data, split)))
-    click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
-               f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled, {scores['accuracy_greedy'] * 100:.2f} % "
-               f"greedy{_expected(scores)} [{time.perf_counter() - started:.0f} s]")
-
-
-@evaluate.command("lyrics")
-@click.argument("model", type=click.Path(dir_okay=False))
-@click.argument("corpus", type=click.Path(dir_okay=False))
-@click.option("--baselines/--no-baselines", default=True, show_default=True,
-              help="Also score an add-one unigram and Kneser-Ney character n-grams (orders 2-6) on the same split.")
-def eval_lyrics(model, corpus, baselines):
-    """Validation bits per character of an exported lyric model, on the held-out blocks it was trained
-    without (the split is rebuilt from the model's training settings), beside n-gram baselines."""
-    from . import lyricmodel
-    from .text import normalise, read_corpus, split_blocks
-
-    net = lyricmodel.LyricModel(model)
-    train = net.training.get("train", {})
-    text = normalise(read_corpus(corpus), net.codec.newlines)
-    spans_train, spans_valid = split_blocks(len(text), train.get("block", 1000), train.get("every", 10))
-    ids = net.codec.encode(text)
-    started = time.perf_counter()
-    score = lyricmodel.bits_per_char(net, ids, spans_valid)
-    click.echo(f"{corpus}: {score['chars']} validation characters in {len(spans_valid)} blocks, "
-               f"unknown {float((ids == 0).mean()) * 100:.2f} % of the corpus")
-    click.echo(f"  {net.path.name}: {score['bpc']:.3f} bits/char (perplexity {score['perplexity']:.2f}) "
-               f"[{time.perf_counter() - started:.0f} s]")
-    if baselines:
-        ngram = _torch_side("segue.training.ngram")
-        tr, va = [ids[a:b] for a, b in spans_train], [ids[a:b] for a, b in spans_valid]
-        for name, bpc in ngram.baselines(tr, va, len(net.codec)).items():
-            click.echo(f"  {name}: {bpc:.3f} bits/char")
-
-
-@cli.command("export")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
-@click.option("--quantize", type=click.Path(dir_okay=False), help="Also write an int8 (dynamic) copy here.")
-@click.option("--check", type=click.Path(dir_okay=False),
-              help="MIDI file (text file for lyric models) to stream through torch and onnxruntime side by side.")
-@click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
-              help="Gibbs steps per frame (RNN-RBM checkpoints).")
-def export_cmd(checkpoint, out, quantize, check, gibbs):
-    """Export a checkpoint to a self-describing ONNX step graph."""
-    kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
-    if kind == "lyrics":
-        lyr = _torch_side("segue.export.lyrics")
-        lyr.export_lyrics(checkpoint, out, command=_command_line())
-        click.echo(f"wrote {out}")
-        if check:
-            from .text import read_corpus
-
-            worst = lyr.parity(checkpoint, out, read_corpus(check)[:500])
-            click.echo(f"parity over {worst['steps']} characters: max |logit diff| {worst['logits']:.2e}")
-        if quantize:
-            _torch_side("segue.export.quantize").quantize(out, quantize)
-            click.echo(f"wrote {quantize} (int8 weights)")
-        return
-    if kind == "rnnrbm":
-        rbm = _torch_side("segue.export.rnnrbm")
-        rbm.export_rnnrbm(checkpoint, out, gibbs=gibbs, command=_command_line())
-        click.echo(f"wrote {out}")
-        if check:
-            from . import pianoroll
-
-            worst = rbm.parity(checkpoint, out, pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200])
-            click.echo(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
-                       f"sampled units that differ per frame (same noise): {worst['sample_units']}")
-        return
-    if kind == "rnnnade":
-        nade = _torch_side("segue.export.nade")
-        nade.export_nade(checkpoint, out, command=_command_line())
-        click.echo(f"wrote {out}")
-        if check:
-            from . import pianoroll
-
-            worst = nade.parity(checkpoint, out, pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200])
-            click.echo(f"parity: max |bias diff| {worst['bias']:.2e} (graph vs torch step and vs the trained model), "
-                       f"max |state diff| {worst['state']:.2e}, sampled units that differ per frame (same noise): "
-                       f"{worst['sample_units']}")
-        return
-    onnx_mod = _torch_side("segue.export.onnx")
-    onnx_mod.export_melody(checkpoint, out, command=_command_line())
-    click.echo(f"wrote {out}")
-    if check:
-        net = EventModel(out)
-        events = net.codec.encode(read_notes(check))[:500]
-        worst = onnx_mod.parity(checkpoint, out, events)
-        click.echo(f"parity over {len(events)} events: max |logit diff| {worst['logits']:.2e}, "
-                   f"max |prob diff| {worst['probs']:.2e}, max |state diff| {worst['state']:.2e}")
-    if quantize:
-        quant = _torch_side("segue.export.quantize")
-        quant.quantize(out, quantize)
-        click.echo(f"wrote {quantize} (int8 weights)")
+cli.add_command(train)
+cli.add_command(evaluate)
+cli.add_command(export_cmd)
 
 
 def main(args=None) -> int:

@@ -93,30 +93,14 @@ def export_nade(checkpoint: str | Path, out: str | Path, beats: float | None = N
 
 
 def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, seed: int = 0) -> dict:
-    """Step a piece through torch and onnxruntime with the same noise; the largest differences, and
-    the largest gap between the graph's first-frame biases and `RNNNADE.biases` (the trained model)."""
+    """Step a piece through torch and onnxruntime with the same noise; the largest differences, the
+    graph's biases also compared with `RNNNADE.biases` (the trained model run over the whole piece)."""
     from segue.daemon.rollmodel import RollModel
+
+    from .rnnrbm import step_parity
 
     model, _ = load(checkpoint, kind="rnnnade")
     model.eval()
-    net = RollModel(model_file)
-    rng = np.random.default_rng(seed)
-    step = _Step(model)
-    u = np.zeros((1, net.recurrent), np.float32)
-    worst = {"bias": 0.0, "state": 0.0, "sample_units": 0}
-    previous = np.zeros((1, KEYS), np.float32)
-    roll = np.asarray(roll, np.float32)
     with torch.no_grad():
-        trained = [x[0].numpy() for x in model.biases(torch.from_numpy(roll)[None])]
-    for t, frame in enumerate(roll):
-        feed = net.feed(previous, u, start=t == 0, rng=rng)
-        ours = net.session.run(list(NADE_OUTPUTS), feed)
-        with torch.no_grad():
-            theirs = [x.numpy() for x in step(*(torch.from_numpy(feed[name]) for name in NADE_INPUTS))]
-        worst["bias"] = max(worst["bias"], *(float(np.abs(ours[i] - x).max()) for i, x in ((1, theirs[1]), (2, theirs[2]),
-                                                                                         (1, trained[0][t]),
-                                                                                         (2, trained[1][t]))))
-        worst["state"] = max(worst["state"], float(np.abs(ours[3] - theirs[3]).max()))
-        worst["sample_units"] = max(worst["sample_units"], int(np.sum(ours[0] != theirs[0])))
-        u, previous = ours[3], frame[None]
-    return worst
+        trained = [x[0].numpy() for x in model.biases(torch.from_numpy(np.asarray(roll, np.float32))[None])]
+    return step_parity(_Step(model), RollModel(model_file), roll, seed, biases=trained)

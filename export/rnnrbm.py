@@ -84,17 +84,26 @@ def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, see
 
     model, _ = load(checkpoint)
     net = RollModel(model_file)
+    return step_parity(_Step(model, net.gibbs), net, roll, seed)
+
+
+def step_parity(step: nn.Module, net, roll: np.ndarray, seed: int = 0, biases: tuple | None = None) -> dict:
+    """Step `roll` through a piano-roll model file (`net`, a RollModel) and its torch `step` with the
+    same noise: the largest bias and state differences, and the most sampled units that differ in a
+    frame. `biases`: each frame's (bv, bh) from the trained model, which the graph's must equal too."""
     rng = np.random.default_rng(seed)
-    step = _Step(model, net.gibbs)
     u = np.zeros((1, net.recurrent), np.float32)
     worst = {"bias": 0.0, "state": 0.0, "sample_units": 0}
     previous = np.zeros((1, KEYS), np.float32)
     for t, frame in enumerate(np.asarray(roll, np.float32)):
         feed = net.feed(previous, u, start=t == 0, rng=rng)
-        ours = net.session.run(list(OUTPUTS), feed)
+        ours = net.session.run(list(net.outputs), feed)
         with torch.no_grad():
-            theirs = [x.numpy() for x in step(*(torch.from_numpy(feed[name]) for name in INPUTS))]
-        worst["bias"] = max(worst["bias"], float(np.abs(ours[1] - theirs[1]).max()), float(np.abs(ours[2] - theirs[2]).max()))
+            theirs = [x.numpy() for x in step(*(torch.from_numpy(feed[name]) for name in net.inputs))]
+        pairs = [(ours[1], theirs[1]), (ours[2], theirs[2])]
+        if biases is not None:
+            pairs += [(ours[1], biases[0][t]), (ours[2], biases[1][t])]
+        worst["bias"] = max(worst["bias"], *(float(np.abs(a - b).max()) for a, b in pairs))
         worst["state"] = max(worst["state"], float(np.abs(ours[3] - theirs[3]).max()))
         worst["sample_units"] = max(worst["sample_units"], int(np.sum(ours[0] != theirs[0])))
         u, previous = ours[3], frame[None]

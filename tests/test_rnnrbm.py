@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from segue.daemon.cli import cli
 from segue.training import polyphony
 from segue.training.rnnrbm import RNNRBM, RBMConfig, log_partition_ais, log_partition_exact
-from tests.conftest import DATA
+from tests.conftest import DATA, check_roll_model_plays
 
 JSB = DATA / "polyphonic" / "jsb_chorales.json"
 
@@ -69,8 +69,6 @@ def test_wrong_checkpoints_are_one_line_errors(small_checkpoint, tmp_path):
 
 
 def test_export_matches_torch_and_generates_a_midi_file(small_rbm, tmp_path, krebs):
-    from segue.daemon import pianoroll
-    from segue.daemon.rollmodel import RollModel, continue_roll
     from segue.export.rnnrbm import export_rnnrbm, parity
 
     out, _ = small_rbm
@@ -78,17 +76,7 @@ def test_export_matches_torch_and_generates_a_midi_file(small_rbm, tmp_path, kre
     roll = polyphony.read_data([JSB])["test"][0]
     worst = parity(out, model_file, roll[:40])
     assert worst["bias"] < 1e-4 and worst["state"] < 1e-5 and worst["sample_units"] == 0
-    net = RollModel(model_file)
-    first, again = continue_roll(net, roll[:8], 16, seed=5), continue_roll(net, roll[:8], 16, seed=5)
-    assert first.shape == (16, 88) and (first == again).all() and first.any()
-    held = np.zeros(88, bool)
-    held[[39, 43, 46]] = True  # C4 E4 G4 held by the player: clamped in every sample
-    stream = net.stream(seed=1)
-    assert all(stream.advance(None if t == 0 else roll[t - 1], held=held)[held].all() for t in range(10))
-    result = CliRunner().invoke(cli, ["generate", "--model", str(model_file), "--prime", str(krebs), "--frames", "12",
-                                      "--seed", "2", "--out", str(tmp_path / "gen.mid")])
-    assert result.exit_code == 0, result.output
-    assert pianoroll.from_midi(tmp_path / "gen.mid").any()
+    check_roll_model_plays(model_file, roll, krebs, tmp_path)
     result = CliRunner().invoke(cli, ["jam", "--model", str(model_file), "--mode", "continuous"])
     assert result.exit_code == 1 and "a piano-roll model plays --mode call or harmonize, not continuous" in result.output
     result = CliRunner().invoke(cli, ["jam", "--mode", "harmonize", "--model", "melody"])  # the shipped event model
