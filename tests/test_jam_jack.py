@@ -191,8 +191,11 @@ def test_clock_synced_answers_start_on_the_bar(jam, phrase):
     first = probe.note_ons(after=last)[0][0]
     stop.set()
     offset = (first - origin) % 2.0  # after the nearest bar line before it
-    # Ticks reach segue up to a period late, and its note reaches the probe up to a period later.
-    assert offset <= 2 * PERIOD + 0.01, f"answer began {offset * 1000:.0f} ms after a bar line"
+    # JACK moves MIDI only at period boundaries: the ticks reach segue up to a period late, its note
+    # leaves up to a period after it is sent, and probe -> segue -> probe is a loop in JACK's graph,
+    # so one of its two edges waits one more period. Measured failures at a 2-period bound were all
+    # 53 ms (2.5 periods), with xruns in jackd's log.
+    assert offset <= 3 * PERIOD + 0.01, f"answer began {offset * 1000:.0f} ms after a bar line"
     assert first - last >= SILENCE - 0.005
     probe.close()
 
