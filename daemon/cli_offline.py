@@ -205,6 +205,15 @@ def _expected(scores: dict) -> str:
             f"p = {scores['threshold']:.2f}, chosen on the valid split)")
 
 
+def _chains(scores: dict, chain: dict) -> str:
+    """How an RNN-RBM's key probabilities were estimated, beside its expected-accuracy figure."""
+    if "accuracy_expected" not in scores:
+        return ""
+    tempering = f", replica exchange over {chain['temperatures']} temperatures down to {chain['lowest']}"
+    return (f" [20 chains a frame, {chain['steps']} steps, the last {chain['keep']} averaged"
+            f"{tempering if chain['temperatures'] > 1 else ''}]")
+
+
 @evaluate.command("rnnrbm")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -213,16 +222,26 @@ def _expected(scores: dict) -> str:
               help="AIS runs per frame (the paper: 100; see benchmarks/ais.py for what fewer costs).")
 @click.option("--betas", type=click.IntRange(1, None), default=1000, show_default=True, help="AIS temperatures.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def eval_rnnrbm(checkpoint, data, split, runs, betas, seed):
+@click.option("--chain-steps", type=click.IntRange(1, None), default=25, show_default=True,
+              help="Expected-accuracy decoding: Gibbs steps of each of the 20 chains per frame ...")
+@click.option("--chain-keep", type=click.IntRange(1, None), default=10, show_default=True,
+              help="... of which the last this many are averaged ...")
+@click.option("--temperatures", type=click.IntRange(1, None), default=1, show_default=True,
+              help="... each chain a replica exchange over this many temperatures (1: a plain chain) ...")
+@click.option("--lowest", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="... the hottest at this inverse temperature.")
+def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_keep, temperatures, lowest):
     """Log-likelihood per frame (AIS) and frame accuracy on a benchmark split, as in the paper's table."""
     poly = _torch_side("segue.training.polyphony")
     model, _ = poly.load(checkpoint)
     rolls = _split(data, split)
     started = time.perf_counter()
-    scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed, tune=_tune(data, split))
+    chain = dict(steps=chain_steps, keep=chain_keep, temperatures=temperatures, lowest=lowest)
+    scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed, tune=_tune(data, split), chain=chain)
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
                f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % sampled, "
-               f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field{_expected(scores)} (repeating the previous "
+               f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field{_expected(scores)}{_chains(scores, chain)} "
+               f"(repeating the previous "
                f"frame: {scores['accuracy_repeat'] * 100:.2f} %) [{time.perf_counter() - started:.0f} s]")
 
 

@@ -57,6 +57,11 @@ def test_eval_command_prints_the_papers_measures(small_rbm):
                                       "--betas", "10"])
     assert result.exit_code == 0, result.output
     assert "4602 frames, log-likelihood -" in result.output and "frame accuracy" in result.output
+    result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(out), str(JSB), "--runs", "2", "--betas", "10",
+                                      "--chain-steps", "4", "--chain-keep", "2", "--temperatures", "3"])
+    assert result.exit_code == 0, result.output
+    assert "expected-accuracy decoding" in result.output and "4 steps, the last 2 averaged, replica exchange over " \
+        "3 temperatures down to 0.5]" in result.output
 
 
 def test_wrong_checkpoints_are_one_line_errors(small_checkpoint, tmp_path):
@@ -214,18 +219,54 @@ def test_transposition_keeps_every_key_on_the_keyboard():
         polyphony.shifted(roll, 4)
 
 
-def test_rbm_marginals_match_enumeration():
-    """A 10-key conditional RBM: each key's exact probability of sounding (all 1024 states) against
-    the Gibbs-chain estimate of `marginals`, started from silence."""
+def _random_small_rbm():
+    """A 10-key conditional RBM with strong random couplings, and each key's exact probability of
+    sounding (all 1024 states enumerated)."""
     torch.manual_seed(3)
     model = RNNRBM(RBMConfig(visible=10, hidden=8, recurrent=4))
     with torch.no_grad():
         model.W.normal_(0, 0.8)
         bv, bh = torch.randn(1, 10), torch.randn(1, 8)
+    return model, bv, bh, _exact_marginals(model, bv, bh)
+
+
+def _exact_marginals(model, bv, bh):
+    with torch.no_grad():
         states = ((torch.arange(1024)[:, None] >> torch.arange(10)) & 1).float()
         log_p = -model.free_energy(states, bv, bh) - log_partition_exact(model.W, bv, bh)
-        exact = (log_p.exp()[:, None] * states).sum(0)
+        return (log_p.exp()[:, None] * states).sum(0)
+
+
+def test_rbm_marginals_match_enumeration():
+    """Exact marginals of a small RBM against the Gibbs-chain estimate of `marginals`, started from silence."""
+    model, bv, bh, exact = _random_small_rbm()
     estimate = model.marginals(torch.zeros(1, 10), bv, bh, steps=60, chains=4000, keep=40,
                                generator=torch.Generator().manual_seed(0))[0]
     assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)
     assert ((exact > 0.1) & (exact < 0.9)).sum() >= 5
+
+
+def test_replica_exchange_crosses_between_modes_that_a_plain_chain_cannot():
+    """Two competing chords (keys 0-4 or keys 5-9, each with its own hidden unit): chains started
+    on the first stay there for 60 steps, so their estimate of each key's probability is off by
+    more than 0.08; the same chains as replica exchanges over 4 temperatures come within 0.03."""
+    model = RNNRBM(RBMConfig(visible=10, hidden=2, recurrent=4))
+    with torch.no_grad():
+        model.W.copy_(torch.tensor([[6.0, -6.0]] * 5 + [[-6.0, 6.0]] * 5))
+        bv, bh = torch.full((1, 10), -0.5), torch.full((1, 2), -26.0)
+    exact = _exact_marginals(model, bv, bh)
+    first_chord = torch.cat([torch.ones(1, 5), torch.zeros(1, 5)], 1)
+    errors = {}
+    for temperatures in (1, 4):
+        estimate = model.marginals(first_chord, bv, bh, steps=60, chains=500, keep=40, temperatures=temperatures,
+                                   lowest=0.5, generator=torch.Generator().manual_seed(0))[0]
+        errors[temperatures] = float((estimate - exact).abs().max())
+    assert errors[1] > 0.08 and errors[4] < 0.03, errors
+
+
+def test_replica_exchange_marginals_match_enumeration():
+    """The tempered estimator is unbiased too (the RBM of the plain-chain test)."""
+    model, bv, bh, exact = _random_small_rbm()
+    estimate = model.marginals(torch.zeros(1, 10), bv, bh, steps=60, chains=2000, keep=40, temperatures=3,
+                               lowest=0.3, generator=torch.Generator().manual_seed(0))[0]
+    assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)

@@ -311,7 +311,8 @@ def rbm_frames(model: RNNRBM, rolls: list[np.ndarray]) -> tuple[torch.Tensor, ..
 
 @torch.no_grad()
 def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int = 1000, gibbs: int = 25,
-             seed: int = 0, chains: int = 100_000, tune: list[np.ndarray] | None = None) -> dict:
+             seed: int = 0, chains: int = 100_000, tune: list[np.ndarray] | None = None,
+             chain: dict | None = None) -> dict:
     """Log-likelihood per frame (AIS) and frame accuracy, each frame given the true past.
 
     Accuracy, TP/(TP+FP+FN) summed over all frames, for two predictions of each frame:
@@ -320,9 +321,11 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
     thresholded at 0.5 (deterministic: the model's single most confident guess). With `tune`
     (other pieces, e.g. the validation split), also "accuracy_expected": the keys whose
     probability (`RNNRBM.marginals`, chains from the previous frame) is above the threshold
-    that scores best on `tune` (`expected_accuracy`).
+    that scores best on `tune` (`expected_accuracy`); `chain` (keyword arguments of
+    `RNNRBM.marginals`: steps, keep, temperatures, lowest) sets how they are estimated.
     """
     model.eval()
+    chain = {"steps": gibbs, **(chain or {})}
     generator = torch.Generator().manual_seed(seed)
     v, bv, bh, previous = rbm_frames(model, rolls)
     step = max(1, chains // runs)  # frames per AIS batch: `chains` Markov chains at a time
@@ -335,8 +338,8 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
         mean = torch.sigmoid(torch.sigmoid(mean @ model.W + bh) @ model.W.T + bv)
     if tune is not None:
         tune_v, tune_bv, tune_bh, tune_previous = rbm_frames(model, tune)
-        tune = (tune, model.marginals(tune_previous, tune_bv, tune_bh, gibbs, generator=generator).numpy())
-    marginals = model.marginals(previous, bv, bh, gibbs, generator=generator).numpy() if tune else None
+        tune = (tune, model.marginals(tune_previous, tune_bv, tune_bh, generator=generator, **chain).numpy())
+    marginals = model.marginals(previous, bv, bh, generator=generator, **chain).numpy() if tune else None
     return {"ll": float(ll.mean()), "accuracy": pianoroll.frame_accuracy(predicted.numpy(), v.numpy()),
             **expected_accuracy(marginals, v.numpy(), tune),
             "accuracy_mean_field": pianoroll.frame_accuracy((mean > 0.5).numpy(), v.numpy()),

@@ -78,19 +78,56 @@ class RNNRBM(nn.Module):
 
     @torch.no_grad()
     def marginals(self, start: torch.Tensor, bv: torch.Tensor, bh: torch.Tensor, steps: int = 25,
-                  chains: int = 20, keep: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
+                  chains: int = 20, keep: int = 10, temperatures: int = 1, lowest: float = 0.5,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
         """Each key's probability of sounding, per frame (N, V): `chains` Gibbs chains from `start`,
-        `steps` steps each, averaging p(v | h) over the last `keep` steps of every chain."""
-        v = start.repeat_interleave(chains, 0)
-        bv_r, bh_r = bv.repeat_interleave(chains, 0), bh.repeat_interleave(chains, 0)
-        total = torch.zeros_like(v)
+        `steps` steps each, averaging p(v | h) over the last `keep` steps of every chain.
+
+        With `temperatures` > 1 every chain is a replica exchange (parallel tempering): copies run
+        at inverse temperatures beta from 1 down to `lowest`, where the coupling and the hidden
+        biases are scaled by beta as in AIS (`log_partition_ais`), so the hot copies cross
+        between a sharp RBM's modes that a chain at beta = 1 cannot leave. After every step,
+        neighbouring copies (even pairs, then odd) swap frames with the Metropolis probability
+        of their free energies; only beta = 1 is averaged.
+        """
+        rows, keys = start.shape
+        betas = torch.linspace(1.0, lowest, temperatures) if temperatures > 1 else torch.ones(1)
+        copies = chains * len(betas)
+        beta = betas.repeat(rows * chains)[:, None]  # (rows * chains * K, 1), K copies per chain
+        v = start.repeat_interleave(copies, 0)
+        bv_r, bh_r = bv.repeat_interleave(copies, 0), bh.repeat_interleave(copies, 0)
+        total = torch.zeros(rows * chains, keys)
         for step in range(steps):
-            h = torch.bernoulli(torch.sigmoid(v @ self.W + bh_r), generator=generator)
-            p = torch.sigmoid(h @ self.W.T + bv_r)
+            h = torch.bernoulli(torch.sigmoid(beta * (v @ self.W + bh_r)), generator=generator)
+            p = torch.sigmoid(bv_r + beta * (h @ self.W.T))
             if step >= steps - keep:
-                total += p
+                total += p[::len(betas)]
             v = torch.bernoulli(p, generator=generator)
-        return (total / min(keep, steps)).view(-1, chains, v.shape[-1]).mean(1)
+            if len(betas) > 1:
+                v = self._swap(v, bv_r, bh_r, betas, step % 2, generator)
+        return (total / min(keep, steps)).view(rows, chains, keys).mean(1)
+
+    def _swap(self, v, bv, bh, betas, first, generator):
+        """One round of replica exchange between copies (first, first+1), (first+2, first+3), ...
+        of every chain: v is (chains * K, V) with the K temperatures of a chain adjacent."""
+        k = len(betas)
+        pairs = torch.arange(first, k - 1, 2)
+        if not len(pairs):
+            return v
+        shaped = v.view(-1, k, v.shape[-1])
+        lo, hi = shaped[:, pairs], shaped[:, pairs + 1]
+        b_lo, b_hi = betas[pairs][:, None], betas[pairs + 1][:, None]
+        bv_, bh_ = bv.view(-1, k, bv.shape[-1])[:, pairs], bh.view(-1, k, bh.shape[-1])[:, pairs]
+
+        def log_p(x, b):  # log of the tempered marginal of v, up to its normaliser: -F_beta(v)
+            return (x * bv_).sum(-1) + F.softplus(b * (x @ self.W + bh_)).sum(-1)
+
+        ratio = log_p(hi, b_lo) + log_p(lo, b_hi) - log_p(lo, b_lo) - log_p(hi, b_hi)
+        accept = torch.rand(ratio.shape, generator=generator).log() < ratio
+        swapped = shaped.clone()
+        swapped[:, pairs] = torch.where(accept[..., None], hi, lo)
+        swapped[:, pairs + 1] = torch.where(accept[..., None], lo, hi)
+        return swapped.view_as(v)
 
     def cd_loss(self, v: torch.Tensor, mask: torch.Tensor, k: int | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
