@@ -253,17 +253,22 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @click.option("--transpose", type=int, default=0, show_default=True,
               help="Measure the split moved by this many semitones (both splits, for the threshold too): "
                    "how a model does in keys its data were not written in.")
-def eval_rnnnade(checkpoint, data, split, seed, transpose):
+@click.option("--mix", multiple=True, type=click.Path(dir_okay=False),
+              help="Another LSTM-NADE checkpoint (repeatable): measure the frame-level mixture of all, "
+                   "equal weights, each running its own LSTM over the true past.")
+def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
     poly = _torch_side("segue.training.polyphony")
-    model, _ = poly.load(checkpoint, kind="rnnnade")
+    models = [poly.load(path, kind="rnnnade")[0] for path in (checkpoint, *mix)]
     move = lambda rolls: rolls and [poly.shifted(r, transpose) for r in rolls]  # noqa: E731
     rolls = move(_split(data, split))
     started = time.perf_counter()
-    scores = poly.evaluate_nade(model, rolls, seed=seed, tune=move(_tune(data, split)))
-    click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
-               f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled, {scores['accuracy_greedy'] * 100:.2f} % "
-               f"greedy{_expected(scores)} [{time.perf_counter() - started:.0f} s]")
+    scores = poly.evaluate_nade(models, rolls, seed=seed, tune=move(_tune(data, split)))
+    greedy = f", {scores['accuracy_greedy'] * 100:.2f} % greedy" if "accuracy_greedy" in scores else ""
+    what = f" (a mixture of {len(models)} LSTM-NADEs)" if mix else ""
+    click.echo(f"{data} {split}{what}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
+               f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled{greedy}{_expected(scores)} "
+               f"[{time.perf_counter() - started:.0f} s]")
 
 
 @evaluate.command("lyrics")

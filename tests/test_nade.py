@@ -1,4 +1,5 @@
 """The LSTM-NADE: its frame probabilities are exact and normalised, it trains, its CLI measures it."""
+import math
 import pytest
 import torch
 from click.testing import CliRunner
@@ -53,6 +54,24 @@ def test_training_learns_and_is_repeatable(small_nade, tmp_path):
     assert same(again["metrics"]) == same(record["metrics"])
 
 
+def test_a_mixture_of_nades_has_an_exact_likelihood(small_nade):
+    """The frame-level mixture: a model mixed with itself is that model; mixed with another, each
+    frame scores the log of the mean of the two probabilities, which is above the mean of the logs."""
+    model, _ = polyphony.load(small_nade[0], kind="rnnnade")
+    other = RNNNADE(NADEConfig(hidden=24, recurrent=24))
+    with torch.no_grad():
+        other.to_bv.bias.copy_(polyphony.frequency_logits(polyphony.read_data([JSB])["train"]))
+    rolls = polyphony.read_data([JSB])["valid"][:8]
+    alone, self_mixed = (polyphony.evaluate_nade(m, rolls, accuracy=False)["ll"] for m in (model, [model, model]))
+    assert abs(alone - self_mixed) < 1e-5
+    mixed = polyphony.evaluate_nade([model, other], rolls)
+    with torch.no_grad():
+        lls = [polyphony.nade_frames(m.eval(), rolls)[0] for m in (model, other)]
+    assert abs(mixed["ll"] - float((torch.logaddexp(*lls) - math.log(2)).mean())) < 1e-5
+    assert mixed["ll"] > float(torch.stack(lls).mean()) + 0.1
+    assert 0 < mixed["accuracy"] < 1 and "accuracy_greedy" not in mixed
+
+
 def test_eval_command_and_wrong_kinds(small_nade, small_rbm):
     out, _ = small_nade
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--split", "valid"])
@@ -69,6 +88,11 @@ def test_eval_command_and_wrong_kinds(small_nade, small_rbm):
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--transpose", "60"])
     assert result.exit_code == 1 and "takes keys off the 88-key keyboard" in result.output
     result = CliRunner().invoke(cli, ["eval", "rnnnade", str(small_rbm[0]), str(JSB)])
+    assert result.exit_code == 1 and "not an LSTM-NADE checkpoint" in result.output
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--split", "valid", "--mix", str(out)])
+    assert result.exit_code == 0 and "(a mixture of 2 LSTM-NADEs): 4602 frames" in result.output, result.output
+    assert result.output.split("log-likelihood")[1][:8] == plain.split("log-likelihood")[1][:8]
+    result = CliRunner().invoke(cli, ["eval", "rnnnade", str(out), str(JSB), "--mix", str(small_rbm[0])])
     assert result.exit_code == 1 and "not an LSTM-NADE checkpoint" in result.output
     result = CliRunner().invoke(cli, ["eval", "rnnrbm", str(out), str(JSB)])
     assert result.exit_code == 1 and "not an RNN-RBM checkpoint" in result.output

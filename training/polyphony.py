@@ -461,18 +461,35 @@ def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: i
                   tune: list[np.ndarray] | None = None, samples: int = 100) -> dict:
     """Exact log-likelihood per frame and frame accuracy (sampled key by key, and greedy), true past
     given; with `tune`, also the expected-accuracy decoding (`expected_accuracy`) on each key's
-    probability estimated from `samples` frames (`RNNNADE.marginals`)."""
-    model.eval()
-    lls, bv, bh = nade_frames(model, rolls)
+    probability estimated from `samples` frames (`RNNNADE.marginals`).
+
+    `model` may be a list of LSTM-NADEs: their frame-level mixture with equal weights,
+    p(v_t | past) = mean_k p_k(v_t | past), each component running its own LSTM over the true
+    past. Its likelihood is exact too (a log-mean-exp per frame), a key's probability is the mean
+    of the components', and a sample comes from a component drawn per frame; a mixture has no
+    single greedy frame, so "accuracy_greedy" is left out.
+    """
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    for m in models:
+        m.eval()
+    frames = [nade_frames(m, rolls) for m in models]
+    lls = torch.logsumexp(torch.stack([f[0] for f in frames]), 0) - math.log(len(models))
     scores = {"ll": float(lls.mean()), "frames": sum(len(r) for r in rolls)}
     if accuracy:
         target = np.concatenate(rolls)
         generator = torch.Generator().manual_seed(seed)
-        sampled = model.predict(bv, bh, generator=generator)
-        scores.update(accuracy=pianoroll.frame_accuracy(sampled.numpy(), target),
-                      accuracy_greedy=pianoroll.frame_accuracy(model.predict(bv, bh).numpy(), target))
+        if len(models) == 1:
+            sampled = models[0].predict(*frames[0][1:], generator=generator)
+        else:
+            pick = torch.randint(len(models), (len(target),), generator=generator)
+            sampled = sum(m.predict(bv, bh, generator=generator) * (pick == k)[:, None].float()
+                          for k, (m, (_, bv, bh)) in enumerate(zip(models, frames)))
+        scores.update(accuracy=pianoroll.frame_accuracy(sampled.numpy(), target))
+        if len(models) == 1:
+            scores.update(accuracy_greedy=pianoroll.frame_accuracy(models[0].predict(*frames[0][1:]).numpy(), target))
         if tune is not None:
-            _, tune_bv, tune_bh = nade_frames(model, tune)
-            tune = (tune, model.marginals(tune_bv, tune_bh, samples, generator).numpy())
-            scores.update(expected_accuracy(model.marginals(bv, bh, samples, generator).numpy(), target, tune))
+            mean = lambda biases: sum(m.marginals(bv, bh, samples, generator)  # noqa: E731
+                                      for m, (_, bv, bh) in zip(models, biases)).numpy() / len(models)
+            tune = (tune, mean([nade_frames(m, tune) for m in models]))
+            scores.update(expected_accuracy(mean(frames), target, tune))
     return scores
