@@ -241,8 +241,8 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
                f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % sampled, "
                f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field{_expected(scores)}{_chains(scores, chain)} "
-               f"(repeating the previous "
-               f"frame: {scores['accuracy_repeat'] * 100:.2f} %) [{time.perf_counter() - started:.0f} s]")
+               f"(repeating the previous frame: {scores['accuracy_repeat'] * 100:.2f} %) "
+               f"[{time.perf_counter() - started:.0f} s]")
 
 
 @evaluate.command("rnnnade")

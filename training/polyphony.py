@@ -480,13 +480,12 @@ def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: i
         generator = torch.Generator().manual_seed(seed)
         if len(models) == 1:
             sampled = models[0].predict(*frames[0][1:], generator=generator)
+            scores["accuracy_greedy"] = pianoroll.frame_accuracy(models[0].predict(*frames[0][1:]).numpy(), target)
         else:
             pick = torch.randint(len(models), (len(target),), generator=generator)
             sampled = sum(m.predict(bv, bh, generator=generator) * (pick == k)[:, None].float()
                           for k, (m, (_, bv, bh)) in enumerate(zip(models, frames)))
-        scores.update(accuracy=pianoroll.frame_accuracy(sampled.numpy(), target))
-        if len(models) == 1:
-            scores.update(accuracy_greedy=pianoroll.frame_accuracy(models[0].predict(*frames[0][1:]).numpy(), target))
+        scores["accuracy"] = pianoroll.frame_accuracy(sampled.numpy(), target)
         if tune is not None:
             mean = lambda biases: sum(m.marginals(bv, bh, samples, generator)  # noqa: E731
                                       for m, (_, bv, bh) in zip(models, biases)).numpy() / len(models)
