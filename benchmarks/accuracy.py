@@ -17,7 +17,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
 import torch
 
 from segue.daemon import pianoroll
@@ -41,13 +40,7 @@ def main(argv=None) -> int:
     rolls = pianoroll.load_json(args.data, splits=(args.split,))[args.split]
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        frames, bvs, bhs, previous = [], [], [], []
-        for roll in rolls:
-            v = torch.from_numpy(roll.astype(np.float32))
-            bv, bh = model.biases(model.run(v[None]))
-            frames.append(v), bvs.append(bv[0]), bhs.append(bh[0])
-            previous.append(torch.cat([torch.zeros(1, v.shape[1]), v[:-1]]))
-        v, bv, bh, prev = map(torch.cat, (frames, bvs, bhs, previous))
+        v, bv, bh, prev = polyphony.rbm_frames(model, rolls)
         print(f"{args.checkpoint} on {args.data} {args.split} ({len(v)} frames), {args.steps} Gibbs steps")
         starts = () if args.expected_only else (("zeros", torch.zeros_like(v)), ("previous frame", prev))
         for name, start in starts:

@@ -119,10 +119,13 @@ class RNNRBM(nn.Module):
         b_lo, b_hi = betas[pairs][:, None], betas[pairs + 1][:, None]
         bv_, bh_ = bv.view(-1, k, bv.shape[-1])[:, pairs], bh.view(-1, k, bh.shape[-1])[:, pairs]
 
-        def log_p(x, b):  # log of the tempered marginal of v, up to its normaliser: -F_beta(v)
-            return (x * bv_).sum(-1) + F.softplus(b * (x @ self.W + bh_)).sum(-1)
+        act_lo, act_hi = lo @ self.W + bh_, hi @ self.W + bh_  # each state's hidden input, once
 
-        ratio = log_p(hi, b_lo) + log_p(lo, b_hi) - log_p(lo, b_lo) - log_p(hi, b_hi)
+        def log_p(x, act, b):  # log of the tempered marginal of v, up to its normaliser: -F_beta(v)
+            return (x * bv_).sum(-1) + F.softplus(b * act).sum(-1)
+
+        ratio = (log_p(hi, act_hi, b_lo) + log_p(lo, act_lo, b_hi)
+                 - log_p(lo, act_lo, b_lo) - log_p(hi, act_hi, b_hi))
         accept = torch.rand(ratio.shape, generator=generator).log() < ratio
         swapped = shaped.clone()
         swapped[:, pairs] = torch.where(accept[..., None], hi, lo)
