@@ -249,7 +249,8 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="For the sampled accuracy.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="For the sampled accuracy and the sampled frames behind each key's probability.")
 @click.option("--transpose", type=int, default=0, show_default=True,
               help="Measure the split moved by this many semitones (both splits, for the threshold too): "
                    "how a model does in keys its data were not written in.")
