@@ -10,8 +10,9 @@ Last, the expected-accuracy decoding of `segue eval`: each key's probability fro
 started at the previous frame, above the threshold that scores best on the valid split. Its
 chains can be longer (--steps, --keep) or replica exchanges over several temperatures
 (--temperatures, --lowest; `RNNRBM.marginals`), for models whose chains do not mix in 25 steps.
-The chains are random: --draws N repeats the decoding with N seeds and prints their mean and
-spread, so that a claim at the 0.1-point level can be checked against the noise.
+The chains are random: --draws N repeats the decoding with N seeds (--seed, --seed + 1, ...)
+and prints their mean and spread, so that a claim at the 0.1-point level can be checked
+against the noise.
 """
 from __future__ import annotations
 
@@ -38,12 +39,13 @@ def main(argv=None) -> int:
                         help="Expected-accuracy decoding: replica exchange over this many temperatures (1: plain chains).")
     parser.add_argument("--lowest", type=float, default=0.5, help="The hottest copy's inverse temperature.")
     parser.add_argument("--draws", type=int, default=1,
-                        help="Expected-accuracy decoding: repeat it with this many seeds (0, 1, ...) and print mean and spread.")
+                        help="Expected-accuracy decoding: repeat it with this many seeds and print mean and spread.")
+    parser.add_argument("--seed", type=int, default=0, help="The first draw's seed.")
     parser.add_argument("--expected-only", action="store_true", help="Skip the six single-frame predictions.")
     args = parser.parse_args(argv)
     model, _ = polyphony.load(args.checkpoint)
     rolls = pianoroll.load_json(args.data, splits=(args.split,))[args.split]
-    generator = torch.Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
         v, bv, bh, prev = polyphony.rbm_frames(model, rolls)
         print(f"{args.checkpoint} on {args.data} {args.split} ({len(v)} frames), {args.steps} Gibbs steps")
@@ -66,14 +68,14 @@ def main(argv=None) -> int:
             for draw in range(args.draws):
                 started = time.perf_counter()
                 if draw:
-                    generator = torch.Generator().manual_seed(draw)
+                    generator = torch.Generator().manual_seed(args.seed + draw)
                 marginals = model.marginals(tune_prev, tune_bv, tune_bh, generator=generator, **chain).numpy()
                 scores = polyphony.expected_accuracy(model.marginals(prev, bv, bh, generator=generator, **chain).numpy(),
                                                      v.numpy(), (tune, marginals))
                 figures.append(scores["accuracy_expected"] * 100)
                 print(f"  expected-accuracy decoding ({args.steps} steps, the last {args.keep} averaged, "
                       f"{args.temperatures} temperature(s) down to {args.lowest if args.temperatures > 1 else 1}"
-                      f"{f', seed {draw}' if args.draws > 1 else ''}): "
+                      f"{f', seed {args.seed + draw}' if args.draws > 1 or args.seed else ''}): "
                       f"{figures[-1]:6.2f} % (keys above p = {scores['threshold']:.2f}, "
                       f"chosen on the valid split) [{time.perf_counter() - started:.0f} s]", flush=True)
             if len(figures) > 1:
