@@ -67,7 +67,7 @@ def main(argv=None) -> int:
             figures = []
             for draw in range(args.draws):
                 started = time.perf_counter()
-                if draw:
+                if draw:  # the first draw goes on with the generator above, as before --draws existed
                     generator = torch.Generator().manual_seed(args.seed + draw)
                 marginals = model.marginals(tune_prev, tune_bv, tune_bh, generator=generator, **chain).numpy()
                 scores = polyphony.expected_accuracy(model.marginals(prev, bv, bh, generator=generator, **chain).numpy(),
