@@ -70,7 +70,7 @@ def main(argv=None) -> int:
                 if draw:  # the first draw goes on with the generator above, as before --draws existed
                     generator = torch.Generator().manual_seed(args.seed + draw)
                 marginals = model.marginals(tune_prev, tune_bv, tune_bh, generator=generator, **chain).numpy()
-                scores = polyphony.expected_accuracy(model.marginals(prev, bv, bh, generator=generator, **chain).numpy(),
+                scores = pianoroll.expected_accuracy(model.marginals(prev, bv, bh, generator=generator, **chain).numpy(),
                                                      v.numpy(), (tune, marginals))
                 figures.append(scores["accuracy_expected"] * 100)
                 print(f"  expected-accuracy decoding ({args.steps} steps, the last {args.keep} averaged, "

@@ -11,6 +11,7 @@ import sys
 import time
 
 import click
+import numpy as np
 
 from . import rollmodel
 from .midifile import read_notes
@@ -269,6 +270,34 @@ def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
     what = f" (a mixture of {len(models)} LSTM-NADEs)" if mix else ""
     click.echo(f"{data} {split}{what}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
                f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled{greedy}{_expected(scores)} "
+               f"[{time.perf_counter() - started:.0f} s]")
+
+
+@evaluate.command("roll")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@click.option("--samples", type=click.IntRange(1, None), default=200, show_default=True,
+              help="Frames sampled per frame from the file's sampler, behind each key's probability.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def eval_roll(model, data, split, samples, seed):
+    """A piano-roll model file (a path or a shipped name) on a benchmark split, through onnxruntime
+    alone: exact log-likelihood per frame (LSTM-NADE files) and the expected-accuracy decoding, so a
+    model card's figures can be checked without its checkpoint or torch."""
+    from . import pianoroll
+
+    net = rollmodel.RollModel(model)
+    rolls, tune = _split(data, split), _tune(data, split)
+    started = time.perf_counter()
+    logs, marginals = rollmodel.score_rolls(net, rolls, samples, seed)
+    scores = {}
+    if tune is not None:
+        scores = pianoroll.expected_accuracy(marginals, np.concatenate(rolls),
+                                             (tune, rollmodel.score_rolls(net, tune, samples, seed + 1)[1]))
+    ll = (f"log-likelihood {logs.mean():.3f} nats/frame (exact)" if logs is not None else
+          "no log-likelihood (an RNN-RBM's needs AIS: segue eval rnnrbm on its checkpoint)")
+    click.echo(f"{data} {split}: {len(marginals)} frames, {net.path.name} ({net.describe()}): {ll}"
+               f"{_expected(scores)} [each key's probability from {samples} sampled frames] "
                f"[{time.perf_counter() - started:.0f} s]")
 
 

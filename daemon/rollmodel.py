@@ -106,6 +106,41 @@ class RollStream:
         return sample[pick] > 0.5
 
 
+def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
+                seed: int | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+    """Each frame of `rolls`, given its true past, through the model file alone: (log p(frame |
+    past) per frame, exact, for an LSTM-NADE file, else None; each key's probability of sounding,
+    the mean of `samples` frames sampled from the file's own sampler).
+
+    One call per frame: row 0 has every key clamped to the true frame, so its `log_weight` is the
+    sum of all 88 conditionals, the frame's exact log-probability; the other rows are free samples.
+    An RNN-RBM's likelihood needs AIS over its hidden units, which the file does not hold
+    (`segue eval rnnrbm` on its checkpoint)."""
+    if samples < 1:
+        raise ValueError("samples must be >= 1")
+    rng = np.random.default_rng(seed)
+    exact = model.sampler == "nade"
+    rows = samples + exact
+    clamp = np.zeros((rows, KEYS), np.float32)
+    clamp[0] = float(exact)
+    logs, marginals = [], []
+    for roll in rolls:
+        roll = np.asarray(roll, np.float32)
+        u = np.zeros((rows, model.recurrent), np.float32)
+        previous = np.zeros((rows, KEYS), np.float32)
+        for t, frame in enumerate(roll):
+            fixed = np.zeros((rows, KEYS), np.float32)
+            fixed[0] = frame if exact else 0.0
+            feed = model.feed(previous, u, start=t == 0, rng=rng, clamp=clamp, fixed=fixed)
+            sample, _, _, u_next, *weight = model.session.run(list(model.outputs), feed)
+            if exact:
+                logs.append(float(weight[0][0, 0]))
+            marginals.append(sample[exact:].mean(0))
+            u = np.repeat(u_next[:1], rows, 0)
+            previous = np.repeat(frame[None], rows, 0)
+    return (np.array(logs) if exact else None), np.array(marginals, np.float32).reshape(-1, KEYS)
+
+
 def continue_roll(model: RollModel, prime: np.ndarray, frames: int, seed: int | None = None) -> np.ndarray:
     """Step the prime's frames, then sample `frames` more, each fed back as the next input."""
     stream = model.stream(seed)

@@ -127,7 +127,7 @@ def test_expected_accuracy_picks_a_threshold_below_one_half():
     rng = np.random.default_rng(0)
     marginals = rng.beta(0.3, 2.0, size=(4000, KEYS))
     target = rng.random(marginals.shape) < marginals
-    scores = polyphony.expected_accuracy(marginals[2000:], target[2000:], ([target[:2000]], marginals[:2000]))
+    scores = pianoroll.expected_accuracy(marginals[2000:], target[2000:], ([target[:2000]], marginals[:2000]))
     at_half = pianoroll.frame_accuracy(marginals[2000:] > 0.5, target[2000:])
     j = scores["accuracy_expected"]
     assert j > at_half + 0.02, (j, at_half)
@@ -205,3 +205,39 @@ def test_clamped_sampling_reweights_to_the_exact_conditional(tmp_path):
         unweighted = sample[:, :10].mean(0)
     assert np.abs(estimate - exact).max() < 0.02, (estimate, exact)
     assert np.abs(unweighted - exact)[:5].max() > 0.1  # without the weights, the keys below are wrong
+
+
+def test_a_model_file_is_measured_without_its_checkpoint(small_nade, small_nade_model, small_roll_model, tmp_path):
+    """`segue eval roll`: the exported NADE's exact likelihood through onnxruntime equals torch's, its
+    sampled key probabilities agree with the conditionals' means; an RNN-RBM file gets accuracy only,
+    an event model a one-line error."""
+    import json
+
+    import numpy as np
+
+    from segue.daemon.rollmodel import RollModel, score_rolls
+
+    model, _ = polyphony.load(small_nade[0], kind="rnnnade")
+    data = polyphony.read_data([JSB])
+    rolls = [data["valid"][0][:50]]
+    logs, marginals = score_rolls(RollModel(small_nade_model), rolls, samples=2000, seed=0)
+    with torch.no_grad():
+        exact, bv, bh = polyphony.nade_frames(model.eval(), rolls)
+        means = model.marginals(bv, bh, 2000, torch.Generator().manual_seed(0)).numpy()
+    assert len(logs) == len(marginals) == sum(map(len, rolls))
+    assert np.allclose(logs, exact.numpy(), atol=1e-4), np.abs(logs - exact.numpy()).max()
+    assert np.abs(marginals - means).max() < 0.06 and ((means > 0.1) & (means < 0.9)).sum() > 10
+    few = tmp_path / "few.json"  # a few pieces of each split, in the benchmark's format
+    few.write_text(json.dumps({split: [[[int(k) + 21 for k in np.flatnonzero(f)] for f in r] for r in data[split][:8]]
+                               for split in ("valid", "test")}))
+    result = CliRunner().invoke(cli, ["eval", "roll", str(small_nade_model), str(few), "--samples", "20"])
+    assert result.exit_code == 0, result.output
+    frames = sum(map(len, data["test"][:8]))
+    assert f"{frames} frames" in result.output and "(exact)" in result.output and "expected-accuracy decoding" in result.output
+    torch_ll = polyphony.evaluate_nade(model, data["test"][:8], accuracy=False)["ll"]
+    assert f"log-likelihood {torch_ll:.3f} nats/frame" in result.output, (torch_ll, result.output)
+    result = CliRunner().invoke(cli, ["eval", "roll", str(small_roll_model), str(few), "--split", "valid", "--samples", "5"])
+    assert result.exit_code == 0 and "no log-likelihood (an RNN-RBM's needs AIS" in result.output, result.output
+    assert "expected-accuracy" not in result.output  # valid is the split its threshold would come from
+    result = CliRunner().invoke(cli, ["eval", "roll", "melody", str(few)])
+    assert result.exit_code == 1 and "needs a piano-roll model" in result.output and len(result.output.splitlines()) == 1

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from segue.daemon import pianoroll
+from segue.daemon.pianoroll import expected_accuracy
 
 from .rnnrbm import RBMConfig, RNNRBM, log_partition_ais
 from .train import optimise
@@ -276,26 +277,6 @@ def load(path: str | Path, kind: str = "rnnrbm"):
 def load_record(path) -> dict:
     data = torch.load(Path(path), weights_only=True)
     return json.loads(data.get("record", "{}"))
-
-
-THRESHOLDS = np.round(np.arange(0.05, 0.955, 0.01), 2)
-
-
-def expected_accuracy(marginals, target: np.ndarray, tune: tuple | None) -> dict:
-    """Frame accuracy of predicting the keys whose probability of sounding (`marginals`, per
-    frame of `target`) is above the threshold that scores best on other pieces, `tune` =
-    (their rolls, their marginals); {} without them.
-
-    Why a threshold below 0.5: with accuracy J = TP / (TP + FP + FN) over all frames, predicting
-    one more key whose probability is p adds p to TP and 1 - p to the denominator on average,
-    so it pays when p > J / (1 + J), about 0.25 at the accuracies here, not at 0.5."""
-    if tune is None:
-        return {}
-    tune_rolls, tune_marginals = tune
-    truth = np.concatenate(tune_rolls)
-    threshold = max(THRESHOLDS, key=lambda t: pianoroll.frame_accuracy(tune_marginals > t, truth))
-    return {"accuracy_expected": pianoroll.frame_accuracy(marginals > threshold, target),
-            "threshold": float(threshold)}
 
 
 def rbm_frames(model: RNNRBM, rolls: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
