@@ -338,7 +338,10 @@ def eval_lyrics(model, corpus, baselines):
               help="MIDI file (text file for lyric models) to stream through torch and onnxruntime side by side.")
 @click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
               help="Gibbs steps per frame (RNN-RBM checkpoints).")
-def export_cmd(checkpoint, out, quantize, check, gibbs):
+@click.option("--beats", type=click.FloatRange(0, None, min_open=True),
+              help="Frame length in beats, stored in a piano-roll model file (default: the one trained with; "
+                   "benchmark JSON does not say it: JSB's frames are quarter notes, 1, Nottingham's eighth notes, 0.5).")
+def export_cmd(checkpoint, out, quantize, check, gibbs, beats):
     """Export a checkpoint to a self-describing ONNX step graph."""
     kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
     if kind == "lyrics":
@@ -357,10 +360,10 @@ def export_cmd(checkpoint, out, quantize, check, gibbs):
     if kind in ("rnnrbm", "rnnnade"):  # piano-roll models: an RNN-RBM, or an LSTM-NADE (`--gibbs` unused)
         if kind == "rnnrbm":
             exporter = _torch_side("segue.export.rnnrbm")
-            exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, command=_command_line())
+            exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, beats=beats, command=_command_line())
         else:
             exporter = _torch_side("segue.export.nade")
-            exporter.export_nade(checkpoint, out, command=_command_line())
+            exporter.export_nade(checkpoint, out, beats=beats, command=_command_line())
         click.echo(f"wrote {out}")
         if check:
             from . import pianoroll

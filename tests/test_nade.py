@@ -151,6 +151,10 @@ def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, kre
     check_roll_model_plays(model_file, roll, krebs, tmp_path)
     result = CliRunner().invoke(cli, ["info", str(model_file)])
     assert result.exit_code == 0 and "kind: piano-roll (LSTM-NADE)" in result.output and "NADE 24 hidden" in result.output
+    result = CliRunner().invoke(cli, ["export", str(out), "--out", str(tmp_path / "eighths.onnx"), "--beats", "0.5"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["info", str(tmp_path / "eighths.onnx")])  # e.g. Nottingham's eighth-note frames
+    assert result.exit_code == 0 and "a frame is 0.5 beats" in result.output, result.output
     result = CliRunner().invoke(cli, ["generate", "--model", "chorale-nade", "--frames", "4", "--seed", "1",
                                       "--out", str(tmp_path / "shipped.mid")])  # the shipped NADE, by name
     assert result.exit_code == 0 and "frames of 1 beats" in result.output, result.output
