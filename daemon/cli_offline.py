@@ -341,7 +341,12 @@ def eval_lyrics(model, corpus, baselines):
 @click.option("--beats", type=click.FloatRange(0, None, min_open=True),
               help="Frame length in beats, stored in a piano-roll model file (default: the one trained with; "
                    "benchmark JSON does not say it: JSB's frames are quarter notes, 1, Nottingham's eighth notes, 0.5).")
-def export_cmd(checkpoint, out, quantize, check, gibbs, beats):
+@click.option("--temperatures", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="RNN-RBM checkpoints: run each frame's chain as a replica exchange over this many "
+                   "temperatures (1: a plain chain), for sharp models whose plain chains do not mix ...")
+@click.option("--lowest", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="... the hottest copy at this inverse temperature.")
+def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, lowest):
     """Export a checkpoint to a self-describing ONNX step graph."""
     kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
     if kind == "lyrics":
@@ -360,7 +365,8 @@ def export_cmd(checkpoint, out, quantize, check, gibbs, beats):
     if kind in ("rnnrbm", "rnnnade"):  # piano-roll models: an RNN-RBM, or an LSTM-NADE (`--gibbs` unused)
         if kind == "rnnrbm":
             exporter = _torch_side("segue.export.rnnrbm")
-            exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, beats=beats, command=_command_line())
+            exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, beats=beats, command=_command_line(),
+                                   temperatures=temperatures, lowest=lowest)
         else:
             exporter = _torch_side("segue.export.nade")
             exporter.export_nade(checkpoint, out, beats=beats, command=_command_line())

@@ -3,7 +3,9 @@
 The graph is one step: (frame v(t-1), u(t-2), start, clamp, fixed, noise) -> (sample v(t), bv(t),
 bh(t), u(t-1)); see export/rnnrbm.py and export/nade.py. The sampler (k Gibbs steps of an RBM,
 or a NADE's key-by-key pass) runs inside it; its uniform noise comes from a seeded numpy
-generator here. The file says which sampler it holds (metadata `segue.rbm` or `segue.nade`).
+generator here. The file says which sampler it holds (metadata `segue.rbm` or `segue.nade`); an
+RBM file whose `segue.rbm` names `temperatures` runs its chain as a replica exchange and takes one
+more noise input, `noise_swap`.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from .model import ModelFileError, open_session, resolve_model, session_options
 from .pianoroll import KEYS
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
+TEMPERED_INPUTS = INPUTS + ("noise_swap",)  # an RBM whose chain is a replica exchange (export/rnnrbm.py)
 NADE_INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_v")  # a NADE samples without hidden noise
 OUTPUTS = ("sample", "bv", "bh", "u_next")
 NADE_OUTPUTS = OUTPUTS + ("log_weight",)  # log p(clamped keys | the keys below them, past), per row
@@ -38,13 +41,16 @@ class RollModel:
             codec = json.loads(meta["segue.codec"])
             self.low, self.high, self.beats = int(codec["low"]), int(codec["high"]), float(codec["beats"])
             self.recurrent = int(json.loads(meta["segue.state"])["u"])
+            self.temperatures, self.lowest = 1, 1.0
             if "segue.nade" in meta:
                 self.sampler, self.inputs, self.outputs = "nade", NADE_INPUTS, NADE_OUTPUTS
                 self.hidden, self.gibbs = int(json.loads(meta["segue.nade"])["hidden"]), 1
             else:
-                self.sampler, self.inputs, self.outputs = "rbm", INPUTS, OUTPUTS
                 rbm = json.loads(meta["segue.rbm"])
                 self.hidden, self.gibbs = int(rbm["hidden"]), int(rbm["gibbs"])
+                self.temperatures, self.lowest = int(rbm.get("temperatures", 1)), float(rbm.get("lowest", 1.0))
+                tempered = self.temperatures > 1
+                self.sampler, self.inputs, self.outputs = "rbm", TEMPERED_INPUTS if tempered else INPUTS, OUTPUTS
             self.training = json.loads(meta.get("segue.training", "{}"))
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFileError(f"{self.path}: broken segue metadata ({err})") from None
@@ -61,16 +67,21 @@ class RollModel:
             "clamp": zeros if clamp is None else clamp.astype(np.float32),
             "fixed": zeros if fixed is None else fixed.astype(np.float32),
         }
+        copies = (self.temperatures,) if self.temperatures > 1 else ()  # a replica exchange: T copies per row
         if self.sampler == "rbm":
-            feed["noise_h"] = rng.random((self.gibbs, batch, self.hidden), dtype=np.float32)
-        feed["noise_v"] = rng.random((self.gibbs, batch, KEYS), dtype=np.float32)
+            feed["noise_h"] = rng.random((self.gibbs, batch, *copies, self.hidden), dtype=np.float32)
+        feed["noise_v"] = rng.random((self.gibbs, batch, *copies, KEYS), dtype=np.float32)
+        if copies:
+            feed["noise_swap"] = rng.random((self.gibbs, batch, self.temperatures - 1), dtype=np.float32)
         return feed
 
     def describe(self) -> str:
         """One line for `segue info`: the sampler and its sizes."""
         if self.sampler == "nade":
             return f"LSTM {self.recurrent // 2} units, NADE {self.hidden} hidden, key-by-key sampling"
-        return f"RNN {self.recurrent} units, RBM {self.hidden} hidden, {self.gibbs} Gibbs steps"
+        tempering = (f", a replica exchange over {self.temperatures} temperatures down to {self.lowest:g}"
+                     if self.temperatures > 1 else "")
+        return f"RNN {self.recurrent} units, RBM {self.hidden} hidden, {self.gibbs} Gibbs steps{tempering}"
 
     def stream(self, seed: int | None = None) -> "RollStream":
         return RollStream(self, seed)

@@ -9,6 +9,11 @@ keeps clamped units at `fixed` (the live harmoniser's held notes). Chains starte
 mix too slowly in 25 steps (benchmarks/accuracy.py: 26 % against 63 % frame accuracy on
 Nottingham). Random numbers come in as uniform noise from the runtime's seeded
 numpy generator, so a seed gives the same music on every machine.
+
+`temperatures` > 1 (`segue export --temperatures T --lowest L`) makes each frame's chain a replica
+exchange, for sharp models whose plain chains stay in one mode (docs/polyphony.md): T copies at
+inverse temperatures 1 .. L, swapping neighbours with `RNNRBM._swap`, the code the evaluation
+uses; the graph then takes noise_h (k, B, T, H), noise_v (k, B, T, 88) and noise_swap (k, B, T - 1).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ from torch import nn
 
 from segue.daemon.pianoroll import HIGH, KEYS, LOW
 from segue.daemon.model import FORMAT_VERSION
-from segue.daemon.rollmodel import INPUTS, OUTPUTS
+from segue.daemon.rollmodel import INPUTS, OUTPUTS, TEMPERED_INPUTS
 from segue.training.polyphony import load
 from segue.training.rnnrbm import RNNRBM
 
@@ -31,10 +36,14 @@ class _Step(nn.Module):
         super().__init__()
         self.m, self.gibbs = model, gibbs
 
-    def forward(self, frame, u, start, clamp, fixed, noise_h, noise_v):
+    def biases(self, frame, u, start):
         m = self.m
         u_next = start * m.u0 + (1.0 - start) * torch.tanh(m.bu + u @ m.Wuu + frame @ m.Wvu)
-        bv, bh = m.bv + u_next @ m.Wuv, m.bh + u_next @ m.Wuh
+        return m.bv + u_next @ m.Wuv, m.bh + u_next @ m.Wuh, u_next
+
+    def forward(self, frame, u, start, clamp, fixed, noise_h, noise_v):
+        m = self.m
+        bv, bh, u_next = self.biases(frame, u, start)
         held = clamp * fixed
         v = held + (1.0 - clamp) * frame  # the chain starts from the previous frame: 25 steps from zeros mix poorly
         for k in range(self.gibbs):
@@ -44,9 +53,40 @@ class _Step(nn.Module):
         return v, bv, bh, u_next
 
 
+class _TemperedStep(_Step):
+    """The same step, its chain a replica exchange (`RNNRBM.marginals` with temperatures > 1): T
+    copies of each row at inverse temperatures 1 .. `lowest` (coupling and hidden biases scaled by
+    beta), neighbours (even pairs after even steps, odd after odd) swapping frames with the
+    Metropolis probability of their tempered free energies; the beta = 1 copy is the sample.
+    Noise: noise_h (k, B, T, H), noise_v (k, B, T, 88), noise_swap (k, B, T - 1)."""
+
+    def __init__(self, model: RNNRBM, gibbs: int, temperatures: int, lowest: float):
+        super().__init__(model, gibbs)
+        self.betas = torch.linspace(1.0, lowest, temperatures)
+        self.register_buffer("beta", self.betas[None, :, None])
+        self.temperatures = temperatures
+
+    def forward(self, frame, u, start, clamp, fixed, noise_h, noise_v, noise_swap):
+        m, t = self.m, self.temperatures
+        bv, bh, u_next = self.biases(frame, u, start)
+        held, free = (clamp * fixed)[:, None], (1.0 - clamp)[:, None]  # (B, 1, 88): the same in every copy
+        bv3, bh3 = bv[:, None], bh[:, None]
+        rows_bv, rows_bh = bv3.expand(-1, t, -1).reshape(-1, KEYS), bh3.expand(-1, t, -1).reshape(-1, bh.shape[-1])
+        v = (held + free * frame[:, None]).expand(-1, t, -1)  # (B, T, 88)
+        for k in range(self.gibbs):
+            h = (noise_h[k] < torch.sigmoid(self.beta * (v @ m.W + bh3))).float()
+            v = (noise_v[k] < torch.sigmoid(bv3 + self.beta * (h @ m.W.T))).float()
+            v = held + free * v
+            if k % 2 < t - 1:  # RNNRBM.marginals' schedule: even pairs after even steps, odd after odd
+                log_noise = torch.log(noise_swap[k][:, k % 2::2])
+                v = m._swap(v.reshape(-1, KEYS), rows_bv, rows_bh, self.betas, k % 2, log_noise).view(-1, t, KEYS)
+        return v[:, 0], bv, bh, u_next
+
+
 def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beats: float | None = None,
-                  command: str = "") -> Path:
-    """Write the model file; `beats`: frame length in beats (default: the training config's)."""
+                  command: str = "", temperatures: int = 1, lowest: float = 0.5) -> Path:
+    """Write the model file; `beats`: frame length in beats (default: the training config's);
+    `temperatures` > 1: the chain is a replica exchange down to inverse temperature `lowest`."""
     model, record = load(checkpoint)
     model.eval()
     config = record.get("config", {})
@@ -54,15 +94,21 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
     hidden, recurrent = model.config.hidden, model.config.recurrent
     batch = 1
     example = (torch.zeros(batch, KEYS), torch.zeros(batch, recurrent), torch.ones(batch, 1),
-               torch.zeros(batch, KEYS), torch.zeros(batch, KEYS),
-               torch.rand(gibbs, batch, hidden), torch.rand(gibbs, batch, KEYS))
+               torch.zeros(batch, KEYS), torch.zeros(batch, KEYS))
+    if temperatures > 1:
+        step, inputs = _TemperedStep(model, gibbs, temperatures, lowest), TEMPERED_INPUTS
+        example += (torch.rand(gibbs, batch, temperatures, hidden), torch.rand(gibbs, batch, temperatures, KEYS),
+                    torch.rand(gibbs, batch, temperatures - 1))
+    else:
+        step, inputs = _Step(model, gibbs), INPUTS
+        example += (torch.rand(gibbs, batch, hidden), torch.rand(gibbs, batch, KEYS))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     dynamic = {name: {0: "batch"} for name in INPUTS[:5]}
-    dynamic.update({"noise_h": {1: "batch"}, "noise_v": {1: "batch"}})
+    dynamic.update({name: {1: "batch"} for name in inputs[5:]})
     dynamic.update({name: {0: "batch"} for name in OUTPUTS})
     with torch.no_grad():
-        torch.onnx.export(_Step(model, gibbs), example, str(out), input_names=list(INPUTS), output_names=list(OUTPUTS),
+        torch.onnx.export(step, example, str(out), input_names=list(inputs), output_names=list(OUTPUTS),
                           dynamic_axes=dynamic, opset_version=17, dynamo=False)
     from .onnx import stamp
 
@@ -71,7 +117,8 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
         "segue.kind": "piano-roll",
         "segue.codec": json.dumps({"low": LOW, "high": HIGH, "beats": beats}),
         "segue.state": json.dumps({"u": recurrent}),
-        "segue.rbm": json.dumps({"hidden": hidden, "gibbs": gibbs}),
+        "segue.rbm": json.dumps({"hidden": hidden, "gibbs": gibbs,
+                                 **({"temperatures": temperatures, "lowest": lowest} if temperatures > 1 else {})}),
         "segue.training": json.dumps({**record, "export_command": command}),
     }
     stamp(out, meta, "segue piano-roll model: one frame step with its Gibbs sampler (see segue.daemon.rollmodel)")
@@ -84,7 +131,8 @@ def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, see
 
     model, _ = load(checkpoint)
     net = RollModel(model_file)
-    return step_parity(_Step(model, net.gibbs), net, roll, seed)
+    step = _TemperedStep(model, net.gibbs, net.temperatures, net.lowest) if net.temperatures > 1 else _Step(model, net.gibbs)
+    return step_parity(step, net, roll, seed)
 
 
 def step_parity(step: nn.Module, net, roll: np.ndarray, seed: int = 0, biases: tuple | None = None) -> dict:

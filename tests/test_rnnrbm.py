@@ -270,3 +270,49 @@ def test_replica_exchange_marginals_match_enumeration():
     estimate = model.marginals(torch.zeros(1, 10), bv, bh, steps=60, chains=2000, keep=40, temperatures=3,
                                lowest=0.3, generator=torch.Generator().manual_seed(0))[0]
     assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)
+
+
+def _two_chord_model_file(tmp_path, temperatures: int, gibbs: int = 40):
+    """The two-chord RBM above on keys 0-9 of a full 88-key RNN-RBM (the rest silent, no recurrence
+    into the biases), written as a model file; (file, exact marginals of keys 0-9)."""
+    from segue.export.rnnrbm import export_rnnrbm
+
+    model = RNNRBM(RBMConfig(hidden=2, recurrent=4))
+    small = RNNRBM(RBMConfig(visible=10, hidden=2, recurrent=4))
+    with torch.no_grad():
+        for m in (model, small):
+            m.W.zero_()
+            m.W[:10].copy_(torch.tensor([[6.0, -6.0]] * 5 + [[-6.0, 6.0]] * 5))
+            m.bh.fill_(-26.0)
+        model.bv.fill_(-40.0), model.bv[:10].fill_(-0.5), model.Wuv.zero_(), model.Wuh.zero_()
+    checkpoint = tmp_path / f"two_chords_{temperatures}.pt"
+    polyphony.save(checkpoint, model, RBMConfig(hidden=2, recurrent=4), {}, [], "test", [])
+    out = export_rnnrbm(checkpoint, tmp_path / f"two_chords_{temperatures}.onnx", gibbs=gibbs,
+                        temperatures=temperatures, lowest=0.5)
+    return checkpoint, out, _exact_marginals(small, torch.full((1, 10), -0.5), torch.full((1, 2), -26.0))
+
+
+def test_a_tempered_model_file_samples_both_chords(tmp_path):
+    """`segue export --temperatures`: the graph's replica exchange equals torch's given the same noise,
+    and its samples, started on one chord, reach the exact marginals, which the plain graph's do not."""
+    import numpy as np
+
+    from segue.daemon.rollmodel import RollModel
+    from segue.export.rnnrbm import parity
+
+    errors = {}
+    for temperatures in (1, 4):
+        checkpoint, out, exact = _two_chord_model_file(tmp_path, temperatures)
+        net = RollModel(out)
+        assert net.temperatures == temperatures and ("replica exchange over 4" in net.describe()) == (temperatures > 1)
+        roll = np.zeros((6, 88), bool)
+        roll[::2, :5], roll[1::2, 5:10] = True, True
+        worst = parity(checkpoint, out, roll)
+        assert worst["bias"] < 1e-5 and worst["sample_units"] == 0, worst
+        first_chord = np.zeros((4000, 88), np.float32)
+        first_chord[:, :5] = 1.0
+        feed = net.feed(first_chord, np.zeros((4000, 4), np.float32), start=True, rng=np.random.default_rng(0))
+        sample = net.session.run(["sample"], feed)[0]
+        assert not sample[:, 10:].any()
+        errors[temperatures] = float(np.abs(sample[:, :10].mean(0) - exact.numpy()).max())
+    assert errors[1] > 0.08 and errors[4] < 0.04, errors

@@ -103,21 +103,24 @@ class RNNRBM(nn.Module):
             if step >= steps - keep:
                 total += p[::len(betas)]
             v = torch.bernoulli(p, generator=generator)
-            if len(betas) > 1:
-                v = self._swap(v, bv_r, bh_r, betas, step % 2, generator)
+            pairs = len(range(step % 2, len(betas) - 1, 2))
+            if pairs:
+                noise = torch.rand((rows * chains, pairs), generator=generator).log()
+                v = self._swap(v, bv_r, bh_r, betas, step % 2, noise)
         return (total / min(keep, steps)).view(rows, chains, keys).mean(1)
 
-    def _swap(self, v, bv, bh, betas, first, generator):
+    def _swap(self, v, bv, bh, betas, first, log_noise):
         """One round of replica exchange between copies (first, first+1), (first+2, first+3), ...
-        of every chain: v is (chains * K, V) with the K temperatures of a chain adjacent."""
-        k = len(betas)
-        pairs = torch.arange(first, k - 1, 2)
-        if not len(pairs):
-            return v
+        of every chain: v is (chains * K, V) with the K temperatures of a chain adjacent; a pair
+        swaps when its entry of `log_noise` (chains, pairs), the log of uniform noise, is below the
+        log Metropolis ratio. The exported graph runs it too (export/rnnrbm.py), its noise an input."""
+        k = betas.shape[0]
+        lows = list(range(first, k - 1, 2))  # python lists: the graph's indices stay constants
+        highs = [i + 1 for i in lows]
         shaped = v.view(-1, k, v.shape[-1])
-        lo, hi = shaped[:, pairs], shaped[:, pairs + 1]
-        b_lo, b_hi = betas[pairs][:, None], betas[pairs + 1][:, None]
-        bv_, bh_ = bv.view(-1, k, bv.shape[-1])[:, pairs], bh.view(-1, k, bh.shape[-1])[:, pairs]
+        lo, hi = shaped[:, lows], shaped[:, highs]
+        b_lo, b_hi = betas[lows][:, None], betas[highs][:, None]
+        bv_, bh_ = bv.view(-1, k, bv.shape[-1])[:, lows], bh.view(-1, k, bh.shape[-1])[:, lows]
 
         act_lo, act_hi = lo @ self.W + bh_, hi @ self.W + bh_  # each state's hidden input, once
 
@@ -126,11 +129,15 @@ class RNNRBM(nn.Module):
 
         ratio = (log_p(hi, act_hi, b_lo) + log_p(lo, act_lo, b_hi)
                  - log_p(lo, act_lo, b_lo) - log_p(hi, act_hi, b_hi))
-        accept = torch.rand(ratio.shape, generator=generator).log() < ratio
-        swapped = shaped.clone()
-        swapped[:, pairs] = torch.where(accept[..., None], hi, lo)
-        swapped[:, pairs + 1] = torch.where(accept[..., None], lo, hi)
-        return swapped.view_as(v)
+        accept = log_noise < ratio  # (chains, pairs)
+        # Each copy's partner and pair, so that one gather and one where swap every accepted pair
+        # (index assignment would fix the batch size in the exported graph).
+        # A copy in no pair reads an extra column that never accepts.
+        partner, pair_of = list(range(k)), [len(lows)] * k
+        for n, (i, j) in enumerate(zip(lows, highs)):
+            partner[i], partner[j], pair_of[i], pair_of[j] = j, i, n, n
+        swap = torch.cat([accept, torch.zeros_like(accept[:, :1])], 1)[:, pair_of]
+        return torch.where(swap[..., None], shaped[:, partner], shaped).reshape(-1, v.shape[-1])
 
     def cd_loss(self, v: torch.Tensor, mask: torch.Tensor, k: int | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
