@@ -110,8 +110,7 @@ class RollStream:
         sample, _, _, u, *weight = self.model.session.run(list(self.model.outputs), feed)
         pick = 0
         if rows > 1:  # the NADE's keys below a held key did not see it: resample by each frame's weight
-            w = np.exp(weight[0][:, 0] - weight[0].max())
-            pick = int(self.rng.choice(rows, p=w / w.sum()))
+            pick = int(self.rng.choice(rows, p=resampling(weight[0][:, 0])))
         self.u = u[:1]  # the state is the same for every candidate: it depends on the past only
         self.started = True
         return sample[pick] > 0.5
@@ -150,6 +149,18 @@ def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
             u = np.repeat(u_next[:1], rows, 0)
             previous = np.repeat(frame[None], rows, 0)
     return (np.array(logs) if exact else None), np.array(marginals, np.float32).reshape(-1, KEYS)
+
+
+def resampling(log_weight: np.ndarray) -> np.ndarray:
+    """Probabilities proportional to exp(log_weight). Files exported before the graph's log-sigmoid
+    was made stable give -inf (or NaN) when the held keys underflow in float32: those candidates
+    get 0, and if every one does, none is better than another and all are equally likely."""
+    w = np.asarray(log_weight, np.float64)
+    finite = np.isfinite(w)
+    if not finite.any():
+        return np.full(len(w), 1.0 / len(w))
+    w = np.where(finite, np.exp(np.where(finite, w, 0.0) - w[finite].max()), 0.0)
+    return w / w.sum()
 
 
 def continue_roll(model: RollModel, prime: np.ndarray, frames: int, seed: int | None = None) -> np.ndarray:

@@ -57,7 +57,12 @@ class _Step(nn.Module):
             a = a + v * m.W[key]
             keys.append(v), logits.append(logit)
         logits = torch.cat(logits, -1)
-        log_weight = (clamp * nn.functional.logsigmoid((2.0 * fixed - 1.0) * logits)).sum(-1, keepdim=True)
+        # log sigmoid(z), written out so that it stays finite: torch's logsigmoid exports as
+        # Log(Sigmoid(z)), which is -inf once sigmoid(z) underflows (z < -88 in float32; a held key
+        # the model thinks impossible), and then NaN where a free key's clamp of 0 multiplies it.
+        z = (2.0 * fixed - 1.0) * logits
+        log_sigmoid = torch.minimum(z, torch.zeros_like(z)) - torch.log(1.0 + torch.exp(-z.abs()))
+        log_weight = (clamp * log_sigmoid).sum(-1, keepdim=True)
         return torch.cat(keys, -1), bv, bh, torch.cat([h, c], -1), log_weight
 
 

@@ -211,6 +211,41 @@ def test_clamped_sampling_reweights_to_the_exact_conditional(tmp_path):
     assert np.abs(unweighted - exact)[:5].max() > 0.1  # without the weights, the keys below are wrong
 
 
+def test_a_held_key_the_model_thinks_impossible_keeps_a_finite_weight(tmp_path):
+    """Key 0's logit is -300: the graph's log_weight for holding it is -300, not -inf, and equals
+    torch's frame log-probability; and a stream asked to hold such keys with a file whose weights
+    are all -inf or NaN (as files exported before the fix give) still plays, the held keys kept."""
+    import numpy as np
+
+    from segue.daemon.rollmodel import RollModel, resampling, score_rolls
+    from segue.export.nade import export_nade
+
+    torch.manual_seed(4)
+    model = RNNNADE(NADEConfig(hidden=7, recurrent=5, dropout=0.0)).eval()
+    with torch.no_grad():
+        model.to_bv.weight[0] = 0.0
+        model.to_bv.bias[0] = -300.0
+    checkpoint = tmp_path / "impossible.pt"
+    torch.save(model.to_checkpoint(), checkpoint)
+    net = RollModel(export_nade(checkpoint, tmp_path / "impossible.onnx"))
+    roll = np.zeros((3, KEYS), bool)
+    roll[:, [0, 39, 43]] = True
+    logs, _ = score_rolls(net, [roll], samples=2)
+    with torch.no_grad():
+        exact = polyphony.nade_frames(model, [roll])[0].numpy()
+    assert np.isfinite(logs).all() and logs.max() < -290, logs
+    assert np.allclose(logs, exact, rtol=1e-4), (logs, exact)
+    assert np.allclose(resampling(np.array([-np.inf, np.nan, 0.0, np.log(3.0)])), [0, 0, 0.25, 0.75])
+    assert np.allclose(resampling(np.array([-np.inf, np.nan])), [0.5, 0.5])
+    stream = RollModel("chorale-nade").stream(seed=0)  # shipped before the fix: Log(Sigmoid) in its graph
+    held = np.zeros(KEYS, bool)
+    held[[0, 1, 2, 85, 86, 87]] = True  # the keyboard's ends, never in a chorale
+    previous = None
+    for _ in range(3):
+        previous = stream.advance(previous, held=held)
+        assert previous[held].all()
+
+
 def test_a_model_file_is_measured_without_its_checkpoint(small_nade, small_nade_model, small_roll_model, tmp_path):
     """`segue eval roll`: the exported NADE's exact likelihood through onnxruntime equals torch's, its
     sampled key probabilities agree with the conditionals' means; an RNN-RBM file gets accuracy only,
