@@ -71,7 +71,6 @@ class _TemperedStep(_Step):
         bv, bh, u_next = self.biases(frame, u, start)
         held, free = (clamp * fixed)[:, None], (1.0 - clamp)[:, None]  # (B, 1, 88): the same in every copy
         bv3, bh3 = bv[:, None], bh[:, None]
-        rows_bv, rows_bh = bv3.expand(-1, t, -1).reshape(-1, KEYS), bh3.expand(-1, t, -1).reshape(-1, bh.shape[-1])
         v = (held + free * frame[:, None]).expand(-1, t, -1)  # (B, T, 88)
         for k in range(self.gibbs):
             h = (noise_h[k] < torch.sigmoid(self.beta * (v @ m.W + bh3))).float()
@@ -79,7 +78,7 @@ class _TemperedStep(_Step):
             v = held + free * v
             if k % 2 < t - 1:  # RNNRBM.marginals' schedule: even pairs after even steps, odd after odd
                 log_noise = torch.log(noise_swap[k][:, k % 2::2])
-                v = m._swap(v.reshape(-1, KEYS), rows_bv, rows_bh, self.betas, k % 2, log_noise).view(-1, t, KEYS)
+                v = m._swap(v, bh3, self.betas, k % 2, log_noise)
         return v[:, 0], bv, bh, u_next
 
 

@@ -106,38 +106,30 @@ class RNNRBM(nn.Module):
             pairs = len(range(step % 2, len(betas) - 1, 2))
             if pairs:
                 noise = torch.rand((rows * chains, pairs), generator=generator).log()
-                v = self._swap(v, bv_r, bh_r, betas, step % 2, noise)
+                v = self._swap(v.view(-1, len(betas), keys), bh_r.view(-1, len(betas), bh_r.shape[-1]),
+                               betas, step % 2, noise).view(-1, keys)
         return (total / min(keep, steps)).view(rows, chains, keys).mean(1)
 
-    def _swap(self, v, bv, bh, betas, first, log_noise):
+    def _swap(self, v, bh, betas, first, log_noise):
         """One round of replica exchange between copies (first, first+1), (first+2, first+3), ...
-        of every chain: v is (chains * K, V) with the K temperatures of a chain adjacent; a pair
-        swaps when its entry of `log_noise` (chains, pairs), the log of uniform noise, is below the
-        log Metropolis ratio. The exported graph runs it too (export/rnnrbm.py), its noise an input."""
+        of every chain: v is (chains, K, V), the K temperatures of each chain, bh their hidden
+        biases (broadcast to it); a pair swaps when its entry of `log_noise` (chains, pairs), the
+        log of uniform noise, is below the log Metropolis ratio. The exported graph runs it too
+        (export/rnnrbm.py), its noise an input; python-list indices keep the graph's constant."""
         k = betas.shape[0]
-        lows = list(range(first, k - 1, 2))  # python lists: the graph's indices stay constants
-        highs = [i + 1 for i in lows]
-        shaped = v.view(-1, k, v.shape[-1])
-        lo, hi = shaped[:, lows], shaped[:, highs]
-        b_lo, b_hi = betas[lows][:, None], betas[highs][:, None]
-        bv_, bh_ = bv.view(-1, k, bv.shape[-1])[:, lows], bh.view(-1, k, bh.shape[-1])[:, lows]
-
-        act_lo, act_hi = lo @ self.W + bh_, hi @ self.W + bh_  # each state's hidden input, once
-
-        def log_p(x, act, b):  # log of the tempered marginal of v, up to its normaliser: -F_beta(v)
-            return (x * bv_).sum(-1) + F.softplus(b * act).sum(-1)
-
-        ratio = (log_p(hi, act_hi, b_lo) + log_p(lo, act_lo, b_hi)
-                 - log_p(lo, act_lo, b_lo) - log_p(hi, act_hi, b_hi))
-        accept = log_noise < ratio  # (chains, pairs)
-        # Each copy's partner and pair, so that one gather and one where swap every accepted pair
-        # (index assignment would fix the batch size in the exported graph).
-        # A copy in no pair reads an extra column that never accepts.
-        partner, pair_of = list(range(k)), [len(lows)] * k
-        for n, (i, j) in enumerate(zip(lows, highs)):
-            partner[i], partner[j], pair_of[i], pair_of[j] = j, i, n, n
-        swap = torch.cat([accept, torch.zeros_like(accept[:, :1])], 1)[:, pair_of]
-        return torch.where(swap[..., None], shaped[:, partner], shaped).reshape(-1, v.shape[-1])
+        lows = list(range(first, k - 1, 2))
+        partner, pair_of = list(range(k)), [0] * k
+        for n, i in enumerate(lows):
+            partner[i], partner[i + 1], pair_of[i], pair_of[i + 1] = i + 1, i, n, n
+        act = v @ self.W + bh  # each copy's hidden input
+        beta = betas[:, None]
+        # Swapping copies i and j: the visible biases are not tempered and cancel, leaving
+        # sum over hidden units of sp(b_i a_j) - sp(b_i a_i) + sp(b_j a_i) - sp(b_j a_j), sp = softplus:
+        # one half per copy, the ratio the sum of a copy's half and its partner's. A copy in no
+        # pair is its own partner: its ratio is 0, above any log noise, and it "swaps" with itself.
+        half = (F.softplus(beta * act[:, partner]) - F.softplus(beta * act)).sum(-1)  # (chains, K)
+        swap = log_noise[:, pair_of] < half + half[:, partner]
+        return torch.where(swap[..., None], v[:, partner], v)
 
     def cd_loss(self, v: torch.Tensor, mask: torch.Tensor, k: int | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
