@@ -292,7 +292,7 @@ def _two_chord_model_file(tmp_path, temperatures: int, gibbs: int = 40):
     return checkpoint, out, _exact_marginals(small, torch.full((1, 10), -0.5), torch.full((1, 2), -26.0))
 
 
-def test_a_tempered_model_file_samples_both_chords(tmp_path):
+def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs):
     """`segue export --temperatures`: the graph's replica exchange equals torch's given the same noise,
     and its samples, started on one chord, reach the exact marginals, which the plain graph's do not."""
     import numpy as np
@@ -305,7 +305,7 @@ def test_a_tempered_model_file_samples_both_chords(tmp_path):
         checkpoint, out, exact = _two_chord_model_file(tmp_path, temperatures)
         net = RollModel(out)
         assert net.temperatures == temperatures and ("replica exchange over 4" in net.describe()) == (temperatures > 1)
-        roll = np.zeros((6, 88), bool)
+        roll = np.zeros((10, 88), bool)
         roll[::2, :5], roll[1::2, 5:10] = True, True
         worst = parity(checkpoint, out, roll)
         assert worst["bias"] < 1e-5 and worst["sample_units"] == 0, worst
@@ -315,4 +315,5 @@ def test_a_tempered_model_file_samples_both_chords(tmp_path):
         sample = net.session.run(["sample"], feed)[0]
         assert not sample[:, 10:].any()
         errors[temperatures] = float(np.abs(sample[:, :10].mean(0) - exact.numpy()).max())
+    check_roll_model_plays(out, roll, krebs, tmp_path)  # the tempered file generates and harmonises
     assert errors[1] > 0.08 and errors[4] < 0.04, errors
