@@ -165,7 +165,8 @@ def train_lyrics(corpus, out, quiet, input_, init, **options):
 
 @click.group("eval")
 def evaluate():
-    """Measure trained models on held-out data (needs the training extra)."""
+    """Measure trained models on held-out data (checkpoints need the training extra; `roll` and
+    `lyrics` read model files with the runtime alone)."""
 
 
 @evaluate.command("melody")
@@ -368,6 +369,8 @@ def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, low
             exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, beats=beats, command=_command_line(),
                                    temperatures=temperatures, lowest=lowest)
         else:
+            if temperatures > 1:
+                raise click.UsageError("--temperatures is for RNN-RBM checkpoints: an LSTM-NADE samples exactly, key by key")
             exporter = _torch_side("segue.export.nade")
             exporter.export_nade(checkpoint, out, beats=beats, command=_command_line())
         click.echo(f"wrote {out}")

@@ -155,6 +155,8 @@ def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, kre
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(cli, ["info", str(tmp_path / "eighths.onnx")])  # e.g. Nottingham's eighth-note frames
     assert result.exit_code == 0 and "a frame is 0.5 beats" in result.output, result.output
+    result = CliRunner().invoke(cli, ["export", str(out), "--out", str(tmp_path / "t.onnx"), "--temperatures", "4"])
+    assert result.exit_code == 2 and "--temperatures is for RNN-RBM checkpoints" in result.output, result.output
     result = CliRunner().invoke(cli, ["generate", "--model", "chorale-nade", "--frames", "4", "--seed", "1",
                                       "--out", str(tmp_path / "shipped.mid")])  # the shipped NADE, by name
     assert result.exit_code == 0 and "frames of 1 beats" in result.output, result.output
