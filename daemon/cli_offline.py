@@ -216,6 +216,18 @@ def _chains(scores: dict, chain: dict) -> str:
             f"{tempering if chain['temperatures'] > 1 else ''}]")
 
 
+_TRANSPOSE = click.option(
+    "--transpose", type=int, default=0, show_default=True,
+    help="Measure the split moved by this many semitones (both splits, for the threshold too): "
+         "how a model does in keys its data were not written in.")
+
+
+def _moved(rolls: list | None, semitones: int) -> list | None:
+    from .pianoroll import shifted
+
+    return rolls and [shifted(r, semitones) for r in rolls]
+
+
 @evaluate.command("rnnrbm")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -253,9 +265,7 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True,
               help="For the sampled accuracy and the sampled frames behind each key's probability.")
-@click.option("--transpose", type=int, default=0, show_default=True,
-              help="Measure the split moved by this many semitones (both splits, for the threshold too): "
-                   "how a model does in keys its data were not written in.")
+@_TRANSPOSE
 @click.option("--mix", multiple=True, type=click.Path(dir_okay=False),
               help="Another LSTM-NADE checkpoint (repeatable): measure the frame-level mixture of all, "
                    "equal weights, each running its own LSTM over the true past.")
@@ -263,10 +273,9 @@ def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
     poly = _torch_side("segue.training.polyphony")
     models = [poly.load(path, kind="rnnnade")[0] for path in (checkpoint, *mix)]
-    move = lambda rolls: rolls and [poly.shifted(r, transpose) for r in rolls]  # noqa: E731
-    rolls = move(_split(data, split))
+    rolls = _moved(_split(data, split), transpose)
     started = time.perf_counter()
-    scores = poly.evaluate_nade(models, rolls, seed=seed, tune=move(_tune(data, split)))
+    scores = poly.evaluate_nade(models, rolls, seed=seed, tune=_moved(_tune(data, split), transpose))
     greedy = f", {scores['accuracy_greedy'] * 100:.2f} % greedy" if "accuracy_greedy" in scores else ""
     what = f" (a mixture of {len(models)} LSTM-NADEs)" if mix else ""
     click.echo(f"{data} {split}{what}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
@@ -281,14 +290,15 @@ def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
 @click.option("--samples", type=click.IntRange(1, None), default=200, show_default=True,
               help="Frames sampled per frame from the file's sampler, behind each key's probability.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def eval_roll(model, data, split, samples, seed):
+@_TRANSPOSE
+def eval_roll(model, data, split, samples, seed, transpose):
     """A piano-roll model file (a path or a shipped name) on a benchmark split, through onnxruntime
     alone: exact log-likelihood per frame (LSTM-NADE files) and the expected-accuracy decoding, so a
     model card's figures can be checked without its checkpoint or torch."""
     from . import pianoroll
 
     net = rollmodel.RollModel(model)
-    rolls, tune = _split(data, split), _tune(data, split)
+    rolls, tune = _moved(_split(data, split), transpose), _moved(_tune(data, split), transpose)
     started = time.perf_counter()
     logs, marginals = rollmodel.score_rolls(net, rolls, samples, seed)
     scores = {}

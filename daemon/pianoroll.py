@@ -134,3 +134,18 @@ def expected_accuracy(marginals, target: np.ndarray, tune: tuple | None) -> dict
     threshold = max(THRESHOLDS, key=lambda t: frame_accuracy(tune_marginals > t, truth))
     return {"accuracy_expected": frame_accuracy(marginals > threshold, target),
             "threshold": float(threshold)}
+
+
+def shifted(roll: np.ndarray, semitones: int) -> np.ndarray:
+    """`roll` moved up (or down) by `semitones`; ValueError if a sounding key would leave the keyboard."""
+    if semitones == 0:
+        return roll
+    keys = np.flatnonzero(roll.any(0))
+    if len(keys) and not (0 <= keys[0] + semitones and keys[-1] + semitones < roll.shape[1]):
+        raise ValueError(f"transposing by {semitones} semitones takes keys off the 88-key keyboard")
+    out = np.zeros_like(roll)
+    if semitones > 0:
+        out[:, semitones:] = roll[:, :-semitones]
+    else:
+        out[:, :semitones] = roll[:, -semitones:]
+    return out

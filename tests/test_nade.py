@@ -277,6 +277,11 @@ def test_a_model_file_is_measured_without_its_checkpoint(small_nade, small_nade_
     assert f"{frames} frames" in result.output and "(exact)" in result.output and "expected-accuracy decoding" in result.output
     torch_ll = polyphony.evaluate_nade(model, data["test"][:8], accuracy=False)["ll"]
     assert f"log-likelihood {torch_ll:.3f} nats/frame" in result.output, (torch_ll, result.output)
+    moved = polyphony.evaluate_nade(model, [polyphony.shifted(r, 2) for r in data["test"][:8]], accuracy=False)["ll"]
+    result = CliRunner().invoke(cli, ["eval", "roll", str(small_nade_model), str(few), "--samples", "5", "--transpose", "2"])
+    assert result.exit_code == 0 and f"log-likelihood {moved:.3f} nats/frame" in result.output, (moved, result.output)
+    result = CliRunner().invoke(cli, ["eval", "roll", str(small_nade_model), str(few), "--transpose", "60"])
+    assert result.exit_code == 1 and "takes keys off the 88-key keyboard" in result.output
     result = CliRunner().invoke(cli, ["eval", "roll", str(small_roll_model), str(few), "--split", "valid", "--samples", "5"])
     assert result.exit_code == 0 and "no log-likelihood (an RNN-RBM's needs AIS" in result.output, result.output
     assert "expected-accuracy" not in result.output  # valid is the split its threshold would come from

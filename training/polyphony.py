@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from segue.daemon import pianoroll
-from segue.daemon.pianoroll import expected_accuracy
+from segue.daemon.pianoroll import expected_accuracy, shifted
 
 from .rnnrbm import RBMConfig, RNNRBM, log_partition_ais
 from .train import optimise
@@ -167,21 +167,6 @@ def transposed(roll: np.ndarray, most: int, rng) -> np.ndarray:
         return roll
     low, high = max(-most, -int(keys[0])), min(most, roll.shape[1] - 1 - int(keys[-1]))
     return shifted(roll, int(rng.integers(low, high + 1)))
-
-
-def shifted(roll: np.ndarray, semitones: int) -> np.ndarray:
-    """`roll` moved up (or down) by `semitones`; ValueError if a sounding key would leave the keyboard."""
-    if semitones == 0:
-        return roll
-    keys = np.flatnonzero(roll.any(0))
-    if len(keys) and not (0 <= keys[0] + semitones and keys[-1] + semitones < roll.shape[1]):
-        raise ValueError(f"transposing by {semitones} semitones takes keys off the 88-key keyboard")
-    out = np.zeros_like(roll)
-    if semitones > 0:
-        out[:, semitones:] = roll[:, :-semitones]
-    else:
-        out[:, :semitones] = roll[:, -semitones:]
-    return out
 
 
 def pretrain_rbm(model: RNNRBM, rolls: list[np.ndarray], config: RBMTrainConfig, generator, rng,
