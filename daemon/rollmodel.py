@@ -49,6 +49,8 @@ class RollModel:
                 rbm = json.loads(meta["segue.rbm"])
                 self.hidden, self.gibbs = int(rbm["hidden"]), int(rbm["gibbs"])
                 self.temperatures, self.lowest = int(rbm.get("temperatures", 1)), float(rbm.get("lowest", 1.0))
+                if not (1 <= self.temperatures <= 64 and 0 < self.lowest <= 1 and 1 <= self.gibbs <= 10_000):
+                    raise ValueError(f"gibbs {self.gibbs}, temperatures {self.temperatures}, lowest {self.lowest}")
                 tempered = self.temperatures > 1
                 self.sampler, self.inputs, self.outputs = "rbm", TEMPERED_INPUTS if tempered else INPUTS, OUTPUTS
             self.training = json.loads(meta.get("segue.training", "{}"))

@@ -292,7 +292,7 @@ def _two_chord_model_file(tmp_path, temperatures: int, gibbs: int = 40):
     return checkpoint, out, _exact_marginals(small, torch.full((1, 10), -0.5), torch.full((1, 2), -26.0))
 
 
-def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs):
+def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs, rewrite_metadata):
     """`segue export --temperatures`: the graph's replica exchange equals torch's given the same noise,
     and its samples, started on one chord, reach the exact marginals, which the plain graph's do not."""
     import numpy as np
@@ -316,4 +316,11 @@ def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs):
         assert not sample[:, 10:].any()
         errors[temperatures] = float(np.abs(sample[:, :10].mean(0) - exact.numpy()).max())
     check_roll_model_plays(out, roll, krebs, tmp_path)  # the tempered file generates and harmonises
+    from segue.daemon.model import ModelFileError
+
+    for rbm in ('{"hidden": 2, "gibbs": 40, "temperatures": 1000000000, "lowest": 0.5}',  # hostile sizes
+                '{"hidden": 2, "gibbs": 40}'):  # says plain, but the graph wants swap noise
+        bad = rewrite_metadata(out, tmp_path / "bad.onnx", {"segue.rbm": rbm})
+        with pytest.raises(ModelFileError, match="bad.onnx: (broken segue metadata|graph inputs/outputs)"):
+            RollModel(bad)
     assert errors[1] > 0.08 and errors[4] < 0.04, errors
