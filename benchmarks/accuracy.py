@@ -12,9 +12,9 @@ chains can be longer (--steps, --keep) or replica exchanges over several tempera
 (--temperatures, --lowest; `RNNRBM.marginals`), for models whose chains do not mix in 25 steps.
 --reconstruct also starts chains at the frame being predicted: not a prediction (the chain
 starts at the answer; it is the CD-k chain of training), but one way a published RBM accuracy
-could have been measured, so it is here to compare with. The chains are random: --draws N repeats the decoding with N seeds (--seed, --seed + 1, ...)
-and prints their mean and spread, so that a claim at the 0.1-point level can be checked
-against the noise.
+could have been measured, so it is here to compare with. The chains are random: --draws N
+repeats the decoding with N seeds (--seed, --seed + 1, ...) and prints their mean and spread,
+so that a claim at the 0.1-point level can be checked against the noise.
 """
 from __future__ import annotations
 

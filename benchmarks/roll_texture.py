@@ -24,11 +24,11 @@ from segue.daemon.rollmodel import RollModel, continue_roll
 def texture(rolls: list[np.ndarray]) -> str:
     frames = np.concatenate(rolls)
     notes = frames.sum(1)
-    held = np.concatenate([(r[1:] == r[:-1]).all(1) for r in rolls])
+    same = [(r[1:] == r[:-1]).all(1) for r in rolls]  # each frame against the one before
+    held = np.concatenate(same)
     runs = []  # lengths of the stretches of identical frames
-    for r in rolls:
-        changes = np.flatnonzero(np.r_[True, ~(r[1:] == r[:-1]).all(1), True])
-        runs += list(np.diff(changes))
+    for s in same:
+        runs += list(np.diff(np.flatnonzero(np.r_[True, ~s, True])))
     return (f"notes per frame {notes.mean():.2f} (4 exactly: {np.mean(notes == 4) * 100:5.1f} %), "
             f"silent {np.mean(notes == 0) * 100:4.1f} %, frame as the last {held.mean() * 100:5.1f} %, "
             f"stretches of one frame: p99 {np.percentile(runs, 99):.0f}, longest {max(runs)} frames")

@@ -216,6 +216,7 @@ def _chains(scores: dict, chain: dict) -> str:
             f"{tempering if chain['temperatures'] > 1 else ''}]")
 
 
+_SPLIT = click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
 _TRANSPOSE = click.option(
     "--transpose", type=int, default=0, show_default=True,
     help="Measure the split moved by this many semitones (both splits, for the threshold too): "
@@ -231,7 +232,7 @@ def _moved(rolls: list | None, semitones: int) -> list | None:
 @evaluate.command("rnnrbm")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@_SPLIT
 @click.option("--runs", type=click.IntRange(1, None), default=10, show_default=True,
               help="AIS runs per frame (the paper: 100; see benchmarks/ais.py for what fewer costs).")
 @click.option("--betas", type=click.IntRange(1, None), default=1000, show_default=True, help="AIS temperatures.")
@@ -262,7 +263,7 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @evaluate.command("rnnnade")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@_SPLIT
 @click.option("--seed", type=int, default=0, show_default=True,
               help="For the sampled accuracy and the sampled frames behind each key's probability.")
 @_TRANSPOSE
@@ -286,7 +287,7 @@ def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
 @evaluate.command("roll")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("data", type=click.Path(dir_okay=False))
-@click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
+@_SPLIT
 @click.option("--samples", type=click.IntRange(1, None), default=200, show_default=True,
               help="Frames sampled per frame from the file's sampler, behind each key's probability.")
 @click.option("--seed", type=int, default=0, show_default=True)

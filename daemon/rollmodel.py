@@ -133,7 +133,7 @@ def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
     rng = np.random.default_rng(seed)
     exact = model.sampler == "nade"
     rows = samples + exact
-    clamp = np.zeros((rows, KEYS), np.float32)
+    clamp, fixed = np.zeros((rows, KEYS), np.float32), np.zeros((rows, KEYS), np.float32)
     clamp[0] = float(exact)
     logs, marginals = [], []
     for roll in rolls:
@@ -141,14 +141,13 @@ def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
         u = np.zeros((rows, model.recurrent), np.float32)
         previous = np.zeros((rows, KEYS), np.float32)
         for t, frame in enumerate(roll):
-            fixed = np.zeros((rows, KEYS), np.float32)
-            fixed[0] = frame if exact else 0.0
+            if exact:
+                fixed[0] = frame
             feed = model.feed(previous, u, start=t == 0, rng=rng, clamp=clamp, fixed=fixed)
-            sample, _, _, u_next, *weight = model.session.run(list(model.outputs), feed)
+            sample, _, _, u, *weight = model.session.run(list(model.outputs), feed)  # every row: one past, one state
             if exact:
                 logs.append(float(weight[0][0, 0]))
             marginals.append(sample[exact:].mean(0))
-            u = np.repeat(u_next[:1], rows, 0)
             previous = np.repeat(frame[None], rows, 0)
     return (np.array(logs) if exact else None), np.array(marginals, np.float32).reshape(-1, KEYS)
 

@@ -28,7 +28,7 @@ from segue.daemon.pianoroll import HIGH, KEYS, LOW
 from segue.daemon.model import FORMAT_VERSION
 from segue.daemon.rollmodel import INPUTS, OUTPUTS, TEMPERED_INPUTS
 from segue.training.polyphony import load
-from segue.training.rnnrbm import RNNRBM
+from segue.training.rnnrbm import RNNRBM, swap_pairs
 
 
 class _Step(nn.Module):
@@ -63,7 +63,6 @@ class _TemperedStep(_Step):
     def __init__(self, model: RNNRBM, gibbs: int, temperatures: int, lowest: float):
         super().__init__(model, gibbs)
         self.betas = torch.linspace(1.0, lowest, temperatures)
-        self.register_buffer("beta", self.betas[None, :, None])
         self.temperatures = temperatures
 
     def forward(self, frame, u, start, clamp, fixed, noise_h, noise_v, noise_swap):
@@ -71,13 +70,15 @@ class _TemperedStep(_Step):
         bv, bh, u_next = self.biases(frame, u, start)
         held, free = (clamp * fixed)[:, None], (1.0 - clamp)[:, None]  # (B, 1, 88): the same in every copy
         bv3, bh3 = bv[:, None], bh[:, None]
+        beta = self.betas[:, None]  # (T, 1), against each row's (T, units)
         v = (held + free * frame[:, None]).expand(-1, t, -1)  # (B, T, 88)
         for k in range(self.gibbs):
-            h = (noise_h[k] < torch.sigmoid(self.beta * (v @ m.W + bh3))).float()
-            v = (noise_v[k] < torch.sigmoid(bv3 + self.beta * (h @ m.W.T))).float()
+            h = (noise_h[k] < torch.sigmoid(beta * (v @ m.W + bh3))).float()
+            v = (noise_v[k] < torch.sigmoid(bv3 + beta * (h @ m.W.T))).float()
             v = held + free * v
-            if k % 2 < t - 1:  # RNNRBM.marginals' schedule: even pairs after even steps, odd after odd
-                log_noise = torch.log(noise_swap[k][:, k % 2::2])
+            pairs = swap_pairs(t, k % 2)  # RNNRBM.marginals' schedule: even pairs after even steps, odd after odd
+            if pairs:
+                log_noise = torch.log(noise_swap[k][:, pairs])
                 v = m._swap(v, bh3, self.betas, k % 2, log_noise)
         return v[:, 0], bv, bh, u_next
 

@@ -246,15 +246,21 @@ def test_rbm_marginals_match_enumeration():
     assert ((exact > 0.1) & (exact < 0.9)).sum() >= 5
 
 
-def test_replica_exchange_crosses_between_modes_that_a_plain_chain_cannot():
-    """Two competing chords (keys 0-4 or keys 5-9, each with its own hidden unit): chains started
-    on the first stay there for 60 steps, so their estimate of each key's probability is off by
-    more than 0.08; the same chains as replica exchanges over 4 temperatures come within 0.03."""
+def _two_chord_rbm():
+    """Two competing chords, keys 0-4 or keys 5-9, each with its own hidden unit: (10-key RBM, bv,
+    bh, exact marginals)."""
     model = RNNRBM(RBMConfig(visible=10, hidden=2, recurrent=4))
     with torch.no_grad():
         model.W.copy_(torch.tensor([[6.0, -6.0]] * 5 + [[-6.0, 6.0]] * 5))
         bv, bh = torch.full((1, 10), -0.5), torch.full((1, 2), -26.0)
-    exact = _exact_marginals(model, bv, bh)
+    return model, bv, bh, _exact_marginals(model, bv, bh)
+
+
+def test_replica_exchange_crosses_between_modes_that_a_plain_chain_cannot():
+    """Two competing chords (keys 0-4 or keys 5-9, each with its own hidden unit): chains started
+    on the first stay there for 60 steps, so their estimate of each key's probability is off by
+    more than 0.08; the same chains as replica exchanges over 4 temperatures come within 0.03."""
+    model, bv, bh, exact = _two_chord_rbm()
     first_chord = torch.cat([torch.ones(1, 5), torch.zeros(1, 5)], 1)
     errors = {}
     for temperatures in (1, 4):
@@ -273,23 +279,20 @@ def test_replica_exchange_marginals_match_enumeration():
 
 
 def _two_chord_model_file(tmp_path, temperatures: int, gibbs: int = 40):
-    """The two-chord RBM above on keys 0-9 of a full 88-key RNN-RBM (the rest silent, no recurrence
-    into the biases), written as a model file; (file, exact marginals of keys 0-9)."""
+    """The two-chord RBM on keys 0-9 of a full 88-key RNN-RBM (the rest silent, no recurrence into
+    the biases), written as a checkpoint and a model file; (checkpoint, file, exact marginals of keys 0-9)."""
     from segue.export.rnnrbm import export_rnnrbm
 
+    small, bv, bh, exact = _two_chord_rbm()
     model = RNNRBM(RBMConfig(hidden=2, recurrent=4))
-    small = RNNRBM(RBMConfig(visible=10, hidden=2, recurrent=4))
     with torch.no_grad():
-        for m in (model, small):
-            m.W.zero_()
-            m.W[:10].copy_(torch.tensor([[6.0, -6.0]] * 5 + [[-6.0, 6.0]] * 5))
-            m.bh.fill_(-26.0)
-        model.bv.fill_(-40.0), model.bv[:10].fill_(-0.5), model.Wuv.zero_(), model.Wuh.zero_()
+        model.W.zero_(), model.W[:10].copy_(small.W), model.bh.copy_(bh[0])
+        model.bv.fill_(-40.0), model.bv[:10].copy_(bv[0]), model.Wuv.zero_(), model.Wuh.zero_()
     checkpoint = tmp_path / f"two_chords_{temperatures}.pt"
     polyphony.save(checkpoint, model, RBMConfig(hidden=2, recurrent=4), {}, [], "test", [])
     out = export_rnnrbm(checkpoint, tmp_path / f"two_chords_{temperatures}.onnx", gibbs=gibbs,
                         temperatures=temperatures, lowest=0.5)
-    return checkpoint, out, _exact_marginals(small, torch.full((1, 10), -0.5), torch.full((1, 2), -26.0))
+    return checkpoint, out, exact
 
 
 def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs, rewrite_metadata):

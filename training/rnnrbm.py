@@ -26,6 +26,13 @@ class RBMConfig:
     k: int = 15  # CD-k Gibbs steps in training
 
 
+def swap_pairs(copies: int, first: int) -> list[int]:
+    """The lower copy of each pair that a round of replica exchange starting at `first` (0 or 1)
+    tries to swap: (first, first + 1), (first + 2, first + 3), ... A python list, so that the
+    exported graph's indices stay constants."""
+    return list(range(first, copies - 1, 2))
+
+
 class RNNRBM(nn.Module):
     def __init__(self, config: RBMConfig = RBMConfig()):
         super().__init__()
@@ -103,9 +110,9 @@ class RNNRBM(nn.Module):
             if step >= steps - keep:
                 total += p[::len(betas)]
             v = torch.bernoulli(p, generator=generator)
-            pairs = len(range(step % 2, len(betas) - 1, 2))
+            pairs = swap_pairs(len(betas), step % 2)
             if pairs:
-                noise = torch.rand((rows * chains, pairs), generator=generator).log()
+                noise = torch.rand((rows * chains, len(pairs)), generator=generator).log()
                 v = self._swap(v.view(-1, len(betas), keys), bh_r.view(-1, len(betas), bh_r.shape[-1]),
                                betas, step % 2, noise).view(-1, keys)
         return (total / min(keep, steps)).view(rows, chains, keys).mean(1)
@@ -117,9 +124,8 @@ class RNNRBM(nn.Module):
         log of uniform noise, is below the log Metropolis ratio. The exported graph runs it too
         (export/rnnrbm.py), its noise an input; python-list indices keep the graph's constant."""
         k = betas.shape[0]
-        lows = list(range(first, k - 1, 2))
         partner, pair_of = list(range(k)), [0] * k
-        for n, i in enumerate(lows):
+        for n, i in enumerate(swap_pairs(k, first)):
             partner[i], partner[i + 1], pair_of[i], pair_of[i + 1] = i + 1, i, n, n
         act = v @ self.W + bh  # each copy's hidden input
         beta = betas[:, None]
