@@ -24,8 +24,7 @@ import sys
 import time
 
 import torch
-
-from segue.daemon import pianoroll
+from segue.daemon.formats import pianoroll
 from segue.training import polyphony
 
 

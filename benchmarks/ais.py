@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from segue.daemon import pianoroll
+from segue.daemon.formats import pianoroll
 from segue.training import polyphony
 from segue.training.rnnrbm import log_partition_ais
 

@@ -12,9 +12,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from segue.daemon.codec import EventCodec
-from segue.daemon.midifile import read_notes
+from segue.daemon.formats.codec import EventCodec
+from segue.daemon.formats.midifile import read_notes
 
 DEFAULT = sorted((Path(__file__).resolve().parents[1].parent / "shared" / "data" / "midi").glob("*.mid"))
 

@@ -14,9 +14,8 @@ import sys
 import time
 
 import numpy as np
-
-from segue.daemon.pianoroll import KEYS, LOW
-from segue.daemon.rollmodel import RollModel
+from segue.daemon.formats.pianoroll import KEYS, LOW
+from segue.daemon.models.roll import RollModel
 
 
 def main(argv=None) -> int:

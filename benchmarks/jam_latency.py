@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from segue.daemon.midifile import read_notes
-from segue.daemon.probe import Probe, jack_port, jack_server, whole_notes
+from segue.daemon.formats.midifile import read_notes
+from segue.daemon.live.probe import Probe, jack_port, jack_server, whole_notes
 
 KREBS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "midi" / "krebs.mid"
 

@@ -14,9 +14,8 @@ import platform
 import time
 
 import numpy as np
-
-from segue.daemon.lyricmodel import LyricModel, LyricsConfig, sung_line, write
-from segue.daemon.sampling import GumbelNoise, Sampling
+from segue.daemon.models.lyric import LyricModel, LyricsConfig, sung_line, write
+from segue.daemon.models.sampling import GumbelNoise, Sampling
 
 
 def main() -> None:

@@ -14,9 +14,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from segue.daemon.model import EventModel
-from segue.training.data import midi_files, pieces_from, read_all  # numpy only, no torch
+from segue.daemon.models.event import EventModel
+from segue.training.data import (  # numpy only, no torch
+    midi_files,
+    pieces_from,
+    read_all,
+)
 
 
 def held_out_metrics(model: EventModel, pieces) -> dict[str, float]:

@@ -16,9 +16,8 @@ import sys
 import time
 
 import numpy as np
-
-from segue.daemon import pianoroll
-from segue.daemon.rollmodel import RollModel, continue_roll
+from segue.daemon.formats import pianoroll
+from segue.daemon.models.roll import RollModel, continue_roll
 
 
 def texture(rolls: list[np.ndarray]) -> str:

@@ -17,10 +17,10 @@ import tempfile
 import time
 
 import numpy as np
-
-from segue.daemon.generate import GenerateConfig, continue_events, draw_note, default_prime
-from segue.daemon.model import EventModel
-from segue.daemon.sampling import GumbelNoise, Sampling
+from segue.daemon.models.continuation import GenerateConfig, continue_events, draw_note
+from segue.daemon.models.event import EventModel
+from segue.daemon.models.sampling import GumbelNoise, Sampling
+from segue.daemon.offline.generate import default_prime
 
 
 def percentiles(seconds: list[float]) -> str:
@@ -63,7 +63,6 @@ def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
 
 def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
     import torch
-
     from segue.training.model import EventLSTM, ModelConfig
 
     torch.set_num_threads(1)

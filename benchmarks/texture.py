@@ -12,11 +12,10 @@ import argparse
 import sys
 
 import numpy as np
-
-from segue.daemon.generate import GenerateConfig, continue_events
-from segue.daemon.midifile import read_notes
-from segue.daemon.model import EventModel
-from segue.daemon.notes import note_spans
+from segue.daemon.formats.midifile import read_notes
+from segue.daemon.formats.notes import note_spans
+from segue.daemon.models.continuation import GenerateConfig, continue_events
+from segue.daemon.models.event import EventModel
 
 
 def texture(notes) -> tuple[float, float, float]:

@@ -10,19 +10,21 @@ import sys
 
 import click
 
-from . import config as jam_config
-from . import generate as gen
-from . import ports as ports_mod
-from . import rollmodel
-from . import session
-from .engine import JamConfig
 from .cli_offline import CHANNEL, TRACK, evaluate, export_cmd, train
-from .clock import Span
-from .harmony import Harmonize
-from .policy import MODES, CallAndResponse, Continuous
-from .ports import APIS
-from .model import EventModel
-from .sampling import Sampling
+from .live import config as jam_config
+from .live import ports as ports_mod
+from .live import session
+from .live.clock import Span
+from .live.engine import JamConfig
+from .live.harmony import Harmonize
+from .live.policy import MODES, CallAndResponse, Continuous
+from .live.ports import APIS
+from .models import roll as rollmodel
+from .models.continuation import GenerateConfig
+from .models.event import EventModel
+from .models.file import model_kind
+from .models.sampling import Sampling
+from .offline import generate as gen
 
 log = logging.getLogger("segue")
 EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
@@ -84,14 +86,14 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
     if not bpm > 0:
         raise ValueError("bpm must be > 0")
     lyricist = _lyricist(lyric_model, lyric_prime, lang, seed) if sing else None
-    if rollmodel.model_kind(model) == rollmodel.KIND:
+    if model_kind(model) == rollmodel.KIND:
         if lyricist is not None:
             raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
         net = rollmodel.RollModel(model)
-        primed, notes = rollmodel.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm, plot=plot)
+        primed, notes = gen.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm, plot=plot)
         click.echo(f"wrote {out}: {notes} notes in {frames} frames of {net.beats:g} beats (primed with {primed} frames)")
         return
-    config = gen.GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
+    config = GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
                                 max_note=max_note, constrain=not free)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
                                prime_track=track, bpm=bpm, plot=plot, lyricist=lyricist)
@@ -102,7 +104,7 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
 
 def _lyricist(model, prime, lang, seed, show=None):
     """A Lyricist for --lyrics, built before anything is played or written, so bad options fail first."""
-    from . import lyricmodel
+    from .models import lyric as lyricmodel
 
     return lyricmodel.Lyricist(lyricmodel.LyricModel(model), lyricmodel.LyricsConfig(seed=seed), lang=lang,
                                prime=prime, show=show)
@@ -120,7 +122,7 @@ def _lyricist(model, prime, lang, seed, show=None):
 @click.option("--seed", type=int, help="Random seed, for a repeatable result.")
 def lyrics(prime, model, lines, chars, temperature, top_k, top_p, seed):
     """Write lyrics, continuing PRIME if given."""
-    from . import lyricmodel
+    from .models import lyric as lyricmodel
 
     if lines is not None and chars is not None:
         raise click.UsageError("give --lines or --chars, not both")
@@ -228,8 +230,8 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 def info(model):
     """Show what a model file says about itself (default: the shipped model)."""
-    if rollmodel.model_kind(model) == "characters":
-        from .lyricmodel import LyricModel
+    if model_kind(model) == "characters":
+        from .models.lyric import LyricModel
 
         net = LyricModel(model)
         t = net.training
@@ -241,7 +243,7 @@ def info(model):
                    f"{m.get('valid_bpc', float('nan')):.3f} bits/char at epoch {m.get('epoch', '?')}")
         click.echo(f"  trained by: {t.get('train_command') or '?'}\n  exported by: {t.get('command') or '?'}")
         return
-    if rollmodel.model_kind(model) == rollmodel.KIND:
+    if model_kind(model) == rollmodel.KIND:
         roll = rollmodel.RollModel(model)
         metrics, config = roll.training.get("metrics", {}), roll.training.get("config", {})
         name = {"rbm": "RNN-RBM", "nade": "LSTM-NADE"}[roll.sampler]

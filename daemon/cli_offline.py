@@ -13,9 +13,9 @@ import time
 import click
 import numpy as np
 
-from . import rollmodel
-from .midifile import read_notes
-from .model import EventModel
+from .formats.midifile import read_notes
+from .models import roll as rollmodel
+from .models.event import EventModel
 
 CHANNEL = click.IntRange(0, 15)  # shared with cli.py's runtime commands
 TRACK = click.IntRange(0, None)
@@ -184,7 +184,7 @@ def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
 
 def _split(data, split: str) -> list:
     """The piano rolls of one split of a benchmark JSON file."""
-    from . import pianoroll
+    from .formats import pianoroll
 
     rolls = pianoroll.load_json(data, splits=(split,)).get(split)
     if not rolls:
@@ -195,7 +195,7 @@ def _split(data, split: str) -> list:
 def _tune(data, split: str) -> list | None:
     """The pieces the expected-accuracy threshold is chosen on: the validation split, unless that is
     the one measured (then there is no such figure)."""
-    from . import pianoroll
+    from .formats import pianoroll
 
     return None if split == "valid" else pianoroll.load_json(data, splits=("valid",)).get("valid") or None
 
@@ -224,7 +224,7 @@ _TRANSPOSE = click.option(
 
 
 def _moved(rolls: list | None, semitones: int) -> list | None:
-    from .pianoroll import shifted
+    from .formats.pianoroll import shifted
 
     return rolls and [shifted(r, semitones) for r in rolls]
 
@@ -296,7 +296,7 @@ def eval_roll(model, data, split, samples, seed, transpose):
     """A piano-roll model file (a path or a shipped name) on a benchmark split, through onnxruntime
     alone: exact log-likelihood per frame (LSTM-NADE files) and the expected-accuracy decoding, so a
     model card's figures can be checked without its checkpoint or torch."""
-    from . import pianoroll
+    from .formats import pianoroll
 
     net = rollmodel.RollModel(model)
     rolls, tune = _moved(_split(data, split), transpose), _moved(_tune(data, split), transpose)
@@ -321,8 +321,8 @@ def eval_roll(model, data, split, samples, seed, transpose):
 def eval_lyrics(model, corpus, baselines):
     """Validation bits per character of an exported lyric model, on the held-out blocks it was trained
     without (the split is rebuilt from the model's training settings), beside n-gram baselines."""
-    from . import lyricmodel
-    from .text import normalise, read_corpus, split_blocks
+    from .formats.text import normalise, read_corpus, split_blocks
+    from .models import lyric as lyricmodel
 
     net = lyricmodel.LyricModel(model)
     train = net.training.get("train", {})
@@ -366,7 +366,7 @@ def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, low
         lyr.export_lyrics(checkpoint, out, command=_command_line())
         click.echo(f"wrote {out}")
         if check:
-            from .text import read_corpus
+            from .formats.text import read_corpus
 
             worst = lyr.parity(checkpoint, out, read_corpus(check)[:500])
             click.echo(f"parity over {worst['steps']} characters: max |logit diff| {worst['logits']:.2e}")
@@ -386,7 +386,7 @@ def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, low
             exporter.export_nade(checkpoint, out, beats=beats, command=_command_line())
         click.echo(f"wrote {out}")
         if check:
-            from . import pianoroll
+            from .formats import pianoroll
 
             roll = pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200]
             worst = exporter.parity(checkpoint, out, roll)

@@ -40,7 +40,6 @@ def plot(result: dict, config: dict, n: int, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
     from segue.training import counting
 
     model = counting.Counter(config["cell"], config["hidden"])

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from segue.daemon.lyricmodel import INPUT, KIND, OUTPUT, LyricModel
-from segue.daemon.model import FORMAT_VERSION
+from segue.daemon.models.file import FORMAT_VERSION
+from segue.daemon.models.lyric import INPUT, KIND, OUTPUT, LyricModel
 from segue.training.lyrics import CharRNN, load
 
 from .onnx import stamp
@@ -51,7 +50,7 @@ def export_lyrics(checkpoint: str | Path, out: str | Path, command: str = "") ->
                                       "metrics": ckpt.metrics, "command": command,
                                       "train_command": ckpt.data.get("command", "")}, ensure_ascii=False),
     }
-    return stamp(out, metadata, "segue lyric model: one character step (see segue.daemon.lyricmodel)")
+    return stamp(out, metadata, "segue lyric model: one character step (see segue.daemon.models.lyric)")
 
 
 @torch.no_grad()

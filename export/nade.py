@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
-from segue.daemon.model import FORMAT_VERSION
-from segue.daemon.pianoroll import HIGH, KEYS, LOW
-from segue.daemon.rollmodel import NADE_INPUTS, NADE_OUTPUTS
+from segue.daemon.formats.pianoroll import HIGH, KEYS, LOW
+from segue.daemon.models.file import FORMAT_VERSION
+from segue.daemon.models.roll import NADE_INPUTS, NADE_OUTPUTS
 from segue.training.nade import RNNNADE
 from segue.training.polyphony import load
+from torch import nn
 
 
 class _Step(nn.Module):
@@ -93,14 +92,14 @@ def export_nade(checkpoint: str | Path, out: str | Path, beats: float | None = N
         "segue.nade": json.dumps({"hidden": model.config.hidden, "recurrent": model.config.recurrent}),
         "segue.training": json.dumps({**record, "export_command": command}),
     }
-    stamp(out, meta, "segue piano-roll model: one LSTM step with its NADE sampler (see segue.daemon.rollmodel)")
+    stamp(out, meta, "segue piano-roll model: one LSTM step with its NADE sampler (see segue.daemon.models.roll)")
     return out
 
 
 def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, seed: int = 0) -> dict:
     """Step a piece through torch and onnxruntime with the same noise; the largest differences, the
     graph's biases also compared with `RNNNADE.biases` (the trained model run over the whole piece)."""
-    from segue.daemon.rollmodel import RollModel
+    from segue.daemon.models.roll import RollModel
 
     from .rnnrbm import step_parity
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-
-from segue.daemon.model import FORMAT_VERSION, INPUTS, OUTPUT, EventModel
+from segue.daemon.models.event import INPUTS, OUTPUT, EventModel
+from segue.daemon.models.file import FORMAT_VERSION
 from segue.training.train import Checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def export_melody(checkpoint: str | Path, out: str | Path, command: str = "") ->
             output_names=[OUTPUT, *(f"{s}_next" for s in STATE)], dynamic_axes=dynamic,
             opset_version=17, dynamo=False,
         )
-    return stamp(out, metadata_for(ckpt, command), "segue event model: one streaming step (see segue.daemon.model)")
+    return stamp(out, metadata_for(ckpt, command), "segue event model: one streaming step (see segue.daemon.models.event)")
 
 
 def stamp(path: str | Path, metadata: dict[str, str], doc: str) -> Path:

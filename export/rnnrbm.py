@@ -22,13 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-
-from segue.daemon.pianoroll import HIGH, KEYS, LOW
-from segue.daemon.model import FORMAT_VERSION
-from segue.daemon.rollmodel import INPUTS, OUTPUTS, TEMPERED_INPUTS
+from segue.daemon.formats.pianoroll import HIGH, KEYS, LOW
+from segue.daemon.models.file import FORMAT_VERSION
+from segue.daemon.models.roll import INPUTS, OUTPUTS, TEMPERED_INPUTS
 from segue.training.polyphony import load
 from segue.training.rnnrbm import RNNRBM, swap_pairs
+from torch import nn
 
 
 class _Step(nn.Module):
@@ -121,13 +120,13 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
                                  **({"temperatures": temperatures, "lowest": lowest} if temperatures > 1 else {})}),
         "segue.training": json.dumps({**record, "export_command": command}),
     }
-    stamp(out, meta, "segue piano-roll model: one frame step with its Gibbs sampler (see segue.daemon.rollmodel)")
+    stamp(out, meta, "segue piano-roll model: one frame step with its Gibbs sampler (see segue.daemon.models.roll)")
     return out
 
 
 def parity(checkpoint: str | Path, model_file: str | Path, roll: np.ndarray, seed: int = 0) -> dict:
     """Step a piece through torch and onnxruntime with the same noise; the largest differences."""
-    from segue.daemon.rollmodel import RollModel
+    from segue.daemon.models.roll import RollModel
 
     model, _ = load(checkpoint)
     net = RollModel(model_file)

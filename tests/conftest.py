@@ -129,10 +129,9 @@ def check_roll_model_plays(model_file: Path, roll, prime: Path, tmp_path: Path) 
     every sampled frame, and `segue generate` writes notes with it."""
     import numpy as np
     from click.testing import CliRunner
-
-    from segue.daemon import pianoroll
     from segue.daemon.cli import cli
-    from segue.daemon.rollmodel import RollModel, continue_roll
+    from segue.daemon.formats import pianoroll
+    from segue.daemon.models.roll import RollModel, continue_roll
 
     net = RollModel(model_file)
     first, again = continue_roll(net, roll[:8], 16, seed=5), continue_roll(net, roll[:8], 16, seed=5)

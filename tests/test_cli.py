@@ -7,7 +7,6 @@ import textwrap
 import mido
 import pytest
 from click.testing import CliRunner
-
 from segue.daemon.cli import cli, main
 
 

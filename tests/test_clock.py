@@ -1,8 +1,7 @@
 """MIDI clock: tempo, position, and the next grid line."""
 import mido
 import pytest
-
-from segue.daemon.clock import ClockFollower, InternalClock, Span
+from segue.daemon.live.clock import ClockFollower, InternalClock, Span
 
 
 def ticked(bpm=120.0, ticks=48, start=10.0):

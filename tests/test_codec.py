@@ -2,10 +2,9 @@
 import mido
 import numpy as np
 import pytest
-
-from segue.daemon.codec import EventCodec, log_time_values
-from segue.daemon.midifile import NoteMessage, read_notes, write_notes
-from segue.daemon.notes import note_spans
+from segue.daemon.formats.codec import EventCodec, log_time_values
+from segue.daemon.formats.midifile import NoteMessage, read_notes, write_notes
+from segue.daemon.formats.notes import note_spans
 
 
 def onset_errors(codec, notes):
@@ -134,7 +133,7 @@ def test_mutated_files_fail_with_midifileerror_only(krebs, tmp_path):
     """Random byte damage to a real file: read_notes either succeeds or raises MidiFileError."""
     import random
 
-    from segue.daemon.midifile import MidiFileError
+    from segue.daemon.formats.midifile import MidiFileError
 
     data, rng, path = krebs.read_bytes(), random.Random(0), tmp_path / "damaged.mid"
     failures = 0

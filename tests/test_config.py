@@ -2,14 +2,13 @@
 import mido
 import pytest
 from click.testing import CliRunner
-
-from segue.daemon import config
 from segue.daemon.cli import cli
-from segue.daemon.clock import Span
-from segue.daemon.engine import Engine, JamConfig
-from segue.daemon.model import EventModel
-from segue.daemon.policy import CallAndResponse
-from segue.daemon.scheduler import Scheduler
+from segue.daemon.live import config
+from segue.daemon.live.clock import Span
+from segue.daemon.live.engine import Engine, JamConfig
+from segue.daemon.live.policy import CallAndResponse
+from segue.daemon.live.scheduler import Scheduler
+from segue.daemon.models.event import EventModel
 
 
 def write(tmp_path, text):

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from segue.training import counting
 from segue.training.counting import END, ONE, START, ZERO
 

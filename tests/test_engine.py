@@ -4,11 +4,10 @@ import time
 
 import mido
 import pytest
-
-from segue.daemon.engine import QUEUE_LIMIT, Engine, JamConfig
-from segue.daemon.model import EventModel
-from segue.daemon.policy import CallAndResponse
-from segue.daemon.scheduler import Scheduler
+from segue.daemon.live.engine import QUEUE_LIMIT, Engine, JamConfig
+from segue.daemon.live.policy import CallAndResponse
+from segue.daemon.live.scheduler import Scheduler
+from segue.daemon.models.event import EventModel
 
 
 @pytest.fixture
@@ -75,7 +74,7 @@ def test_an_error_while_answering_stops_and_waits_for_the_player(engine, monkeyp
         calls.append(1)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("segue.daemon.engine.sample_events", broken)
+    monkeypatch.setattr("segue.daemon.live.engine.sample_events", broken)
     stop = threading.Event()
     worker = threading.Thread(target=eng.run, args=(stop,))
     worker.start()

@@ -1,9 +1,8 @@
 """Export: torch and onnxruntime agree over a real piece; int8 costs little."""
 import numpy as np
 import torch
-
-from segue.daemon.midifile import read_notes
-from segue.daemon.model import EventModel
+from segue.daemon.formats.midifile import read_notes
+from segue.daemon.models.event import EventModel
 from segue.export.onnx import parity
 from segue.export.quantize import quantize
 from segue.training.train import load_checkpoint

@@ -2,11 +2,11 @@
 import mido
 import numpy as np
 import pytest
-
-from segue.daemon.generate import GenerateConfig, continue_events, default_prime, generate_file
-from segue.daemon.midifile import read_notes
-from segue.daemon.model import EventModel
-from segue.daemon.sampling import Sampling
+from segue.daemon.formats.midifile import read_notes
+from segue.daemon.models.continuation import GenerateConfig, continue_events
+from segue.daemon.models.event import EventModel
+from segue.daemon.models.sampling import Sampling
+from segue.daemon.offline.generate import default_prime, generate_file
 
 
 def hanging_notes(path):

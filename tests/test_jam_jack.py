@@ -9,10 +9,15 @@ import time
 
 import mido
 import pytest
-
-from segue.daemon.midifile import read_notes
-from segue.daemon.notes import still_sounding
-from segue.daemon.probe import Probe, jack_port, jack_ports_gone, jack_server, whole_notes
+from segue.daemon.formats.midifile import read_notes
+from segue.daemon.formats.notes import still_sounding
+from segue.daemon.live.probe import (
+    Probe,
+    jack_port,
+    jack_ports_gone,
+    jack_server,
+    whole_notes,
+)
 
 SILENCE = 0.4
 PERIOD = 1024 / 48000  # seconds: jack_server()'s default period
@@ -121,7 +126,7 @@ def test_hostile_input_is_survived(jam, phrase):
 
 def test_replay_and_record(jack, phrase, tmp_path):
     """--replay plays a file in as the player; --record keeps both sides, every note released."""
-    from segue.daemon.midifile import write_notes
+    from segue.daemon.formats.midifile import write_notes
 
     played, recorded = tmp_path / "phrase.mid", tmp_path / "session.mid"
     write_notes(played, phrase)
@@ -140,7 +145,7 @@ def test_replay_and_record(jack, phrase, tmp_path):
 
 def test_jam_sings_each_answer_into_the_recording(jack, phrase, small_lyric_model, tmp_path):
     """--lyrics in a real session: the recording has one lyric per machine note, the line is printed."""
-    from segue.daemon.midifile import write_notes
+    from segue.daemon.formats.midifile import write_notes
 
     played, recorded = tmp_path / "phrase.mid", tmp_path / "session.mid"
     write_notes(played, phrase)

@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import math
+
 import mido
 import numpy as np
 import pytest
-
-from segue.daemon import lyricmodel
 from segue.daemon.cli import main
-from segue.daemon.model import ModelFileError
-from segue.daemon.sampling import GumbelNoise, Sampling
-from segue.daemon.text import UNK, CharCodec, TextError, normalise, read_corpus, split_blocks, syllables
+from segue.daemon.formats.text import (
+    UNK,
+    CharCodec,
+    TextError,
+    normalise,
+    read_corpus,
+    split_blocks,
+    syllables,
+)
+from segue.daemon.models import lyric as lyricmodel
+from segue.daemon.models.sampling import GumbelNoise, Sampling
 
 
 # -- text ----------------------------------------------------------------------------------------

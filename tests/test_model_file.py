@@ -3,8 +3,8 @@ import json
 
 import numpy as np
 import pytest
-
-from segue.daemon.model import EventModel, ModelFileError
+from segue.daemon.models.event import EventModel
+from segue.daemon.models.file import ModelFileError
 
 
 def test_a_good_model_describes_itself(small_model):
@@ -60,7 +60,7 @@ def test_state_names_must_match_the_graph(small_model, tmp_path, rewrite_metadat
 
 def test_stream_equals_step(small_model, krebs):
     """The bound-buffer stream and the plain step give the same logits."""
-    from segue.daemon.midifile import read_notes
+    from segue.daemon.formats.midifile import read_notes
 
     model = EventModel(small_model)
     events = model.codec.encode(read_notes(krebs, channel=0))[:50]

@@ -5,15 +5,14 @@ import time
 import mido
 import numpy as np
 import pytest
-
-from segue.daemon.clock import Span
-from segue.daemon.engine import MACHINE, Engine, JamConfig
-from segue.daemon.generate import draw_note
-from segue.daemon.model import EventModel
-from segue.daemon.notes import still_sounding
-from segue.daemon.policy import CallAndResponse, Continuous
-from segue.daemon.sampling import GumbelNoise, Sampling
-from segue.daemon.scheduler import Scheduler
+from segue.daemon.formats.notes import still_sounding
+from segue.daemon.live.clock import Span
+from segue.daemon.live.engine import MACHINE, Engine, JamConfig
+from segue.daemon.live.policy import CallAndResponse, Continuous
+from segue.daemon.live.scheduler import Scheduler
+from segue.daemon.models.continuation import draw_note
+from segue.daemon.models.event import EventModel
+from segue.daemon.models.sampling import GumbelNoise, Sampling
 
 
 def note(pitch, velocity=90, channel=0):

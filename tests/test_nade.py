@@ -1,12 +1,13 @@
 """The LSTM-NADE: its frame probabilities are exact and normalised, it trains, its CLI measures it."""
 import math
+
 import pytest
 import torch
 from click.testing import CliRunner
-
 from segue.daemon.cli import cli
 from segue.training import polyphony
-from segue.training.nade import KEYS, NADEConfig, RNNNADE
+from segue.training.nade import KEYS, RNNNADE, NADEConfig
+
 from tests.conftest import DATA, check_roll_model_plays
 
 JSB = DATA / "polyphonic" / "jsb_chorales.json"
@@ -121,8 +122,7 @@ def test_expected_accuracy_picks_a_threshold_below_one_half():
     """Calibrated probabilities, keys drawn from them: the threshold chosen on one half of the frames
     scores better on the other half than 0.5 does, and sits near J / (1 + J)."""
     import numpy as np
-
-    from segue.daemon import pianoroll
+    from segue.daemon.formats import pianoroll
 
     rng = np.random.default_rng(0)
     marginals = rng.beta(0.3, 2.0, size=(4000, KEYS))
@@ -137,7 +137,7 @@ def test_expected_accuracy_picks_a_threshold_below_one_half():
 def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, krebs):
     """The exported step equals torch's (biases, state, and every sampled key given the same noise),
     equals the trained model's own biases, keeps held keys, and runs `generate` and `info`."""
-    from segue.daemon.rollmodel import RollModel
+    from segue.daemon.models.roll import RollModel
     from segue.export.nade import parity
 
     out, _ = small_nade
@@ -178,8 +178,7 @@ def test_clamped_sampling_reweights_to_the_exact_conditional(tmp_path):
     correct them. The weighted average of many candidate frames equals each key's exact probability
     given the held key (the 2^9 states of keys 0..9 enumerated; keys 10..87 pinned silent)."""
     import numpy as np
-
-    from segue.daemon.rollmodel import NADE_OUTPUTS, RollModel
+    from segue.daemon.models.roll import NADE_OUTPUTS, RollModel
     from segue.export.nade import export_nade
 
     torch.manual_seed(3)
@@ -218,8 +217,7 @@ def test_a_held_key_the_model_thinks_impossible_keeps_a_finite_weight(tmp_path):
     torch's frame log-probability; and a stream asked to hold such keys with a file whose weights
     are all -inf or NaN (as files exported before the fix give) still plays, the held keys kept."""
     import numpy as np
-
-    from segue.daemon.rollmodel import RollModel, resampling, score_rolls
+    from segue.daemon.models.roll import RollModel, resampling, score_rolls
     from segue.export.nade import export_nade
 
     torch.manual_seed(4)
@@ -255,8 +253,7 @@ def test_a_model_file_is_measured_without_its_checkpoint(small_nade, small_nade_
     import json
 
     import numpy as np
-
-    from segue.daemon.rollmodel import RollModel, score_rolls
+    from segue.daemon.models.roll import RollModel, score_rolls
 
     model, _ = polyphony.load(small_nade[0], kind="rnnnade")
     data = polyphony.read_data([JSB])

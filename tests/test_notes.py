@@ -1,9 +1,8 @@
 """NoteGuard: whatever comes in, every note-on goes out released."""
 import numpy as np
 import pytest
-
-from segue.daemon.midifile import NoteMessage
-from segue.daemon.notes import NoteGuard, playable
+from segue.daemon.formats.midifile import NoteMessage
+from segue.daemon.formats.notes import NoteGuard, playable
 
 
 def balanced(notes):

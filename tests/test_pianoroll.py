@@ -1,9 +1,9 @@
 """Piano-roll frames: the benchmark JSON, MIDI on a beat grid, and the way back to notes."""
 import numpy as np
 import pytest
+from segue.daemon.formats import pianoroll
+from segue.daemon.formats.midifile import NoteMessage, write_notes
 
-from segue.daemon import pianoroll
-from segue.daemon.midifile import NoteMessage, write_notes
 from tests.conftest import DATA
 
 

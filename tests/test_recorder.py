@@ -1,7 +1,6 @@
 """The session recorder: two tracks, nothing hanging, the file always whole."""
 import mido
-
-from segue.daemon.recorder import Recorder
+from segue.daemon.live.recorder import Recorder
 
 
 class Clock:

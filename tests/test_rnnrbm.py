@@ -3,10 +3,15 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from segue.daemon.cli import cli
 from segue.training import polyphony
-from segue.training.rnnrbm import RNNRBM, RBMConfig, log_partition_ais, log_partition_exact
+from segue.training.rnnrbm import (
+    RNNRBM,
+    RBMConfig,
+    log_partition_ais,
+    log_partition_exact,
+)
+
 from tests.conftest import DATA, check_roll_model_plays
 
 JSB = DATA / "polyphonic" / "jsb_chorales.json"
@@ -98,12 +103,11 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     import time
 
     import mido
-
-    from segue.daemon.engine import JamConfig
-    from segue.daemon.harmony import Harmonize, RollEngine
-    from segue.daemon.notes import still_sounding
-    from segue.daemon.rollmodel import RollModel
-    from segue.daemon.scheduler import Scheduler
+    from segue.daemon.formats.notes import still_sounding
+    from segue.daemon.live.engine import JamConfig
+    from segue.daemon.live.harmony import Harmonize, RollEngine
+    from segue.daemon.live.scheduler import Scheduler
+    from segue.daemon.models.roll import RollModel
 
     sent, dues = [], []
     sched = Scheduler(sent.append, trace=lambda due, at, msg: dues.append(due))
@@ -137,13 +141,12 @@ def test_call_and_response_in_chords(small_roll_model):
     import time
 
     import mido
-
-    from segue.daemon.engine import JamConfig
-    from segue.daemon.harmony import RollEngine
-    from segue.daemon.notes import still_sounding
-    from segue.daemon.policy import CallAndResponse
-    from segue.daemon.rollmodel import RollModel
-    from segue.daemon.scheduler import Scheduler
+    from segue.daemon.formats.notes import still_sounding
+    from segue.daemon.live.engine import JamConfig
+    from segue.daemon.live.harmony import RollEngine
+    from segue.daemon.live.policy import CallAndResponse
+    from segue.daemon.live.scheduler import Scheduler
+    from segue.daemon.models.roll import RollModel
 
     sent, answers = [], []
     sched = Scheduler(sent.append)
@@ -299,8 +302,7 @@ def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs, rewrite_meta
     """`segue export --temperatures`: the graph's replica exchange equals torch's given the same noise,
     and its samples, started on one chord, reach the exact marginals, which the plain graph's do not."""
     import numpy as np
-
-    from segue.daemon.rollmodel import RollModel
+    from segue.daemon.models.roll import RollModel
     from segue.export.rnnrbm import parity
 
     errors = {}
@@ -319,7 +321,7 @@ def test_a_tempered_model_file_samples_both_chords(tmp_path, krebs, rewrite_meta
         assert not sample[:, 10:].any()
         errors[temperatures] = float(np.abs(sample[:, :10].mean(0) - exact.numpy()).max())
     check_roll_model_plays(out, roll, krebs, tmp_path)  # the tempered file generates and harmonises
-    from segue.daemon.model import ModelFileError
+    from segue.daemon.models.file import ModelFileError
 
     for rbm in ('{"hidden": 2, "gibbs": 40, "temperatures": 1000000000, "lowest": 0.5}',  # hostile sizes
                 '{"hidden": 2, "gibbs": 40}'):  # says plain, but the graph wants swap noise

@@ -1,8 +1,7 @@
 """Sampling: the distribution drawn from is the one asked for."""
 import numpy as np
 import pytest
-
-from segue.daemon.sampling import GumbelNoise, Sampling
+from segue.daemon.models.sampling import GumbelNoise, Sampling
 
 LOGITS = np.log(np.array([0.5, 0.25, 0.15, 0.07, 0.03], np.float32))
 

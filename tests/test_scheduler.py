@@ -3,9 +3,8 @@ import threading
 import time
 
 import pytest
-
-from segue.daemon.notes import still_sounding
-from segue.daemon.scheduler import Scheduler
+from segue.daemon.formats.notes import still_sounding
+from segue.daemon.live.scheduler import Scheduler
 
 
 class Collector:

@@ -3,7 +3,6 @@ import json
 
 import pytest
 import torch
-
 from segue.training.data import seed_windows, stream_windows
 from segue.training.train import TrainConfig, load_checkpoint, train_melody
 
@@ -50,7 +49,6 @@ def test_windows():
 
 def test_stream_windows_stay_inside_the_training_part():
     import numpy as np
-
     from segue.training.data import Piece
 
     piece = Piece("p", np.arange(300 * 3).reshape(300, 3), valid_from=270)
@@ -80,7 +78,7 @@ def test_benchmark_json_becomes_notes(tmp_path):
 
 
 def test_bad_benchmark_json(tmp_path):
-    from segue.daemon.midifile import MidiFileError
+    from segue.daemon.formats.midifile import MidiFileError
     from segue.training.data import read_json_pieces
 
     path = tmp_path / "bad.json"

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-
-from segue.daemon.codec import EventCodec
-from segue.daemon.midifile import MidiFileError, NoteMessage, read_notes
+from segue.daemon.formats.codec import EventCodec
+from segue.daemon.formats.midifile import MidiFileError, NoteMessage, read_notes
 
 MIDI_SUFFIXES = {".mid", ".midi", ".smf", ".kar"}
 JSON_FRAME_SECONDS = 0.5  # one benchmark frame (a JSB quarter, a Nottingham eighth) at 120 bpm

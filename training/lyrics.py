@@ -2,12 +2,11 @@
 
 The seeds' student report (SEEDS.md section 5) trained six variants on a pop-lyric corpus and
 compared them by training perplexity. Here the same models train on a held-out split made of
-contiguous blocks (segue.daemon.text.split_blocks), so validation perplexity and bits per
+contiguous blocks (segue.daemon.formats.text.split_blocks), so validation perplexity and bits per
 character measure generalisation, not memory.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -16,9 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from segue.daemon.formats.text import (
+    CharCodec,
+    TextError,
+    normalise,
+    read_corpus,
+    split_blocks,
+)
 from torch import nn
-
-from segue.daemon.text import CharCodec, TextError, normalise, read_corpus, split_blocks
 
 from .train import _progress, optimise
 

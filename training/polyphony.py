@@ -18,11 +18,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from segue.daemon.formats import pianoroll
+from segue.daemon.formats.pianoroll import expected_accuracy, shifted
 
-from segue.daemon import pianoroll
-from segue.daemon.pianoroll import expected_accuracy, shifted
-
-from .rnnrbm import RBMConfig, RNNRBM, log_partition_ais
+from .rnnrbm import RNNRBM, RBMConfig, log_partition_ais
 from .train import optimise
 
 log = logging.getLogger(__name__)
@@ -365,7 +364,7 @@ def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainCon
     """Train on exact negative log-likelihood; keep the best validation epoch; stop after `patience`.
 
     `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh)."""
-    from .nade import NADEConfig, RNNNADE
+    from .nade import RNNNADE, NADEConfig
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)

@@ -10,8 +10,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
-from segue.daemon.codec import EventCodec
+from segue.daemon.formats.codec import EventCodec
 
 from .data import Piece, midi_files, pieces_from, read_all, seed_windows, stream_windows
 from .model import EventLSTM, ModelConfig, head_hits, head_losses

@@ -1,1 +1,1 @@
-"""Models shipped with segue, as package data."""
+"""Model runtimes on onnxruntime (event, piano-roll, lyric), sampling, and the shipped model files."""

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, replace
 import mido
 import numpy as np
 
+from ..formats.midifile import DRUM_CHANNEL, NoteMessage
+from ..formats.notes import NoteGuard
+from ..models.continuation import GenerateConfig, draw_note, sample_events
+from ..models.event import EventModel
+from ..models.sampling import GumbelNoise, Sampling
 from .clock import TRANSPORT, ClockFollower, InternalClock, Span
-from .generate import GenerateConfig, draw_note, sample_events
-from .midifile import DRUM_CHANNEL, NoteMessage
-from .model import EventModel
-from .notes import NoteGuard
 from .policy import MODES, CallAndResponse, Continuous
-from .sampling import GumbelNoise, Sampling
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)

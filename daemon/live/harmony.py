@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..formats.pianoroll import KEYS, LOW
+from ..models.roll import RollModel
 from .engine import DEFAULT_BEAT, SLACK, Engine, _Voice
-from .pianoroll import KEYS, LOW
-from .rollmodel import RollModel
 
 log = logging.getLogger(__name__)
 EARLY = 0.003  # seconds: the frame is sampled this long before its grid line, and its notes are due on it

@@ -13,10 +13,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from .model import ModelFileError, open_session, resolve_model, session_options
-from .pianoroll import KEYS
+from ..formats.pianoroll import KEYS
+from .file import ModelFileError, open_session, resolve_model
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
 TEMPERED_INPUTS = INPUTS + ("noise_swap",)  # an RBM whose chain is a replica exchange (export/rnnrbm.py)
@@ -176,37 +175,3 @@ def continue_roll(model: RollModel, prime: np.ndarray, frames: int, seed: int | 
         previous = stream.advance(previous)
         out.append(previous)
     return np.array(out, bool).reshape(-1, KEYS)
-
-
-def generate_roll_file(out: str | Path, model: RollModel, frames: int, prime: str | Path | None = None,
-                       seed: int | None = None, bpm: float = 120.0, plot: str | Path | None = None,
-                       velocity: int = 80) -> tuple[int, int]:
-    """`segue generate` with a piano-roll model: (prime frames, notes written)."""
-    from .midifile import write_notes
-    from .pianoroll import from_midi, to_notes
-
-    if frames < 1:
-        raise ValueError("frames must be >= 1")
-    roll = from_midi(prime, beats=model.beats) if prime else np.zeros((0, KEYS), bool)
-    sampled = continue_roll(model, roll, frames, seed)
-    notes = to_notes(sampled, seconds_per_frame=model.beats * 60.0 / bpm, velocity=velocity)
-    write_notes(out, notes, bpm=bpm)
-    if plot is not None:
-        from .plot import piano_roll
-
-        piano_roll(notes, plot, title=f"{Path(out).name}: {frames} frames of {model.beats:g} beats")
-    return len(roll), sum(1 for n in notes if n.velocity)
-
-
-def model_kind(path: str | Path | None) -> str:
-    """The kind a model file says it is ("events" for the default)."""
-    if path is None:
-        return "events"
-    path = resolve_model(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    try:
-        session = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
-    except Exception as err:
-        raise ModelFileError(f"{path}: not a loadable ONNX model") from err
-    return session.get_modelmeta().custom_metadata_map.get("segue.kind", "?")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import ModelFileError, open_session, resolve_model
+from ..formats.text import CharCodec, TextError, is_cjk, syllables
+from .file import ModelFileError, open_session, resolve_model
 from .sampling import GumbelNoise, Sampling
-from .text import CharCodec, TextError, is_cjk, syllables
 
 KIND = "characters"
 INPUT, OUTPUT = "char", "logits"

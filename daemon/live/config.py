@@ -14,8 +14,9 @@ Options given on the command line win over the file; the file wins over built-in
 """
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from .clock import ALL_UNITS, Span
 

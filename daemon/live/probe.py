@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import mido
 
-from .notes import still_sounding
+from ..formats.notes import still_sounding
 
 
 @contextmanager

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import mido
 
+from ..formats.midifile import read_notes
+from ..models.event import EventModel
+from ..models.file import model_kind
+from ..models.roll import KIND, RollModel
 from .engine import Engine, JamConfig
 from .harmony import RollEngine
-from .midifile import read_notes
-from .model import EventModel
 from .ports import PortWatch, backend, open_input, open_output
 from .recorder import Recorder
-from .rollmodel import KIND, RollModel, model_kind
 from .scheduler import Scheduler, all_off
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .midifile import NoteMessage
-from .notes import note_spans
+from ..formats.midifile import NoteMessage
+from ..formats.notes import note_spans
 
 
 def piano_roll(notes: Sequence[NoteMessage], path: str | Path, title: str = "") -> None:

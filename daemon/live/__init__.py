@@ -1,0 +1,1 @@
+"""The live partner: ports, the engine and its policies, scheduler, clock, recorder."""

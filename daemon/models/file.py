@@ -1,0 +1,84 @@
+"""The model-file contract every segue model shares: finding a file, opening it, its format version.
+
+A segue model file is one ONNX graph of a single streaming step whose metadata_props say what it
+is (`segue.format`, `segue.kind`, and the kind's own codec and state). Each kind's runtime
+(models/event.py, roll.py, lyric.py) checks the rest.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import onnxruntime as ort
+
+FORMAT_VERSION = 1
+DEFAULT_MODEL = "melody.onnx"
+
+
+class ModelFileError(ValueError):
+    """A file that is not a usable segue model."""
+
+
+SHIPPED = ("melody", "chorale", "chorale-nade", "songci")  # in segue/daemon/models, usable by name: --model chorale
+
+
+def default_model_path(name: str = DEFAULT_MODEL) -> Path:
+    return Path(str(resources.files("segue.daemon.models") / name))
+
+
+def resolve_model(path: str | Path | None, default: str = DEFAULT_MODEL) -> Path:
+    """A model file: the path given, a shipped model by name ("chorale"), or the default."""
+    if path is None:
+        return default_model_path(default)
+    if not Path(path).exists() and str(path) in SHIPPED:
+        return default_model_path(f"{path}.onnx")
+    return Path(path)
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """One thread: a step is microseconds of work, and thread hand-offs cost more than they save."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return opts
+
+
+def open_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, dict[str, str]]:
+    """An onnxruntime session on a segue model file and its metadata, the format version checked;
+    the caller checks the kind. One sentence per way the file can be unusable."""
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own classes for every parse failure
+        raise ModelFileError(f"{path}: not a loadable ONNX model") from err
+    meta = session.get_modelmeta().custom_metadata_map
+    check_format(meta, path)
+    return session, meta
+
+
+def check_format(meta: dict[str, str], path: Path) -> None:
+    if "segue.format" not in meta:
+        raise ModelFileError(f"{path}: an ONNX file without segue metadata (no segue.format)")
+    try:
+        version = int(meta["segue.format"])
+    except ValueError:
+        raise ModelFileError(f"{path}: segue.format is not a number") from None
+    if version != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format {version} is unknown (this segue reads {FORMAT_VERSION})")
+
+
+def model_kind(path: str | Path | None) -> str:
+    """The kind a model file says it is ("events" for the default)."""
+    if path is None:
+        return "events"
+    path = resolve_model(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    try:
+        session = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
+    except Exception as err:
+        raise ModelFileError(f"{path}: not a loadable ONNX model") from err
+    return session.get_modelmeta().custom_metadata_map.get("segue.kind", "?")

@@ -1,0 +1,1 @@
+"""Headless jobs: a file in, a file out (generation, piano-roll pictures)."""
