@@ -62,7 +62,7 @@ def test_answers_start_on_the_internal_grid(make):
     phrase(eng, now - 1.0)
     eng.answer(now)
     start = answers[0][1]
-    lines = (start - eng.internal.origin) / 0.8
+    lines = (start - eng.tempo.internal.origin) / 0.8
     assert lines == pytest.approx(round(lines), abs=1e-6) and now <= start < now + 0.8 + 0.01
 
 

@@ -130,7 +130,7 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     machine = [m for m in sent if m.type == "note_on" and m.velocity]
     assert eng.frames >= 3 and machine, "no harmony"
     assert all(m.channel == 1 and 48 <= m.note <= 84 and m.note not in (60, 64, 67) for m in machine)
-    beats = [(due - eng.internal.origin) / 0.25 for due in dues]
+    beats = [(due - eng.tempo.internal.origin) / 0.25 for due in dues]
     assert all(abs(b - round(b)) < 1e-6 for b in beats), "a harmony note off the grid"
     assert not still_sounding(sent), "the machine kept playing after the player let go"
 

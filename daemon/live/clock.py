@@ -115,3 +115,42 @@ class InternalClock:
     def next_grid(self, now: float, beats: float) -> float:
         step = beats * self.beat_seconds
         return self.origin + math.ceil((now - self.origin) / step - 1e-9) * step
+
+
+class Tempo:
+    """Where the beat is: incoming MIDI clock when it runs, else a steady --bpm, else none (120 bpm assumed)."""
+
+    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5):
+        self.follower = ClockFollower()
+        self.internal = InternalClock(bpm, origin) if bpm else None
+        self.default_beat = default_beat  # seconds a beat when nothing gives a tempo
+
+    def feed(self, stamp: float, msg) -> None:
+        self.follower.feed(stamp, msg)
+
+    @property
+    def known(self) -> bool:
+        """A tempo to follow: MIDI clock or --bpm."""
+        return self.follower.synced or self.internal is not None
+
+    @property
+    def source(self) -> str:
+        return "clock" if self.follower.synced else "--bpm" if self.internal else "no tempo"
+
+    @property
+    def beat_seconds(self) -> float:
+        if self.follower.synced:
+            return self.follower.beat_seconds
+        return self.internal.beat_seconds if self.internal else self.default_beat
+
+    def next_grid(self, start: float, beats: float | None) -> float:
+        """The first line of a `beats` grid at or after `start` on the tempo in force; `start` itself
+        when there is no tempo (or no grid)."""
+        if beats and self.follower.synced:  # following the DAW: begin on its next beat (or bar)
+            return self.follower.next_grid(start, beats)
+        if beats and self.internal:
+            return self.internal.next_grid(start, beats)
+        return start
+
+    def describe(self) -> str:
+        return f"{60 / self.beat_seconds:.1f} bpm ({self.source})" if self.known else "no tempo"

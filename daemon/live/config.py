@@ -19,6 +19,7 @@ from pathlib import Path
 import tomllib
 
 from .clock import ALL_UNITS, Span
+from .controls import CONTROLS
 
 OPTIONS = {
     "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
@@ -28,7 +29,6 @@ OPTIONS = {
 }
 ALIASES = {"input": "input_name", "output": "output_name"}
 SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ALL_UNITS)}
-CONTROLS = ("temperature", "length", "mode", "enabled", "panic")
 
 
 def load(path: str | Path) -> tuple[dict, dict[int, str]]:

@@ -25,7 +25,9 @@ from ..formats.notes import NoteGuard
 from ..models.continuation import GenerateConfig, draw_note, sample_events
 from ..models.event import EventModel
 from ..models.sampling import GumbelNoise, Sampling
-from .clock import TRANSPORT, ClockFollower, InternalClock, Span
+from . import controls as cc
+from .clock import TRANSPORT, Span, Tempo
+from .keys import HeldKeys
 from .policy import MODES, CallAndResponse, Continuous
 from .scheduler import Scheduler
 
@@ -37,7 +39,6 @@ MACHINE = -1  # the channel the window gives the machine's own notes
 SLACK = 0.002  # seconds: a continuous-mode note is never due sooner than this after it is sampled
 MAX_EVENTS = 512  # events per answer at most when its length is a duration
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
-CC_RANGE = {"events": (1, 64), "seconds": (0.5, 16.0), "beats": (1, 32), "bars": (1, 16)}  # the length control
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,7 @@ class Engine:
         self.lyricist = lyricist  # a line of lyrics per answer, one syllable per note (daemon/lyricmodel.py)
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
-        self.tempo = ClockFollower()
-        self.internal = InternalClock(config.bpm, clock()) if config.bpm else None
+        self.tempo = Tempo(config.bpm, clock(), DEFAULT_BEAT)
         self.controls = controls or {}  # MIDI CC number -> live control (see daemon/config.py)
         # The policies the mode control switches between; the one passed in is kept.
         self.policies = {CallAndResponse.name: CallAndResponse(), Continuous.name: Continuous(), **(policies or {})}
@@ -103,7 +103,7 @@ class Engine:
         self.window: deque[NoteMessage] = deque(maxlen=WINDOW)
         self.noise = GumbelNoise(config.seed)
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
-        self._held: dict[int, set[int]] = {}  # folded pitch -> channels holding it
+        self.held = HeldKeys()
         self._voice: _Voice | None = None
         self.last_player = 0.0
         self.heard_since_answer = 0
@@ -124,7 +124,7 @@ class Engine:
 
     @property
     def player_held(self) -> int:
-        return sum(1 for chans in self._held.values() if chans)
+        return len(self.held)
 
     @property
     def mode(self) -> str:
@@ -133,9 +133,7 @@ class Engine:
     @property
     def beat_seconds(self) -> float:
         """The tempo in force: incoming MIDI clock, else --bpm, else 120 bpm."""
-        if self.tempo.synced:
-            return self.tempo.beat_seconds
-        return self.internal.beat_seconds if self.internal else DEFAULT_BEAT
+        return self.tempo.beat_seconds
 
     def seconds(self, span: Span) -> float:
         return span.seconds(self.beat_seconds, self.config.beats_per_bar)
@@ -148,10 +146,8 @@ class Engine:
             state = "answering" if self.mode == "call" else "playing"
         else:
             state = "listening"
-        source = "clock" if self.tempo.synced else "--bpm" if self.internal else "no tempo"
-        tempo = f"{60 / self.beat_seconds:.1f} bpm ({source})" if source != "no tempo" else source
         late = self.scheduler.dropped_late
-        return (f"{state:<9} | {self.mode} | {tempo} | heard {self.heard} | answers {self.answers} | "
+        return (f"{state:<9} | {self.mode} | {self.tempo.describe()} | heard {self.heard} | answers {self.answers} | "
                 f"last {self.last_decision_ms:.2f} ms" + (f" | {late} late" if late else ""))
 
     # -- input (the backend's thread) ---------------------------------------------------------
@@ -211,19 +207,9 @@ class Engine:
         if self.config.thru:
             self.scheduler.thru(msg)
         pitch = self.codec.fold_pitch(msg.note)
-        held = self._held.setdefault(pitch, set())
         onset = msg.type == "note_on" and msg.velocity > 0
-        if onset:
-            if held:  # already sounding (another channel, or a repeat): nothing new for the model
-                held.add(msg.channel)
-                return
-            held.add(msg.channel)
-        else:
-            if msg.channel not in held:
-                return  # a release of a note we never heard
-            held.discard(msg.channel)
-            if held:
-                return
+        if not (self.held.press if onset else self.held.release)(pitch, msg.channel):
+            return  # already sounding, or still held on another channel: nothing new for the model
         self.last_player = stamp
         self.heard_since_answer += 1
         if self._voice:
@@ -284,23 +270,16 @@ class Engine:
 
     def control(self, name: str, value: int) -> None:
         """A live control from a MIDI CC value 0..127."""
-        cfg = self.config
-        if name == "temperature":
-            sampling = replace(cfg.sampling, temperature=round(0.1 + 1.9 * value / 127, 3))
-            self.config = replace(cfg, sampling=sampling)
-        elif name == "length":
-            low, high = CC_RANGE[cfg.length.unit]
-            amount = low + (high - low) * value / 127
-            amount = max(low, round(amount)) if cfg.length.unit != "seconds" else round(amount, 2)
-            self.config = replace(cfg, length=Span(amount, cfg.length.unit))
+        if name in ("temperature", "length"):
+            self.config = cc.settings(self.config, name, value)
         elif name == "mode":
             modes = [m for m in MODES if m in self.policies] + [m for m in self.policies if m not in MODES]
-            self.set_mode(modes[min(len(modes) - 1, value * len(modes) // 128)])
+            self.set_mode(cc.mode(modes, value))
         elif name == "enabled":
-            self.enabled = value >= 64
+            self.enabled = cc.switched_on(value)
             if not self.enabled:
                 self.stop_answer(self.clock())
-        elif name == "panic" and value >= 64:
+        elif name == "panic" and cc.switched_on(value):
             self.scheduler.panic()
             self._voice = None
         log.info("control %s = %d", name, value)
@@ -309,15 +288,7 @@ class Engine:
     def _grid(self, start: float, beats: float | None = None) -> float:
         """The first grid line (every `beats`, default --grid) at or after `start`, when there is a
         tempo to follow (MIDI clock, else --bpm); else `start` itself."""
-        beats = beats or self.config.grid
-        if beats and self.tempo.synced:  # following the DAW: begin on its next beat (or bar)
-            return self.tempo.next_grid(start, beats)
-        if beats and self.internal:
-            return self.internal.next_grid(start, beats)
-        return start
-
-    def _held_pitches(self) -> frozenset[int]:
-        return frozenset(p for p, chans in self._held.items() if chans)
+        return self.tempo.next_grid(start, beats or self.config.grid)
 
     def _velocity(self, velocity: int) -> int:
         return int(np.clip(round(velocity * self.config.velocity_scale), 1, 127))
@@ -344,7 +315,7 @@ class Engine:
             self._emit(voice, [replace(n, time=start + n.time) for n in notes])
             time.sleep(0)  # let the scheduler thread have the GIL if a note is due while the rest is sampled
 
-        result = sample_events(self.stream, self.logits, gen, self.noise, held=self._held_pitches(),
+        result = sample_events(self.stream, self.logits, gen, self.noise, held=self.held.pitches(),
                                until=self.seconds(cfg.length) if timed else None, emit=emit)
         self.logits = result.logits
         if self._trace:
@@ -404,7 +375,7 @@ class Engine:
             voice.pending = None
             self._emit(voice, voice.guard.release_due(at))
             pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise,
-                                   voice.guard.sounding(cfg.channel), self._held_pitches())
+                                   voice.guard.sounding(cfg.channel), self.held.pitches())
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
             struck = NoteMessage(at, pitch + codec.low, codec.velocity_value(vel), cfg.channel)

@@ -82,7 +82,7 @@ class RollEngine(Engine):
 
     @property
     def frame_seconds(self) -> float:
-        return self.model.beats * (self.beat_seconds if (self.tempo.synced or self.internal) else DEFAULT_BEAT)
+        return self.model.beats * (self.beat_seconds if self.tempo.known else DEFAULT_BEAT)
 
     @property
     def answering(self) -> bool:
@@ -91,16 +91,15 @@ class RollEngine(Engine):
     def next_frame(self, now: float, previous: float | None = None) -> float:
         """The next frame's grid line after `previous` (or at/after `now`): the MIDI clock's or
         --bpm's grid; without either, frames follow each other from the player's first note."""
-        if self.tempo.synced or self.internal:
+        if self.tempo.known:
             return self._grid(now if previous is None else previous + 1e-6, self.model.beats)
         return now if previous is None else previous + self.frame_seconds
 
     def harmonize(self, line: float) -> bool:
         """Sample and schedule the frame starting at `line`; False when the player rests (so does the machine)."""
         held = np.zeros(KEYS, bool)
-        for pitch, chans in self._held.items():
-            if chans:
-                held[pitch - LOW] = True
+        for pitch in self.held.pitches():
+            held[pitch - LOW] = True
         player = held | self._struck
         self._struck[:] = False
         if not player.any() or not self.enabled:
@@ -151,7 +150,7 @@ class RollEngine(Engine):
         frames = int((self.last_player - origin) / fs) + 1
         roll = np.zeros((frames, KEYS), bool)
         sounding: dict[int, float] = {}
-        for n in played + [_Release(self.last_player + fs, p) for p in self._held_keys()]:
+        for n in played + [_Release(self.last_player + fs, p) for p in sorted(self.held.pitches())]:
             if n.velocity:
                 sounding[n.pitch] = n.time
             elif n.pitch in sounding:
@@ -179,10 +178,6 @@ class RollEngine(Engine):
         self.answers += 1
         log.info("answer %d: %d frames after %d heard, decided in %.2f ms", self.answers, count, len(roll),
                  self.last_decision_ms)
-
-    def _held_keys(self) -> list[int]:
-        return [p for p, chans in self._held.items() if chans]
-
 
     def accompany(self, now: float):
         return None
