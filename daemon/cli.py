@@ -134,18 +134,21 @@ def lyrics(prime, model, lines, chars, temperature, top_k, top_p, seed):
 
 
 @cli.command()
-@click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
+@click.option("--backend", type=click.Choice(sorted(APIS)),
+              help="MIDI system (default: ALSA, else a running JACK server, on Linux; CoreMIDI; Windows MM).")
 def ports(backend):
     """List the MIDI input and output ports."""
-    midi = ports_mod.backend(backend)
-    click.echo("inputs:\n" + "".join(f"  {n}\n" for n in midi.get_input_names()) +
+    name = ports_mod.choose_backend(backend)
+    midi = ports_mod.backend(name)
+    click.echo(f"backend: {name}\ninputs:\n" + "".join(f"  {n}\n" for n in midi.get_input_names()) +
                "outputs:\n" + "".join(f"  {n}\n" for n in midi.get_output_names()), nl=False)
 
 
 @cli.command()
 @click.option("--model", "-m", type=click.Path(dir_okay=False),
               help="Model file, or a shipped model by name (default: melody; with --mode harmonize: chorale).")
-@click.option("--backend", type=click.Choice(sorted(APIS)), help="rtmidi API (default: the platform's).")
+@click.option("--backend", type=click.Choice(sorted(APIS)),
+              help="MIDI system (default: ALSA, else a running JACK server, on Linux; CoreMIDI; Windows MM).")
 @click.option("--input", "input_name", help="Listen to this existing port (partial name) instead of a virtual 'segue in'.")
 @click.option("--output", "output_name", help="Play to this existing port (partial name) instead of a virtual 'segue out'.")
 @click.option("--mode", type=click.Choice([*MODES, "harmonize"]), default="call", show_default=True,

@@ -11,6 +11,7 @@ import mido
 import pytest
 from segue.daemon.formats.midifile import read_notes
 from segue.daemon.formats.notes import still_sounding
+from segue.daemon.live.ports import alsa_problem
 from segue.daemon.live.probe import (
     Probe,
     jack_port,
@@ -297,4 +298,40 @@ def test_harmonize_completes_the_held_chord_on_the_beat(jam, sampler, request):
     # Frames are a beat (0.25 s) apart: every onset lies a whole number of beats after the first.
     assert all(abs((t - starts[0]) / 0.25 - round((t - starts[0]) / 0.25)) < (2 * PERIOD + 0.01) / 0.25 for t in starts)
     assert not [t for t in starts if t > let_go + 0.25 + 2 * PERIOD + 0.02], "it went on after the player let go"
+    probe.close()
+
+
+@pytest.mark.skipif(alsa_problem() is None, reason="ALSA's sequencer works here: it, not JACK, is chosen")
+def test_with_no_backend_given_a_running_jack_server_is_chosen(jack):
+    listed = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "ports"], env=jack, capture_output=True,
+                            text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0] == "backend: jack"
+    assert listed.stderr == ""
+    proc = subprocess.Popen([sys.executable, "-m", "segue.daemon.cli", "jam", "--no-status"], env=jack,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert jack_port(jack, "segue in") and jack_port(jack, "segue out")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=5) == 0
+
+
+def test_connections_are_client_segue_and_never_segues_own_ports(jam, phrase, jack):
+    """An existing port segue plays to shows segue as the client `segue`; an input named after segue
+    does not pick segue's own output (it would hear its own answers)."""
+    midi = mido.Backend("mido.backends.rtmidi/UNIX_JACK", load=True)
+    name = f"synth{time.monotonic_ns()}"
+    got = []
+    synth = midi.open_input("keys", virtual=True, client_name=name, callback=got.append)
+    proc, probe = jam(output=name)
+    connected = subprocess.run(["jack_lsp", "-c", f"{name}:keys"], env=jack, capture_output=True, text=True).stdout
+    assert connected.split()[1:] == ["segue:out"], connected
+    probe.play(phrase)
+    assert probe.wait_for(lambda: any(m.type == "note_on" for m in got), timeout=3), "no answer to the synth"
+    feedback = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack", "--input",
+                               "segue", "--no-status"], env=jack, capture_output=True, text=True, timeout=60)
+    assert feedback.returncode == 1
+    assert "no input port matches 'segue' (segue's own ports are left out)" in feedback.stderr
+    synth.close()
     probe.close()

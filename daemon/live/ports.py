@@ -1,15 +1,27 @@
-"""MIDI ports through mido's rtmidi backend: virtual ports, or existing ones by partial name."""
+"""MIDI ports through python-rtmidi: the MIDI system chosen for the machine, virtual ports, or
+connections to existing ones by partial name.
+
+Virtual ports are mido's rtmidi ports. A connection to an existing port is a small mido port of
+our own (`Connection`): mido opens those under rtmidi's default client name ("RtMidiOut
+Client"), since to mido a client name means a virtual port, and a DAW or `aconnect -l` should
+show segue as `segue`.
+"""
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import threading
 from typing import Callable
 
 import mido
+import mido.ports
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 CLIENT = "segue"
+OWN_CLIENTS = (f"{CLIENT} in", f"{CLIENT} out", CLIENT, f"{CLIENT} watch")  # the clients segue itself opens
+ALSA_SEQ = "/dev/snd/seq"
 log = logging.getLogger(__name__)
 
 
@@ -19,23 +31,156 @@ def compiled_backends() -> list[str]:
     return [rtmidi.get_api_name(api) for api in rtmidi.get_compiled_api()]
 
 
-def backend(name: str | None = None) -> mido.Backend:
-    """The rtmidi API called `name` (alsa, jack, coremidi, windows), or the platform's default."""
-    if name is None:
-        return mido.Backend("mido.backends.rtmidi", load=True)
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence what the C libraries print on fd 2 while a MIDI system is probed (libjack's "Cannot
+    connect to server socket", alsa-lib's "open /dev/snd/seq failed"): the caller says it in one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def alsa_problem() -> str | None:
+    """Why the ALSA sequencer cannot be used here (None: it can)."""
+    if not os.path.exists(ALSA_SEQ):
+        return f"{ALSA_SEQ} is missing"
+    if not os.access(ALSA_SEQ, os.R_OK | os.W_OK):
+        return f"{ALSA_SEQ} is not open to this user (add it to the 'audio' group)"
+    return None
+
+
+def jack_problem() -> str | None:
+    """Why JACK cannot be used here (None: a server answers). Never starts a server."""
+    import rtmidi
+
+    saved = os.environ.get("JACK_NO_START_SERVER")
+    os.environ["JACK_NO_START_SERVER"] = "1"  # libjack would otherwise try to start one itself
+    try:
+        with _quiet_stderr():
+            rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT} probe").delete()
+        return None
+    except rtmidi.RtMidiError:
+        return "no server answers"
+    finally:
+        if saved is None:
+            os.environ.pop("JACK_NO_START_SERVER", None)
+        else:
+            os.environ["JACK_NO_START_SERVER"] = saved
+
+
+def choose_backend(name: str | None = None) -> str:
+    """The MIDI system to use: `name` if given and usable; else ALSA on Linux when its sequencer is
+    usable, then JACK when a server answers; CoreMIDI on macOS; Windows MultiMedia on Windows."""
     available = compiled_backends()
-    if name not in APIS or name not in available:
-        raise ValueError(f"MIDI backend {name!r} is not available here; available: {', '.join(available)}")
-    return mido.Backend(f"mido.backends.rtmidi/{APIS[name]}", load=True)
+    if name is not None:
+        if name not in APIS or name not in available:
+            raise ValueError(f"MIDI backend {name!r} is not available here; available: {', '.join(available)}")
+        problem = {"alsa": alsa_problem, "jack": jack_problem}.get(name, lambda: None)()
+        if problem:
+            raise OSError(f"cannot use {name}: {problem}; {_ADVICE[name]}")
+        return name
+    if sys.platform == "darwin":
+        return "coremidi"
+    if sys.platform == "win32":
+        return "windows"
+    tried = []
+    for candidate, check in (("alsa", alsa_problem), ("jack", jack_problem)):
+        if candidate not in available:
+            tried.append(f"{candidate} (not compiled into python-rtmidi)")
+            continue
+        problem = check()
+        if problem is None:
+            log.info("MIDI backend: %s", candidate)
+            return candidate
+        tried.append(f"{candidate} ({problem})")
+    raise OSError(f"no MIDI system to use: tried {', '.join(tried)}; {_ADVICE['alsa']}, or {_ADVICE['jack']}")
+
+
+_ADVICE = {
+    "alsa": "load ALSA's sequencer (sudo modprobe snd-seq)",
+    "jack": "start a JACK server (qjackctl, or jackd -d alsa)",
+}
+
+
+def backend(name: str | None = None) -> mido.Backend:
+    """The rtmidi API called `name` (alsa, jack, coremidi, windows), or the one this machine can use."""
+    return mido.Backend(f"mido.backends.rtmidi/{APIS[choose_backend(name)]}", load=True)
+
+
+def own_port(name: str) -> bool:
+    """A port of segue's own clients (its virtual ports, its watchers), by the client part of its name."""
+    client = name.split(":", 1)[0].strip()
+    return client in OWN_CLIENTS or any(client.startswith(f"{c}-") for c in OWN_CLIENTS)  # JACK's "segue in-01"
 
 
 def find_port(names: list[str], wanted: str, kind: str) -> str:
-    """The one port whose name contains `wanted` (case-insensitive)."""
-    hits = [n for n in names if wanted.lower() in n.lower()]
+    """The one port whose name contains `wanted` (case-insensitive), never one of segue's own: an
+    input that listens to segue's output would feed it its own answers."""
+    others = [n for n in names if not own_port(n)]
+    hits = [n for n in others if wanted.lower() in n.lower()]
     if len(hits) != 1:
         what = "no" if not hits else "more than one"
-        raise ValueError(f"{what} {kind} port matches {wanted!r}; {kind} ports: {', '.join(names) or 'none'}")
+        left_out = " (segue's own ports are left out)" if len(others) < len(names) else ""
+        raise ValueError(f"{what} {kind} port matches {wanted!r}{left_out}; "
+                         f"{kind} ports: {', '.join(others) or 'none'}")
     return hits[0]
+
+
+class _Connection:
+    """The rtmidi side of a connection to an existing port, made as client `segue`."""
+
+    def _connect(self, midi: mido.Backend, kind: str):
+        import rtmidi
+
+        api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+        self._rt = (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(rtapi=api, name=CLIENT)
+        names = self._rt.get_ports()
+        if self.name not in names:
+            self._rt.delete()
+            raise OSError(f"unknown {kind} port {self.name!r}")
+        self._rt.open_port(names.index(self.name), name=f"{'out' if kind == 'output' else 'in'}")
+
+    def _close(self):
+        self._rt.close_port()
+        self._rt.delete()
+
+
+class Connection(_Connection, mido.ports.BaseOutput):
+    """An output to an existing port."""
+
+    def __init__(self, midi: mido.Backend, name: str):
+        self._midi = midi
+        super().__init__(name)
+
+    def _open(self, **kwargs):
+        self._connect(self._midi, "output")
+
+    def _send(self, msg):
+        self._rt.send_message(msg.bytes())
+
+
+class InputConnection(_Connection, mido.ports.BaseInput):
+    """An input from an existing port; `callback` gets each message on rtmidi's thread."""
+
+    def __init__(self, midi: mido.Backend, name: str, callback: Callable[[mido.Message], None]):
+        self._midi, self.callback, self._bytes = midi, callback, mido.Parser()
+        super().__init__(name)
+
+    def _open(self, **kwargs):
+        self._connect(self._midi, "input")
+        self._rt.ignore_types(sysex=False, timing=False, active_sense=True)
+        self._rt.set_callback(self._received)
+
+    def _received(self, event, data=None):
+        self._bytes.feed(event[0])
+        for msg in self._bytes:
+            self.callback(msg)
 
 
 def open_output(midi: mido.Backend, name: str | None = None, virtual: str = "segue out"):
@@ -43,7 +188,7 @@ def open_output(midi: mido.Backend, name: str | None = None, virtual: str = "seg
     _no_virtual_on_windows(name)
     try:
         if name:
-            return midi.open_output(find_port(midi.get_output_names(), name, "output"))  # mido: a client name means virtual
+            return Connection(midi, find_port(midi.get_output_names(), name, "output"))
         return midi.open_output(virtual, virtual=True, client_name=f"{CLIENT} out")
     except (OSError, SystemError, RuntimeError) as err:  # rtmidi's errors when no server or device answers
         raise OSError(f"could not open a MIDI output: {err}") from err
@@ -55,7 +200,7 @@ def open_input(midi: mido.Backend, callback: Callable[[mido.Message], None], nam
     _no_virtual_on_windows(name)
     try:
         if name:
-            return midi.open_input(find_port(midi.get_input_names(), name, "input"), callback=callback)
+            return InputConnection(midi, find_port(midi.get_input_names(), name, "input"), callback)
         return midi.open_input(virtual, virtual=True, callback=callback, client_name=f"{CLIENT} in")
     except (OSError, SystemError, RuntimeError) as err:
         raise OSError(f"could not open a MIDI input: {err}") from err
@@ -100,12 +245,11 @@ class PortWatch:
                 self.on_lost()
         elif here and self.lost:
             with self.lock:
-                callback = getattr(self.port, "callback", None)  # mido clears it on close
                 self.port.close()
                 if self.kind == "output":
-                    self.port = self.midi.open_output(self.name)
+                    self.port = Connection(self.midi, self.name)
                 else:
-                    self.port = self.midi.open_input(self.name, callback=callback)
+                    self.port = InputConnection(self.midi, self.name, self.port.callback)
             self.lost = False
             self.returns += 1
             log.warning("%s port %r is back; reconnected", self.kind, self.name)
