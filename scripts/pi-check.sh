@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Checks segue's headless runtime on an emulated Raspberry Pi: an ARM Debian root file system built
+# with debootstrap, run under qemu-user-static, the runtime installed from this checkout into a venv
+# inside it, then `segue info`, `segue generate`, `segue lyrics` and the torch-free import check.
+#
+#   sudo scripts/pi-check.sh                       # arm64, Debian bookworm (Python 3.11)
+#   sudo scripts/pi-check.sh --suite trixie        # arm64, Debian trixie (Python 3.13)
+#   sudo scripts/pi-check.sh --arch armhf --suite trixie   # 32-bit Pi OS style, Debian's own packages
+#
+# Needs root and the Debian packages debootstrap and qemu-user-static. Not part of CI (it takes
+# minutes under emulation); docs/raspberry-pi.md quotes its output.
+#
+# Emulation is as close to a Pi 4 as qemu-user goes: the CPU model is a Cortex-A72 (QEMU_CPU), and a
+# Pi 4's /proc/cpuinfo is bind-mounted over the host's, which the guest would otherwise see (x86),
+# and which makes onnxruntime's CPU detection crash on import.
+set -euo pipefail
+
+arch=arm64
+suite=bookworm
+root=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --arch) arch="$2"; shift 2 ;;
+        --suite) suite="$2"; shift 2 ;;
+        --root) root="$2"; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "pi-check: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+case "$arch" in
+    arm64) qemu=aarch64; cpu=cortex-a72 ;;
+    armhf) qemu=arm; cpu=cortex-a15 ;;  # qemu-arm has no 32-bit A72; the A15 has the same ARMv7 + NEON + VFPv4
+    *) echo "pi-check: --arch must be arm64 or armhf" >&2; exit 2 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "pi-check: needs root (debootstrap, chroot, mounts)" >&2; exit 1; }
+for tool in debootstrap "qemu-$qemu-static"; do
+    command -v "$tool" >/dev/null || { echo "pi-check: $tool missing: apt-get install debootstrap qemu-user-static" >&2; exit 1; }
+done
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+root=${root:-$repo/runs/pi/$suite-$arch}
+mkdir -p "$root"
+root=$(cd "$root" && pwd)
+say() { printf '\n== %s\n' "$*"; }
+
+# The Debian mirror this machine already uses (override with MIRROR=...).
+mirror=${MIRROR:-$(grep -hoE '^(URIs:|deb) +[a-z]+://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/* \
+    2>/dev/null | head -n1 | awk '{print $2}' || true)}
+[ -n "$mirror" ] || { echo "pi-check: no Debian mirror found in /etc/apt; set MIRROR" >&2; exit 1; }
+
+# binfmt_misc lets the kernel hand ARM binaries to qemu; in a container it may not be mounted.
+binfmt=/proc/sys/fs/binfmt_misc
+[ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
+if [ ! -e "$binfmt/qemu-$qemu" ]; then
+    # Debian's own rule; its F flag keeps the interpreter usable inside the chroot.
+    cat "/usr/lib/binfmt.d/qemu-$qemu.conf" > "$binfmt/register"
+fi
+
+case "$suite" in
+    bookworm) asound=libasound2 ;;
+    *) asound=libasound2t64 ;;
+esac
+packages=python3,python3-venv,ca-certificates,$asound
+py313=$([ "$suite" = bookworm ] || echo yes)
+if [ "$arch" = arm64 ] && [ -n "$py313" ]; then
+    # No python-rtmidi wheel exists for Python 3.13: pip builds it, with ALSA (JACK is optional).
+    packages=$packages,g++,pkg-config,python3-dev,libasound2-dev
+fi
+if [ "$arch" = armhf ]; then
+    # PyPI has no armv7 wheels of onnxruntime, numpy or python-rtmidi: use Debian's packages.
+    packages=$packages,python3-numpy,python3-onnxruntime,python3-mido,python3-rtmidi,python3-click,python3-pyphen
+fi
+if [ ! -e "$root/.bootstrapped" ]; then
+    say "debootstrap $suite $arch into $root (minutes under emulation)"
+    start=$(date +%s)
+    debootstrap --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" > "$root.debootstrap.log" 2>&1 \
+        || { tail -n 20 "$root.debootstrap.log" >&2; exit 1; }
+    touch "$root/.bootstrapped"
+    echo "done in $(( $(date +%s) - start )) s"
+fi
+
+cleanup() {
+    for m in proc/cpuinfo proc sys dev; do
+        mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m" || true
+    done
+}
+trap cleanup EXIT
+mount -t proc proc "$root/proc"
+mount --bind /dev "$root/dev"
+mount --bind /sys "$root/sys"  # onnxruntime's cpuinfo reads the CPU lists there
+mount --bind "$repo/scripts/pi4-cpuinfo-$arch.txt" "$root/proc/cpuinfo"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# pip in the guest trusts what pip here trusts (a proxy's own CA, for one).
+cert=$(pip config get global.cert 2>/dev/null || true)
+cert=${cert:-/etc/ssl/certs/ca-certificates.crt}
+cp "$cert" "$root/etc/ssl/certs/host-ca.crt"
+
+say "copy the checkout (tracked files) into /opt/segue"
+rm -rf "$root/opt/segue" && mkdir -p "$root/opt/segue"
+git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 tar -cf - --no-recursion) | tar -xf - -C "$root/opt/segue"
+
+guest() { QEMU_CPU=$cpu chroot "$root" /usr/bin/env -i HOME=/root PATH=/opt/venv/bin:/usr/bin:/bin LANG=C.UTF-8 \
+    PIP_CERT=/etc/ssl/certs/host-ca.crt "$@"; }
+
+site=""
+[ "$arch" = armhf ] && site=--system-site-packages
+say "install the runtime: python3 -m venv $site /opt/venv; pip install /opt/segue"
+guest python3 --version
+rm -rf "$root/opt/venv"
+guest python3 -m venv $site /opt/venv
+start=$(date +%s)
+guest pip install --quiet --disable-pip-version-check --report /tmp/pip-report.json /opt/segue
+echo "installed in $(( $(date +%s) - start )) s; what pip installed:"
+guest python3 - <<'EOF'
+import json
+report = json.load(open("/tmp/pip-report.json"))
+for item in report["install"]:
+    meta, url = item["metadata"], item["download_info"]["url"]
+    how = "wheel " + url.rsplit("/", 1)[-1] if url.endswith(".whl") else ("local" if url.startswith("file:") else "built from source")
+    print(f"  {meta['name']} {meta['version']}: {how}")
+EOF
+guest python3 -c "from importlib.metadata import version as v; print(*(f'{p} {v(p)}' for p in ('numpy', 'onnxruntime', 'mido', 'python-rtmidi')), sep=' | ')"
+
+timed() {
+    local start end
+    start=$(date +%s.%N)
+    guest "$@"
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "   (%.1f s wall, emulated)\n", b - a }'
+}
+say "segue info"
+timed segue info
+say "segue generate --events 500 --seed 1 --out /tmp/pi.mid"
+timed segue generate --events 500 --seed 1 --out /tmp/pi.mid
+say "segue lyrics --seed 1 --lines 2"
+timed segue lyrics --seed 1 --lines 2
+say "the headless commands import neither torch nor rtmidi"
+guest python3 - <<'EOF'
+import sys
+from segue.daemon.cli import main
+code = main(["generate", "--events", "20", "--seed", "1", "--out", "/tmp/import-check.mid"])
+loaded = [m for m in ("torch", "rtmidi") if m in sys.modules]
+sys.exit(f"imported {', '.join(loaded)}" if loaded or code else print(f"ok: {len(sys.modules)} modules loaded, no torch, no rtmidi"))
+EOF
+
+say "the same file on this machine?"
+if command -v segue >/dev/null; then
+    segue generate --events 500 --seed 1 --out "$root/tmp/host.mid" >/dev/null
+    if cmp -s "$root/tmp/host.mid" "$root/tmp/pi.mid"; then
+        echo "yes: byte-identical to this machine's $(uname -m) file ($(sha256sum < "$root/tmp/pi.mid" | cut -c1-16))"
+    else
+        echo "no: the emulated file differs from this machine's"; exit 1
+    fi
+else
+    echo "(segue is not installed on this machine: not compared)"
+fi
