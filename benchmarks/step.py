@@ -8,6 +8,7 @@ training extra for the torch rows. Prints one table; docs/benchmarks.md quotes i
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
@@ -124,6 +125,10 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--no-torch", action="store_true", help="skip the torch rows")
     args = parser.parse_args(argv)
+    if not args.no_torch and importlib.util.find_spec("torch") is None:
+        print("torch is not installed (the training extra: pip install 'segue[train]', or -e '.[train]' in a "
+              "clone): the torch rows are skipped, as with --no-torch", file=sys.stderr)
+        args.no_torch = True
     model = EventModel(args.model)
     print(f"segue step benchmark: {model.path.name}, hidden {model.info.state['h'][1]}, "
           f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}")

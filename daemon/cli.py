@@ -11,6 +11,7 @@ import sys
 import click
 
 from .cli_offline import CHANNEL, TRACK, evaluate, export_cmd, train
+from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod
 from .live import session
@@ -22,7 +23,7 @@ from .live.ports import APIS
 from .models import roll as rollmodel
 from .models.continuation import GenerateConfig
 from .models.event import EventModel
-from .models.file import model_kind
+from .models.file import PLAYABLE, kind_name, model_kind
 from .models.sampling import Sampling
 from .offline import generate as gen
 
@@ -85,21 +86,26 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     if not bpm > 0:
         raise ValueError("bpm must be > 0")
+    kind = model_kind(model)
+    if kind not in ("events", rollmodel.KIND):
+        raise ValueError(f"{model}: {kind_name(kind)}; segue generate plays {PLAYABLE}"
+                         + ("; for words, segue lyrics" if kind == "characters" else ""))
     lyricist = _lyricist(lyric_model, lyric_prime, lang, seed) if sing else None
-    if model_kind(model) == rollmodel.KIND:
+    if kind == rollmodel.KIND:
         if lyricist is not None:
             raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
         net = rollmodel.RollModel(model)
         primed, notes = gen.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm, plot=plot)
-        click.echo(f"wrote {out}: {notes} notes in {frames} frames of {net.beats:g} beats (primed with {primed} frames)")
+        click.echo(f"wrote {out}: {count(notes, 'notes')} in {count(frames, 'frames')} of {count(net.beats, 'beats')} "
+                   f"(primed with {count(primed, 'frames')})")
         return
     config = GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
                                 max_note=max_note, constrain=not free)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
                                prime_track=track, bpm=bpm, plot=plot, lyricist=lyricist)
-    click.echo(f"wrote {report.out}: {report.notes} notes from {report.events} events "
-               f"(primed with {report.prime_events} events, sampled in {report.seconds * 1000:.0f} ms)"
-               + (f", {lyricist.lines} lines of lyrics" if lyricist else ""))
+    click.echo(f"wrote {report.out}: {count(report.notes, 'notes')} from {count(report.events, 'events')} "
+               f"(primed with {count(report.prime_events, 'events')}, sampled in {report.seconds * 1000:.0f} ms)"
+               + (f", {count(lyricist.lines, 'lines')} of lyrics" if lyricist else ""))
 
 
 def _lyricist(model, prime, lang, seed, show=None):
@@ -251,7 +257,7 @@ def info(model):
         metrics, config = roll.training.get("metrics", {}), roll.training.get("config", {})
         name = {"rbm": "RNN-RBM", "nade": "LSTM-NADE"}[roll.sampler]
         click.echo(f"{roll.path}\n  kind: piano-roll ({name}); keys {roll.low}..{roll.high}, a frame is "
-                   f"{roll.beats:g} beats; {roll.describe()}")
+                   f"{count(roll.beats, 'beats')}; {roll.describe()}")
         accuracy = f", accuracy {metrics['valid_acc']:.3f}" if "valid_acc" in metrics else ""
         click.echo(f"  trained on {', '.join(roll.training.get('files', []))} (best epoch {metrics.get('epoch', '?')} "
                    f"of {config.get('epochs', '?')}): validation log-likelihood "

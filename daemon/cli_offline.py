@@ -6,9 +6,11 @@ the runtime commands in cli.py start without it. cli.py attaches these groups to
 from __future__ import annotations
 
 import importlib
+import os
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import click
 import numpy as np
@@ -19,6 +21,27 @@ from .models.event import EventModel
 
 CHANNEL = click.IntRange(0, 15)  # shared with cli.py's runtime commands
 TRACK = click.IntRange(0, None)
+TRAIN_EXTRA = "pip install 'segue[train]' (in a clone of segue: pip install -e '.[train]')"
+PARITY = 1e-3  # `export --check`: the largest logit, bias or state difference between torch and onnxruntime
+
+
+class OutFile(click.Path):
+    """A file to write, whose folder must exist and be writable now, not after an hour of training."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        value = super().convert(value, param, ctx)
+        folder = Path(value).resolve().parent
+        if not folder.is_dir():
+            self.fail(f"{value}: its folder {folder} does not exist", param, ctx)
+        if not os.access(folder, os.W_OK):
+            self.fail(f"{value}: its folder {folder} is not writable", param, ctx)
+        return value
+
+
+OUT = OutFile()
 
 
 def _command_line() -> str:
@@ -32,17 +55,17 @@ def _torch_side(module: str):
         return importlib.import_module(module)
     except ImportError as err:
         raise RuntimeError(f"this command needs the training extra ({err.name} is missing): "
-                           "pip install 'segue[train]'") from None
+                           f"{TRAIN_EXTRA}") from None
 
 
 @click.group()
 def train():
-    """Train models (needs the training extra: pip install 'segue[train]')."""
+    """Train models (needs the training extra: pip install 'segue[train]', or -e '.[train]' in a clone)."""
 
 
 @train.command("melody")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt); a .png plot goes beside it.")
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt); a .png plot goes beside it.")
 @click.option("--recipe", type=click.Choice(["segue", "textbook"]), default="segue", show_default=True,
               help="segue: streaming training, fixed time classes, held-out tails; textbook: the seed's recipe.")
 @click.option("--epochs", type=int)
@@ -76,7 +99,7 @@ def train_melody(paths, out, recipe, quiet, **options):
 
 @train.command("rnnrbm")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt).")
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt).")
 @click.option("--epochs", type=int)
 @click.option("--batch", type=int, help="Sequences (chunks) per step.")
 @click.option("--chunk", type=int, help="Frames per training sequence.")
@@ -104,7 +127,7 @@ def train_rnnrbm(paths, out, quiet, init, **options):
 
 @train.command("rnnnade")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt).")
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt).")
 @click.option("--epochs", type=int, help="At most this many epochs (default 100).")
 @click.option("--patience", type=int, help="Stop after this many epochs without a better validation score.")
 @click.option("--batch", type=int, help="Sequences (chunks) per step.")
@@ -131,7 +154,7 @@ def train_rnnnade(paths, out, quiet, init, **options):
 
 @train.command("lyrics")
 @click.argument("corpus", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Checkpoint file (.pt); a .png plot goes beside it.")
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt); a .png plot goes beside it.")
 @click.option("--cell", type=click.Choice(["rnn", "gru", "lstm"]), help="Recurrent cell (default lstm).")
 @click.option("--input", "input_", type=click.Choice(["embedding", "onehot"]), help="Input encoding (default embedding).")
 @click.option("--embed", type=int, help="Embedding width (default 256).")
@@ -344,8 +367,8 @@ def eval_lyrics(model, corpus, baselines):
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False))
-@click.option("--quantize", type=click.Path(dir_okay=False), help="Also write an int8 (dynamic) copy here.")
+@click.option("--out", "-o", required=True, type=OUT)
+@click.option("--quantize", type=OUT, help="Also write an int8 (dynamic) copy here.")
 @click.option("--check", type=click.Path(dir_okay=False),
               help="MIDI file (text file for lyric models) to stream through torch and onnxruntime side by side.")
 @click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
@@ -359,50 +382,71 @@ def eval_lyrics(model, corpus, baselines):
 @click.option("--lowest", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
               help="... the hottest copy at this inverse temperature.")
 def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, lowest):
-    """Export a checkpoint to a self-describing ONNX step graph."""
-    kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
-    if kind == "lyrics":
-        lyr = _torch_side("segue.export.lyrics")
-        lyr.export_lyrics(checkpoint, out, command=_command_line())
-        click.echo(f"wrote {out}")
-        if check:
-            from .formats.text import read_corpus
+    """Export a checkpoint to a self-describing ONNX step graph.
 
-            worst = lyr.parity(checkpoint, out, read_corpus(check)[:500])
-            click.echo(f"parity over {worst['steps']} characters: max |logit diff| {worst['logits']:.2e}")
-        if quantize:
-            _torch_side("segue.export.quantize").quantize(out, quantize)
-            click.echo(f"wrote {quantize} (int8 weights)")
-        return
+    The file is written beside OUT as OUT.part and takes OUT's name only once it is whole and, with
+    --check, matches torch: a failed export or check leaves no file under OUT's name.
+    """
+    kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
+    if temperatures > 1 and kind != "rnnrbm":
+        raise click.UsageError("--temperatures is for RNN-RBM checkpoints: an LSTM-NADE samples exactly, key by key")
+    if quantize and kind in ("rnnrbm", "rnnnade"):
+        raise click.UsageError("--quantize is for event and lyric models, not piano-roll models")
+    part = Path(out).with_name(Path(out).name + ".part")
+    try:
+        report = _export(kind, checkpoint, part, check, gibbs=gibbs, beats=beats, temperatures=temperatures,
+                         lowest=lowest)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+    click.echo(f"wrote {out}" + (f"; {report}" if report else ""))
+    if quantize:
+        _torch_side("segue.export.quantize").quantize(out, quantize)
+        click.echo(f"wrote {quantize} (int8 weights)")
+
+
+def _export(kind: str, checkpoint, out: Path, check, *, gibbs, beats, temperatures, lowest) -> str:
+    """Write the model file to `out` and, given a `check` file, compare it with torch: the parity
+    line, or an error when the two differ by more than PARITY."""
+    if kind == "lyrics":
+        exporter = _torch_side("segue.export.lyrics")
+        exporter.export_lyrics(checkpoint, out, command=_command_line())
+        if not check:
+            return ""
+        from .formats.text import read_corpus
+
+        worst = exporter.parity(checkpoint, out, read_corpus(check)[:500])
+        return _parity(f"parity over {worst['steps']} characters: max |logit diff| {worst['logits']:.2e}",
+                       worst["logits"])
     if kind in ("rnnrbm", "rnnnade"):  # piano-roll models: an RNN-RBM, or an LSTM-NADE (`--gibbs` unused)
         if kind == "rnnrbm":
             exporter = _torch_side("segue.export.rnnrbm")
             exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, beats=beats, command=_command_line(),
                                    temperatures=temperatures, lowest=lowest)
         else:
-            if temperatures > 1:
-                raise click.UsageError("--temperatures is for RNN-RBM checkpoints: an LSTM-NADE samples exactly, key by key")
             exporter = _torch_side("segue.export.nade")
             exporter.export_nade(checkpoint, out, beats=beats, command=_command_line())
-        click.echo(f"wrote {out}")
-        if check:
-            from .formats import pianoroll
+        if not check:
+            return ""
+        from .formats import pianoroll
 
-            roll = pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200]
-            worst = exporter.parity(checkpoint, out, roll)
-            click.echo(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
-                       f"sampled units that differ per frame (same noise): {worst['sample_units']}")
-        return
-    onnx_mod = _torch_side("segue.export.onnx")
-    onnx_mod.export_melody(checkpoint, out, command=_command_line())
-    click.echo(f"wrote {out}")
-    if check:
-        net = EventModel(out)
-        events = net.codec.encode(read_notes(check))[:500]
-        worst = onnx_mod.parity(checkpoint, out, events)
-        click.echo(f"parity over {len(events)} events: max |logit diff| {worst['logits']:.2e}, "
-                   f"max |prob diff| {worst['probs']:.2e}, max |state diff| {worst['state']:.2e}")
-    if quantize:
-        quant = _torch_side("segue.export.quantize")
-        quant.quantize(out, quantize)
-        click.echo(f"wrote {quantize} (int8 weights)")
+        roll = pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200]
+        worst = exporter.parity(checkpoint, out, roll)
+        return _parity(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
+                       f"sampled units that differ per frame (same noise): {worst['sample_units']}",
+                       max(worst["bias"], worst["state"]))
+    exporter = _torch_side("segue.export.onnx")
+    exporter.export_melody(checkpoint, out, command=_command_line())
+    if not check:
+        return ""
+    events = EventModel(out).codec.encode(read_notes(check))[:500]
+    worst = exporter.parity(checkpoint, out, events)
+    return _parity(f"parity over {len(events)} events: max |logit diff| {worst['logits']:.2e}, "
+                   f"max |prob diff| {worst['probs']:.2e}, max |state diff| {worst['state']:.2e}",
+                   max(worst["logits"], worst["state"]))
+
+
+def _parity(line: str, worst: float) -> str:
+    if not worst <= PARITY:  # NaN fails too
+        raise RuntimeError(f"export check failed, nothing written: {line} (more than {PARITY:g})")
+    return line

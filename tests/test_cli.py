@@ -118,3 +118,46 @@ def test_shipped_model_end_to_end_without_torch(tmp_path):
     assert done.returncode == 0, done.stderr
     # Only the namespace package itself: no torch, no onnx, no segue.training or segue.export.
     assert done.stdout.strip().splitlines()[-1] == "['segue']"
+
+
+@pytest.mark.parametrize("command", [["train", "melody", "x.mid"], ["train", "rnnrbm", "x.json"],
+                                     ["train", "rnnnade", "x.json"], ["train", "lyrics", "x.txt"],
+                                     ["export", "x.pt"]])
+def test_an_output_folder_that_does_not_exist_is_refused_before_any_work(command, tmp_path):
+    out = tmp_path / "missing" / "out.pt"
+    result = CliRunner().invoke(cli, [*command, "--out", str(out)])
+    assert result.exit_code == 2 and "its folder" in result.output and "does not exist" in result.output
+
+
+def test_messages_name_every_kind_a_command_takes(small_lyric_model):
+    result = CliRunner().invoke(cli, ["generate", "--model", str(small_lyric_model), "--out", "x.mid"])
+    assert result.exit_code == 1
+    assert "a lyric model; segue generate plays event models (melody) and piano-roll models (RNN-RBM or " \
+           "LSTM-NADE files: chorale, chorale-nade); for words, segue lyrics" in result.output
+    result = CliRunner().invoke(cli, ["jam", "--mode", "harmonize", "--model", "melody"])
+    assert result.exit_code == 1 and "RNN-RBM or LSTM-NADE file: chorale, chorale-nade" in result.output
+
+
+def test_counts_read_as_words():
+    from segue.daemon.formats.units import count
+    from segue.daemon.live.clock import Span
+
+    assert (str(Span.parse("1beat")), str(Span.parse("2bars")), count(0.5, "beats")) == ("1 beat", "2 bars", "0.5 beats")
+
+
+def test_the_training_extra_hint_works_from_a_clone_too(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'", name="torch")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    for module in [m for m in sys.modules if m.startswith("segue.training")]:
+        monkeypatch.delitem(sys.modules, module)
+    result = CliRunner().invoke(cli, ["train", "melody", "x.mid", "--out", "x.pt"])
+    assert result.exit_code == 1
+    assert "pip install 'segue[train]' (in a clone of segue: pip install -e '.[train]')" in result.output

@@ -39,3 +39,23 @@ def test_int8_model_loads_and_stays_close(small_model, tmp_path, krebs):
         pa, pb = [np.exp(x - x.max()) / np.exp(x - x.max()).sum() for x in (a.advance(*row), b.advance(*row))]
         tv.append(0.5 * np.abs(pa - pb).sum() / 3)  # total variation per head, averaged
     assert np.mean(tv) < 0.05
+
+
+def test_a_failed_export_check_leaves_no_file_under_the_output_name(small_checkpoint, tmp_path, krebs, monkeypatch):
+    from click.testing import CliRunner
+    from segue.daemon.cli import cli
+
+    out = tmp_path / "m.onnx"
+    not_midi = tmp_path / "notes.txt"
+    not_midi.write_text("not a MIDI file")
+    result = CliRunner().invoke(cli, ["export", str(small_checkpoint), "--out", str(out), "--check", str(not_midi)])
+    assert result.exit_code == 1 and "not a readable MIDI file" in result.output
+    assert list(tmp_path.iterdir()) == [not_midi]  # neither m.onnx nor m.onnx.part
+
+    monkeypatch.setattr("segue.export.onnx.parity", lambda *a: {"logits": 0.5, "probs": 0.1, "state": 0.0})
+    result = CliRunner().invoke(cli, ["export", str(small_checkpoint), "--out", str(out), "--check", str(krebs)])
+    assert result.exit_code == 1 and "export check failed, nothing written" in result.output
+    assert "max |logit diff| 5.00e-01" in result.output and not out.exists()
+
+    result = CliRunner().invoke(cli, ["export", str(small_checkpoint), "--out", str(out)])
+    assert result.exit_code == 0 and out.is_file() and not (tmp_path / "m.onnx.part").exists()

@@ -147,10 +147,10 @@ def test_segue_lyrics_writes_lines_and_repeats_with_a_seed(small_lyric_model, ca
 def test_unknown_prime_and_wrong_model_kinds_are_one_line(small_lyric_model, small_model, tmp_path, capsys):
     cases = [
         (["lyrics", "XYZ", "-m", str(small_lyric_model)], "has no character this model knows"),
-        (["lyrics", "-m", str(small_model)], "needs a lyric (characters) model"),
-        (["generate", "-m", str(small_lyric_model), "-o", str(tmp_path / "x.mid")], "a 'characters' model"),
+        (["lyrics", "-m", str(small_model)], "an event model, but this needs a lyric model"),
+        (["generate", "-m", str(small_lyric_model), "-o", str(tmp_path / "x.mid")], "a lyric model; segue generate"),
         (["generate", "-o", str(tmp_path / "y.mid"), "--lyrics", "--lyric-model", str(small_model)],
-         "needs a lyric (characters) model"),
+         "an event model, but this needs a lyric model"),
     ]
     for args, words in cases:
         assert main(args) == 1, args

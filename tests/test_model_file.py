@@ -42,7 +42,7 @@ def test_unknown_format_version(small_model, tmp_path, rewrite_metadata):
 
 def test_wrong_kind(small_model, tmp_path, rewrite_metadata):
     path = rewrite_metadata(small_model, tmp_path / "roll.onnx", {"segue.kind": "piano-roll"})
-    with pytest.raises(ModelFileError, match="'piano-roll' model"):
+    with pytest.raises(ModelFileError, match="a piano-roll model, but this needs an event model"):
         EventModel(path)
 
 

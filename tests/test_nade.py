@@ -159,7 +159,7 @@ def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, kre
     assert result.exit_code == 2 and "--temperatures is for RNN-RBM checkpoints" in result.output, result.output
     result = CliRunner().invoke(cli, ["generate", "--model", "chorale-nade", "--frames", "4", "--seed", "1",
                                       "--out", str(tmp_path / "shipped.mid")])  # the shipped NADE, by name
-    assert result.exit_code == 0 and "frames of 1 beats" in result.output, result.output
+    assert result.exit_code == 0 and "frames of 1 beat " in result.output, result.output
 
 
 def test_init_trains_on_from_a_checkpoint(small_nade, tmp_path):

@@ -93,9 +93,9 @@ def test_export_matches_torch_and_generates_a_midi_file(small_rbm, tmp_path, kre
     assert result.exit_code == 1 and "--mode harmonize needs a piano-roll model" in result.output
     result = CliRunner().invoke(cli, ["generate", "--model", "chorale", "--frames", "4", "--seed", "1",
                                       "--out", str(tmp_path / "shipped.mid")])  # a shipped model by name
-    assert result.exit_code == 0 and "frames of 1 beats" in result.output
+    assert result.exit_code == 0 and "frames of 1 beat " in result.output
     result = CliRunner().invoke(cli, ["info", str(model_file)])
-    assert result.exit_code == 0 and "kind: piano-roll (RNN-RBM); keys 21..108, a frame is 1 beats" in result.output
+    assert result.exit_code == 0 and "kind: piano-roll (RNN-RBM); keys 21..108, a frame is 1 beat;" in result.output
 
 
 def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):

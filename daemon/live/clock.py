@@ -6,6 +6,8 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from ..formats.units import count
+
 PPQN = 24  # MIDI clock ticks per quarter note
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
 
@@ -97,7 +99,7 @@ class Span:
         return self.value * {"seconds": 1.0, "beats": beat, "bars": beat * beats_per_bar}[self.unit]
 
     def __str__(self) -> str:
-        return f"{self.value:g} {self.unit}"
+        return count(self.value, self.unit)
 
 
 class InternalClock:

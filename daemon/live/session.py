@@ -12,8 +12,9 @@ from pathlib import Path
 import mido
 
 from ..formats.midifile import read_notes
+from ..formats.units import count
 from ..models.event import EventModel
-from ..models.file import model_kind
+from ..models.file import PLAYABLE, kind_name, model_kind
 from ..models.roll import KIND, RollModel
 from .engine import Engine, JamConfig
 from .harmony import RollEngine
@@ -56,9 +57,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         model = "chorale"  # the shipped piano-roll model
     kind = model_kind(model)
     if kind not in ("events", KIND):
-        raise ValueError(f"{model}: a {kind!r} model cannot jam")
+        raise ValueError(f"{model}: {kind_name(kind)} cannot jam; segue jam plays {PLAYABLE}")
     if kind == "events" and mode == "harmonize":
-        raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM), not an event model")
+        raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM or LSTM-NADE file: chorale, "
+                         "chorale-nade), not an event model")
     if kind == KIND and mode not in RollEngine.MODES:
         raise ValueError(f"a piano-roll model plays --mode {' or '.join(RollEngine.MODES)}, not {mode}")
     if kind == KIND and lyricist is not None:
@@ -152,10 +154,11 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             trace_file.close()
         if recorder:
             recorder.close()
-    log.info("session over: %d messages arrived, %d note messages heard, %d answers (last decided in %.2f ms), "
-             "%d notes sent, %d late notes dropped, %d incoming dropped (queue full), %d non-note messages ignored",
-             engine.arrived, engine.heard, engine.answers, engine.last_decision_ms, scheduler.sent,
-             scheduler.dropped_late, engine.dropped, engine.ignored)
+    log.info("session over: %s arrived, %s heard, %s (last decided in %.2f ms), %s sent, %s dropped, "
+             "%s dropped (queue full), %s ignored", count(engine.arrived, "messages"),
+             count(engine.heard, "note messages"), count(engine.answers, "answers"), engine.last_decision_ms,
+             count(scheduler.sent, "notes"), count(scheduler.dropped_late, "late notes"),
+             count(engine.dropped, "incoming messages"), count(engine.ignored, "non-note messages"))
     return engine
 
 

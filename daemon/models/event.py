@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.codec import EventCodec
-from .file import ModelFileError, check_format, open_session, resolve_model
+from .file import ModelFileError, check_format, kind_name, open_session, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
     check_format(meta, path)
     kind = meta.get("segue.kind")
     if kind not in KINDS:
-        raise ModelFileError(f"{path}: a {kind!r} model, but this command needs one of {', '.join(KINDS)}")
+        raise ModelFileError(f"{path}: {kind_name(kind)}, but this needs an event model")
     try:
         codec = EventCodec.from_json(meta["segue.codec"])
         state = {k: tuple(v) for k, v in json.loads(meta["segue.state"]).items()}

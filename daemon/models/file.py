@@ -19,6 +19,15 @@ class ModelFileError(ValueError):
     """A file that is not a usable segue model."""
 
 
+KIND_NAMES = {"events": "an event model", "piano-roll": "a piano-roll model", "characters": "a lyric model"}
+PLAYABLE = "event models (melody) and piano-roll models (RNN-RBM or LSTM-NADE files: chorale, chorale-nade)"
+
+
+def kind_name(kind: str | None) -> str:
+    """A model kind in words, for messages: "an event model"."""
+    return KIND_NAMES.get(kind, f"a model of unknown kind {kind!r}")
+
+
 SHIPPED = ("melody", "chorale", "chorale-nade", "songci")  # in segue/daemon/models, usable by name: --model chorale
 
 

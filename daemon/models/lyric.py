@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.text import CharCodec, TextError, is_cjk, syllables
-from .file import ModelFileError, open_session, resolve_model
+from .file import ModelFileError, kind_name, open_session, resolve_model
 from .sampling import GumbelNoise, Sampling
 
 KIND = "characters"
@@ -27,7 +27,7 @@ class LyricModel:
         self.session, meta = open_session(self.path, threads)
         kind = meta.get("segue.kind")
         if kind != KIND:
-            raise ModelFileError(f"{self.path}: a {kind!r} model, but this needs a lyric (characters) model")
+            raise ModelFileError(f"{self.path}: {kind_name(kind)}, but this needs a lyric model")
         try:
             self.codec = CharCodec.from_json(meta["segue.codec"])
             self.state_shapes = {k: tuple(int(x) for x in v) for k, v in json.loads(meta["segue.state"]).items()}

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.pianoroll import KEYS
-from .file import ModelFileError, open_session, resolve_model
+from .file import ModelFileError, kind_name, open_session, resolve_model
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
 TEMPERED_INPUTS = INPUTS + ("noise_swap",)  # an RBM whose chain is a replica exchange (export/rnnrbm.py)
@@ -35,7 +35,7 @@ class RollModel:
         self.session, meta = open_session(self.path, threads)
         kind = meta.get("segue.kind")
         if kind != KIND:
-            raise ModelFileError(f"{self.path}: a {kind!r} model, but this needs a piano-roll model")
+            raise ModelFileError(f"{self.path}: {kind_name(kind)}, but this needs a piano-roll model (an RNN-RBM or LSTM-NADE file)")
         try:
             codec = json.loads(meta["segue.codec"])
             self.low, self.high, self.beats = int(codec["low"]), int(codec["high"]), float(codec["beats"])
