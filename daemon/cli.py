@@ -188,7 +188,7 @@ def ports(backend):
 @click.option("--lyric-prime", help="Text the lyrics follow on from.")
 @click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="TOML file of option defaults and a [cc] map for live control (see docs/jam.md).")
+              help="TOML file of option defaults and a [cc] map for live control (see docs/notes/live-engine.md).")
 @click.pass_context
 def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime, lang, **options):
     """Answer the player live: listen on a MIDI input, continue the phrase on a MIDI output."""

@@ -11,7 +11,7 @@ the keys above it are conditioned on it. Keys below a held note cannot see it (a
 fixed), so the graph also returns log_weight = sum over clamped keys of log p(v_i = fixed_i |
 v_<i, past): with a batch of candidates, resampling one in proportion to exp(log_weight) draws
 from the model's conditional given all held keys (sampling-importance-resampling; the runtime
-does this, daemon/rollmodel.py). No RBM hidden noise: the file has no `noise_h` input.
+does this, daemon/models/roll.py). No RBM hidden noise: the file has no `noise_h` input.
 """
 from __future__ import annotations
 

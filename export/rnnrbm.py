@@ -11,7 +11,7 @@ Nottingham). Random numbers come in as uniform noise from the runtime's seeded
 numpy generator, so a seed gives the same music on every machine.
 
 `temperatures` > 1 (`segue export --temperatures T --lowest L`) makes each frame's chain a replica
-exchange, for sharp models whose plain chains stay in one mode (docs/polyphony.md): T copies at
+exchange, for sharp models whose plain chains stay in one mode (docs/notes/polyphony.md): T copies at
 inverse temperatures 1 .. L, swapping neighbours with `RNNRBM._swap`, the code the evaluation
 uses; the graph then takes noise_h (k, B, T, H), noise_v (k, B, T, 88) and noise_swap (k, B, T - 1).
 """

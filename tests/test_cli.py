@@ -161,3 +161,17 @@ def test_the_training_extra_hint_works_from_a_clone_too(monkeypatch):
     result = CliRunner().invoke(cli, ["train", "melody", "x.mid", "--out", "x.pt"])
     assert result.exit_code == 1
     assert "pip install 'segue[train]' (in a clone of segue: pip install -e '.[train]')" in result.output
+
+
+def test_the_systemd_unit_runs_a_valid_segue_jam_command():
+    """scripts/segue-jam.service, as the Pi guide tells users to install it: its ExecStart parses."""
+    import shlex
+    from pathlib import Path
+
+    unit = (Path(__file__).resolve().parents[1] / "scripts" / "segue-jam.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.split("=", 1)[1])
+    assert argv[0].endswith("/bin/segue") and "jam" in argv
+    cli.make_context("segue", argv[1:argv.index("jam")])  # the group's own options (-v)
+    params = cli.commands["jam"].make_context("jam", argv[argv.index("jam") + 1:]).params
+    assert params["record"] and params["status"] is False and params["length"] == "2bars"

@@ -91,11 +91,11 @@ class Engine:
                  clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None,
                  policies: dict | None = None, lyricist=None):
         self.scheduler, self.policy, self.config = scheduler, policy, config
-        self.lyricist = lyricist  # a line of lyrics per answer, one syllable per note (daemon/lyricmodel.py)
+        self.lyricist = lyricist  # a line of lyrics per answer, one syllable per note (daemon/models/lyric.py)
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
         self.tempo = Tempo(config.bpm, clock(), DEFAULT_BEAT)
-        self.controls = controls or {}  # MIDI CC number -> live control (see daemon/config.py)
+        self.controls = controls or {}  # MIDI CC number -> live control (see daemon/live/config.py)
         # The policies the mode control switches between; the one passed in is kept.
         self.policies = {CallAndResponse.name: CallAndResponse(), Continuous.name: Continuous(), **(policies or {})}
         self.policies[getattr(policy, "name", "call")] = policy

@@ -18,7 +18,7 @@ from .sampling import GumbelNoise, Sampling
 
 KIND = "characters"
 INPUT, OUTPUT = "char", "logits"
-DEFAULT_LYRIC_MODEL = "songci.onnx"  # the shipped lyric model (docs/model-card-songci.md)
+DEFAULT_LYRIC_MODEL = "songci.onnx"  # the shipped lyric model (docs/models/songci.md)
 
 
 class LyricModel:

@@ -24,7 +24,7 @@ OUTPUTS = ("sample", "bv", "bh", "u_next")
 NADE_OUTPUTS = OUTPUTS + ("log_weight",)  # log p(clamped keys | the keys below them, past), per row
 CANDIDATES = 32  # NADE frames drawn per clamped step, one kept by its weight (RollStream.advance)
 KIND = "piano-roll"
-DEFAULT_ROLL_MODEL = "chorale.onnx"  # the shipped piano-roll model (docs/model-card-chorale.md)
+DEFAULT_ROLL_MODEL = "chorale.onnx"  # the shipped piano-roll model (docs/models/chorale.md)
 
 
 class RollModel:
