@@ -38,7 +38,7 @@ for tool in debootstrap "qemu-$qemu-static"; do
 done
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-root=${root:-$repo/runs/pi/$suite-$arch}
+root=${root:-/var/tmp/segue-pi/$suite-$arch}  # outside the checkout: a whole OS is no part of it
 mkdir -p "$root"
 root=$(cd "$root" && pwd)
 say() { printf '\n== %s\n' "$*"; }
@@ -66,9 +66,11 @@ if [ "$arch" = arm64 ] && [ -n "$py313" ]; then
     # No python-rtmidi wheel exists for Python 3.13: pip builds it, with ALSA (JACK is optional).
     packages=$packages,g++,pkg-config,python3-dev,libasound2-dev
 fi
+debian_python=""
 if [ "$arch" = armhf ]; then
-    # PyPI has no armv7 wheels of onnxruntime, numpy or python-rtmidi: use Debian's packages.
-    packages=$packages,python3-numpy,python3-onnxruntime,python3-mido,python3-rtmidi,python3-click,python3-pyphen
+    # PyPI has no armv7 wheels of onnxruntime, numpy or python-rtmidi: use Debian's packages
+    # (installed with apt in the guest: debootstrap does not resolve their virtual dependencies).
+    debian_python="python3-numpy python3-onnxruntime python3-mido python3-rtmidi python3-click python3-pyphen"
 fi
 if [ ! -e "$root/.bootstrapped" ]; then
     say "debootstrap $suite $arch into $root (minutes under emulation)"
@@ -76,6 +78,7 @@ if [ ! -e "$root/.bootstrapped" ]; then
     debootstrap --arch="$arch" --variant=minbase --include="$packages" "$suite" "$root" "$mirror" > "$root.debootstrap.log" 2>&1 \
         || { tail -n 20 "$root.debootstrap.log" >&2; exit 1; }
     touch "$root/.bootstrapped"
+    rm -f "$root/.packages"
     echo "done in $(( $(date +%s) - start )) s"
 fi
 
@@ -94,6 +97,14 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 cert=$(pip config get global.cert 2>/dev/null || true)
 cert=${cert:-/etc/ssl/certs/ca-certificates.crt}
 cp "$cert" "$root/etc/ssl/certs/host-ca.crt"
+
+if [ -n "$debian_python" ] && [ ! -e "$root/.packages" ]; then
+    say "apt-get install $debian_python"
+    chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin DEBIAN_FRONTEND=noninteractive \
+        sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $debian_python" > "$root.apt.log" 2>&1 \
+        || { tail -n 20 "$root.apt.log" >&2; exit 1; }
+    touch "$root/.packages"
+fi
 
 say "copy the checkout (tracked files) into /opt/segue"
 rm -rf "$root/opt/segue" && mkdir -p "$root/opt/segue"
