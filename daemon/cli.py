@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .cli_offline import CHANNEL, TRACK, evaluate, export_cmd, train
+from .cli_offline import CHANNEL, TRACK, data, evaluate, export_cmd, train
 from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod
@@ -281,6 +281,7 @@ def info(model):
 
 
 cli.add_command(train)
+cli.add_command(data)
 cli.add_command(evaluate)
 cli.add_command(export_cmd)
 

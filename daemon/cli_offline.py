@@ -186,6 +186,30 @@ def train_lyrics(corpus, out, quiet, input_, init, **options):
                f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
 
 
+@click.group()
+def data():
+    """Build training corpora (needs the training extra)."""
+
+
+@data.command("melodies")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--collection", "collections", multiple=True,
+              type=click.Choice(["essen", "oneills", "ryans", "nottingham", "chorales"]),
+              help="Only these of music21's collections (repeatable; default: all five).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Salts the hash that splits by piece.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parsing processes.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def data_melodies(out_dir, collections, seed, workers, quiet):
+    """The melody corpus from music21's public-domain collections: parsed, duplicates dropped,
+    split by piece, written as training arrays (melodies.npz, pieces.json) into OUT_DIR."""
+    mel = _torch_side("segue.training.melodies")
+    started = time.perf_counter()
+    inventory = mel.build(out_dir, collections or tuple(mel.COLLECTIONS), seed=seed, workers=workers,
+                          progress=not quiet)
+    click.echo(mel.format_inventory(inventory))
+    click.echo(f"wrote {out_dir}/melodies.npz and pieces.json in {time.perf_counter() - started:.0f} s")
+
+
 @click.group("eval")
 def evaluate():
     """Measure trained models on held-out data (checkpoints need the training extra; `roll` and
