@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("music21")
+from segue.daemon.formats.corpus import load  # noqa: E402
 from segue.training import melodies  # noqa: E402
 
 TUNES = """X:1
@@ -43,7 +44,7 @@ def corpus(tmp_path, monkeypatch):
 
 def test_notated_time_is_kept(corpus):
     out, _ = corpus
-    first = next(m for m in melodies.load(out) if m["title"] == "Test tune")
+    first = next(m for m in load(out) if m["title"] == "Test tune")
     assert first["pitch"].tolist() == [62, 67, 69, 71, 72, 74, 79, 78]  # the tie is one B, the grace note gone
     assert first["onset"].tolist() == [0, 1, 2, 3, 5, 6, 7, 9]
     assert first["duration"].tolist() == [1, 1, 1, 2, 1, 1, 2, 1]
@@ -53,7 +54,7 @@ def test_notated_time_is_kept(corpus):
 
 def test_a_transposed_copy_is_dropped_and_counted(corpus):
     out, inventory = corpus
-    assert [m["title"] for m in melodies.load(out)] == ["Test tune", "Another"]
+    assert [m["title"] for m in load(out)] == ["Test tune", "Another"]
     row = inventory["essen"]
     assert (row["pieces"], row["duplicates dropped"], row["notes"]) == (2, 1, 8 + 9)
     assert row["train"] + row["valid"] + row["test"] == 2

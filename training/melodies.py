@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from segue.daemon.formats.corpus import NOTE_FIELDS
 
 COLLECTIONS = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth",
                "nottingham": "nottingham-dataset", "chorales": "bach"}
@@ -32,7 +33,6 @@ CHORALE = re.compile(r"bwv\d+\.\d+\.(mxl|xml|krn)$")  # a chorale movement (bwv6
 SPLITS = {"test": 0.1, "valid": 0.1}  # the rest trains
 MIN_NOTES = 8
 INVENTORY = ("pieces", "notes", "train", "valid", "test", "duplicates dropped", "unreadable or short")
-NOTE_FIELDS = ("pitch", "onset", "duration", "bar_position", "bar_length")  # MIDI key; quarter notes
 
 
 @dataclass
@@ -184,16 +184,6 @@ def _write(out: Path, melodies: list[Melody], dropped: Counter, skipped: Counter
     inventory = {c: {k: row[k] for k in INVENTORY} for c, row in inventory.items()}
     (out / "pieces.json").write_text(json.dumps({"seed": seed, "inventory": inventory, "pieces": pieces}, indent=1))
     return inventory
-
-
-def load(out_dir: str | Path, split: str | None = None) -> list[dict]:
-    """The melodies of `split` (all when None): a dict per piece with its metadata and note arrays."""
-    folder = Path(out_dir)
-    meta = json.loads((folder / "pieces.json").read_text())["pieces"]
-    data = np.load(folder / "melodies.npz")
-    starts = data["starts"]
-    return [{**piece, **{name: data[name][starts[i]:starts[i + 1]] for name in NOTE_FIELDS}}
-            for i, piece in enumerate(meta) if split is None or piece["split"] == split]
 
 
 def format_inventory(inventory: dict) -> str:
