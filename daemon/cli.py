@@ -73,7 +73,8 @@ def cli(verbose: int) -> None:
 @click.option("--channel", type=CHANNEL, help="Read only this channel of the prime (default: all but drums).")
 @click.option("--track", type=TRACK, help="Read only this track of the prime.")
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest note, seconds.")
-@click.option("--bpm", type=float, default=120.0, show_default=True, help="Tempo written into the output file.")
+@click.option("--bpm", type=float, help="Tempo written into the output file (default: the prime's, else 120).")
+@click.option("--with-prime", is_flag=True, help="Write the prime first and the continuation after it (event models).")
 @click.option("--free", is_flag=True, help="Draw the three heads independently, as the textbook did (impossible releases are then dropped).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
 @click.option("--frames", type=int, default=64, show_default=True, help="Frames to sample (piano-roll models).")
@@ -81,11 +82,11 @@ def cli(verbose: int) -> None:
 @click.option("--lyric-model", type=click.Path(dir_okay=False), help="Lyric model for --lyrics (default: the shipped one).")
 @click.option("--lyric-prime", help="Text the lyrics follow on from.")
 @click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics (pyphen's codes).")
-def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, free, plot,
-             frames, sing, lyric_model, lyric_prime, lang):
+def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, with_prime,
+             free, plot, frames, sing, lyric_model, lyric_prime, lang):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
-    if not bpm > 0:
-        raise ValueError("bpm must be > 0")
+    if bpm is not None and not 20 <= bpm <= 400:
+        raise ValueError("bpm must be in range 20..400")
     kind = model_kind(model)
     if kind not in ("events", rollmodel.KIND):
         raise ValueError(f"{model}: {kind_name(kind)}; segue generate plays {PLAYABLE}"
@@ -95,14 +96,14 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
         if lyricist is not None:
             raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
         net = rollmodel.RollModel(model)
-        primed, notes = gen.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm, plot=plot)
+        primed, notes = gen.generate_roll_file(out, net, frames, prime=prime, seed=seed, bpm=bpm or 120.0, plot=plot)
         click.echo(f"wrote {out}: {count(notes, 'notes')} in {count(frames, 'frames')} of {count(net.beats, 'beats')} "
                    f"(primed with {count(primed, 'frames')})")
         return
     config = GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
                                 max_note=max_note, constrain=not free)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
-                               prime_track=track, bpm=bpm, plot=plot, lyricist=lyricist)
+                               prime_track=track, bpm=bpm, with_prime=with_prime, plot=plot, lyricist=lyricist)
     click.echo(f"wrote {report.out}: {count(report.notes, 'notes')} from {count(report.events, 'events')} "
                f"(primed with {count(report.prime_events, 'events')}, sampled in {report.seconds * 1000:.0f} ms)"
                + (f", {count(lyricist.lines, 'lines')} of lyrics" if lyricist else ""))

@@ -86,3 +86,61 @@ def test_plot_writes_a_png(small_model, tmp_path):
 def test_config_validates_itself(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GenerateConfig(**kwargs)
+
+
+def _note_ticks(path):
+    """(onset tick, release tick, pitch) of every note in a type 0 file."""
+    tick, open_, spans = 0, {}, []
+    for msg in mido.MidiFile(path).tracks[0]:
+        tick += msg.time
+        if msg.type == "note_on" and msg.velocity:
+            open_[msg.note] = tick
+        elif msg.type in ("note_on", "note_off") and msg.note in open_:
+            spans.append((open_.pop(msg.note), tick, msg.note))
+    return spans
+
+
+@pytest.fixture
+def waltz(tmp_path, krebs):
+    """krebs.mid's first notes rewritten at 90 bpm in 3/4."""
+    from segue.daemon.formats.midifile import write_notes
+
+    notes = [n for n in read_notes(krebs, channel=0) if n.time < 6.0]
+    path = tmp_path / "waltz.mid"
+    write_notes(path, notes, bpm=90, time_signature=(3, 4))
+    return path
+
+
+def test_the_file_keeps_the_primes_tempo_and_time_signature(small_model, waltz, tmp_path):
+    generate_file(tmp_path / "out.mid", GenerateConfig(events=60, seed=1), model=small_model, prime=waltz)
+    meta = {m.type: m for m in mido.MidiFile(tmp_path / "out.mid").tracks[0] if m.is_meta}
+    assert round(mido.tempo2bpm(meta["set_tempo"].tempo)) == 90
+    assert (meta["time_signature"].numerator, meta["time_signature"].denominator) == (3, 4)
+
+
+def test_the_continuation_follows_the_prime_after_the_gap_the_model_chose(small_model, waltz, tmp_path):
+    config = GenerateConfig(events=80, seed=3)
+    alone, joined = tmp_path / "alone.mid", tmp_path / "joined.mid"
+    generate_file(alone, config, model=small_model, prime=waltz)
+    generate_file(joined, config, model=small_model, prime=waltz, with_prime=True)
+    from collections import Counter
+
+    def messages(notes, shift=0.0):
+        return Counter((round((n.time + shift) * 720), n.pitch, n.velocity) for n in notes)  # ticks at 90 bpm
+
+    prime, continuation = read_notes(waltz), read_notes(alone)
+    # The joined file is the prime, then the continuation moved to the prime's end: the same gap.
+    assert messages(read_notes(joined)) == messages(prime) + messages(continuation, prime[-1].time)
+    gaps = [next(n.time for n in read_notes(generate_file(tmp_path / f"{s}.mid", GenerateConfig(events=20, seed=s),
+                                                          model=small_model, prime=waltz).out) if n.velocity)
+            for s in range(8)]
+    assert any(g > 0 for g in gaps)  # the first gap is not dropped
+
+
+def test_no_note_is_struck_and_released_on_the_same_tick(small_model, krebs, tmp_path):
+    for seed in range(5):
+        out = tmp_path / f"{seed}.mid"
+        generate_file(out, GenerateConfig(events=500, seed=seed, sampling=Sampling(temperature=1.3)),
+                      model=small_model, prime=krebs)
+        spans = _note_ticks(out)
+        assert spans and not [s for s in spans if s[1] <= s[0]], seed

@@ -83,6 +83,30 @@ def read_notes(
     return list(_ticks_to_seconds(notes, sorted(tempos), midi.ticks_per_beat))
 
 
+@dataclass(frozen=True)
+class Meter:
+    """The tempo and time signature in force at a file's end, where a continuation starts."""
+
+    bpm: float = 120.0
+    numerator: int = 4
+    denominator: int = 4
+
+
+def read_meter(path: str | Path) -> Meter:
+    """The last set_tempo and time_signature of a file (MIDI's defaults, 120 bpm in 4/4, without them)."""
+    midi = load_midi(path)
+    tempo, signature = (-1, DEFAULT_TEMPO), (-1, 4, 4)
+    for trk in midi.tracks:
+        tick = 0
+        for msg in trk:
+            tick += msg.time
+            if msg.type == "set_tempo" and tick >= tempo[0]:
+                tempo = (tick, msg.tempo)
+            elif msg.type == "time_signature" and tick >= signature[0]:
+                signature = (tick, msg.numerator, msg.denominator)
+    return Meter(round(mido.tempo2bpm(tempo[1]), 3), signature[1], signature[2])
+
+
 def _ticks_to_seconds(notes, tempos, ticks_per_beat) -> Iterable[NoteMessage]:
     tempo, seconds, last_tick, t = DEFAULT_TEMPO, 0.0, 0, 0
     for tick, _, pitch, velocity, channel in notes:
@@ -103,14 +127,17 @@ def write_notes(
     ticks_per_beat: int = 480,
     program: int | None = None,
     lyrics: Sequence[tuple[float, str]] = (),
+    time_signature: tuple[int, int] = (4, 4),
 ) -> None:
-    """Write note messages (absolute seconds) as a type 0 file at a constant tempo.
+    """Write note messages (absolute seconds) as a type 0 file at a constant tempo and time signature.
 
     `lyrics`: (seconds, text) lyric meta events, each placed before the note it is sung on; text
     is stored as UTF-8 (what DAWs and karaoke players read for non-Latin scripts).
     """
     tempo = mido.bpm2tempo(bpm)
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
+    numerator, denominator = time_signature
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0),
+                            mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0)])
     if program is not None:
         channels = sorted({n.channel for n in notes}) or [0]
         track.extend(mido.Message("program_change", channel=c, program=program) for c in channels)

@@ -34,8 +34,10 @@ class NoteGuard:
         if self.max_length <= 0:
             raise ValueError("max_length must be positive")
 
-    def sounding(self, channel: int = 0) -> set[int]:
-        return {p for c, p in self._sounding if c == channel}
+    def sounding(self, channel: int = 0, before: float | None = None) -> set[int]:
+        """Pitches sounding on `channel`; with `before`, only those struck before that time (a note
+        struck at `before` and released at once would have no length)."""
+        return {p for (c, p), onset in self._sounding.items() if c == channel and (before is None or onset < before)}
 
     def feed(self, note: NoteMessage) -> list[NoteMessage]:
         """Messages to emit for `note`, preceded by any releases that fall due before it."""

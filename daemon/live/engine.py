@@ -374,8 +374,9 @@ class Engine:
                 return at - LOOKAHEAD
             voice.pending = None
             self._emit(voice, voice.guard.release_due(at))
-            pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise,
-                                   voice.guard.sounding(cfg.channel), self.held.pitches())
+            endable = voice.guard.sounding(cfg.channel, before=at)
+            pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise, endable, self.held.pitches(),
+                                   struck_now=voice.guard.sounding(cfg.channel) - endable)
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
             struck = NoteMessage(at, pitch + codec.low, codec.velocity_value(vel), cfg.channel)

@@ -42,18 +42,20 @@ class Continuation:
     logits: np.ndarray  # the stream's prediction after the last sampled event
 
 
-def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig) -> Continuation:
+def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig,
+                    first_gap: bool = False) -> Continuation:
     """Step `prime` (N, 3) into a fresh stream, then sample `config.events` events."""
     stream = model.stream()
     logits = stream.prime(prime)
     if logits is None:
         raise ValueError("the prime holds no events")
-    return sample_events(stream, logits, config, GumbelNoise(config.seed))
+    return sample_events(stream, logits, config, GumbelNoise(config.seed), first_gap=first_gap)
 
 
 def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
                   until: float | None = None, held: frozenset[int] = frozenset(),
-                  emit: Callable[[list[NoteMessage]], None] | None = None) -> Continuation:
+                  emit: Callable[[list[NoteMessage]], None] | None = None,
+                  first_gap: bool = False) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
     `logits` are the stream's predictions for the next event; note times count from 0.
@@ -61,6 +63,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     released then). `held`: pitches someone else holds (the player), never struck.
     `emit`: gets the playable note messages as soon as each event is sampled (the live engine
     schedules the first note while the rest is still being sampled).
+    `first_gap`: time 0 is the last event heard, and the first note comes after its sampled gap (a
+    file that follows its prime); otherwise the first note is at 0 (a live answer on its grid line).
     """
     model = stream.model
     codec, channel = model.codec, config.channel
@@ -72,13 +76,14 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     started = time.perf_counter()
     for i in range(config.events):
         gap = config.sampling.draw(model.heads(logits)[2], noise)
-        # The first sampled gap is measured from the last event heard; the notes start at 0.
-        clock += codec.time_values[gap] if i else 0.0
+        # The first sampled gap is measured from the last event heard.
+        clock += codec.time_values[gap] if i or first_gap else 0.0
         if until is not None and clock >= until:
             break
         out(guard.release_due(clock))  # so the draw below sees what still sounds then
-        pitch, vel = draw_note(model, logits, config.sampling, noise, guard.sounding(channel), held,
-                               constrain=config.constrain)
+        struck_before = guard.sounding(channel, before=clock)
+        pitch, vel = draw_note(model, logits, config.sampling, noise, struck_before, held, constrain=config.constrain,
+                               struck_now=guard.sounding(channel) - struck_before)
         events.append((pitch, vel, gap))
         out(guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel)))
         logits = stream.advance(pitch, vel, gap)
@@ -88,14 +93,17 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
 
 
 def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: GumbelNoise, sounding: set[int],
-              held: frozenset[int] = frozenset(), constrain: bool = True) -> tuple[int, int]:
+              held: frozenset[int] = frozenset(), constrain: bool = True,
+              struck_now: set[int] = frozenset()) -> tuple[int, int]:
     """(pitch class, velocity class) of the next event, its time class already drawn.
 
     Constrained: release or strike first (the velocity head), then a pitch that fits it. In
     every encoded piece a release names a sounding pitch and a strike a silent one; drawing in
     this order keeps that invariant and lets the velocity head set how often notes end (drawn
     pitch-first, releases happen only when the pitch head happens to name a sounding pitch, and
-    notes pile up). `sounding`: this voice's notes; `held`: other voices' (never struck).
+    notes pile up). `sounding`: this voice's notes that may end now; `struck_now`: its notes struck
+    at this very time (not released, which would leave a note of no length, nor struck again);
+    `held`: other voices' (never struck).
     Unconstrained (the textbook's way): the two heads are drawn independently.
     """
     pitch_logits, vel_logits, _ = model.heads(logits)
@@ -104,9 +112,11 @@ def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: 
     low = model.codec.low
     vel = sampling.draw(vel_logits, noise, banned=None if sounding else 0)
     silent = np.ones(len(pitch_logits), bool)
-    silent[[p - low for p in sounding]] = False
-    if vel == 0:  # a release: only this voice's sounding pitches
-        return sampling.draw(pitch_logits, noise, banned=silent), vel
+    silent[[p - low for p in sounding | set(struck_now)]] = False
+    if vel == 0:  # a release: only this voice's sounding pitches that were struck before now
+        releasable = np.zeros(len(pitch_logits), bool)
+        releasable[[p - low for p in sounding]] = True
+        return sampling.draw(pitch_logits, noise, banned=~releasable), vel
     free = silent.copy()
     free[[p - low for p in held if low <= p < low + len(free)]] = False
     return sampling.draw(pitch_logits, noise, banned=~free if free.any() else ~silent), vel

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..formats.midifile import NoteMessage, read_notes, write_notes
+from ..formats.midifile import Meter, NoteMessage, read_meter, read_notes, write_notes
 from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..models.continuation import GenerateConfig, continue_events
@@ -48,21 +48,34 @@ def generate_file(
     prime: str | Path | None = None,
     prime_channel: int | None = None,
     prime_track: int | None = None,
-    bpm: float = 120.0,
+    bpm: float | None = None,
+    with_prime: bool = False,
     plot: str | Path | None = None,
     lyricist=None,
 ) -> GenerateReport:
-    """The `segue generate` job: model + prime file -> continuation file (and optional PNG)."""
+    """The `segue generate` job: model + prime file -> continuation file (and optional PNG).
+
+    The file keeps the prime's tempo (the one in force at its end; `bpm` overrides it) and time
+    signature. Its time 0 is the prime's last event, so the first note comes after the gap the model
+    chose, and the file lines up when placed at the prime's end; `with_prime` writes the prime
+    first and the continuation after it.
+    """
     net = EventModel(model)
-    notes = default_prime() if prime is None else read_notes(prime, channel=prime_channel, track=prime_track)
+    if prime is None:
+        notes, meter = default_prime(), Meter()
+    else:
+        notes, meter = read_notes(prime, channel=prime_channel, track=prime_track), read_meter(prime)
     primed = net.codec.encode(notes)
-    result = continue_events(net, primed, config)
-    lyrics = lyricist.song([n.time for n in result.notes if n.velocity]) if lyricist is not None else ()
-    write_notes(out, result.notes, bpm=bpm, lyrics=lyrics)
+    result = continue_events(net, primed, config, first_gap=True)
+    shift = notes[-1].time if with_prime else 0.0
+    written = (list(notes) if with_prime else []) + [replace(n, time=n.time + shift) for n in result.notes]
+    sung_at = [n.time + shift for n in result.notes if n.velocity]
+    lyrics = lyricist.song(sung_at) if lyricist is not None else ()
+    write_notes(out, written, bpm=bpm or meter.bpm, lyrics=lyrics, time_signature=(meter.numerator, meter.denominator))
     if plot is not None:
         from .plot import piano_roll  # matplotlib is an optional extra
 
-        piano_roll(result.notes, plot, title=f"{Path(out).name}: {config.events} events")
+        piano_roll(written, plot, title=f"{Path(out).name}: {config.events} events")
     c = result.counts
     log.info(
         "%d events in %.3f s; guard: %d releases of silent pitches dropped, %d retriggers, "
