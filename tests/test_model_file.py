@@ -69,3 +69,18 @@ def test_stream_equals_step(small_model, krebs):
         fast = stream.advance(*row).copy()
         slow, state = model.step(row[None], state)
         np.testing.assert_allclose(fast, slow[0], atol=1e-6)
+
+
+def test_c_level_noise_on_stderr_is_filtered(capfd):
+    """What a C library writes to fd 2 (Debian's onnxruntime: hundreds of "Schema error" lines) is
+    held back; other lines pass."""
+    import os
+
+    from segue.daemon.models.file import _not_schema_noise, c_stderr
+
+    with c_stderr(keep=_not_schema_noise):
+        os.write(2, b"Schema error: Trying to register schema with name Abs\n\nreal trouble\n")
+    assert capfd.readouterr().err == "real trouble\n"
+    with c_stderr():
+        os.write(2, b"Cannot connect to server socket\n")
+    assert capfd.readouterr().err == ""

@@ -3,7 +3,10 @@
 An event is one note-on or release. Its three classes are:
   pitch    MIDI pitch - low, for pitches low..high (others are folded in by octaves);
   velocity 0 = release, 1..V-1 = loudness bands over MIDI velocity 1..127;
-  time     the class of the seconds since the previous event (class 0 = simultaneous).
+  time     the class of the time since the previous event (class 0 = simultaneous), in seconds,
+           or in beats (quarter notes) for a model that knows the beat (`time_unit = "beats"`).
+A beat-timed model also takes, as input only, where each event falls in the bar (`position_class`)
+and how long the bar is (`meter_class`); both have an "unknown" class for playing with no tempo.
 The codec is saved inside every model file, so a model always decodes what it was trained on.
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ class EventCodec:
     velocity_classes: int = 32
     time_values: tuple[float, ...] = field(default_factory=lambda: log_time_values())
     carry_error: bool = True  # quantise onsets against the decoded clock, so errors never drift
+    time_unit: str = "seconds"  # or "beats": time_values are quarter notes, and events carry the metre
 
     def __post_init__(self):
         object.__setattr__(self, "time_values", tuple(float(v) for v in self.time_values))
@@ -37,6 +41,13 @@ class EventCodec:
         values = self.time_values
         if len(values) < 2 or values[0] != 0.0 or any(b <= a for a, b in zip(values, values[1:])):
             raise ValueError("time_values must start at 0.0 and increase strictly")
+        if self.time_unit not in ("seconds", "beats"):
+            raise ValueError("time_unit must be seconds or beats")
+
+    @classmethod
+    def beats(cls, **overrides) -> "EventCodec":
+        """The metrical codec: gaps on a grid of fractions of a beat (BEAT_TIME_VALUES)."""
+        return cls(**{"time_values": BEAT_TIME_VALUES, "time_unit": "beats", **overrides})
 
     # -- sizes ------------------------------------------------------------------------
     @property
@@ -153,7 +164,7 @@ class EventCodec:
 
     @classmethod
     def from_json(cls, text: str) -> "EventCodec":
-        data = json.loads(text)
+        data = json.loads(text)  # files written before time_unit existed are in seconds
         data["time_values"] = tuple(data["time_values"])
         return cls(**data)
 
@@ -170,6 +181,32 @@ class EventCodec:
         lo, hi = (float(gaps.min()), float(gaps.max())) if len(gaps) else (0.1, 1.0)
         grid = np.linspace(lo, hi, 11)
         return cls(velocity_classes=128, time_values=(0.0, *grid), carry_error=False)
+
+
+# Gaps in beats: every 24th of a beat up to one (demisemiquavers, triplets, dotted semiquavers), every
+# twelfth up to two, then longer notes and rests.
+BEAT_TIME_VALUES = (0.0, *(round(k / 24, 6) for k in range(1, 25)), *(round(1 + k / 12, 6) for k in range(1, 13)),
+                    2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
+POSITION_STEPS = 24  # position classes per beat
+POSITION_BEATS = 8  # beats of a bar told apart (a longer bar's later beats fold onto these)
+POSITIONS = POSITION_STEPS * POSITION_BEATS + 1  # the last class: no tempo, position unknown
+METERS = (2.0, 3.0, 4.0, 6.0)  # bar lengths in beats with a class of their own; then other, unknown
+
+
+def position_class(beats_into_bar: float | None) -> int:
+    """Where in the bar an event falls (beats since the bar line), or the unknown class."""
+    if beats_into_bar is None or not np.isfinite(beats_into_bar) or beats_into_bar < 0:
+        return POSITIONS - 1
+    step = int(round(beats_into_bar * POSITION_STEPS))
+    return step % (POSITION_STEPS * POSITION_BEATS)
+
+
+def meter_class(bar_beats: float | None) -> int:
+    """The bar's length in beats: one of METERS, other (len(METERS)), or unknown (len(METERS) + 1)."""
+    if bar_beats is None or not np.isfinite(bar_beats) or bar_beats <= 0:
+        return len(METERS) + 1
+    hits = [i for i, m in enumerate(METERS) if abs(m - bar_beats) < 1e-6]
+    return hits[0] if hits else len(METERS)
 
 
 def log_time_values(shortest: float = 0.010, longest: float = 4.0, classes: int = 48) -> tuple[float, ...]:

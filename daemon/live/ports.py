@@ -8,7 +8,6 @@ show segue as `segue`.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -17,6 +16,8 @@ from typing import Callable
 
 import mido
 import mido.ports
+
+from ..models.file import c_stderr
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 CLIENT = "segue"
@@ -29,21 +30,6 @@ def compiled_backends() -> list[str]:
     import rtmidi
 
     return [rtmidi.get_api_name(api) for api in rtmidi.get_compiled_api()]
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence what the C libraries print on fd 2 while a MIDI system is probed (libjack's "Cannot
-    connect to server socket", alsa-lib's "open /dev/snd/seq failed"): the caller says it in one line."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def alsa_problem() -> str | None:
@@ -62,7 +48,7 @@ def jack_problem() -> str | None:
     saved = os.environ.get("JACK_NO_START_SERVER")
     os.environ["JACK_NO_START_SERVER"] = "1"  # libjack would otherwise try to start one itself
     try:
-        with _quiet_stderr():
+        with c_stderr():  # libjack's "Cannot connect to server socket" and the like
             rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name=f"{CLIENT} probe").delete()
         return None
     except rtmidi.RtMidiError:

@@ -6,8 +6,13 @@ is (`segue.format`, `segue.kind`, and the kind's own codec and state). Each kind
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import onnxruntime as ort
 
@@ -44,6 +49,34 @@ def resolve_model(path: str | Path | None, default: str = DEFAULT_MODEL) -> Path
     return Path(path)
 
 
+@contextlib.contextmanager
+def c_stderr(keep: Callable[[str], bool] = lambda line: False):
+    """What C libraries print on file descriptor 2 meanwhile, passed on only where `keep(line)`:
+    Debian's onnxruntime prints some 500 "Schema error: Trying to register schema ..." lines on its
+    first session, and libjack and alsa-lib print their own messages for what segue says in one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if line.strip() and keep(line)))
+
+
+def _not_schema_noise(line: str) -> bool:
+    return not line.startswith("Schema error:")
+
+
+def new_session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+    with c_stderr(keep=_not_schema_noise):
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def session_options(threads: int = 1) -> ort.SessionOptions:
     """One thread: a step is microseconds of work, and thread hand-offs cost more than they save."""
     opts = ort.SessionOptions()
@@ -60,7 +93,7 @@ def open_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, di
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        session = new_session(path, session_options(threads))
     except Exception as err:  # onnxruntime raises its own classes for every parse failure
         raise ModelFileError(f"{path}: not a loadable ONNX model") from err
     meta = session.get_modelmeta().custom_metadata_map
@@ -87,7 +120,7 @@ def model_kind(path: str | Path | None) -> str:
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        session = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
+        session = new_session(path, session_options(1))
     except Exception as err:
         raise ModelFileError(f"{path}: not a loadable ONNX model") from err
     return session.get_modelmeta().custom_metadata_map.get("segue.kind", "?")
