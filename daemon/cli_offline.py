@@ -97,6 +97,35 @@ def train_melody(paths, out, recipe, quiet, **options):
                f"{best['valid_acc_velocity']:.3f}, time {best['valid_acc_time']:.3f}, mean {best['valid_acc_mean']:.3f}")
 
 
+@train.command("metrical")
+@click.argument("corpus", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt), rewritten at every better validation.")
+@click.option("--hidden", type=int, help="LSTM units (default 256).")
+@click.option("--layers", type=int)
+@click.option("--dropout", type=float)
+@click.option("--length", type=int, help="Events per training window (default 128).")
+@click.option("--stride", type=int)
+@click.option("--batch", type=int)
+@click.option("--epochs", type=int, help="At most this many epochs (default 30).")
+@click.option("--patience", type=int, help="Stop after this many epochs without a better validation score.")
+@click.option("--lr", type=float)
+@click.option("--transpose", type=int, help="Shift each window by a random -N..N-1 semitones (default 6).")
+@click.option("--free-fraction", type=float, help="Windows shown with no position or metre (default 0.15).")
+@click.option("--limit", type=int, help="Train on at most this many pieces (trials).")
+@click.option("--seed", type=int)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train_metrical(corpus, out, quiet, **options):
+    """Train the metrical melody model (beat-timed intervals, the bar heard) on a corpus from
+    `segue data melodies`, validating on its valid split every epoch."""
+    met = _torch_side("segue.training.metrical")
+    config = met.with_overrides(met.MetricalConfig(), **options)
+    result = met.train_metrical(corpus, out, config, progress=not quiet, command=_command_line(), log=click.echo)
+    best = result["best"]
+    click.echo(f"wrote {out} (best epoch {best['epoch']} of {result['epochs']}): valid pitch "
+               f"{best['valid_pitch_nll']:.3f} nats/note-on, top-1 {best['valid_pitch_top1']:.3f}; time "
+               f"{best['valid_time_nll']:.3f} nats/event")
+
+
 @train.command("rnnrbm")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt).")

@@ -18,22 +18,23 @@ def test_a_melody_becomes_beat_timed_events_that_know_the_bar():
     codec = EventCodec.beats()
     # a pick-up quaver on beat 3 of 3/4, then a crotchet and a dotted crotchet on the downbeat and beat 2
     events = metrical.encode_piece(piece([62, 67, 69], [0, 0.5, 1.5], [0.5, 1.0, 1.5], [2.5, 0, 1]), codec)
-    strike = codec.velocity_class(80)
-    assert events[:, :3].tolist() == [
-        [62 - 24, strike, 0],
-        [62 - 24, 0, codec.time_class(0.5)], [67 - 24, strike, 0],
-        [67 - 24, 0, codec.time_class(1.0)], [69 - 24, strike, 0],
-        [69 - 24, 0, codec.time_class(1.5)],
+    strike, unison = codec.velocity_class(80), codec.pitch_classes // 2
+    assert events[:, :4].tolist() == [
+        [unison, strike, 0, 62 - 24],  # a first note: no interval
+        [unison, 0, codec.time_class(0.5), 62 - 24], [unison + 5, strike, 0, 67 - 24],  # released; up a fourth
+        [unison, 0, codec.time_class(1.0), 67 - 24], [unison + 2, strike, 0, 69 - 24],
+        [unison, 0, codec.time_class(1.5), 69 - 24],
     ]
-    assert events[:, 3].tolist() == [position_class(x) for x in (2.5, 0, 0, 1, 1, 2.5)]
-    assert set(events[:, 4].tolist()) == {meter_class(3.0)}
+    assert events[:, 4].tolist() == [position_class(x) for x in (2.5, 0, 0, 1, 1, 2.5)]
+    assert set(events[:, 5].tolist()) == {meter_class(3.0)}
     assert codec.decoded_seconds(events[:, :3]) == pytest.approx(3.0)  # beats, here
 
 
 def test_transposition_stays_on_the_keyboard():
-    w = np.array([[80, 1, 0, 0, 0], [85, 1, 0, 0, 0]])
-    assert metrical.transposed(w, 5, 89)[:, 0].tolist() == [73, 78]  # +5 takes 85 past the top: -7 instead
-    assert metrical.transposed(w, -3, 89)[:, 0].tolist() == [77, 82]
+    w = np.array([[44, 1, 0, 80, 0, 0], [49, 1, 0, 85, 0, 0]])
+    assert metrical.transposed(w, 5, 89)[:, 3].tolist() == [73, 78]  # +5 takes 85 past the top: -7 instead
+    assert metrical.transposed(w, -3, 89)[:, 3].tolist() == [77, 82]
+    assert metrical.transposed(w, -3, 89)[:, 0].tolist() == [44, 49]  # intervals do not move
 
 
 def test_the_model_takes_position_and_metre_and_its_step_is_the_same_function():
@@ -47,9 +48,9 @@ def test_the_model_takes_position_and_metre_and_its_step_is_the_same_function():
         h = torch.zeros(1, 1, 16)
         c = torch.zeros_like(h)
         for t in range(len(e)):
-            step, h, c = model.step(e[t, 0:1], e[t, 1:2], e[t, 2:3], h, c, e[t, 3:4], e[t, 4:5])
+            step, h, c = model.step(e[t, 0:1], e[t, 1:2], e[t, 2:3], h, c, e[t, 3:4], e[t, 4:5], e[t, 5:6])
             assert torch.allclose(step[0], whole[0, t], atol=1e-5)
-        hidden, _ = model(e[None, :, :3], torch.stack([torch.full((len(e),), POSITIONS - 1),
+        hidden, _ = model(e[None, :, :3], torch.stack([e[:, 3], torch.full((len(e),), POSITIONS - 1),
                                                       torch.full((len(e),), 5)], -1)[None])
     assert not torch.allclose(hidden, whole)  # the metre is heard
 
@@ -63,9 +64,9 @@ def test_training_learns_a_corpus_and_keeps_its_best_checkpoint(tmp_path, monkey
     monkeypatch.setattr(metrical, "load", lambda corpus, split: pieces[:10] if split == "train" else pieces[10:])
     config = metrical.MetricalConfig(hidden=32, length=32, stride=4, batch=8, epochs=30, lr=1e-2, patience=30)
     result = metrical.train_metrical("corpus", tmp_path / "m.pt", config, progress=False, log=lambda _: None)
-    first, best = result["best"], None
+    first = result["best"]
     model, codec, record = metrical.load_model(tmp_path / "m.pt")
     scores = metrical.evaluate(model, [(p["collection"], metrical.encode_piece(p, codec)) for p in pieces[10:]])
     assert scores["all"]["pitch_nll"] == pytest.approx(record["metrics"]["valid_pitch_nll"], abs=1e-4)
-    assert scores["all"]["pitch_nll"] < 1.0 and scores["all"]["time_nll"] < 0.5, scores  # uniform: 4.5 and 3.8
-    assert first["epoch"] >= 2 and best is None
+    assert scores["all"]["pitch_nll"] < 1.5 and scores["all"]["time_nll"] < 0.5, scores  # uniform: 4.5 and 3.8
+    assert first["epoch"] >= 2  # it kept learning after the first epoch

@@ -16,9 +16,11 @@ class ModelConfig:
     hidden: int = 128
     layers: int = 1
     dropout: float = 0.2  # on the LSTM output, as the textbook did
+    inputs: tuple[int, ...] = ()  # classes of input-only features (the metrical model: position, metre)
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        object.__setattr__(self, "inputs", tuple(int(s) for s in self.inputs))
         if len(self.sizes) != 3 or min(self.sizes) < 2:
             raise ValueError("sizes must be three class counts >= 2")
         if self.hidden < 1 or self.layers < 1:
@@ -36,21 +38,24 @@ class EventLSTM(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.lstm = nn.LSTM(sum(config.sizes), config.hidden, config.layers, batch_first=True)
+        self.lstm = nn.LSTM(sum(config.sizes) + sum(config.inputs), config.hidden, config.layers, batch_first=True)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden, sum(config.sizes))
 
-    def encode(self, events: torch.Tensor) -> torch.Tensor:
-        """(..., 3) int64 classes -> (..., P+V+T) float one-hots."""
-        return torch.cat([F.one_hot(events[..., i], n) for i, n in enumerate(self.config.sizes)], -1).float()
+    def encode(self, events: torch.Tensor, extras: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., 3) int64 classes (and (..., len(inputs)) input-only classes) -> float one-hots."""
+        parts = [F.one_hot(events[..., i], n) for i, n in enumerate(self.config.sizes)]
+        parts += [F.one_hot(extras[..., i], n) for i, n in enumerate(self.config.inputs)]
+        return torch.cat(parts, -1).float()
 
-    def forward(self, events: torch.Tensor, state=None):
-        """events (B, T, 3) -> logits (B, T, P+V+T), (h, c) each (layers, B, hidden)."""
-        out, state = self.lstm(self.encode(events), state)
+    def forward(self, events: torch.Tensor, extras: torch.Tensor | None = None, state=None):
+        """events (B, T, 3), extras (B, T, len(inputs)) -> logits (B, T, P+V+T), (h, c) each (layers, B, hidden)."""
+        out, state = self.lstm(self.encode(events, extras), state)
         return self.head(self.drop(out)), state
 
-    def step(self, pitch, velocity, time, h, c):
-        """The exported streaming step: (B,) x3, (layers, B, hidden) x2 -> logits (B, P+V+T), h, c.
+    def step(self, pitch, velocity, time, h, c, *extras):
+        """The exported streaming step: (B,) x3, (layers, B, hidden) x2 [, (B,) per input-only
+        feature] -> logits (B, P+V+T), h, c.
 
         The same arithmetic as nn.LSTM, written out so the graph is small: the one-hot input
         times W_ih is three rows of W_ih^T, looked up instead of multiplied (a step costs
@@ -66,6 +71,10 @@ class EventLSTM(nn.Module):
             if layer == 0:  # slices of constants fold away in the exported graph
                 w_p, w_v, w_t = w_ih[:p_size], w_ih[p_size : p_size + v_size], w_ih[p_size + v_size :]
                 gates = w_p[pitch] + w_v[velocity] + w_t[time]
+                start = sum(self.config.sizes)
+                for value, size in zip(extras, self.config.inputs):
+                    gates = gates + w_ih[start : start + size][value]
+                    start += size
             else:
                 gates = x @ w_ih
             gates = gates + h[layer] @ w_hh + bias  # (B, 4 * hidden), PyTorch order i, f, g, o

@@ -31,6 +31,7 @@ class EventCodec:
     time_values: tuple[float, ...] = field(default_factory=lambda: log_time_values())
     carry_error: bool = True  # quantise onsets against the decoded clock, so errors never drift
     time_unit: str = "seconds"  # or "beats": time_values are quarter notes, and events carry the metre
+    pitch_mode: str = "absolute"  # or "interval": the pitch class is the step from the last struck pitch
 
     def __post_init__(self):
         object.__setattr__(self, "time_values", tuple(float(v) for v in self.time_values))
@@ -43,11 +44,20 @@ class EventCodec:
             raise ValueError("time_values must start at 0.0 and increase strictly")
         if self.time_unit not in ("seconds", "beats"):
             raise ValueError("time_unit must be seconds or beats")
+        if self.pitch_mode not in ("absolute", "interval"):
+            raise ValueError("pitch_mode must be absolute or interval")
+
+    def interval_class(self, pitch: int, reference: int | None) -> int:
+        """Interval mode: the step from `reference` (the last struck pitch) as a class, clipped to the
+        classes there are; class `pitch_classes // 2` is the unison (and a first note's class)."""
+        middle = self.pitch_classes // 2
+        step = 0 if reference is None else pitch - reference
+        return int(min(max(step, -middle), self.pitch_classes - 1 - middle)) + middle
 
     @classmethod
     def beats(cls, **overrides) -> "EventCodec":
-        """The metrical codec: gaps on a grid of fractions of a beat (BEAT_TIME_VALUES)."""
-        return cls(**{"time_values": BEAT_TIME_VALUES, "time_unit": "beats", **overrides})
+        """The metrical codec: gaps on a grid of fractions of a beat (BEAT_TIME_VALUES), pitch as intervals."""
+        return cls(**{"time_values": BEAT_TIME_VALUES, "time_unit": "beats", "pitch_mode": "interval", **overrides})
 
     # -- sizes ------------------------------------------------------------------------
     @property

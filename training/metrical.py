@@ -1,0 +1,241 @@
+"""The metrical melody model: events timed in beats, told where they fall in the bar, trained on the
+melody corpus (`segue data melodies`) in every key.
+
+An event is still a note-on or a release (pitch, velocity, time), so the runtime plays it like any
+event model, but (EventCodec.beats):
+- its pitch class is the interval from the last struck pitch, so the model is the same in every key
+  (what the Continuator's interval Markov model gets for free);
+- its time classes are beat fractions;
+- three input-only features say where it is: the absolute pitch (the register, so a tune is continued
+  where it is played), the position in the bar and the bar's length. A fraction of the training
+  windows hides the last two (the "unknown" classes), so the same model also plays with no tempo.
+Each window is also transposed by a random shift within the keyboard, which moves only the absolute
+pitch: every register is seen.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from segue.daemon.formats.codec import (
+    POSITIONS,
+    EventCodec,
+    meter_class,
+    position_class,
+)
+from segue.daemon.formats.corpus import load
+
+from .model import EventLSTM, ModelConfig, head_losses
+
+CHECKPOINT_KIND = "metrical"
+VELOCITY = 80  # the corpus is notation: every note-on at one loudness
+METERS = 6  # meter_class's classes
+
+
+@dataclass(frozen=True)
+class MetricalConfig:
+    """One training run; saved in the checkpoint."""
+
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.3
+    length: int = 128  # events per training window
+    stride: int = 64
+    batch: int = 64
+    epochs: int = 30
+    lr: float = 2e-3
+    clip: float = 1.0
+    transpose: int = 6  # each window shifted by -transpose..transpose-1 semitones
+    free_fraction: float = 0.15  # windows shown with no position and metre, as when playing freely
+    patience: int = 6  # epochs without a better validation score before stopping
+    limit: int = 0  # train on at most this many pieces (0: all; tests)
+    seed: int = 0
+
+    def __post_init__(self):
+        checks = [(self.hidden >= 1 and self.layers >= 1, "hidden and layers must be >= 1"),
+                  (0 <= self.dropout < 1, "dropout must be in range [0, 1)"),
+                  (2 <= self.length and 1 <= self.stride <= self.length, "length >= 2 and stride in 1..length"),
+                  (self.batch >= 1 and self.epochs >= 1 and self.patience >= 1, "batch, epochs, patience >= 1"),
+                  (self.lr > 0 and self.clip >= 0, "lr must be > 0 and clip >= 0"),
+                  (0 <= self.transpose <= 24, "transpose must be in range 0..24"),
+                  (0 <= self.free_fraction <= 1, "free fraction must be in range 0..1")]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def encode_piece(piece: dict, codec: EventCodec) -> np.ndarray:
+    """A corpus melody -> (N, 6) int64: interval, velocity and time classes (predicted), then the
+    absolute pitch, position and metre classes (heard only)."""
+    rows = []
+    for p, onset, length, at, bar in zip(piece["pitch"], piece["onset"], piece["duration"], piece["bar_position"],
+                                         piece["bar_length"]):
+        rows.append((float(onset + length), 0, int(p), (at + length) % bar, bar))  # the release
+        rows.append((float(onset), 1, int(p), at, bar))
+    rows.sort(key=lambda r: (r[0], r[1]))  # a release before a strike at the same time
+    out, clock, reference = [], None, None
+    for t, strike, p, at, bar in rows:
+        gap = 0.0 if clock is None else t - clock
+        cls = codec.time_class(gap)
+        clock = t if clock is None else clock + codec.time_values[cls]
+        pitch = codec.fold_pitch(p)
+        velocity = codec.velocity_class(VELOCITY if strike else 0)
+        out.append((codec.interval_class(pitch, reference), velocity, cls, pitch - codec.low, position_class(at),
+                    meter_class(bar)))
+        if strike:
+            reference = pitch
+    return np.asarray(out, np.int64).reshape(-1, 6)
+
+
+ABSOLUTE = 3  # the column of the absolute pitch class
+
+
+def transposed(window: np.ndarray, shift: int, pitches: int) -> np.ndarray:
+    """`window` shifted by `shift` semitones (its absolute pitches: intervals do not move), the shift
+    reduced by octaves to stay on the keyboard."""
+    low, high = window[:, ABSOLUTE].min(), window[:, ABSOLUTE].max()
+    while low + shift < 0:
+        shift += 12
+    while high + shift > pitches - 1:
+        shift -= 12
+    if low + shift < 0:  # wider than the keyboard: leave it
+        return window
+    out = window.copy()
+    out[:, ABSOLUTE] += shift
+    return out
+
+
+def windows(pieces: list[np.ndarray], config: MetricalConfig, codec: EventCodec, rng) -> np.ndarray:
+    """Training windows (W, length + 1, 5): transposed at random, some with the metre hidden."""
+    out = []
+    for events in pieces:
+        if len(events) < 3:
+            continue
+        if len(events) <= config.length:
+            starts = [0]
+        else:
+            phase = int(rng.integers(0, config.stride))
+            starts = range(phase % (len(events) - config.length), len(events) - config.length, config.stride)
+        for s in starts:
+            w = events[s:s + config.length + 1]
+            if len(w) < config.length + 1:  # a short piece: padded by repeating it (rare; keeps shapes)
+                w = np.concatenate([w] * (config.length // len(w) + 2))[:config.length + 1]
+            w = transposed(w, int(rng.integers(-config.transpose, config.transpose)) if config.transpose else 0,
+                           codec.pitch_classes)
+            if rng.random() < config.free_fraction:
+                w = w.copy()
+                w[:, 4], w[:, 5] = POSITIONS - 1, METERS - 1
+            out.append(w)
+    return np.stack(out)
+
+
+def model_for(codec: EventCodec, config: MetricalConfig) -> EventLSTM:
+    return EventLSTM(ModelConfig(codec.sizes, config.hidden, config.layers, config.dropout,
+                                 inputs=(codec.pitch_classes, POSITIONS, METERS)))
+
+
+@torch.no_grad()
+def evaluate(model: EventLSTM, pieces: list[tuple[str, np.ndarray]]) -> dict:
+    """Each piece streamed from its start: pitch NLL per note-on (the first note not scored, as for
+    the Markov baseline; an interval is a pitch, given the last one), velocity and time NLL per event,
+    and pitch top-1; per collection and "all"."""
+    model.eval()
+    sums: dict[str, np.ndarray] = {}
+    for collection, events in pieces:
+        e = torch.from_numpy(events)[None]
+        logits, _ = model(e[:, :-1, :3], e[:, :-1, 3:])
+        logps = model.head_log_probs(logits[0])
+        target = e[0, 1:]
+        strikes = target[:, 1] > 0
+        pitch_nll = -logps[0].gather(1, target[:, :1])[:, 0]
+        row = np.array([
+            float(strikes.sum()), float(pitch_nll[strikes].sum()),
+            float((logps[0].argmax(1) == target[:, 0])[strikes].sum()),
+            float(len(target)), float(-logps[1].gather(1, target[:, 1:2]).sum()),
+            float(-logps[2].gather(1, target[:, 2:3]).sum()),
+        ])
+        for key in (collection, "all"):
+            sums[key] = sums.get(key, np.zeros(6)) + row
+    return {key: {"note_ons": int(s[0]), "pitch_nll": s[1] / max(s[0], 1), "pitch_top1": s[2] / max(s[0], 1),
+                  "events": int(s[3]), "velocity_nll": s[4] / max(s[3], 1), "time_nll": s[5] / max(s[3], 1)}
+            for key, s in sums.items()}
+
+
+def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, progress: bool = True,
+                   command: str = "", log=print) -> dict:
+    """Train on the corpus's train split, validate on its valid split every epoch, keep the best."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    codec = EventCodec.beats()
+    train = [encode_piece(p, codec) for p in load(corpus, "train")[:config.limit or None]]
+    valid = [(p["collection"], encode_piece(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
+    model = model_for(codec, config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)
+    history, best, since_best = [], None, 0
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        batches = windows(train, config, codec, rng)
+        order = rng.permutation(len(batches))
+        losses = []
+        steps = range(0, len(order), config.batch)
+        if progress:
+            from tqdm import tqdm
+
+            steps = tqdm(steps, desc=f"epoch {epoch}", unit="batch", leave=False)
+        for i in steps:
+            w = torch.from_numpy(batches[order[i:i + config.batch]])
+            logits, _ = model(w[:, :-1, :3], w[:, :-1, 3:])
+            loss = head_losses(model, logits, w[:, 1:, :3]).sum()
+            optimiser.zero_grad()
+            loss.backward()
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimiser.step()
+            losses.append(loss.item())
+        schedule.step()
+        scores = evaluate(model, valid)["all"]
+        record = {"epoch": epoch, "train_nll": float(np.mean(losses)), "seconds": round(time.perf_counter() - started),
+                  **{f"valid_{k}": v for k, v in scores.items()}}
+        history.append(record)
+        score = scores["pitch_nll"] + scores["time_nll"]
+        if best is None or score < best[0]:
+            best, since_best = (score, record), 0
+            save(out, model, codec, config, record, history, {"corpus": str(corpus), "command": command,
+                                                             "train_pieces": len(train), "valid_pieces": len(valid)})
+        else:
+            since_best += 1
+        log(f"epoch {epoch}: train {record['train_nll']:.3f}, valid pitch {scores['pitch_nll']:.3f} nats/note-on "
+            f"(top-1 {scores['pitch_top1']:.3f}), time {scores['time_nll']:.3f} nats/event"
+            f"{' (best, saved)' if since_best == 0 else ''}; {record['seconds']} s")
+        if since_best >= config.patience:
+            break
+    return {"best": best[1], "epochs": len(history)}
+
+
+def save(path, model: EventLSTM, codec: EventCodec, config: MetricalConfig, metrics, history, data) -> None:
+    """Tensors and JSON strings only, so `torch.load(weights_only=True)` reads it back."""
+    tmp = Path(str(path) + ".part")
+    torch.save({"format": 1, "kind": CHECKPOINT_KIND, "model": json.dumps(model.config.to_dict()),
+                "codec": codec.to_json(), "train": json.dumps(asdict(config)), "metrics": json.dumps(metrics),
+                "history": json.dumps(history), "data": json.dumps(data), "state_dict": model.state_dict()}, tmp)
+    tmp.replace(path)  # a run stopped mid-write keeps its last whole checkpoint
+
+
+def load_model(path: str | Path) -> tuple[EventLSTM, EventCodec, dict]:
+    raw = torch.load(Path(path), map_location="cpu", weights_only=True)
+    if not isinstance(raw, dict) or raw.get("kind") != CHECKPOINT_KIND:
+        raise ValueError(f"{path}: not a metrical melody checkpoint")
+    model = EventLSTM(ModelConfig(**json.loads(raw["model"])))
+    model.load_state_dict(raw["state_dict"])
+    model.eval()
+    return model, EventCodec.from_json(raw["codec"]), {k: json.loads(raw[k]) for k in ("train", "metrics", "data")}
+
+
+def with_overrides(config: MetricalConfig, **overrides) -> MetricalConfig:
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
