@@ -7,7 +7,7 @@ out, so claims can be checked on music the models never saw:
 - `oneills`: O'Neill's Music of Ireland, 1850 (ABC),
 - `ryans`: Ryan's Mammoth Collection (ABC),
 - `nottingham`: music21's part of the Nottingham dataset (ABC; the melody line, chord symbols dropped),
-- `chorales`: the soprano parts of Bach's chorales (MusicXML).
+- `chorales`: the soprano parts of Bach's 371 chorales in Riemenschneider's edition (MusicXML).
 
 Each melody keeps its notated time: onsets and durations in quarter notes, the position in the bar
 (the pick-up bar's missing beats counted), and the bar's length, so a model can learn the beat.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,6 @@ from segue.daemon.formats.corpus import NOTE_FIELDS
 
 COLLECTIONS = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "ryansMammoth",
                "nottingham": "nottingham-dataset", "chorales": "bach"}
-CHORALE = re.compile(r"bwv\d+\.\d+\.(mxl|xml|krn)$")  # a chorale movement (bwv66.6), not other Bach
 SPLITS = {"test": 0.1, "valid": 0.1}  # the rest trains
 MIN_NOTES = 8
 INVENTORY = ("pieces", "notes", "train", "valid", "test", "duplicates dropped", "unreadable or short")
@@ -57,8 +55,15 @@ class Melody:
 def corpus_files(collection: str) -> list[Path]:
     from music21 import corpus
 
-    if collection == "chorales":
-        return sorted(Path(p) for p in corpus.getComposer("bach") if CHORALE.search(Path(p).name))
+    if collection == "chorales":  # the 371 of Riemenschneider's edition, as music21 numbers them
+        from music21.corpus import chorales
+
+        files = []
+        for name in chorales.Iterator(numberingSystem="riemenschneider", returnType="filename"):
+            found = corpus.getWork(name)  # several files for a chorale with variants (bwv18.5-lz, -w)
+            found = [Path(f) for f in (found if isinstance(found, list) else [found])]
+            files.append(next((f for f in found if f.stem == name.split("/")[-1]), found[0]))
+        return sorted(set(files))
     folder = Path(corpus.__file__).parent / COLLECTIONS[collection]
     return sorted(p for p in folder.iterdir() if p.suffix == ".abc")
 
