@@ -101,7 +101,7 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
                    f"(primed with {count(primed, 'frames')})")
         return
     config = GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
-                                max_note=max_note, constrain=not free)
+                            max_note=max_note, constrain=not free)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
                                prime_track=track, bpm=bpm, with_prime=with_prime, plot=plot, lyricist=lyricist)
     click.echo(f"wrote {report.out}: {count(report.notes, 'notes')} from {count(report.events, 'events')} "
@@ -146,7 +146,7 @@ def lyrics(prime, model, lines, chars, temperature, top_k, top_p, seed):
 def ports(backend):
     """List the MIDI input and output ports."""
     name = ports_mod.choose_backend(backend)
-    midi = ports_mod.backend(name)
+    midi = ports_mod.open_backend(name)
     click.echo(f"backend: {name}\ninputs:\n" + "".join(f"  {n}\n" for n in midi.get_input_names()) +
                "outputs:\n" + "".join(f"  {n}\n" for n in midi.get_output_names()), nl=False)
 
@@ -189,7 +189,7 @@ def ports(backend):
 @click.option("--lyric-prime", help="Text the lyrics follow on from.")
 @click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
-              help="TOML file of option defaults and a [cc] map for live control (see docs/notes/live-engine.md).")
+              help="TOML file of option defaults and a [cc] map for live control (see docs/guide/jam.md).")
 @click.pass_context
 def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime, lang, **options):
     """Answer the player live: listen on a MIDI input, continue the phrase on a MIDI output."""

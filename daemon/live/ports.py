@@ -96,7 +96,12 @@ _ADVICE = {
 
 def backend(name: str | None = None) -> mido.Backend:
     """The rtmidi API called `name` (alsa, jack, coremidi, windows), or the one this machine can use."""
-    return mido.Backend(f"mido.backends.rtmidi/{APIS[choose_backend(name)]}", load=True)
+    return open_backend(choose_backend(name))
+
+
+def open_backend(chosen: str) -> mido.Backend:
+    """mido's rtmidi backend on an API `choose_backend` already chose."""
+    return mido.Backend(f"mido.backends.rtmidi/{APIS[chosen]}", load=True)
 
 
 def own_port(name: str) -> bool:
