@@ -269,8 +269,12 @@ def info(model):
     net = EventModel(model)
     c, t = net.codec, net.info.training
     click.echo(f"{net.path}\n  kind: {net.info.kind}; state: {net.info.state}")
-    click.echo(f"  codec: pitch {c.low}..{c.high}, {c.velocity_classes} velocity classes, "
-               f"{c.time_classes} time classes up to {c.time_values[-1]:g} s")
+    unit = "beats" if c.time_unit == "beats" else "s"
+    pitch = f"intervals within {c.pitch_classes // 2} semitones" if c.pitch_mode == "interval" else f"pitch {c.low}..{c.high}"
+    click.echo(f"  codec: {pitch}, {c.velocity_classes} velocity classes, "
+               f"{c.time_classes} time classes up to {c.time_values[-1]:g} {unit}")
+    if net.info.inputs:
+        click.echo("  also hears: " + ", ".join(f"{k} ({v} classes)" for k, v in net.info.inputs.items()))
     if t:
         m = t.get("metrics", {})
         click.echo(f"  trained on {', '.join(t.get('data', {}).get('files', []))}: "

@@ -445,8 +445,8 @@ def eval_lyrics(model, corpus, baselines):
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", required=True, type=OUT)
 @click.option("--quantize", type=OUT, help="Also write an int8 (dynamic) copy here.")
-@click.option("--check", type=click.Path(dir_okay=False),
-              help="MIDI file (text file for lyric models) to stream through torch and onnxruntime side by side.")
+@click.option("--check", type=click.Path(),
+              help="MIDI file (a text file for lyric models, a melody corpus folder for metrical models) to stream through torch and onnxruntime side by side.")
 @click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
               help="Gibbs steps per frame (RNN-RBM checkpoints).")
 @click.option("--beats", type=click.FloatRange(0, None, min_open=True),
@@ -512,6 +512,16 @@ def _export(kind: str, checkpoint, out: Path, check, *, gibbs, beats, temperatur
                        f"sampled units that differ per frame (same noise): {worst['sample_units']}",
                        max(worst["bias"], worst["state"]))
     exporter = _torch_side("segue.export.onnx")
+    if kind == "metrical":
+        exporter.export_metrical(checkpoint, out, command=_command_line())
+        if not check:
+            return ""
+        from .formats.corpus import load
+
+        events = _torch_side("segue.training.metrical").encode_piece(load(check, "valid")[0], EventModel(out).codec)
+        worst = exporter.parity_metrical(checkpoint, out, events[:500])
+        return _parity(f"parity over {min(len(events), 500)} events of {check}'s first valid piece: max |logit diff| "
+                       f"{worst['logits']:.2e}, max |state diff| {worst['state']:.2e}", max(worst["logits"], worst["state"]))
     exporter.export_melody(checkpoint, out, command=_command_line())
     if not check:
         return ""

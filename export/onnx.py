@@ -100,3 +100,69 @@ def parity(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) ->
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
+
+
+class _MetricalStep(torch.nn.Module):
+    """(pitch, velocity, time, h, c, absolute, position, meter) -> (logits, h_next, c_next)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pitch, velocity, time, h, c, absolute, position, meter):
+        return self.model.step(pitch, velocity, time, h, c, absolute, position, meter)
+
+
+METRICAL_INPUTS = ("absolute", "position", "meter")  # the metrical model's input-only features, in order
+
+
+def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
+    """The metrical melody model (training/metrical.py) as an event model file with three input-only features."""
+    from segue.training.metrical import load_model
+
+    model, codec, record = load_model(checkpoint)
+    cfg = model.config
+    batch = 2
+    args = ((torch.zeros(batch, dtype=torch.long),) * 3 + (torch.zeros(cfg.layers, batch, cfg.hidden),) * 2
+            + (torch.zeros(batch, dtype=torch.long),) * len(METRICAL_INPUTS))
+    names = [*INPUTS, *STATE, *METRICAL_INPUTS]
+    dynamic = {name: {0: "batch"} for name in (*INPUTS, *METRICAL_INPUTS)} | {name: {1: "batch"} for name in STATE}
+    dynamic |= {OUTPUT: {0: "batch"}} | {f"{name}_next": {1: "batch"} for name in STATE}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_MetricalStep(model.eval()), args, str(out), input_names=names,
+                          output_names=[OUTPUT, *(f"{s}_next" for s in STATE)], dynamic_axes=dynamic,
+                          opset_version=17, dynamo=False)
+    metadata = {
+        "segue.format": str(FORMAT_VERSION),
+        "segue.kind": "events",
+        "segue.codec": codec.to_json(),
+        "segue.state": json.dumps({name: [cfg.layers, cfg.hidden] for name in STATE}),
+        "segue.inputs": json.dumps(dict(zip(METRICAL_INPUTS, cfg.inputs))),
+        "segue.training": json.dumps({"model": cfg.to_dict(), "train": record["train"], "data": record["data"],
+                                      "metrics": record["metrics"], "command": command,
+                                      "train_command": record["data"].get("command", "")}),
+    }
+    return stamp(out, metadata, "segue metrical melody model: one streaming step (see training/metrical.py)")
+
+
+@torch.no_grad()
+def parity_metrical(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) -> dict[str, float]:
+    """Stream (N, 6) metrical events through torch and onnxruntime side by side; the largest differences."""
+    from segue.training.metrical import load_model
+
+    model = load_model(checkpoint)[0]
+    runtime = EventModel(onnx_path)
+    cfg = model.config
+    h = torch.zeros(cfg.layers, 1, cfg.hidden)
+    c = torch.zeros_like(h)
+    state = runtime.initial_state()
+    worst = {"logits": 0.0, "probs": 0.0, "state": 0.0}
+    for row in np.asarray(events, np.int64):
+        t = torch.from_numpy(row)
+        logits, h, c = model.step(t[0:1], t[1:2], t[2:3], h, c, t[3:4], t[4:5], t[5:6])
+        r_logits, state = runtime.step(row[None], state)
+        worst["logits"] = max(worst["logits"], float(np.abs(logits.numpy() - r_logits).max()))
+        worst["state"] = max(worst["state"], float(np.abs(h.numpy() - state["h"]).max()),
+                             float(np.abs(c.numpy() - state["c"]).max()))
+    return worst

@@ -70,3 +70,30 @@ def test_training_learns_a_corpus_and_keeps_its_best_checkpoint(tmp_path, monkey
     assert scores["all"]["pitch_nll"] == pytest.approx(record["metrics"]["valid_pitch_nll"], abs=1e-4)
     assert scores["all"]["pitch_nll"] < 1.5 and scores["all"]["time_nll"] < 0.5, scores  # uniform: 4.5 and 3.8
     assert first["epoch"] >= 2  # it kept learning after the first epoch
+
+
+def test_the_exported_file_streams_like_torch_and_loads_with_its_inputs(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from segue.daemon.cli import cli
+    from segue.daemon.models.event import EventModel
+
+    codec = EventCodec.beats()
+    config = metrical.MetricalConfig(hidden=16, epochs=1, length=16, stride=8, batch=4)
+    tune = piece([60, 62, 64, 65, 67, 65, 64, 62] * 3, np.arange(24) * 0.5, [0.5] * 24, (np.arange(24) * 0.5) % 3)
+    monkeypatch.setattr(metrical, "load", lambda corpus, split: [tune])
+    metrical.train_metrical("corpus", tmp_path / "m.pt", config, progress=False, log=lambda _: None)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    from segue.daemon.formats import corpus as corpus_format
+
+    monkeypatch.setattr(corpus_format, "load", lambda folder, split=None: [tune])
+    result = CliRunner().invoke(cli, ["export", str(tmp_path / "m.pt"), "--out", str(tmp_path / "m.onnx"),
+                                      "--check", str(corpus)])
+    assert result.exit_code == 0, result.output
+    assert "parity over 48 events" in result.output
+    net = EventModel(tmp_path / "m.onnx")
+    assert net.info.inputs == {"absolute": codec.pitch_classes, "position": POSITIONS, "meter": 6}
+    assert net.codec == codec
+    stream = net.stream()
+    events = metrical.encode_piece(tune, codec)
+    assert stream.prime(events).shape == (sum(codec.sizes),)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,8 @@ MODEL_CONTRACT = {
     "segue.kind": "events",
     "segue.codec": "EventCodec as JSON (pitch range, velocity classes, time values in seconds)",
     "segue.state": 'JSON {"name": [layers, hidden]}: each state input `name` has output `name_next`',
+    "segue.inputs": 'optional JSON {"name": classes}: int64 (B,) input-only features after the three classes '
+                    "(the metrical model: absolute, position, meter)",
     "segue.training": "JSON: data, command, configuration and held-out metrics",
 }
 INPUTS = ("pitch", "velocity", "time")
@@ -36,6 +38,7 @@ class ModelInfo:
     codec: EventCodec
     state: dict[str, tuple[int, int]]
     training: dict
+    inputs: dict[str, int] = field(default_factory=dict)  # input-only features and their class counts
 
 
 def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
@@ -48,9 +51,12 @@ def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
         codec = EventCodec.from_json(meta["segue.codec"])
         state = {k: tuple(v) for k, v in json.loads(meta["segue.state"]).items()}
         training = json.loads(meta.get("segue.training", "{}"))
-    except (KeyError, TypeError, ValueError) as err:
+        inputs = {str(k): int(v) for k, v in json.loads(meta.get("segue.inputs", "{}")).items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFileError(f"{path}: broken segue metadata ({err})") from err
-    return ModelInfo(kind, codec, state, training)
+    if any(v < 1 for v in inputs.values()) or set(inputs) & {*INPUTS, *state}:
+        raise ModelFileError(f"{path}: broken segue metadata (segue.inputs)")
+    return ModelInfo(kind, codec, state, training, inputs)
 
 
 class EventModel:
@@ -69,7 +75,7 @@ class EventModel:
     def _check_graph(self) -> None:
         inputs = {i.name for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
-        want_in = {*INPUTS, *self.info.state}
+        want_in = {*INPUTS, *self.info.inputs, *self.info.state}
         want_out = {OUTPUT, *(f"{name}_next" for name in self.info.state)}
         if not (want_in <= inputs and want_out <= outputs):
             raise ModelFileError(
@@ -81,8 +87,9 @@ class EventModel:
         return {name: np.zeros((layers, batch, hidden), np.float32) for name, (layers, hidden) in self.info.state.items()}
 
     def step(self, events: np.ndarray, state: dict[str, np.ndarray]):
-        """events: int64 (B, 3) -> (logits float32 (B, P+V+T), next state)."""
-        feed = {"pitch": events[:, 0], "velocity": events[:, 1], "time": events[:, 2], **state}
+        """events: int64 (B, 3 + input-only features) -> (logits float32 (B, P+V+T), next state)."""
+        names = (*INPUTS, *self.info.inputs)
+        feed = {name: events[:, i] for i, name in enumerate(names)} | state
         logits, *nxt = self.session.run(self._outputs, feed)
         return logits, dict(zip(self.info.state, nxt))
 
@@ -104,12 +111,12 @@ class EventStream:
 
     def __init__(self, model: EventModel):
         self.model = model
-        self._event = np.zeros((3, 1), np.int64)
+        self._event = np.zeros((3 + len(model.info.inputs), 1), np.int64)
         self.state = model.initial_state(1)
         self._next = model.initial_state(1)
         self.logits = np.zeros((1, sum(model.codec.sizes)), np.float32)
         self._binding = model.session.io_binding()
-        for i, name in enumerate(INPUTS):
+        for i, name in enumerate((*INPUTS, *model.info.inputs)):
             self._binding.bind_cpu_input(name, self._event[i])
         for name in self.state:
             self._binding.bind_cpu_input(name, self.state[name])
@@ -120,17 +127,19 @@ class EventStream:
     def _bind_output(self, name: str, array: np.ndarray) -> None:
         self._binding.bind_output(name, "cpu", 0, array.dtype, list(array.shape), array.ctypes.data)
 
-    def advance(self, pitch: int, velocity: int, time: int) -> np.ndarray:
-        """Step one event; returns the logits (P+V+T,) for the next one (a view, valid until the next call)."""
-        self._event[:, 0] = pitch, velocity, time
+    def advance(self, pitch: int, velocity: int, time: int, *heard: int) -> np.ndarray:
+        """Step one event (and its input-only features, `heard`); returns the logits (P+V+T,) for the
+        next one (a view, valid until the next call)."""
+        self._event[:, 0] = pitch, velocity, time, *heard
         self.model.session.run_with_iobinding(self._binding)
         for name, array in self._next.items():
             self.state[name][...] = array
         return self.logits[0]
 
     def prime(self, events: np.ndarray) -> np.ndarray | None:
-        """Step a whole (N, 3) event sequence; returns the last logits (None for no events)."""
+        """Step a whole (N, 3 + input-only features) event sequence; returns the last logits (None for
+        no events)."""
         logits = None
-        for pitch, velocity, time in np.asarray(events, dtype=np.int64).reshape(-1, 3):
-            logits = self.advance(pitch, velocity, time)
+        for row in np.asarray(events, dtype=np.int64).reshape(-1, len(self._event)):
+            logits = self.advance(*row)
         return logits
