@@ -97,3 +97,48 @@ def test_the_exported_file_streams_like_torch_and_loads_with_its_inputs(tmp_path
     stream = net.stream()
     events = metrical.encode_piece(tune, codec)
     assert stream.prime(events).shape == (sum(codec.sizes),)
+
+
+@pytest.fixture
+def metrical_file(tmp_path_factory):
+    """A small metrical model trained on one tune and exported (the parity is checked above)."""
+    import unittest.mock
+
+    from segue.export.onnx import export_metrical
+
+    folder = tmp_path_factory.mktemp("metrical")
+    tune = piece([60, 62, 64, 65, 67, 65, 64, 62] * 4, np.arange(32) * 0.5, [0.5] * 32, (np.arange(32) * 0.5) % 3)
+    config = metrical.MetricalConfig(hidden=16, epochs=3, length=16, stride=4, batch=4, lr=1e-2)
+    with unittest.mock.patch.object(metrical, "load", lambda corpus, split: [tune]):
+        metrical.train_metrical("corpus", folder / "m.pt", config, progress=False, log=lambda _: None)
+    return export_metrical(folder / "m.pt", folder / "m.onnx")
+
+
+def test_generate_continues_a_prime_on_its_beat_grid(metrical_file, tmp_path, krebs):
+    from segue.daemon.formats.midifile import read_notes, write_notes
+    from segue.daemon.models.continuation import GenerateConfig
+    from segue.daemon.offline.generate import generate_file
+
+    prime = tmp_path / "prime.mid"
+    write_notes(prime, [n for n in read_notes(krebs, channel=0) if n.time < 4.0], bpm=90, time_signature=(3, 4))
+    out = tmp_path / "out.mid"
+    report = generate_file(out, GenerateConfig(events=120, seed=2), model=metrical_file, prime=prime)
+    assert report.notes > 10
+    notes = read_notes(out, beats=True)  # the file is at the prime's 90 bpm
+    grid = np.array([n.time for n in notes]) * 24  # the model's finest step: a 24th of a beat
+    assert np.abs(grid - np.round(grid)).max() < 0.05  # every onset and release on it
+    on = {}
+    for n in notes:
+        if n.velocity:
+            on[n.pitch] = n.time
+        else:
+            assert n.time > on.pop(n.pitch)  # no zero-length note
+    assert not on  # every note released
+
+
+def test_segue_jam_refuses_a_metrical_model_in_one_line(metrical_file):
+    from click.testing import CliRunner
+    from segue.daemon.cli import cli
+
+    result = CliRunner().invoke(cli, ["jam", "--model", str(metrical_file)])
+    assert result.exit_code == 1 and "segue generate plays it; segue jam does not yet" in result.output

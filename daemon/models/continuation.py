@@ -9,6 +9,7 @@ import numpy as np
 
 from ..formats.midifile import NoteMessage
 from ..formats.notes import GuardCounts, NoteGuard
+from .cursor import Cursor
 from .event import EventModel, EventStream
 from .sampling import GumbelNoise, Sampling
 
@@ -43,19 +44,19 @@ class Continuation:
 
 
 def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig,
-                    first_gap: bool = False) -> Continuation:
-    """Step `prime` (N, 3) into a fresh stream, then sample `config.events` events."""
+                    first_gap: bool = False, cursor: Cursor | None = None) -> Continuation:
+    """Step `prime` (N, 3 + what the model hears) into a fresh stream, then sample `config.events` events."""
     stream = model.stream()
     logits = stream.prime(prime)
     if logits is None:
         raise ValueError("the prime holds no events")
-    return sample_events(stream, logits, config, GumbelNoise(config.seed), first_gap=first_gap)
+    return sample_events(stream, logits, config, GumbelNoise(config.seed), first_gap=first_gap, cursor=cursor)
 
 
 def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
                   until: float | None = None, held: frozenset[int] = frozenset(),
                   emit: Callable[[list[NoteMessage]], None] | None = None,
-                  first_gap: bool = False) -> Continuation:
+                  first_gap: bool = False, cursor: Cursor | None = None) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
     `logits` are the stream's predictions for the next event; note times count from 0.
@@ -65,9 +66,12 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     schedules the first note while the rest is still being sampled).
     `first_gap`: time 0 is the last event heard, and the first note comes after its sampled gap (a
     file that follows its prime); otherwise the first note is at 0 (a live answer on its grid line).
+    `cursor`: where the stream is, for a model whose classes depend on it (intervals, beats); its
+    place after the prime. Note times are in seconds either way.
     """
     model = stream.model
     codec, channel = model.codec, config.channel
+    cursor = cursor or Cursor(codec)
     guard = NoteGuard(config.max_note)
     events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
@@ -77,16 +81,19 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     for i in range(config.events):
         gap = config.sampling.draw(model.heads(logits)[2], noise)
         # The first sampled gap is measured from the last event heard.
-        clock += codec.time_values[gap] if i or first_gap else 0.0
+        if i or first_gap:
+            clock += cursor.seconds(gap)
+            cursor.move(gap)
         if until is not None and clock >= until:
             break
         out(guard.release_due(clock))  # so the draw below sees what still sounds then
         struck_before = guard.sounding(channel, before=clock)
+        base = cursor.base
         pitch, vel = draw_note(model, logits, config.sampling, noise, struck_before, held, constrain=config.constrain,
-                               struck_now=guard.sounding(channel) - struck_before)
+                               struck_now=guard.sounding(channel) - struck_before, base=base)
         events.append((pitch, vel, gap))
-        out(guard.feed(NoteMessage(clock, pitch + codec.low, codec.velocity_value(vel), channel)))
-        logits = stream.advance(pitch, vel, gap)
+        out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
+        logits = stream.advance(*cursor.event(pitch + base, vel, gap))
     seconds = time.perf_counter() - started
     out(guard.close(clock + min(config.max_note, 0.5) if until is None else until))
     return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)
@@ -94,7 +101,7 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
 
 def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: GumbelNoise, sounding: set[int],
               held: frozenset[int] = frozenset(), constrain: bool = True,
-              struck_now: set[int] = frozenset()) -> tuple[int, int]:
+              struck_now: set[int] = frozenset(), base: int | None = None) -> tuple[int, int]:
     """(pitch class, velocity class) of the next event, its time class already drawn.
 
     Constrained: release or strike first (the velocity head), then a pitch that fits it. In
@@ -103,20 +110,32 @@ def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: 
     pitch-first, releases happen only when the pitch head happens to name a sounding pitch, and
     notes pile up). `sounding`: this voice's notes that may end now; `struck_now`: its notes struck
     at this very time (not released, which would leave a note of no length, nor struck again);
-    `held`: other voices' (never struck).
+    `held`: other voices' (never struck). `base`: the pitch class 0 stands for (an interval
+    model's moves with its last note; the codec's `low` by default); classes off the keyboard are
+    never drawn.
     Unconstrained (the textbook's way): the two heads are drawn independently.
     """
     pitch_logits, vel_logits, _ = model.heads(logits)
+    codec, size = model.codec, len(pitch_logits)
+    base = codec.low if base is None else base
+    keys = np.ones(size, bool)  # classes that stand for a pitch on the keyboard
+    if base != codec.low:
+        keys[:max(0, codec.low - base)] = False
+        keys[max(0, codec.high + 1 - base):] = False
+
+    def classes(pitches):
+        return [p - base for p in pitches if 0 <= p - base < size]
+
     if not constrain:
-        return sampling.draw(pitch_logits, noise), sampling.draw(vel_logits, noise)
-    low = model.codec.low
-    vel = sampling.draw(vel_logits, noise, banned=None if sounding else 0)
-    silent = np.ones(len(pitch_logits), bool)
-    silent[[p - low for p in sounding | set(struck_now)]] = False
+        return sampling.draw(pitch_logits, noise, banned=None if keys.all() else ~keys), sampling.draw(vel_logits, noise)
+    endable = classes(sounding)
+    vel = sampling.draw(vel_logits, noise, banned=None if endable else 0)
+    silent = keys.copy()
+    silent[classes(sounding | set(struck_now))] = False
     if vel == 0:  # a release: only this voice's sounding pitches that were struck before now
-        releasable = np.zeros(len(pitch_logits), bool)
-        releasable[[p - low for p in sounding]] = True
+        releasable = np.zeros(size, bool)
+        releasable[endable] = True
         return sampling.draw(pitch_logits, noise, banned=~releasable), vel
     free = silent.copy()
-    free[[p - low for p in held if low <= p < low + len(free)]] = False
+    free[classes(held)] = False
     return sampling.draw(pitch_logits, noise, banned=~free if free.any() else ~silent), vel

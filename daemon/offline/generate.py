@@ -11,6 +11,7 @@ from ..formats.midifile import Meter, NoteMessage, read_meter, read_notes, write
 from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..models.continuation import GenerateConfig, continue_events
+from ..models.cursor import Cursor
 from ..models.event import EventModel
 from ..models.roll import RollModel, continue_roll
 
@@ -65,8 +66,18 @@ def generate_file(
         notes, meter = default_prime(), Meter()
     else:
         notes, meter = read_notes(prime, channel=prime_channel, track=prime_track), read_meter(prime)
-    primed = net.codec.encode(notes)
-    result = continue_events(net, primed, config, first_gap=True)
+    cursor = None
+    if net.codec.time_unit == "beats" or net.codec.pitch_mode == "interval" or net.info.inputs:
+        # The prime in beats (its own tempo map), bars from the file's start in its last time signature.
+        beats = default_prime(bpm=60.0) if prime is None else read_notes(prime, channel=prime_channel,
+                                                                             track=prime_track, beats=True)
+        cursor = Cursor(net.codec, beat_seconds=60.0 / (bpm or meter.bpm),
+                        bar_beats=meter.numerator * 4 / meter.denominator, heard=bool(net.info.inputs))
+        events, played = net.codec.encode_timed(beats)
+        primed = cursor.rows(events, first=float(played[0]) if len(played) else 0.0)
+    else:
+        primed = net.codec.encode(notes)
+    result = continue_events(net, primed, config, first_gap=True, cursor=cursor)
     shift = notes[-1].time if with_prime else 0.0
     written = (list(notes) if with_prime else []) + [replace(n, time=n.time + shift) for n in result.notes]
     sung_at = [n.time + shift for n in result.notes if n.velocity]

@@ -1,0 +1,72 @@
+"""Where an event stream is, for the classes that depend on it.
+
+A seconds-timed, absolute-pitch model (the shipped melody model) needs nothing: class = pitch - low,
+gaps in seconds. The metrical model (EventCodec.beats) needs its place: the last struck pitch (its
+pitch classes are intervals from it), the clock in beats and the bar (its time classes are beats,
+and it hears the position in the bar and the bar's length), and the absolute pitch it hears.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..formats.codec import EventCodec, meter_class, position_class
+
+
+class Cursor:
+    """Turns pitches into classes and back, and gap classes into seconds, for one stream."""
+
+    def __init__(self, codec: EventCodec, beat_seconds: float = 0.5, bar_beats: float | None = None,
+                 heard: bool = False, reference: int | None = None, beats: float = 0.0):
+        self.codec, self.beat_seconds, self.bar_beats, self.heard = codec, beat_seconds, bar_beats, heard
+        self.reference = reference  # the last struck pitch (interval models)
+        self.beats = beats  # the clock, in beats from the first bar line (beat-timed models)
+
+    @property
+    def base(self) -> int:
+        """The pitch that class 0 stands for now."""
+        if self.codec.pitch_mode == "absolute":
+            return self.codec.low
+        reference = 60 if self.reference is None else self.reference
+        return reference - self.codec.pitch_classes // 2
+
+    def seconds(self, gap: int) -> float:
+        value = self.codec.time_values[gap]
+        return value * self.beat_seconds if self.codec.time_unit == "beats" else value
+
+    def time_class(self, seconds: float) -> int:
+        return self.codec.time_class(seconds / self.beat_seconds if self.codec.time_unit == "beats" else seconds)
+
+    def pitch_class(self, pitch: int) -> int:
+        if self.codec.pitch_mode == "absolute":
+            return pitch - self.codec.low
+        return self.codec.interval_class(pitch, self.reference)
+
+    def features(self, pitch: int) -> tuple[int, ...]:
+        """What the model hears besides the event's classes, for an event of `pitch` now."""
+        if not self.heard:
+            return ()
+        at = self.beats % self.bar_beats if self.bar_beats else None
+        return pitch - self.codec.low, position_class(at), meter_class(self.bar_beats)
+
+    def event(self, pitch: int, velocity: int, gap: int) -> tuple[int, ...]:
+        """The model's input row for an event (`velocity` a class; `move(gap)` already done), after
+        which its pitch is the reference if it was struck."""
+        row = (self.pitch_class(pitch), velocity, gap, *self.features(pitch))
+        if velocity:
+            self.reference = pitch
+        return row
+
+    def rows(self, events: np.ndarray, first: float = 0.0) -> np.ndarray:
+        """(N, 3) events of the absolute codec's classes (EventCodec.encode_timed, times in this
+        model's unit) as the model's input rows; `first`: the first event's time (beats from a bar line)."""
+        self.beats = first
+        out = []
+        for i, (pitch, velocity, gap) in enumerate(np.asarray(events, np.int64).reshape(-1, 3)):
+            if i:
+                self.move(int(gap))
+            out.append(self.event(int(pitch) + self.codec.low, int(velocity), int(gap)))
+        return np.asarray(out, np.int64).reshape(len(out), -1)
+
+    def move(self, gap: int) -> None:
+        if self.codec.time_unit == "beats":
+            self.beats += self.codec.time_values[gap]
