@@ -412,6 +412,36 @@ def eval_markov(corpus, split, order, session_weight):
     click.echo(f"({time.perf_counter() - started:.0f} s)")
 
 
+@evaluate.command("corpus")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("corpus", type=click.Path(file_okay=False, exists=True))
+@click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
+@click.option("--order", type=click.IntRange(1, 8), default=4, show_default=True, help="The Markov baseline's order.")
+@click.option("--session-weight", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True)
+def eval_corpus(model, corpus, split, order, session_weight):
+    """A melody model file (a path or a shipped name) on CORPUS's held-out pieces through onnxruntime:
+    pitch NLL per note-on and top-1 per collection, beside the interval Markov baseline trained on
+    the train split, each alone and with a session model; time NLL per event. No torch needed."""
+    from .formats.corpus import load
+    from .offline import melody_eval as me
+
+    started = time.perf_counter()
+    net = EventModel(model)
+    held_out = load(corpus, split)
+    markov = me.train_markov(load(corpus, "train"), order)
+    ours = me.score_model(net, held_out)
+    columns = {f"Markov, order {order}": me.score_markov(markov, held_out), net.path.name: ours["pitch"]}
+    if session_weight:
+        columns[f"Markov + session {session_weight:g}"] = me.score_markov(markov, held_out, session_weight)
+        columns[f"{net.path.name} + session {session_weight:g}"] = me.score_model(net, held_out, session_weight)["pitch"]
+    click.echo(f"{corpus} {split}: {len(held_out)} pieces; pitch, per note-on")
+    click.echo(me.format_scores(columns))
+    unit = "beat" if net.codec.time_unit == "beats" else "second"
+    click.echo(f"time, per event ({unit} classes): " + ", ".join(
+        f"{c} {s.nll / max(s.notes, 1):.3f}" for c, s in sorted(ours["time"].items())))
+    click.echo(f"({time.perf_counter() - started:.0f} s)")
+
+
 @evaluate.command("lyrics")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("corpus", type=click.Path(dir_okay=False))
@@ -516,9 +546,9 @@ def _export(kind: str, checkpoint, out: Path, check, *, gibbs, beats, temperatur
         exporter.export_metrical(checkpoint, out, command=_command_line())
         if not check:
             return ""
-        from .formats.corpus import load
+        from .formats.corpus import load, metrical_events
 
-        events = _torch_side("segue.training.metrical").encode_piece(load(check, "valid")[0], EventModel(out).codec)
+        events = metrical_events(load(check, "valid")[0], EventModel(out).codec)
         worst = exporter.parity_metrical(checkpoint, out, events[:500])
         return _parity(f"parity over {min(len(events), 500)} events of {check}'s first valid piece: max |logit diff| "
                        f"{worst['logits']:.2e}, max |state diff| {worst['state']:.2e}", max(worst["logits"], worst["state"]))

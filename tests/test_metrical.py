@@ -4,7 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from segue.daemon.formats.codec import POSITIONS, EventCodec, meter_class, position_class
+from segue.daemon.formats.codec import (
+    POSITIONS,
+    EventCodec,
+    meter_class,
+    position_class,
+)
+from segue.daemon.formats.corpus import metrical_events
 from segue.training import metrical
 
 
@@ -17,7 +23,7 @@ def piece(pitch, onset, duration, at, bar=3.0, collection="essen"):
 def test_a_melody_becomes_beat_timed_events_that_know_the_bar():
     codec = EventCodec.beats()
     # a pick-up quaver on beat 3 of 3/4, then a crotchet and a dotted crotchet on the downbeat and beat 2
-    events = metrical.encode_piece(piece([62, 67, 69], [0, 0.5, 1.5], [0.5, 1.0, 1.5], [2.5, 0, 1]), codec)
+    events = metrical_events(piece([62, 67, 69], [0, 0.5, 1.5], [0.5, 1.0, 1.5], [2.5, 0, 1]), codec)
     strike, unison = codec.velocity_class(80), codec.pitch_classes // 2
     assert events[:, :4].tolist() == [
         [unison, strike, 0, 62 - 24],  # a first note: no interval
@@ -40,7 +46,7 @@ def test_transposition_stays_on_the_keyboard():
 def test_the_model_takes_position_and_metre_and_its_step_is_the_same_function():
     codec = EventCodec.beats()
     model = metrical.model_for(codec, metrical.MetricalConfig(hidden=16)).eval()
-    events = metrical.encode_piece(piece([60, 62, 64, 65] * 3, np.arange(12) * 0.5, [0.5] * 12,
+    events = metrical_events(piece([60, 62, 64, 65] * 3, np.arange(12) * 0.5, [0.5] * 12,
                                          (np.arange(12) * 0.5) % 3), codec)
     e = torch.from_numpy(events)
     with torch.no_grad():
@@ -66,7 +72,7 @@ def test_training_learns_a_corpus_and_keeps_its_best_checkpoint(tmp_path, monkey
     result = metrical.train_metrical("corpus", tmp_path / "m.pt", config, progress=False, log=lambda _: None)
     first = result["best"]
     model, codec, record = metrical.load_model(tmp_path / "m.pt")
-    scores = metrical.evaluate(model, [(p["collection"], metrical.encode_piece(p, codec)) for p in pieces[10:]])
+    scores = metrical.evaluate(model, [(p["collection"], metrical_events(p, codec)) for p in pieces[10:]])
     assert scores["all"]["pitch_nll"] == pytest.approx(record["metrics"]["valid_pitch_nll"], abs=1e-4)
     assert scores["all"]["pitch_nll"] < 1.5 and scores["all"]["time_nll"] < 0.5, scores  # uniform: 4.5 and 3.8
     assert first["epoch"] >= 2  # it kept learning after the first epoch
@@ -95,7 +101,7 @@ def test_the_exported_file_streams_like_torch_and_loads_with_its_inputs(tmp_path
     assert net.info.inputs == {"absolute": codec.pitch_classes, "position": POSITIONS, "meter": 6}
     assert net.codec == codec
     stream = net.stream()
-    events = metrical.encode_piece(tune, codec)
+    events = metrical_events(tune, codec)
     assert stream.prime(events).shape == (sum(codec.sizes),)
 
 

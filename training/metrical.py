@@ -21,18 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from segue.daemon.formats.codec import (
-    POSITIONS,
-    EventCodec,
-    meter_class,
-    position_class,
-)
-from segue.daemon.formats.corpus import load
+from segue.daemon.formats.codec import POSITIONS, EventCodec
+from segue.daemon.formats.corpus import load, metrical_events
 
 from .model import EventLSTM, ModelConfig, head_losses
 
 CHECKPOINT_KIND = "metrical"
-VELOCITY = 80  # the corpus is notation: every note-on at one loudness
 METERS = 6  # meter_class's classes
 
 
@@ -66,29 +60,6 @@ class MetricalConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-
-
-def encode_piece(piece: dict, codec: EventCodec) -> np.ndarray:
-    """A corpus melody -> (N, 6) int64: interval, velocity and time classes (predicted), then the
-    absolute pitch, position and metre classes (heard only)."""
-    rows = []
-    for p, onset, length, at, bar in zip(piece["pitch"], piece["onset"], piece["duration"], piece["bar_position"],
-                                         piece["bar_length"]):
-        rows.append((float(onset + length), 0, int(p), (at + length) % bar, bar))  # the release
-        rows.append((float(onset), 1, int(p), at, bar))
-    rows.sort(key=lambda r: (r[0], r[1]))  # a release before a strike at the same time
-    out, clock, reference = [], None, None
-    for t, strike, p, at, bar in rows:
-        gap = 0.0 if clock is None else t - clock
-        cls = codec.time_class(gap)
-        clock = t if clock is None else clock + codec.time_values[cls]
-        pitch = codec.fold_pitch(p)
-        velocity = codec.velocity_class(VELOCITY if strike else 0)
-        out.append((codec.interval_class(pitch, reference), velocity, cls, pitch - codec.low, position_class(at),
-                    meter_class(bar)))
-        if strike:
-            reference = pitch
-    return np.asarray(out, np.int64).reshape(-1, 6)
 
 
 ABSOLUTE = 3  # the column of the absolute pitch class
@@ -171,8 +142,8 @@ def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     codec = EventCodec.beats()
-    train = [encode_piece(p, codec) for p in load(corpus, "train")[:config.limit or None]]
-    valid = [(p["collection"], encode_piece(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
+    train = [metrical_events(p, codec) for p in load(corpus, "train")[:config.limit or None]]
+    valid = [(p["collection"], metrical_events(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
     model = model_for(codec, config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .codec import EventCodec, meter_class, position_class
+
+VELOCITY = 80  # the corpus is notation: every note-on at one loudness
 NOTE_FIELDS = ("pitch", "onset", "duration", "bar_position", "bar_length")  # MIDI key; quarter notes
 
 
@@ -31,3 +34,26 @@ def load(folder: str | Path, split: str | None = None) -> list[dict]:
         raise CorpusError(f"{folder}: pieces.json and melodies.npz do not match")
     return [{**piece, **{name: arrays[name][starts[i]:starts[i + 1]] for name in NOTE_FIELDS}}
             for i, piece in enumerate(meta) if split is None or piece["split"] == split]
+
+
+def metrical_events(piece: dict, codec: EventCodec) -> np.ndarray:
+    """A corpus melody -> (N, 6) int64: interval, velocity and time classes (predicted), then the
+    absolute pitch, position and metre classes (heard only)."""
+    rows = []
+    for p, onset, length, at, bar in zip(piece["pitch"], piece["onset"], piece["duration"], piece["bar_position"],
+                                         piece["bar_length"]):
+        rows.append((float(onset + length), 0, int(p), (at + length) % bar, bar))  # the release
+        rows.append((float(onset), 1, int(p), at, bar))
+    rows.sort(key=lambda r: (r[0], r[1]))  # a release before a strike at the same time
+    out, clock, reference = [], None, None
+    for t, strike, p, at, bar in rows:
+        gap = 0.0 if clock is None else t - clock
+        cls = codec.time_class(gap)
+        clock = t if clock is None else clock + codec.time_values[cls]
+        pitch = codec.fold_pitch(p)
+        velocity = codec.velocity_class(VELOCITY if strike else 0)
+        out.append((codec.interval_class(pitch, reference), velocity, cls, pitch - codec.low, position_class(at),
+                    meter_class(bar)))
+        if strike:
+            reference = pitch
+    return np.asarray(out, np.int64).reshape(-1, 6)

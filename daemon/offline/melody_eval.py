@@ -72,3 +72,65 @@ def format_scores(columns: dict[str, dict[str, Score]]) -> str:
     for c in collections:
         lines.append(f"{c:<12}" + "".join(f" | {columns[n].get(c, Score()).row()}" for n in names))
     return "\n".join(lines) + f"\n(pitch NLL in nats per note-on; leaps beyond {MAX_INTERVAL} semitones count as {MAX_INTERVAL})"
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max()
+    return x - np.log(np.exp(x).sum())
+
+
+def model_events(net, piece: dict) -> np.ndarray:
+    """A corpus piece as the model's input rows: a metrical model's own encoding, or, for a seconds
+    model (the shipped melody model), the notes at 120 bpm through its codec."""
+    from ..formats.corpus import VELOCITY, metrical_events
+    from ..formats.midifile import NoteMessage
+
+    codec = net.codec
+    if codec.time_unit == "beats":
+        return metrical_events(piece, codec)
+    notes = []
+    for p, onset, length in zip(piece["pitch"], piece["onset"], piece["duration"]):
+        notes += [NoteMessage(float(onset) * 0.5, int(p), VELOCITY), NoteMessage(float(onset + length) * 0.5, int(p), 0)]
+    return codec.encode(sorted(notes, key=lambda n: (n.time, n.velocity > 0)))
+
+
+def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_order: int = 4,
+                window: int = 2000) -> dict[str, dict[str, Score]]:
+    """A model file through onnxruntime on `pieces`, each streamed from its start: per collection,
+    pitch on note-ons (as the Markov baseline is scored), and time per event. With `session_weight`,
+    the pitch head is mixed with a session model that learns the piece's intervals as it streams."""
+    codec = net.codec
+    middle = codec.pitch_classes // 2
+    pitch_scores: dict[str, Score] = defaultdict(Score)
+    time_scores: dict[str, Score] = defaultdict(Score)
+    for piece in pieces:
+        rows = model_events(net, piece)
+        stream = net.stream()
+        session = VariableOrderMarkov(order=session_order, window=window) if session_weight else None
+        reference = None
+        logits = None
+        for i, row in enumerate(rows):
+            pitch = int(row[0]) + codec.low if codec.pitch_mode == "absolute" else None
+            if codec.pitch_mode == "interval":
+                pitch = int(row[3]) + codec.low  # the absolute pitch the model hears
+            if logits is not None:
+                p_logits, _, t_logits = net.heads(logits)
+                for key in (piece["collection"], "all"):
+                    time_scores[key].add(np.exp(_log_softmax(t_logits)), int(row[2]))
+                if row[1] > 0 and reference is not None:  # a note-on after the first
+                    p = np.exp(_log_softmax(p_logits))
+                    if session is not None:
+                        q = np.zeros_like(p)
+                        steps = np.arange(-MAX_INTERVAL, MAX_INTERVAL + 1)
+                        where = steps + (middle if codec.pitch_mode == "interval" else reference - codec.low)
+                        ok = (where >= 0) & (where < len(q))
+                        q[where[ok]] = session.distribution()[ok]
+                        p = (1 - session_weight) * p + session_weight * q / max(q.sum(), 1e-12)
+                    for key in (piece["collection"], "all"):
+                        pitch_scores[key].add(p, int(row[0]))
+            if row[1] > 0:
+                if session is not None and reference is not None:
+                    session.observe(interval_symbol(pitch - reference))
+                reference = pitch
+            logits = stream.advance(*(int(x) for x in row))
+    return {"pitch": dict(pitch_scores), "time": dict(time_scores)}
