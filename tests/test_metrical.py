@@ -148,3 +148,16 @@ def test_segue_jam_refuses_a_metrical_model_in_one_line(metrical_file):
 
     result = CliRunner().invoke(cli, ["jam", "--model", str(metrical_file)])
     assert result.exit_code == 1 and "segue generate plays it; segue jam does not yet" in result.output
+
+
+def test_a_model_file_is_scored_per_note_on_like_the_baseline_and_helped_by_the_session_model(metrical_file):
+    from segue.daemon.models.event import EventModel
+    from segue.daemon.offline.melody_eval import score_model
+
+    net = EventModel(metrical_file)
+    tune = piece([60, 64, 67, 72, 71, 67, 62, 59] * 6, np.arange(48) * 0.5, [0.5] * 48, (np.arange(48) * 0.5) % 3)
+    alone = score_model(net, [tune])
+    helped = score_model(net, [tune], session_weight=0.5)
+    assert alone["pitch"]["all"].notes == helped["pitch"]["all"].notes == 47  # every note-on but the first
+    assert alone["time"]["all"].notes == 2 * 48 - 1  # every event but the first
+    assert helped["pitch"]["all"].nll < alone["pitch"]["all"].nll  # the tune repeats: the session model learns it
