@@ -1,0 +1,167 @@
+"""Continuations of held-out melodies: a model file, the interval Markov baseline and the real tunes.
+
+For each held-out tune with enough notes, the first 24 notes are the prime and 32 notes are
+continued; every source is described by the same statistics (medians over tunes): the fraction of
+onsets that are chords, of notes in the prime's key, of onsets on the prime's eighth-note grid, the
+mean absolute interval, the range, and the fraction of the continuation's 3-interval motifs heard
+before (in the prime or earlier in the continuation).
+
+    python benchmarks/continuation.py runs/metrical.onnx runs/melodies [--tunes 60] [--plot docs/img/...]
+
+Prints one table; docs/notes/melody-model.md quotes it.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections import Counter
+
+import numpy as np
+from segue.daemon.formats.corpus import load
+from segue.daemon.formats.midifile import NoteMessage
+from segue.daemon.models.continuation import GenerateConfig, continue_events
+from segue.daemon.models.cursor import Cursor
+from segue.daemon.models.event import EventModel
+from segue.daemon.models.markov import (
+    MAX_INTERVAL,
+    VariableOrderMarkov,
+    interval_symbol,
+)
+from segue.daemon.models.sampling import GumbelNoise, Sampling
+from segue.daemon.offline.melody_eval import train_markov
+
+PRIME, LENGTH = 24, 32
+# Krumhansl-Kessler key profiles (major, minor), for the key of the prime.
+MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10, 11)}  # minor: natural, and the leading tone
+
+
+def key_of(pitches, durations) -> tuple[int, str]:
+    weights = np.zeros(12)
+    for p, d in zip(pitches, durations):
+        weights[int(p) % 12] += d
+    best = max(((np.corrcoef(weights, np.roll(profile, tonic))[0, 1], tonic, mode)
+                for tonic in range(12) for mode, profile in (("major", MAJOR), ("minor", MINOR))))
+    return best[1], best[2]
+
+
+def stats(onsets, pitches, prime_pitches, key, bar_offset: float) -> dict:
+    """`onsets` in beats from the prime's first bar line (so the grid is the notation's)."""
+    onsets, pitches = np.asarray(onsets, float), np.asarray(pitches, int)
+    tonic, mode = key
+    scale = {(tonic + s) % 12 for s in SCALES[mode]}
+    times = Counter(np.round(onsets, 4))
+    steps = np.diff(pitches)
+    heard = list(np.diff(prime_pitches)) + list(steps)
+    motifs = [tuple(heard[i:i + 3]) for i in range(len(heard) - 2)]
+    first = len(prime_pitches) - 1  # motifs that start in the continuation
+    later = [m for i, m in enumerate(motifs) if i >= first - 2]
+    repeated = sum(1 for i, m in enumerate(motifs) if i >= first - 2 and m in motifs[:i])
+    grid = (onsets + bar_offset) * 2
+    return {"chords": sum(1 for n in times.values() if n > 1) / max(len(times), 1),
+            "in key": float(np.mean([p % 12 in scale for p in pitches])),
+            "on 8th grid": float(np.mean(np.abs(grid - np.round(grid)) < 1 / 48)),
+            "mean |interval|": float(np.abs(steps).mean()) if len(steps) else 0.0,
+            "range": int(pitches.max() - pitches.min()),
+            "repeated motifs": repeated / max(len(later), 1)}
+
+
+def model_continuation(net: EventModel, piece: dict, seed: int):
+    """(onsets in beats from the first bar line, pitches) of the model's first LENGTH notes."""
+    offset = float(piece["bar_position"][0])
+    bar = float(piece["bar_length"][0])
+    notes = []
+    for p, onset, length in zip(piece["pitch"][:PRIME], piece["onset"][:PRIME], piece["duration"][:PRIME]):
+        notes += [NoteMessage(float(onset) + offset, int(p), 80), NoteMessage(float(onset + length) + offset, int(p), 0)]
+    notes.sort(key=lambda n: (n.time, n.velocity > 0))
+    codec = net.codec
+    beat_seconds = 0.5
+    if codec.time_unit == "beats":
+        cursor = Cursor(codec, beat_seconds, bar_beats=bar, heard=bool(net.info.inputs))
+        events, played = codec.encode_timed(notes)
+        rows = cursor.rows(events, first=float(played[0]))
+        end = cursor.beats
+    else:  # a seconds model hears the tune at 120 bpm
+        cursor = None
+        rows = codec.encode([NoteMessage(n.time * beat_seconds, n.pitch, n.velocity) for n in notes])
+        end = notes[-1].time
+    result = continue_events(net, rows, GenerateConfig(events=LENGTH * 3, seed=seed), first_gap=True, cursor=cursor)
+    strikes = [(end + n.time / beat_seconds, n.pitch) for n in result.notes if n.velocity][:LENGTH]
+    return [t - offset for t, _ in strikes], [p for _, p in strikes]
+
+
+def markov_continuation(intervals: VariableOrderMarkov, durations_of: VariableOrderMarkov, values: list[float],
+                        piece: dict, seed: int, session_weight: float = 0.3):
+    """The Continuator's way: intervals from the corpus model mixed with one that learnt the prime,
+    durations from a duration model, notes end to end (a monophonic line, no rests)."""
+    rng = np.random.default_rng(seed)
+    noise = GumbelNoise(seed)
+    draw = Sampling().draw
+    session = VariableOrderMarkov(order=4, window=2000)
+    pitches = [int(p) for p in piece["pitch"][:PRIME]]
+    context = [interval_symbol(s) for s in np.diff(pitches)]
+    for s in context:
+        session.observe(s)
+    dur_context = [values.index(min(values, key=lambda v: abs(v - d))) for d in piece["duration"][:PRIME]]
+    onset = float(piece["onset"][PRIME - 1] + piece["duration"][PRIME - 1])
+    onsets, out = [], []
+    for _ in range(LENGTH):
+        p = (1 - session_weight) * intervals.distribution(tuple(context[-intervals.order:])) \
+            + session_weight * session.distribution()
+        symbol = draw(np.log(np.maximum(p, 1e-12)), noise)
+        pitch = int(np.clip(pitches[-1] + symbol - MAX_INTERVAL, 24, 112))
+        d = durations_of.distribution(tuple(dur_context[-durations_of.order:]))
+        k = int(rng.choice(len(d), p=d))
+        onsets.append(onset)
+        out.append(pitch)
+        pitches.append(pitch)
+        context.append(symbol)
+        session.observe(symbol)
+        dur_context.append(k)
+        onset += values[k]
+    return onsets, out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="an event model file (or a shipped name, e.g. melody)")
+    parser.add_argument("corpus", help="a folder from segue data melodies")
+    parser.add_argument("--split", default="test", choices=["valid", "test"])
+    parser.add_argument("--tunes", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    net = EventModel(args.model)
+    train = load(args.corpus, "train")
+    held = [p for p in load(args.corpus, args.split) if len(p["pitch"]) >= PRIME + LENGTH]
+    held = [held[i] for i in np.random.default_rng(args.seed).permutation(len(held))[:args.tunes]]
+    intervals = train_markov(train, order=4)
+    values = sorted({round(float(d), 4) for p in train for d in p["duration"]})
+    durations = VariableOrderMarkov(symbols=len(values), order=2)
+    for p in train:
+        durations.reset_context()
+        for d in p["duration"]:
+            durations.observe(values.index(round(float(d), 4)))
+    rows: dict[str, list[dict]] = {"real": [], "Markov": [], net.path.name: []}
+    for i, piece in enumerate(held):
+        prime = piece["pitch"][:PRIME]
+        key = key_of(prime, piece["duration"][:PRIME])
+        offset = float(piece["bar_position"][0])
+        real = (piece["onset"][PRIME:PRIME + LENGTH], piece["pitch"][PRIME:PRIME + LENGTH])
+        for name, (onsets, pitches) in (("real", real),
+                                        ("Markov", markov_continuation(intervals, durations, values, piece, args.seed + i)),
+                                        (net.path.name, model_continuation(net, piece, args.seed + i))):
+            if len(pitches) > 1:
+                rows[name].append(stats(onsets, pitches, prime, key, offset))
+    print(f"continuations of {len(held)} {args.split} tunes ({PRIME}-note primes, {LENGTH} notes), medians:")
+    keys = list(next(iter(rows.values()))[0])
+    print(f"{'':<22}" + "".join(f"{k:>17}" for k in keys))
+    for name, found in rows.items():
+        print(f"{name:<22}" + "".join(f"{statistics.median(r[k] for r in found):>17.3f}" for k in keys)
+              + f"   ({len(found)} tunes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
