@@ -6,7 +6,7 @@ onsets that are chords, of notes in the prime's key, of onsets on the prime's ei
 mean absolute interval, the range, and the fraction of the continuation's 3-interval motifs heard
 before (in the prime or earlier in the continuation).
 
-    python benchmarks/continuation.py runs/metrical.onnx runs/melodies [--tunes 60] [--plot docs/img/...]
+    python benchmarks/continuation.py runs/metrical.onnx runs/melodies [--tunes 60] [--plot FILE.png]
 
 Prints one table; docs/notes/melody-model.md quotes it.
 """
@@ -124,6 +124,45 @@ def markov_continuation(intervals: VariableOrderMarkov, durations_of: VariableOr
     return onsets, out
 
 
+def plot(cases, path: str) -> None:
+    """Piano rolls: a row per tune, a column per source; the prime grey, the continuation coloured,
+    bar lines dotted, time in beats."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(cases[0][1])
+    fig, axes = plt.subplots(len(cases), len(names), figsize=(5 * len(names), 2.4 * len(cases)), dpi=100,
+                             squeeze=False)
+    for row, (piece, sources) in enumerate(cases):
+        offset, bar = float(piece["bar_position"][0]), float(piece["bar_length"][0])
+        prime = list(zip(piece["onset"][:PRIME], piece["duration"][:PRIME], piece["pitch"][:PRIME]))
+        for col, name in enumerate(names):
+            ax = axes[row][col]
+            onsets, pitches = sources[name]
+            ends = list(onsets[1:]) + [onsets[-1] + 0.5] if len(onsets) else []
+            for o, d, p in prime:
+                ax.broken_barh([(o + offset, d)], (p - 0.4, 0.8), facecolors="0.65")
+            for o, e, p in zip(onsets, ends, pitches):
+                ax.broken_barh([(o + offset, max(e - o, 0.05))], (p - 0.4, 0.8), facecolors="tab:blue")
+            right = (onsets[-1] + offset + 1) if len(onsets) else 1
+            for line in np.arange(0, right, bar):
+                ax.axvline(line, color="0.8", lw=0.6, ls=":")
+            ax.set_xlim(0, right)
+            shown = list(piece["pitch"][:PRIME]) + list(pitches)
+            ax.set_ylim(min(shown) - 3, max(shown) + 3)
+            if row == 0:
+                ax.set_title(name)
+            if col == 0:
+                ax.set_ylabel(piece["title"][:24], fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("beats")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="an event model file (or a shipped name, e.g. melody)")
@@ -131,6 +170,7 @@ def main(argv=None) -> int:
     parser.add_argument("--split", default="test", choices=["valid", "test"])
     parser.add_argument("--tunes", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", help="also write piano rolls of the first three tunes here (PNG)")
     args = parser.parse_args(argv)
     net = EventModel(args.model)
     train = load(args.corpus, "train")
@@ -144,22 +184,28 @@ def main(argv=None) -> int:
         for d in p["duration"]:
             durations.observe(values.index(round(float(d), 4)))
     rows: dict[str, list[dict]] = {"real": [], "Markov": [], net.path.name: []}
+    cases = []
     for i, piece in enumerate(held):
         prime = piece["pitch"][:PRIME]
         key = key_of(prime, piece["duration"][:PRIME])
         offset = float(piece["bar_position"][0])
-        real = (piece["onset"][PRIME:PRIME + LENGTH], piece["pitch"][PRIME:PRIME + LENGTH])
-        for name, (onsets, pitches) in (("real", real),
-                                        ("Markov", markov_continuation(intervals, durations, values, piece, args.seed + i)),
-                                        (net.path.name, model_continuation(net, piece, args.seed + i))):
+        sources = {"real": (piece["onset"][PRIME:PRIME + LENGTH], piece["pitch"][PRIME:PRIME + LENGTH]),
+                   "Markov": markov_continuation(intervals, durations, values, piece, args.seed + i),
+                   net.path.name: model_continuation(net, piece, args.seed + i)}
+        for name, (onsets, pitches) in sources.items():
             if len(pitches) > 1:
                 rows[name].append(stats(onsets, pitches, prime, key, offset))
+        if len(cases) < 3:
+            cases.append((piece, sources))
     print(f"continuations of {len(held)} {args.split} tunes ({PRIME}-note primes, {LENGTH} notes), medians:")
     keys = list(next(iter(rows.values()))[0])
     print(f"{'':<22}" + "".join(f"{k:>17}" for k in keys))
     for name, found in rows.items():
         print(f"{name:<22}" + "".join(f"{statistics.median(r[k] for r in found):>17.3f}" for k in keys)
               + f"   ({len(found)} tunes)")
+    if args.plot:
+        plot(cases, args.plot)
+        print(f"wrote {args.plot}")
     return 0
 
 
