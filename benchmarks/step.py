@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 from segue.daemon.models.continuation import GenerateConfig, continue_events, draw_note
+from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.event import EventModel
 from segue.daemon.models.sampling import GumbelNoise, Sampling
 from segue.daemon.offline.generate import default_prime
@@ -43,8 +44,9 @@ def timed(fn, steps: int, warmup: int = 200) -> list[float]:
 
 def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
     stream, noise, sampling = model.stream(), GumbelNoise(0), Sampling()
-    stream.prime(model.codec.encode(default_prime()))
-    event = [0, 0, 0]
+    heard = [0] * len(model.info.inputs)  # a metrical model's input-only features: their cost, not their value
+    stream.prime(np.array([[*row, *heard] for row in model.codec.encode(default_prime())], np.int64))
+    event = [0, 0, 0, *heard]
 
     def step_only():
         stream.advance(*event)
@@ -57,7 +59,7 @@ def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
         gap = sampling.draw(model.heads(logits)[2], noise)
         pitch, vel = draw_note(model, logits, sampling, noise, sounding)
         (sounding.add if vel else sounding.discard)(pitch + low)
-        event[:] = pitch, vel, gap
+        event[:3] = pitch, vel, gap
 
     return {"onnxruntime step": timed(step_only, steps), "onnxruntime step + sampling (a)": timed(step_and_sample, steps)}
 
@@ -88,8 +90,15 @@ def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
 
 
 def throughput(model: EventModel, events: int, repeats: int = 3) -> float:
-    prime = model.codec.encode(default_prime())
-    runs = [continue_events(model, prime, GenerateConfig(events=events, seed=i)) for i in range(repeats)]
+    def cursor():  # a metrical model's place (4/4 at 120 bpm); None for a seconds model
+        return Cursor(model.codec, bar_beats=4.0, heard=True) if model.info.inputs else None
+
+    prime = model.codec.encode(default_prime(bpm=60.0 if model.info.inputs else 120.0))
+    runs = []
+    for i in range(repeats):
+        c = cursor()
+        rows = c.rows(prime) if c else prime
+        runs.append(continue_events(model, rows, GenerateConfig(events=events, seed=i), cursor=c))
     return statistics.median(events / r.seconds for r in runs)
 
 
