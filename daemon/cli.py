@@ -75,6 +75,8 @@ def cli(verbose: int) -> None:
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest note, seconds.")
 @click.option("--bpm", type=float, help="Tempo written into the output file (default: the prime's, else 120).")
 @click.option("--with-prime", is_flag=True, help="Write the prime first and the continuation after it (event models).")
+@click.option("--session-weight", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Mix a model of the prime's own intervals into every note's pitch (the Continuator's idea; 0: off).")
 @click.option("--free", is_flag=True, help="Draw the three heads independently, as the textbook did (impossible releases are then dropped).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
 @click.option("--frames", type=int, default=64, show_default=True, help="Frames to sample (piano-roll models).")
@@ -83,7 +85,7 @@ def cli(verbose: int) -> None:
 @click.option("--lyric-prime", help="Text the lyrics follow on from.")
 @click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics (pyphen's codes).")
 def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, with_prime,
-             free, plot, frames, sing, lyric_model, lyric_prime, lang):
+             session_weight, free, plot, frames, sing, lyric_model, lyric_prime, lang):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     if bpm is not None and not 20 <= bpm <= 400:
         raise ValueError("bpm must be in range 20..400")
@@ -101,7 +103,7 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
                    f"(primed with {count(primed, 'frames')})")
         return
     config = GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
-                            max_note=max_note, constrain=not free)
+                            max_note=max_note, constrain=not free, session_weight=session_weight)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
                                prime_track=track, bpm=bpm, with_prime=with_prime, plot=plot, lyricist=lyricist)
     click.echo(f"wrote {report.out}: {count(report.notes, 'notes')} from {count(report.events, 'events')} "

@@ -144,3 +144,28 @@ def test_no_note_is_struck_and_released_on_the_same_tick(small_model, krebs, tmp
                       model=small_model, prime=krebs)
         spans = _note_ticks(out)
         assert spans and not [s for s in spans if s[1] <= s[0]], seed
+
+
+def test_the_session_model_pulls_the_continuation_toward_the_primes_own_intervals(tmp_path):
+    from segue.daemon.formats.midifile import NoteMessage, write_notes
+
+    motif = [60, 64, 67, 60]  # steps +4, +3, -7, round and round
+    notes = []
+    for i, p in enumerate(motif * 8):
+        notes += [NoteMessage(i * 0.25, p, 90), NoteMessage(i * 0.25 + 0.2, p, 0)]
+    prime = tmp_path / "riff.mid"
+    write_notes(prime, notes)
+
+    def share(weight):
+        hits = total = 0
+        for seed in range(4):
+            out = tmp_path / f"{weight}-{seed}.mid"
+            generate_file(out, GenerateConfig(events=120, seed=seed, session_weight=weight), prime=prime)
+            pitches = [n.pitch for n in read_notes(out) if n.velocity]
+            steps = np.diff(pitches)
+            hits, total = hits + int(np.isin(steps, [4, 3, -7]).sum()), total + len(steps)
+        return hits / total
+
+    assert share(0.9) > share(0.0) + 0.2
+    with pytest.raises(ValueError, match="session weight must be in range 0..1"):
+        GenerateConfig(session_weight=1.0)

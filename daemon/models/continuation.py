@@ -24,6 +24,7 @@ class GenerateConfig:
     max_note: float = 4.0  # seconds; longer notes are released
     constrain: bool = True  # releases name sounding pitches, strikes silent ones (the codec's invariant)
     channel: int = 0  # output channel
+    session_weight: float = 0.0  # the session model's share of each strike's pitch distribution (0: off)
 
     def __post_init__(self):
         if self.events < 1:
@@ -32,6 +33,8 @@ class GenerateConfig:
             raise ValueError("max-note must be > 0 seconds")
         if not 0 <= self.channel <= 15:
             raise ValueError("channel must be in range 0..15")
+        if not 0 <= self.session_weight < 1:
+            raise ValueError("session weight must be in range 0..1 (1 excluded: the network always has a say)")
 
 
 @dataclass
@@ -89,8 +92,10 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
         out(guard.release_due(clock))  # so the draw below sees what still sounds then
         struck_before = guard.sounding(channel, before=clock)
         base = cursor.base
+        prior = cursor.prior(codec.pitch_classes) if config.session_weight else None
         pitch, vel = draw_note(model, logits, config.sampling, noise, struck_before, held, constrain=config.constrain,
-                               struck_now=guard.sounding(channel) - struck_before, base=base)
+                               struck_now=guard.sounding(channel) - struck_before, base=base,
+                               prior=prior, prior_weight=config.session_weight)
         events.append((pitch, vel, gap))
         out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
         logits = stream.advance(*cursor.event(pitch + base, vel, gap))
@@ -101,7 +106,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
 
 def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: GumbelNoise, sounding: set[int],
               held: frozenset[int] = frozenset(), constrain: bool = True,
-              struck_now: set[int] = frozenset(), base: int | None = None) -> tuple[int, int]:
+              struck_now: set[int] = frozenset(), base: int | None = None, prior: np.ndarray | None = None,
+              prior_weight: float = 0.0) -> tuple[int, int]:
     """(pitch class, velocity class) of the next event, its time class already drawn.
 
     Constrained: release or strike first (the velocity head), then a pitch that fits it. In
@@ -112,7 +118,8 @@ def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: 
     at this very time (not released, which would leave a note of no length, nor struck again);
     `held`: other voices' (never struck). `base`: the pitch class 0 stands for (an interval
     model's moves with its last note; the codec's `low` by default); classes off the keyboard are
-    never drawn.
+    never drawn. `prior`: a distribution over the pitch classes (the session model's) that takes
+    `prior_weight` of a strike's pitch distribution.
     Unconstrained (the textbook's way): the two heads are drawn independently.
     """
     pitch_logits, vel_logits, _ = model.heads(logits)
@@ -138,4 +145,8 @@ def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: 
         return sampling.draw(pitch_logits, noise, banned=~releasable), vel
     free = silent.copy()
     free[classes(held)] = False
+    if prior is not None and prior_weight:
+        p = np.exp(pitch_logits - pitch_logits.max())
+        mixed = (1 - prior_weight) * p / p.sum() + prior_weight * prior
+        pitch_logits = np.log(np.maximum(mixed, 1e-30)).astype(np.float32)
     return sampling.draw(pitch_logits, noise, banned=~free if free.any() else ~silent), vel

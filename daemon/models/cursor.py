@@ -4,22 +4,29 @@ A seconds-timed, absolute-pitch model (the shipped melody model) needs nothing: 
 gaps in seconds. The metrical model (EventCodec.beats) needs its place: the last struck pitch (its
 pitch classes are intervals from it), the clock in beats and the bar (its time classes are beats,
 and it hears the position in the bar and the bar's length), and the absolute pitch it hears.
+
+A cursor can also keep a session model: a variable-order Markov model of the intervals struck in
+this stream (the prime, the player, the continuation so far), whose distribution `prior` gives in the
+model's pitch classes, to mix with the network's (the Continuator's idea; models/markov.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..formats.codec import EventCodec, meter_class, position_class
+from .markov import MAX_INTERVAL, VariableOrderMarkov, interval_symbol
 
 
 class Cursor:
     """Turns pitches into classes and back, and gap classes into seconds, for one stream."""
 
     def __init__(self, codec: EventCodec, beat_seconds: float = 0.5, bar_beats: float | None = None,
-                 heard: bool = False, reference: int | None = None, beats: float = 0.0):
+                 heard: bool = False, reference: int | None = None, beats: float = 0.0,
+                 session: VariableOrderMarkov | None = None):
         self.codec, self.beat_seconds, self.bar_beats, self.heard = codec, beat_seconds, bar_beats, heard
-        self.reference = reference  # the last struck pitch (interval models)
+        self.reference = reference  # the last struck pitch (interval models; the session model's too)
         self.beats = beats  # the clock, in beats from the first bar line (beat-timed models)
+        self.session = session
 
     @property
     def base(self) -> int:
@@ -53,8 +60,21 @@ class Cursor:
         which its pitch is the reference if it was struck."""
         row = (self.pitch_class(pitch), velocity, gap, *self.features(pitch))
         if velocity:
+            if self.session is not None and self.reference is not None:
+                self.session.observe(interval_symbol(pitch - self.reference))
             self.reference = pitch
         return row
+
+    def prior(self, size: int) -> np.ndarray | None:
+        """The session model's distribution over the `size` pitch classes from `base` (None without
+        one, or before a first note): each class's interval from the last struck pitch."""
+        if self.session is None or self.reference is None:
+            return None
+        steps = self.base + np.arange(size) - self.reference + MAX_INTERVAL
+        ok = (steps >= 0) & (steps < self.session.symbols)
+        p = np.zeros(size)
+        p[ok] = self.session.distribution()[steps[ok]]
+        return p / p.sum() if p.sum() > 0 else None
 
     def rows(self, events: np.ndarray, first: float = 0.0) -> np.ndarray:
         """(N, 3) events of the absolute codec's classes (EventCodec.encode_timed, times in this

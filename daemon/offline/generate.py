@@ -13,6 +13,7 @@ from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..models.continuation import GenerateConfig, continue_events
 from ..models.cursor import Cursor
 from ..models.event import EventModel
+from ..models.markov import VariableOrderMarkov
 from ..models.roll import RollModel, continue_roll
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,15 @@ def generate_file(
     else:
         notes, meter = read_notes(prime, channel=prime_channel, track=prime_track), read_meter(prime)
     cursor = None
-    if net.codec.time_unit == "beats" or net.codec.pitch_mode == "interval" or net.info.inputs:
-        # The prime in beats (its own tempo map), bars from the file's start in its last time signature.
-        beats = default_prime(bpm=60.0) if prime is None else read_notes(prime, channel=prime_channel,
-                                                                             track=prime_track, beats=True)
+    session = VariableOrderMarkov(order=4, window=2000) if config.session_weight else None
+    if session is not None or net.codec.time_unit == "beats" or net.codec.pitch_mode == "interval" or net.info.inputs:
         cursor = Cursor(net.codec, beat_seconds=60.0 / (bpm or meter.bpm),
-                        bar_beats=meter.numerator * 4 / meter.denominator, heard=bool(net.info.inputs))
-        events, played = net.codec.encode_timed(beats)
+                        bar_beats=meter.numerator * 4 / meter.denominator, heard=bool(net.info.inputs), session=session)
+        timed = notes
+        if net.codec.time_unit == "beats":  # the prime in beats (its own tempo map), bars from the file's start
+            timed = default_prime(bpm=60.0) if prime is None else read_notes(prime, channel=prime_channel,
+                                                                                track=prime_track, beats=True)
+        events, played = net.codec.encode_timed(timed)
         primed = cursor.rows(events, first=float(played[0]) if len(played) else 0.0)
     else:
         primed = net.codec.encode(notes)
