@@ -177,6 +177,8 @@ def ports(backend):
 @click.option("--channel", type=CHANNEL, default=0, show_default=True, help="Output channel.")
 @click.option("--listen", type=CHANNEL, multiple=True, help="Channel to listen to (repeatable; default: all but drums).")
 @click.option("--velocity-scale", type=float, default=1.0, show_default=True)
+@click.option("--session-weight", type=float, default=0.0, show_default=True,
+              help="Mix a model of what the player played in this jam into every answer note's pitch (0..0.9; 0: off).")
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest answer note, seconds.")
 @click.option("--grid", type=click.Choice(["beat", "bar", "off"]), default="beat", show_default=True,
               help="With MIDI clock coming in (or --bpm), start answers on the next beat or bar.")
@@ -209,8 +211,8 @@ def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime,
 
 
 def _jam(model, backend, input_name, output_name, mode, voicing, silence, length, play_along, thru, temperature, top_k,
-         top_p, seed, channel, listen, velocity_scale, max_note, grid, bpm, beats_per_bar, record, replay, trace, status,
-         controls, lyricist=None):
+         top_p, seed, channel, listen, velocity_scale, session_weight, max_note, grid, bpm, beats_per_bar, record, replay,
+         trace, status, controls, lyricist=None):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
         raise ValueError("grid must be beat, bar or off")
     if mode not in (*MODES, "harmonize"):
@@ -223,7 +225,7 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
     config = JamConfig(length=Span.parse(length), sampling=Sampling(temperature, top_k, top_p), seed=seed,
                        max_note=max_note, channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
                        grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid], bpm=bpm,
-                       beats_per_bar=beats_per_bar, thru=thru)
+                       beats_per_bar=beats_per_bar, thru=thru, session_weight=session_weight)
     call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
                            barge_in=not play_along)
     policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize()}[mode]

@@ -76,3 +76,13 @@ def test_cc_controls_change_the_engine_live(small_model):
     sched.close()
     assert [(m.channel, m.control) for m in sent if m.type == "control_change"][:2] == [(2, 123), (2, 120)]
     assert eng.ignored == 0  # mapped CCs are controls, not ignored messages
+
+
+def test_the_session_control_sets_the_session_models_weight():
+    from segue.daemon.live.controls import settings
+    from segue.daemon.live.engine import JamConfig
+
+    assert settings(JamConfig(), "session", 127).session_weight == 0.9
+    assert settings(JamConfig(), "session", 0).session_weight == 0.0
+    with pytest.raises(ValueError, match="session weight must be in range 0..1"):
+        JamConfig(session_weight=1.0)

@@ -142,12 +142,35 @@ def test_generate_continues_a_prime_on_its_beat_grid(metrical_file, tmp_path, kr
     assert not on  # every note released
 
 
-def test_segue_jam_refuses_a_metrical_model_in_one_line(metrical_file):
-    from click.testing import CliRunner
-    from segue.daemon.cli import cli
+def test_the_live_engine_answers_with_a_metrical_model_on_the_bpm_grid(metrical_file):
+    """The engine feeds a metrical model what it hears (intervals, beats, the bar of --bpm) and its
+    answer's notes fall on the model's grid of the internal tempo; a barge-in re-primes it."""
+    from segue.daemon.live.engine import Engine, JamConfig
+    from segue.daemon.live.policy import CallAndResponse
+    from segue.daemon.live.scheduler import Scheduler
+    from segue.daemon.models.event import EventModel
+    import mido
 
-    result = CliRunner().invoke(cli, ["jam", "--model", str(metrical_file)])
-    assert result.exit_code == 1 and "segue generate plays it; segue jam does not yet" in result.output
+    sent = []
+    sched = Scheduler(sent.append, max_note=2.0)
+    try:
+        eng = Engine(EventModel(metrical_file), sched, CallAndResponse(silence=0.1),
+                     JamConfig(length=24, seed=0, bpm=120, session_weight=0.3, max_note=2.0))
+        origin = eng.tempo.internal.origin
+        for i, pitch in enumerate([60, 62, 64, 65, 67, 65, 64, 62]):
+            eng.hear(origin + i * 0.25, mido.Message("note_on", note=pitch, velocity=90))
+            eng.hear(origin + i * 0.25 + 0.2, mido.Message("note_off", note=pitch))
+        assert eng.cursor.reference == 62 and eng.cursor.bar_beats == 4.0
+        eng.answer(eng.clock())
+        machine = [n for n in eng.window if n.channel < 0]
+        assert sum(1 for n in machine if n.velocity) >= 3
+        beats = np.array([(n.time - origin) / 0.5 for n in machine])
+        assert np.abs(beats * 24 - np.round(beats * 24)).max() < 1e-3  # 24ths of a beat, from the bar line
+        assert eng.cursor.session.unigram.sum() > eng.cursor.session.symbols  # it learnt the phrase
+        eng.stop_answer(eng.clock())  # re-primed from the window, the session model kept
+        assert eng.logits is not None and eng.cursor.session.unigram.sum() > eng.cursor.session.symbols
+    finally:
+        sched.close()
 
 
 def test_a_model_file_is_scored_per_note_on_like_the_baseline_and_helped_by_the_session_model(metrical_file):

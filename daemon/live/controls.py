@@ -8,14 +8,16 @@ from dataclasses import replace
 
 from .clock import Span
 
-CONTROLS = ("temperature", "length", "mode", "enabled", "panic")
+CONTROLS = ("temperature", "length", "mode", "enabled", "panic", "session")
 CC_RANGE = {"events": (1, 64), "seconds": (0.5, 16.0), "beats": (1, 32), "bars": (1, 16)}  # the length control
 
 
 def settings(config, name: str, value: int):
-    """The settings after a `temperature` or `length` control (the others act on the engine)."""
+    """The settings after a `temperature`, `session` or `length` control (the others act on the engine)."""
     if name == "temperature":  # 0..127 -> 0.1..2.0
         return replace(config, sampling=replace(config.sampling, temperature=round(0.1 + 1.9 * value / 127, 3)))
+    if name == "session":  # 0..127 -> the session model's weight 0..0.9
+        return replace(config, session_weight=round(0.9 * value / 127, 3))
     if name == "length":  # in the unit the session's length is given in
         span = config.length
         low, high = CC_RANGE[span.unit]

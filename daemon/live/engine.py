@@ -23,7 +23,9 @@ import numpy as np
 from ..formats.midifile import DRUM_CHANNEL, NoteMessage
 from ..formats.notes import NoteGuard
 from ..models.continuation import GenerateConfig, draw_note, sample_events
+from ..models.cursor import Cursor
 from ..models.event import EventModel
+from ..models.markov import VariableOrderMarkov
 from ..models.sampling import GumbelNoise, Sampling
 from . import controls as cc
 from .clock import TRANSPORT, Span, Tempo
@@ -38,6 +40,7 @@ LOOKAHEAD = 0.05  # seconds: how far ahead of time the continuous mode samples
 MACHINE = -1  # the channel the window gives the machine's own notes
 SLACK = 0.002  # seconds: a continuous-mode note is never due sooner than this after it is sampled
 MAX_EVENTS = 512  # events per answer at most when its length is a duration
+SESSION = 2000  # note-ons the session model remembers (its memory and cost stay flat after that)
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
 
 
@@ -56,6 +59,7 @@ class JamConfig:
     bpm: float | None = None  # internal tempo when no MIDI clock comes in
     beats_per_bar: int = 4
     thru: bool = False  # pass the player's notes to the output
+    session_weight: float = 0.0  # the session model's share of each answer note's pitch (0: off)
 
     def __post_init__(self):
         if not isinstance(self.length, Span):
@@ -70,6 +74,8 @@ class JamConfig:
             raise ValueError("bpm must be in range 20..400")
         if not 1 <= self.beats_per_bar <= 32:
             raise ValueError("beats per bar must be in range 1..32")
+        if not 0 <= self.session_weight < 1:
+            raise ValueError("session weight must be in range 0..1 (1 excluded)")
 
 
 @dataclass
@@ -116,6 +122,22 @@ class Engine:
         self.stream = model.stream()
         self.logits: np.ndarray | None = None
         self._decoded = None  # decoded time of the last stepped event (monotonic s)
+        # The session model outlives a model reload or a re-priming: it is what this jam taught.
+        session = getattr(getattr(self, "cursor", None), "session", None) or VariableOrderMarkov(order=4, window=SESSION)
+        self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session)
+
+    def _place(self, at: float) -> float | None:
+        """The cursor's tempo and bar position for an event at `at` (monotonic s); returns the beats
+        into the bar (None when no tempo gives a bar)."""
+        cursor, bar = self.cursor, float(self.config.beats_per_bar)
+        cursor.beat_seconds = self.beat_seconds
+        if not self.tempo.known:
+            cursor.bar_beats = None
+            return None
+        cursor.bar_beats = bar
+        line = self.tempo.next_grid(at, bar)  # the next bar line at or after `at`
+        cursor.beats = (bar - (line - at) / self.beat_seconds) % bar
+        return cursor.beats
 
     # -- state the policy reads ------------------------------------------------------------
     @property
@@ -222,12 +244,13 @@ class Engine:
 
     def _step(self, stamp: float, pitch: int, velocity: int) -> None:
         """Step one event at `stamp` into the state."""
+        self._place(stamp)
         gap = 0.0 if self._decoded is None else max(0.0, stamp - self._decoded)
-        cls = self.codec.time_class(gap)
-        self._decoded = stamp if self._decoded is None else self._decoded + self.codec.time_values[cls]
-        if abs(self._decoded - stamp) > self.codec.time_values[-1]:
+        cls = self.cursor.time_class(gap)
+        self._decoded = stamp if self._decoded is None else self._decoded + self.cursor.seconds(cls)
+        if abs(self._decoded - stamp) > self.cursor.seconds(self.codec.time_classes - 1):
             self._decoded = stamp  # after a long silence, start the clock again
-        self.logits = self.stream.advance(pitch - self.codec.low, self.codec.velocity_class(velocity), cls)
+        self.logits = self.stream.advance(*self.cursor.event(pitch, self.codec.velocity_class(velocity), cls))
 
     def reprime(self, now: float) -> None:
         """Rebuild the state from the window of what was really played up to `now`."""
@@ -240,11 +263,17 @@ class Engine:
         notes += [NoteMessage(now, p, 0, MACHINE) for p in sorted(sounding)]  # what a cancel released
         notes.sort(key=lambda n: n.time)
         self.window = deque(notes, maxlen=WINDOW)
-        events, played = self.codec.encode_timed(notes)
+        first = self._place(notes[0].time) if notes else None  # also sets the cursor's tempo
+        scale = self.cursor.scale
+        events, played = self.codec.encode_timed([replace(n, time=n.time / scale) for n in notes])
         self.stream = self.model.stream()
-        self.logits = self.stream.prime(events)
+        session, self.cursor.session = self.cursor.session, None  # it heard these notes already
+        self.cursor.reference = None
+        rows = self.cursor.rows(events, first=first or 0.0)
+        self.cursor.session = session
+        self.logits = self.stream.prime(rows)
         # The decoded clock, as encode() keeps it: the first event's time plus every gap's class value.
-        self._decoded = float(played[0]) + self.codec.decoded_seconds(events) if len(played) else None
+        self._decoded = float(played[0]) * scale + self.cursor.decoded_seconds(events) if len(played) else None
         self.reprimes += 1
         log.debug("re-primed from %d events in %.2f ms", len(events), (time.perf_counter() - started) * 1000)
 
@@ -270,7 +299,7 @@ class Engine:
 
     def control(self, name: str, value: int) -> None:
         """A live control from a MIDI CC value 0..127."""
-        if name in ("temperature", "length"):
+        if name in ("temperature", "length", "session"):
             self.config = cc.settings(self.config, name, value)
         elif name == "mode":
             modes = [m for m in MODES if m in self.policies] + [m for m in self.policies if m not in MODES]
@@ -303,9 +332,10 @@ class Engine:
         cfg = self.config
         timed = cfg.length.unit != "events"
         gen = GenerateConfig(events=MAX_EVENTS if timed else int(cfg.length.value), sampling=cfg.sampling,
-                             max_note=cfg.max_note, channel=cfg.channel)
+                             max_note=cfg.max_note, channel=cfg.channel, session_weight=cfg.session_weight)
         due = now if due is None else due
         start = self._grid(self.clock() + SLACK)
+        self._place(start)  # the answer's first note is at `start`
         voice = _Voice()
 
         def emit(notes):
@@ -316,11 +346,11 @@ class Engine:
             time.sleep(0)  # let the scheduler thread have the GIL if a note is due while the rest is sampled
 
         result = sample_events(self.stream, self.logits, gen, self.noise, held=self.held.pitches(),
-                               until=self.seconds(cfg.length) if timed else None, emit=emit)
+                               until=self.seconds(cfg.length) if timed else None, emit=emit, cursor=self.cursor)
         self.logits = result.logits
         if self._trace:
             self._trace(due, start, start + max((n.time for n in result.notes), default=0.0))
-        self._decoded = start + self.codec.decoded_seconds(result.events)  # the first event is at `start`
+        self._decoded = start + self.cursor.decoded_seconds(result.events)  # the first event is at `start`
         self.heard_since_answer = 0
         self.answers += 1
         log.info("answer %d: %d events, first note %.2f ms after the cue", self.answers, len(result.events),
@@ -362,10 +392,11 @@ class Engine:
             now = self.clock()  # a burst of events takes a while to sample
             base = now if self._decoded is None else self._decoded
             if voice.pending is None:
-                passed = base + codec.time_array < now - 0.005  # gaps already over: no event came then
+                self.cursor.beat_seconds = self.beat_seconds
+                passed = base + codec.time_array * self.cursor.scale < now - 0.005  # gaps already over
                 passed[-1] = False  # the longest gap stands for "or longer"
                 gap = cfg.sampling.draw(self.model.heads(self.logits)[2], self.noise, banned=passed)
-                voice.pending = (gap, max(now + SLACK, base + codec.time_values[gap]))
+                voice.pending = (gap, max(now + SLACK, base + self.cursor.seconds(gap)))
             gap, at = voice.pending
             if self._tail_over(voice, at):
                 self._close_voice(max(now, base))
@@ -375,13 +406,17 @@ class Engine:
             voice.pending = None
             self._emit(voice, voice.guard.release_due(at))
             endable = voice.guard.sounding(cfg.channel, before=at)
+            self._place(at)
+            base_pitch = self.cursor.base
+            prior = self.cursor.prior(codec.pitch_classes) if cfg.session_weight else None
             pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise, endable, self.held.pitches(),
-                                   struck_now=voice.guard.sounding(cfg.channel) - endable)
+                                   struck_now=voice.guard.sounding(cfg.channel) - endable, base=base_pitch,
+                                   prior=prior, prior_weight=cfg.session_weight)
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
-            struck = NoteMessage(at, pitch + codec.low, codec.velocity_value(vel), cfg.channel)
+            struck = NoteMessage(at, pitch + base_pitch, codec.velocity_value(vel), cfg.channel)
             self._emit(voice, voice.guard.feed(struck))
-            self.logits = self.stream.advance(pitch, vel, gap)
+            self.logits = self.stream.advance(*self.cursor.event(pitch + base_pitch, vel, gap, learn=False))
             self._decoded = at
             voice.events += 1
             voice.played += 1

@@ -66,9 +66,6 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     if kind == KIND and lyricist is not None:
         raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
     net = RollModel(model) if kind == KIND else EventModel(model)
-    if kind == "events" and (net.codec.time_unit != "seconds" or net.codec.pitch_mode != "absolute"):
-        raise ValueError(f"{model}: a metrical model (beats and intervals): segue generate plays it; "
-                         "segue jam does not yet")
     # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
     # it may wait 5 ms for another to let go, which a note due now cannot afford.
     sys.setswitchinterval(0.0005)

@@ -98,7 +98,7 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
                                prior=prior, prior_weight=config.session_weight)
         events.append((pitch, vel, gap))
         out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
-        logits = stream.advance(*cursor.event(pitch + base, vel, gap))
+        logits = stream.advance(*cursor.event(pitch + base, vel, gap, learn=False))
     seconds = time.perf_counter() - started
     out(guard.close(clock + min(config.max_note, 0.5) if until is None else until))
     return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)

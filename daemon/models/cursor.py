@@ -36,6 +36,15 @@ class Cursor:
         reference = 60 if self.reference is None else self.reference
         return reference - self.codec.pitch_classes // 2
 
+    @property
+    def scale(self) -> float:
+        """Seconds per unit of the model's time classes."""
+        return self.beat_seconds if self.codec.time_unit == "beats" else 1.0
+
+    def decoded_seconds(self, events: np.ndarray) -> float:
+        """Seconds from the first to the last of (N, >= 3) events as decoded: every gap after the first."""
+        return self.codec.decoded_seconds(np.asarray(events)[:, :3]) * self.scale
+
     def seconds(self, gap: int) -> float:
         value = self.codec.time_values[gap]
         return value * self.beat_seconds if self.codec.time_unit == "beats" else value
@@ -55,13 +64,14 @@ class Cursor:
         at = self.beats % self.bar_beats if self.bar_beats else None
         return pitch - self.codec.low, position_class(at), meter_class(self.bar_beats)
 
-    def event(self, pitch: int, velocity: int, gap: int) -> tuple[int, ...]:
+    def event(self, pitch: int, velocity: int, gap: int, learn: bool = True) -> tuple[int, ...]:
         """The model's input row for an event (`velocity` a class; `move(gap)` already done), after
-        which its pitch is the reference if it was struck."""
+        which its pitch is the reference if it was struck. `learn`: the session model learns the
+        step (the player's notes and a prime's; not the machine's own, which would teach it itself)."""
         row = (self.pitch_class(pitch), velocity, gap, *self.features(pitch))
         if velocity:
             if self.session is not None and self.reference is not None:
-                self.session.observe(interval_symbol(pitch - self.reference))
+                self.session.observe(interval_symbol(pitch - self.reference), learn=learn)
             self.reference = pitch
         return row
 
@@ -85,7 +95,7 @@ class Cursor:
             if i:
                 self.move(int(gap))
             out.append(self.event(int(pitch) + self.codec.low, int(velocity), int(gap)))
-        return np.asarray(out, np.int64).reshape(len(out), -1)
+        return np.asarray(out, np.int64).reshape(len(out), 6 if self.heard else 3)
 
     def move(self, gap: int) -> None:
         if self.codec.time_unit == "beats":

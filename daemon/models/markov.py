@@ -43,14 +43,16 @@ class VariableOrderMarkov:
         """Contexts held: bounded by `window * order` for a session model."""
         return len(self.counts)
 
-    def observe(self, symbol: int) -> None:
-        """The next symbol of the stream: counted after every context that ends before it."""
+    def observe(self, symbol: int, learn: bool = True) -> None:
+        """The next symbol of the stream: counted after every context that ends before it (with
+        `learn`; otherwise it only moves the context on, as the machine's own notes do)."""
         context = tuple(self.history)
-        self._add(context, symbol, +1)
-        if self.window is not None:
-            self._kept.append((context, symbol))
-            if len(self._kept) > self.window:
-                self._add(*self._kept.popleft(), -1)
+        if learn:
+            self._add(context, symbol, +1)
+            if self.window is not None:
+                self._kept.append((context, symbol))
+                if len(self._kept) > self.window:
+                    self._add(*self._kept.popleft(), -1)
         self.history.append(symbol)
 
     def reset_context(self) -> None:
