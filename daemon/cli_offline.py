@@ -227,14 +227,17 @@ def data():
               help="Only these of music21's collections (repeatable; default: all five).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Salts the hash that splits by piece.")
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parsing processes.")
+@click.option("--chorale-set", type=click.Choice(["riemenschneider", "bwv-files"]), default="riemenschneider",
+              show_default=True, help="The 371 chorales as music21 numbers them, or the files named bwvN.M (as the "
+                                      "shipped folk model was trained).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def data_melodies(out_dir, collections, seed, workers, quiet):
+def data_melodies(out_dir, collections, seed, workers, chorale_set, quiet):
     """The melody corpus from music21's public-domain collections: parsed, duplicates dropped,
     split by piece, written as training arrays (melodies.npz, pieces.json) into OUT_DIR."""
     mel = _torch_side("segue.training.melodies")
     started = time.perf_counter()
     inventory = mel.build(out_dir, collections or tuple(mel.COLLECTIONS), seed=seed, workers=workers,
-                          progress=not quiet)
+                          progress=not quiet, chorale_set=chorale_set)
     click.echo(mel.format_inventory(inventory))
     click.echo(f"wrote {out_dir}/melodies.npz and pieces.json in {time.perf_counter() - started:.0f} s")
 

@@ -36,7 +36,7 @@ AB | d2 f2 | e2 d2 | c2 B2 | A4 |]
 def corpus(tmp_path, monkeypatch):
     abc = tmp_path / "tunes.abc"
     abc.write_text(TUNES)
-    monkeypatch.setattr(melodies, "corpus_files", lambda collection: [abc] if collection == "essen" else [])
+    monkeypatch.setattr(melodies, "corpus_files", lambda collection, chorale_set: [abc] if collection == "essen" else [])
     out = tmp_path / "out"
     inventory = melodies.build(out, ("essen",), workers=1, progress=False)
     return out, inventory

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,16 @@ class Melody:
         return json.dumps([steps, [round(d, 4) for d in self.duration]])
 
 
-def corpus_files(collection: str) -> list[Path]:
+CHORALE_FILE = re.compile(r"bwv\d+\.\d+\.(mxl|xml|krn)$")  # `chorale_set="bwv-files"`: movements named bwvN.M
+
+
+def corpus_files(collection: str, chorale_set: str = "riemenschneider") -> list[Path]:
+    """The files of one collection. Chorales: Riemenschneider's 371 as music21 numbers them, or (as
+    the first corpus was built, and the shipped folk model trained) the 193 files named bwvN.M."""
     from music21 import corpus
 
+    if collection == "chorales" and chorale_set == "bwv-files":
+        return sorted(Path(p) for p in corpus.getComposer("bach") if CHORALE_FILE.search(Path(p).name))
     if collection == "chorales":  # the 371 of Riemenschneider's edition, as music21 numbers them
         from music21.corpus import chorales
 
@@ -134,7 +142,7 @@ def split_of(signature: str, seed: int = 0) -> str:
 
 
 def build(out_dir: str | Path, collections=tuple(COLLECTIONS), seed: int = 0, workers: int = 2,
-          progress: bool = True, limit: int | None = None) -> dict:
+          progress: bool = True, limit: int | None = None, chorale_set: str = "riemenschneider") -> dict:
     """Parse, drop duplicates, split, and write `melodies.npz` and `pieces.json` into `out_dir`.
 
     `limit`: at most this many files per collection (for tests). Returns the inventory."""
@@ -147,7 +155,9 @@ def build(out_dir: str | Path, collections=tuple(COLLECTIONS), seed: int = 0, wo
     unknown = set(collections) - set(COLLECTIONS)
     if unknown:
         raise ValueError(f"unknown collection(s) {', '.join(sorted(unknown))}; known: {', '.join(COLLECTIONS)}")
-    jobs = [(c, str(p)) for c in collections for p in corpus_files(c)[:limit]]
+    if chorale_set not in ("riemenschneider", "bwv-files"):
+        raise ValueError("chorale set must be riemenschneider or bwv-files")
+    jobs = [(c, str(p)) for c in collections for p in corpus_files(c, chorale_set)[:limit]]
     parsed: dict[tuple[str, str], list[Melody]] = {}
     skipped = Counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
