@@ -279,7 +279,14 @@ def info(model):
                f"{c.time_classes} time classes up to {c.time_values[-1]:g} {unit}")
     if net.info.inputs:
         click.echo("  also hears: " + ", ".join(f"{k} ({v} classes)" for k, v in net.info.inputs.items()))
-    if t:
+    if t and "corpus" in t.get("data", {}):  # a metrical model, trained on a melody corpus
+        m, d = t.get("metrics", {}), t["data"]
+        click.echo(f"  trained on the melody corpus {d['corpus']} ({d.get('train_pieces', '?')} pieces; best epoch "
+                   f"{m.get('epoch', '?')}): valid pitch {m.get('valid_pitch_nll', float('nan')):.3f} nats/note-on "
+                   f"(top-1 {m.get('valid_pitch_top1', 0):.3f}), time {m.get('valid_time_nll', float('nan')):.3f} "
+                   f"nats/event")
+        click.echo(f"  trained by: {t.get('train_command') or '?'}\n  exported by: {t.get('command') or '?'}")
+    elif t:
         m = t.get("metrics", {})
         click.echo(f"  trained on {', '.join(t.get('data', {}).get('files', []))}: "
                    f"held-out NLL {m.get('valid_nll', float('nan')):.3f} nats/event, "
