@@ -68,7 +68,7 @@ def stats(onsets, pitches, prime_pitches, key, bar_offset: float) -> dict:
             "repeated motifs": repeated / max(len(later), 1)}
 
 
-def model_continuation(net: EventModel, piece: dict, seed: int):
+def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: float = 0.0):
     """(onsets in beats from the first bar line, pitches) of the model's first LENGTH notes."""
     offset = float(piece["bar_position"][0])
     bar = float(piece["bar_length"][0])
@@ -79,7 +79,8 @@ def model_continuation(net: EventModel, piece: dict, seed: int):
     codec = net.codec
     beat_seconds = 0.5
     if codec.time_unit == "beats":
-        cursor = Cursor(codec, beat_seconds, bar_beats=bar, heard=bool(net.info.inputs))
+        session = VariableOrderMarkov(order=4, window=2000) if session_weight else None
+        cursor = Cursor(codec, beat_seconds, bar_beats=bar, heard=bool(net.info.inputs), session=session)
         events, played = codec.encode_timed(notes)
         rows = cursor.rows(events, first=float(played[0]))
         end = cursor.beats
@@ -87,7 +88,8 @@ def model_continuation(net: EventModel, piece: dict, seed: int):
         cursor = None
         rows = codec.encode([NoteMessage(n.time * beat_seconds, n.pitch, n.velocity) for n in notes])
         end = notes[-1].time
-    result = continue_events(net, rows, GenerateConfig(events=LENGTH * 3, seed=seed), first_gap=True, cursor=cursor)
+    config = GenerateConfig(events=LENGTH * 3, seed=seed, session_weight=session_weight)
+    result = continue_events(net, rows, config, first_gap=True, cursor=cursor)
     strikes = [(end + n.time / beat_seconds, n.pitch) for n in result.notes if n.velocity][:LENGTH]
     return [t - offset for t, _ in strikes], [p for _, p in strikes]
 
@@ -171,6 +173,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tunes", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", help="also write piano rolls of the first three tunes here (PNG)")
+    parser.add_argument("--session-weight", type=float, default=0.0,
+                        help="the model's continuations also with a session model that learnt the prime (a row more)")
     args = parser.parse_args(argv)
     net = EventModel(args.model)
     train = load(args.corpus, "train")
@@ -183,7 +187,10 @@ def main(argv=None) -> int:
         durations.reset_context()
         for d in p["duration"]:
             durations.observe(values.index(round(float(d), 4)))
+    session_name = f"{net.path.name} + session {args.session_weight:g}"
     rows: dict[str, list[dict]] = {"real": [], "Markov": [], net.path.name: []}
+    if args.session_weight:
+        rows[session_name] = []
     cases = []
     for i, piece in enumerate(held):
         prime = piece["pitch"][:PRIME]
@@ -192,6 +199,8 @@ def main(argv=None) -> int:
         sources = {"real": (piece["onset"][PRIME:PRIME + LENGTH], piece["pitch"][PRIME:PRIME + LENGTH]),
                    "Markov": markov_continuation(intervals, durations, values, piece, args.seed + i),
                    net.path.name: model_continuation(net, piece, args.seed + i)}
+        if args.session_weight:
+            sources[session_name] = model_continuation(net, piece, args.seed + i, args.session_weight)
         for name, (onsets, pitches) in sources.items():
             if len(pitches) > 1:
                 rows[name].append(stats(onsets, pitches, prime, key, offset))

@@ -62,7 +62,7 @@ def cli(verbose: int) -> None:
 
 @cli.command()
 @click.option("--model", "-m", type=click.Path(dir_okay=False),
-              help="Model file, or a shipped model by name: melody (the default), chorale (piano-roll).")
+              help="Model file, or a shipped model by name: folk (the default), melody (the first model), chorale, chorale-nade (piano-roll).")
 @click.option("--prime", "-p", type=click.Path(dir_okay=False), help="MIDI file to continue (default: a built-in motif).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="continuation.mid", show_default=True)
 @click.option("--events", "-n", type=int, default=500, show_default=True, help="Events (note-ons and releases) to sample.")
@@ -155,7 +155,7 @@ def ports(backend):
 
 @cli.command()
 @click.option("--model", "-m", type=click.Path(dir_okay=False),
-              help="Model file, or a shipped model by name (default: melody; with --mode harmonize: chorale).")
+              help="Model file, or a shipped model by name (default: folk; with --mode harmonize: chorale).")
 @click.option("--backend", type=click.Choice(sorted(APIS)),
               help="MIDI system (default: ALSA, else a running JACK server, on Linux; CoreMIDI; Windows MM).")
 @click.option("--input", "input_name", help="Listen to this existing port (partial name) instead of a virtual 'segue in'.")

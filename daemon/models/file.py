@@ -17,7 +17,7 @@ from typing import Callable
 import onnxruntime as ort
 
 FORMAT_VERSION = 1
-DEFAULT_MODEL = "melody.onnx"
+DEFAULT_MODEL = "folk.onnx"  # the metrical melody model (docs/models/folk.md)
 
 
 class ModelFileError(ValueError):
@@ -25,7 +25,7 @@ class ModelFileError(ValueError):
 
 
 KIND_NAMES = {"events": "an event model", "piano-roll": "a piano-roll model", "characters": "a lyric model"}
-PLAYABLE = "event models (melody) and piano-roll models (RNN-RBM or LSTM-NADE files: chorale, chorale-nade)"
+PLAYABLE = "event models (folk, melody) and piano-roll models (RNN-RBM or LSTM-NADE files: chorale, chorale-nade)"
 
 
 def kind_name(kind: str | None) -> str:
@@ -33,7 +33,7 @@ def kind_name(kind: str | None) -> str:
     return KIND_NAMES.get(kind, f"a model of unknown kind {kind!r}")
 
 
-SHIPPED = ("melody", "chorale", "chorale-nade", "songci")  # in segue/daemon/models, usable by name: --model chorale
+SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci")  # in segue/daemon/models, usable by name: --model chorale
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:
