@@ -74,10 +74,14 @@ def metadata_for(ckpt: Checkpoint, command: str) -> dict[str, str]:
     }
 
 
-@torch.no_grad()
 def parity(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) -> dict[str, float]:
     """Stream `events` (N, 3) through torch and onnxruntime side by side; the largest differences."""
-    model = load_checkpoint(checkpoint).model.eval()
+    return _stream_parity(load_checkpoint(checkpoint).model.eval(), onnx_path, events)
+
+
+@torch.no_grad()
+def _stream_parity(model, onnx_path: str | Path, events: np.ndarray) -> dict[str, float]:
+    """`events` (N, 3 + the model's input-only features) through the torch step and the file's."""
     runtime = EventModel(onnx_path)
     cfg = model.config
     h = torch.zeros(cfg.layers, 1, cfg.hidden)
@@ -86,7 +90,7 @@ def parity(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) ->
     worst = {"logits": 0.0, "probs": 0.0, "state": 0.0}
     for row in np.asarray(events, np.int64):
         t = torch.from_numpy(row)
-        logits, h, c = model.step(t[0:1], t[1:2], t[2:3], h, c)
+        logits, h, c = model.step(t[0:1], t[1:2], t[2:3], h, c, *(t[i:i + 1] for i in range(3, len(row))))
         r_logits, state = runtime.step(row[None], state)
         worst["logits"] = max(worst["logits"], float(np.abs(logits.numpy() - r_logits).max()))
         probs = [torch.softmax(p, -1).numpy() for p in logits.split(cfg.sizes, -1)]
@@ -146,23 +150,8 @@ def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") 
     return stamp(out, metadata, "segue metrical melody model: one streaming step (see training/metrical.py)")
 
 
-@torch.no_grad()
 def parity_metrical(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) -> dict[str, float]:
     """Stream (N, 6) metrical events through torch and onnxruntime side by side; the largest differences."""
     from segue.training.metrical import load_model
 
-    model = load_model(checkpoint)[0]
-    runtime = EventModel(onnx_path)
-    cfg = model.config
-    h = torch.zeros(cfg.layers, 1, cfg.hidden)
-    c = torch.zeros_like(h)
-    state = runtime.initial_state()
-    worst = {"logits": 0.0, "probs": 0.0, "state": 0.0}
-    for row in np.asarray(events, np.int64):
-        t = torch.from_numpy(row)
-        logits, h, c = model.step(t[0:1], t[1:2], t[2:3], h, c, t[3:4], t[4:5], t[5:6])
-        r_logits, state = runtime.step(row[None], state)
-        worst["logits"] = max(worst["logits"], float(np.abs(logits.numpy() - r_logits).max()))
-        worst["state"] = max(worst["state"], float(np.abs(h.numpy() - state["h"]).max()),
-                             float(np.abs(c.numpy() - state["c"]).max()))
-    return worst
+    return _stream_parity(load_model(checkpoint)[0], onnx_path, events)

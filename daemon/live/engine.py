@@ -123,7 +123,8 @@ class Engine:
         self.logits: np.ndarray | None = None
         self._decoded = None  # decoded time of the last stepped event (monotonic s)
         # The session model outlives a model reload or a re-priming: it is what this jam taught.
-        session = getattr(getattr(self, "cursor", None), "session", None) or VariableOrderMarkov(order=4, window=SESSION)
+        before = getattr(self, "cursor", None)
+        session = before.session if before is not None else VariableOrderMarkov(order=4, window=SESSION)
         self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session)
 
     def _place(self, at: float) -> float | None:
