@@ -68,7 +68,8 @@ def stats(onsets, pitches, prime_pitches, key, bar_offset: float) -> dict:
             "repeated motifs": repeated / max(len(later), 1)}
 
 
-def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: float = 0.0):
+def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: float = 0.0,
+                       sampling: Sampling = Sampling()):
     """(onsets in beats from the first bar line, pitches) of the model's first LENGTH notes."""
     offset = float(piece["bar_position"][0])
     bar = float(piece["bar_length"][0])
@@ -88,7 +89,7 @@ def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: 
         cursor = None
         rows = codec.encode([NoteMessage(n.time * beat_seconds, n.pitch, n.velocity) for n in notes])
         end = notes[-1].time
-    config = GenerateConfig(events=LENGTH * 3, seed=seed, session_weight=session_weight)
+    config = GenerateConfig(events=LENGTH * 3, seed=seed, session_weight=session_weight, sampling=sampling)
     result = continue_events(net, rows, config, first_gap=True, cursor=cursor)
     strikes = [(end + n.time / beat_seconds, n.pitch) for n in result.notes if n.velocity][:LENGTH]
     return [t - offset for t, _ in strikes], [p for _, p in strikes]
@@ -173,10 +174,13 @@ def main(argv=None) -> int:
     parser.add_argument("--tunes", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", help="also write piano rolls of the first three tunes here (PNG)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="the model's sampling temperature")
+    parser.add_argument("--top-p", type=float, default=1.0, help="the model's nucleus")
     parser.add_argument("--session-weight", type=float, default=0.0,
                         help="the model's continuations also with a session model that learnt the prime (a row more)")
     args = parser.parse_args(argv)
     net = EventModel(args.model)
+    sampling = Sampling(temperature=args.temperature, top_p=args.top_p)
     train = load(args.corpus, "train")
     held = [p for p in load(args.corpus, args.split) if len(p["pitch"]) >= PRIME + LENGTH]
     held = [held[i] for i in np.random.default_rng(args.seed).permutation(len(held))[:args.tunes]]
@@ -198,9 +202,9 @@ def main(argv=None) -> int:
         offset = float(piece["bar_position"][0])
         sources = {"real": (piece["onset"][PRIME:PRIME + LENGTH], piece["pitch"][PRIME:PRIME + LENGTH]),
                    "Markov": markov_continuation(intervals, durations, values, piece, args.seed + i),
-                   net.path.name: model_continuation(net, piece, args.seed + i)}
+                   net.path.name: model_continuation(net, piece, args.seed + i, sampling=sampling)}
         if args.session_weight:
-            sources[session_name] = model_continuation(net, piece, args.seed + i, args.session_weight)
+            sources[session_name] = model_continuation(net, piece, args.seed + i, args.session_weight, sampling)
         for name, (onsets, pitches) in sources.items():
             if len(pitches) > 1:
                 rows[name].append(stats(onsets, pitches, prime, key, offset))

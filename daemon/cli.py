@@ -66,7 +66,8 @@ def cli(verbose: int) -> None:
 @click.option("--prime", "-p", type=click.Path(dir_okay=False), help="MIDI file to continue (default: a built-in motif).")
 @click.option("--out", "-o", type=click.Path(dir_okay=False), default="continuation.mid", show_default=True)
 @click.option("--events", "-n", type=int, default=500, show_default=True, help="Events (note-ons and releases) to sample.")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True)
+@click.option("--temperature", "-t", type=float, default=0.9, show_default=True,
+              help="Below 1: the likelier notes (0.9 keeps folk's continuations in key: docs/models/folk.md).")
 @click.option("--top-k", type=int, default=0, show_default=True, help="Sample from the k likeliest classes (0: all).")
 @click.option("--top-p", type=float, default=1.0, show_default=True, help="Nucleus sampling mass (1: off).")
 @click.option("--seed", type=int, help="Random seed, for a repeatable result.")
@@ -170,7 +171,8 @@ def ports(backend):
               help="Per answer (continuous: after the player stops): events (16), seconds (4s), beats (8beats) or bars (2bars).")
 @click.option("--play-along", is_flag=True, help="Keep answering when the player comes back (no barge-in).")
 @click.option("--thru", is_flag=True, help="Pass the player's notes through to the output.")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True)
+@click.option("--temperature", "-t", type=float, default=0.9, show_default=True,
+              help="Below 1: the likelier notes (0.9 keeps folk's continuations in key: docs/models/folk.md).")
 @click.option("--top-k", type=int, default=0, show_default=True)
 @click.option("--top-p", type=float, default=1.0, show_default=True)
 @click.option("--seed", type=int, help="Random seed, for repeatable answers.")
