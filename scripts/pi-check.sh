@@ -115,7 +115,9 @@ if command -v segue >/dev/null && segue generate --events 500 --seed 1 --out "$r
     host_file="$root/tmp/host.mid"
 fi
 
-guest() { QEMU_CPU=$cpu chroot "$root" /usr/bin/env -i HOME=/root PATH=/opt/venv/bin:/usr/bin:/bin LANG=C.UTF-8 \
+# QEMU_CPU goes inside `env -i`: every process the guest starts is a new qemu, which reads it from
+# its own environment (outside only, `env` ran as a Cortex-A72 and python as qemu's "max" CPU).
+guest() { chroot "$root" /usr/bin/env -i QEMU_CPU=$cpu HOME=/root PATH=/opt/venv/bin:/usr/bin:/bin LANG=C.UTF-8 \
     PIP_CERT=/etc/ssl/certs/host-ca.crt "$@"; }
 
 site=""
