@@ -125,19 +125,19 @@ def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: 
     pitch_logits, vel_logits, _ = model.heads(logits)
     codec, size = model.codec, len(pitch_logits)
     base = codec.low if base is None else base
-    keys = np.ones(size, bool)  # classes that stand for a pitch on the keyboard
-    if base != codec.low:
-        keys[:max(0, codec.low - base)] = False
-        keys[max(0, codec.high + 1 - base):] = False
+    silent = np.ones(size, bool)  # classes of a pitch on the keyboard that this voice may strike
+    if base != codec.low:  # an interval model's classes reach past the keyboard
+        silent[:max(0, codec.low - base)] = False
+        silent[max(0, codec.high + 1 - base):] = False
 
     def classes(pitches):
         return [p - base for p in pitches if 0 <= p - base < size]
 
     if not constrain:
-        return sampling.draw(pitch_logits, noise, banned=None if keys.all() else ~keys), sampling.draw(vel_logits, noise)
+        off_keys = None if base == codec.low else ~silent
+        return sampling.draw(pitch_logits, noise, banned=off_keys), sampling.draw(vel_logits, noise)
     endable = classes(sounding)
     vel = sampling.draw(vel_logits, noise, banned=None if endable else 0)
-    silent = keys.copy()
     silent[classes(sounding | set(struck_now))] = False
     if vel == 0:  # a release: only this voice's sounding pitches that were struck before now
         releasable = np.zeros(size, bool)

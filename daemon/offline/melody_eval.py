@@ -110,9 +110,8 @@ def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_or
         reference = None
         logits = None
         for i, row in enumerate(rows):
-            pitch = int(row[0]) + codec.low if codec.pitch_mode == "absolute" else None
-            if codec.pitch_mode == "interval":
-                pitch = int(row[3]) + codec.low  # the absolute pitch the model hears
+            # An interval model hears the absolute pitch as its fourth input.
+            pitch = int(row[3 if codec.pitch_mode == "interval" else 0]) + codec.low
             if logits is not None:
                 p_logits, _, t_logits = net.heads(logits)
                 for key in (piece["collection"], "all"):
