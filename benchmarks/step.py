@@ -18,7 +18,8 @@ import tempfile
 import time
 
 import numpy as np
-from segue.daemon.models.continuation import GenerateConfig, continue_events, draw_note
+from segue.daemon.formats.midifile import NoteMessage
+from segue.daemon.models.continuation import GenerateConfig, NoteDraw, continue_events
 from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.event import EventModel
 from segue.daemon.models.sampling import GumbelNoise, Sampling
@@ -43,25 +44,29 @@ def timed(fn, steps: int, warmup: int = 200) -> list[float]:
 
 
 def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
-    stream, noise, sampling = model.stream(), GumbelNoise(0), Sampling()
+    stream, noise, sampling = model.stream(), GumbelNoise(0), Sampling(temperature=0.9)  # generate's default
     heard = [0] * len(model.info.inputs)  # a metrical model's input-only features: their cost, not their value
     stream.prime(np.array([[*row, *heard] for row in model.codec.encode(default_prime())], np.int64))
     event = [0, 0, 0, *heard]
+    draw = NoteDraw(model, sampling, noise)
+    cursor = Cursor(model.codec)  # class 0 is the codec's lowest pitch, as for an absolute model
+    clock = [0.0]
 
     def step_only():
         stream.advance(*event)
 
-    sounding: set[int] = set()
-    low = model.codec.low
-
-    def step_and_sample():  # the constrained draw `segue generate` uses
-        logits = stream.advance(*event)
-        gap = sampling.draw(model.heads(logits)[2], noise)
-        pitch, vel = draw_note(model, logits, sampling, noise, sounding)
-        (sounding.add if vel else sounding.discard)(pitch + low)
+    def sample(logits):  # the constrained draw `segue generate` makes, and the voice's bookkeeping
+        gap = draw.time(logits)
+        clock[0] += 0.1
+        draw.now(clock[0])
+        pitch, vel = draw.note(logits, cursor.base)
+        draw.follow([NoteMessage(clock[0], pitch + cursor.base, vel, 0)])
         event[:3] = pitch, vel, gap
 
-    return {"onnxruntime step": timed(step_only, steps), "onnxruntime step + sampling (a)": timed(step_and_sample, steps)}
+    logits = stream.advance(*event).copy()
+    return {"onnxruntime step": timed(step_only, steps),
+            "sampling alone (a)": timed(lambda: sample(logits), steps),
+            "onnxruntime step + sampling (a)": timed(lambda: sample(stream.advance(*event)), steps)}
 
 
 def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:

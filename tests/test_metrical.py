@@ -145,11 +145,11 @@ def test_generate_continues_a_prime_on_its_beat_grid(metrical_file, tmp_path, kr
 def test_the_live_engine_answers_with_a_metrical_model_on_the_bpm_grid(metrical_file):
     """The engine feeds a metrical model what it hears (intervals, beats, the bar of --bpm) and its
     answer's notes fall on the model's grid of the internal tempo; a barge-in re-primes it."""
+    import mido
     from segue.daemon.live.engine import Engine, JamConfig
     from segue.daemon.live.policy import CallAndResponse
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models.event import EventModel
-    import mido
 
     sent = []
     sched = Scheduler(sent.append, max_note=2.0)

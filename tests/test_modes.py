@@ -10,7 +10,7 @@ from segue.daemon.live.clock import Span
 from segue.daemon.live.engine import MACHINE, Engine, JamConfig
 from segue.daemon.live.policy import CallAndResponse, Continuous
 from segue.daemon.live.scheduler import Scheduler
-from segue.daemon.models.continuation import draw_note
+from segue.daemon.models.continuation import NoteDraw
 from segue.daemon.models.event import EventModel
 from segue.daemon.models.sampling import GumbelNoise, Sampling
 
@@ -128,8 +128,10 @@ def test_strikes_avoid_the_pitches_the_player_holds(small_model):
     stream, noise, sampling = model.stream(), GumbelNoise(3), Sampling(temperature=2.0)
     logits = stream.prime(np.array([[36, 20, 5]]))
     held = frozenset(range(model.codec.low, model.codec.low + 40))
+    draw = NoteDraw(model, sampling, noise)
+    draw.hold(held)
     for _ in range(300):
-        pitch, vel = draw_note(model, logits, sampling, noise, sounding=set(), held=held)
+        pitch, vel = draw.note(logits, model.codec.low)
         assert vel > 0 and pitch + model.codec.low not in held
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..formats.midifile import DRUM_CHANNEL, NoteMessage
 from ..formats.notes import NoteGuard
-from ..models.continuation import GenerateConfig, draw_note, sample_events
+from ..models.continuation import GenerateConfig, NoteDraw, sample_events
 from ..models.cursor import Cursor
 from ..models.event import EventModel
 from ..models.markov import VariableOrderMarkov
@@ -84,6 +84,7 @@ class _Voice:
     of its open notes, and what the continuous mode needs besides."""
 
     guard: NoteGuard | None = None  # the continuous mode's own (an answer's lives in sample_events)
+    draw: NoteDraw | None = None  # the same: its note draws, following what the guard lets out
     open: dict[int, int] = field(default_factory=dict)  # pitch -> scheduler note id
     events: int = 0  # events played since the player's last note
     played: int = 0  # events played in all
@@ -387,7 +388,7 @@ class Engine:
         if voice is None:
             if not self.heard_since_answer:
                 return None  # resting until the player plays
-            voice = self._voice = _Voice(NoteGuard(cfg.max_note))
+            voice = self._voice = _Voice(NoteGuard(cfg.max_note), NoteDraw(self.model, cfg.sampling, self.noise))
             self.answers += 1
         while True:
             now = self.clock()  # a burst of events takes a while to sample
@@ -406,13 +407,12 @@ class Engine:
                 return at - LOOKAHEAD
             voice.pending = None
             self._emit(voice, voice.guard.release_due(at))
-            endable = voice.guard.sounding(cfg.channel, before=at)
+            voice.draw.now(at)
+            voice.draw.hold(self.held.pitches())
             self._place(at)
             base_pitch = self.cursor.base
             prior = self.cursor.prior(codec.pitch_classes) if cfg.session_weight else None
-            pitch, vel = draw_note(self.model, self.logits, cfg.sampling, self.noise, endable, self.held.pitches(),
-                                   struck_now=voice.guard.sounding(cfg.channel) - endable, base=base_pitch,
-                                   prior=prior, prior_weight=cfg.session_weight)
+            pitch, vel = voice.draw.note(self.logits, base_pitch, prior, cfg.session_weight)
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
             struck = NoteMessage(at, pitch + base_pitch, codec.velocity_value(vel), cfg.channel)
@@ -433,6 +433,8 @@ class Engine:
         """Note messages to the scheduler as they are sampled: a note-on goes out with a
         provisional release at max-note, which its real release (when sampled) brings forward."""
         channel = self.config.channel
+        if voice.draw is not None:
+            voice.draw.follow(notes)
         for n in notes:
             self.window.append(NoteMessage(n.time, self.codec.fold_pitch(n.pitch), n.velocity, MACHINE))
             if n.velocity:

@@ -76,13 +76,21 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     codec, channel = model.codec, config.channel
     cursor = cursor or Cursor(codec)
     guard = NoteGuard(config.max_note)
+    draw = NoteDraw(model, config.sampling, noise, config.constrain)
+    draw.hold(held)
     events: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
-    out = notes.extend if emit is None else lambda batch: (notes.extend(batch), emit(batch))
+
+    def out(batch: list[NoteMessage]) -> None:
+        notes.extend(batch)
+        draw.follow(batch)
+        if emit is not None:
+            emit(batch)
+
     clock = 0.0
     started = time.perf_counter()
     for i in range(config.events):
-        gap = config.sampling.draw(model.heads(logits)[2], noise)
+        gap = draw.time(logits)
         # The first sampled gap is measured from the last event heard.
         if i or first_gap:
             clock += cursor.seconds(gap)
@@ -90,12 +98,10 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
         if until is not None and clock >= until:
             break
         out(guard.release_due(clock))  # so the draw below sees what still sounds then
-        struck_before = guard.sounding(channel, before=clock)
+        draw.now(clock)
         base = cursor.base
         prior = cursor.prior(codec.pitch_classes) if config.session_weight else None
-        pitch, vel = draw_note(model, logits, config.sampling, noise, struck_before, held, constrain=config.constrain,
-                               struck_now=guard.sounding(channel) - struck_before, base=base,
-                               prior=prior, prior_weight=config.session_weight)
+        pitch, vel = draw.note(logits, base, prior, config.session_weight)
         events.append((pitch, vel, gap))
         out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
         logits = stream.advance(*cursor.event(pitch + base, vel, gap, learn=False))
@@ -104,49 +110,95 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)
 
 
-def draw_note(model: EventModel, logits: np.ndarray, sampling: Sampling, noise: GumbelNoise, sounding: set[int],
-              held: frozenset[int] = frozenset(), constrain: bool = True,
-              struck_now: set[int] = frozenset(), base: int | None = None, prior: np.ndarray | None = None,
-              prior_weight: float = 0.0) -> tuple[int, int]:
-    """(pitch class, velocity class) of the next event, its time class already drawn.
+class NoteDraw:
+    """One voice's note draws, with what it may strike and release kept up to date as notes start
+    and end (the messages its NoteGuard lets out, via `follow`) instead of rebuilt for every draw.
 
-    Constrained: release or strike first (the velocity head), then a pitch that fits it. In
-    every encoded piece a release names a sounding pitch and a strike a silent one; drawing in
-    this order keeps that invariant and lets the velocity head set how often notes end (drawn
+    Constrained (the default): release or strike first (the velocity head), then a pitch that fits
+    it. In every encoded piece a release names a sounding pitch and a strike a silent one; drawing
+    in this order keeps that invariant and lets the velocity head set how often notes end (drawn
     pitch-first, releases happen only when the pitch head happens to name a sounding pitch, and
-    notes pile up). `sounding`: this voice's notes that may end now; `struck_now`: its notes struck
-    at this very time (not released, which would leave a note of no length, nor struck again);
-    `held`: other voices' (never struck). `base`: the pitch class 0 stands for (an interval
-    model's moves with its last note; the codec's `low` by default); classes off the keyboard are
-    never drawn. `prior`: a distribution over the pitch classes (the session model's) that takes
-    `prior_weight` of a strike's pitch distribution.
-    Unconstrained (the textbook's way): the two heads are drawn independently.
+    notes pile up). A note may end once time has moved past its onset (`now`; released at once
+    it would have no length) and is never struck again while it sounds; pitches someone else holds
+    (the player: `hold`) are not struck while any other key is free; classes off the keyboard (an
+    interval model's classes move with its last note) are never drawn.
+    Unconstrained (the textbook's way): the pitch and velocity heads are drawn independently.
+
+    Each class set is an additive penalty over absolute pitches (0 allowed, -inf not), padded by
+    the head's size on both sides so that any window `base .. base + size` is a slice: a draw is
+    then a few array operations on the head (Sampling.pick), whatever sounds.
     """
-    pitch_logits, vel_logits, _ = model.heads(logits)
-    codec, size = model.codec, len(pitch_logits)
-    base = codec.low if base is None else base
-    silent = np.ones(size, bool)  # classes of a pitch on the keyboard that this voice may strike
-    if base != codec.low:  # an interval model's classes reach past the keyboard
-        silent[:max(0, codec.low - base)] = False
-        silent[max(0, codec.high + 1 - base):] = False
 
-    def classes(pitches):
-        return [p - base for p in pitches if 0 <= p - base < size]
+    def __init__(self, model: EventModel, sampling: Sampling, noise: GumbelNoise, constrain: bool = True):
+        codec = model.codec
+        self.model, self.sampling, self.noise, self.constrain = model, sampling, noise, constrain
+        self.size = codec.pitch_classes
+        self._pad = self.size - min(0, codec.low)
+        span = 128 + 2 * self._pad
+        self._keys = np.full(span, -np.inf, np.float32)  # on the keyboard
+        self._keys[self._pad + codec.low : self._pad + codec.high + 1] = 0.0
+        self._strike = self._keys.copy()  # on the keyboard and silent
+        self._release = np.full(span, -np.inf, np.float32)  # sounding since before now
+        self._held = np.zeros(span, np.float32)  # not held by someone else
+        self._holding: frozenset[int] = frozenset()
+        self._endable: set[int] = set()
+        self._fresh: dict[int, float] = {}  # struck, not yet endable: pitch -> onset
+        self._no_release = np.zeros(codec.velocity_classes, np.float32)
+        self._no_release[0] = -np.inf
 
-    if not constrain:
-        off_keys = None if base == codec.low else ~silent
-        return sampling.draw(pitch_logits, noise, banned=off_keys), sampling.draw(vel_logits, noise)
-    endable = classes(sounding)
-    vel = sampling.draw(vel_logits, noise, banned=None if endable else 0)
-    silent[classes(sounding | set(struck_now))] = False
-    if vel == 0:  # a release: only this voice's sounding pitches that were struck before now
-        releasable = np.zeros(size, bool)
-        releasable[endable] = True
-        return sampling.draw(pitch_logits, noise, banned=~releasable), vel
-    free = silent.copy()
-    free[classes(held)] = False
-    if prior is not None and prior_weight:
-        p = np.exp(pitch_logits - pitch_logits.max())
-        mixed = (1 - prior_weight) * p / p.sum() + prior_weight * prior
-        pitch_logits = np.log(np.maximum(mixed, 1e-30)).astype(np.float32)
-    return sampling.draw(pitch_logits, noise, banned=~free if free.any() else ~silent), vel
+    def follow(self, notes: list[NoteMessage]) -> None:
+        """The voice's own note messages as they go out: strikes and releases."""
+        for n in notes:
+            at = self._pad + n.pitch
+            if n.velocity:
+                self._strike[at] = -np.inf
+                self._fresh[n.pitch] = n.time
+            else:
+                self._strike[at] = self._keys[at]
+                self._release[at] = -np.inf
+                self._endable.discard(n.pitch)
+                self._fresh.pop(n.pitch, None)
+
+    def now(self, time: float) -> None:
+        """The next draw is at `time`: notes struck before it may end."""
+        for pitch in [p for p, onset in self._fresh.items() if onset < time]:
+            del self._fresh[pitch]
+            self._endable.add(pitch)
+            self._release[self._pad + pitch] = 0.0
+
+    def hold(self, pitches: frozenset[int]) -> None:
+        """The pitches someone else holds now (the player's keys)."""
+        if pitches == self._holding:
+            return
+        for p in self._holding:
+            self._held[self._pad + p] = 0.0
+        for p in pitches:
+            self._held[self._pad + p] = -np.inf
+        self._holding = pitches
+
+    def time(self, logits: np.ndarray) -> int:
+        """The next event's gap class from the stream's logits."""
+        return self.sampling.pick(self.model.heads(logits)[2], self.noise)
+
+    def note(self, logits: np.ndarray, base: int, prior: np.ndarray | None = None,
+             prior_weight: float = 0.0) -> tuple[int, int]:
+        """(pitch class, velocity class) of the next event, its gap already drawn and `now` told;
+        class 0 stands for pitch `base`. `prior`: a distribution over the pitch classes (the session
+        model's) that takes `prior_weight` of a strike's pitch distribution."""
+        pitch_logits, vel_logits, _ = self.model.heads(logits)
+        pick, at = self.sampling.pick, slice(self._pad + base, self._pad + base + self.size)
+        if not self.constrain:
+            return pick(pitch_logits, self.noise, self._keys[at]), pick(vel_logits, self.noise)
+        endable = any(base <= p < base + self.size for p in self._endable)
+        vel = pick(vel_logits, self.noise, None if endable else self._no_release)
+        if vel == 0:
+            return pick(pitch_logits, self.noise, self._release[at]), vel
+        if prior is not None and prior_weight:
+            p = np.exp(pitch_logits - pitch_logits.max())
+            mixed = (1 - prior_weight) * p / p.sum() + prior_weight * prior
+            pitch_logits = np.log(np.maximum(mixed, 1e-30)).astype(np.float32)
+        silent = self._strike[at]
+        if not self._holding:
+            return pick(pitch_logits, self.noise, silent), vel
+        free = silent + self._held[at]
+        return pick(pitch_logits, self.noise, free if np.isfinite(free).any() else silent), vel
