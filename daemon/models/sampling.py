@@ -76,6 +76,10 @@ class GumbelNoise:
     """Standard Gumbel noise drawn in blocks from a seeded generator.
 
     One draw per block instead of one per head: a head then costs a slice, an add and an argmax.
+    The block is -log(E) for standard exponential E (-log(E) <= x exactly when E >= e^-x, of
+    probability exp(-e^-x): the Gumbel CDF), in float32 from numpy's ziggurat: a quarter of the cost
+    of Generator.gumbel in float64, which was most of a draw's cost (20 ns per number, 165 numbers
+    per event).
     """
 
     BLOCK = 1 << 16
@@ -87,7 +91,13 @@ class GumbelNoise:
 
     def take(self, n: int) -> np.ndarray:
         if self._at + n > len(self._buffer):
-            self._buffer = self._rng.gumbel(size=max(self.BLOCK, n)).astype(np.float32)
+            self._buffer = self._block(max(self.BLOCK, n))
             self._at = 0
         self._at += n
         return self._buffer[self._at - n : self._at]
+
+    def _block(self, n: int) -> np.ndarray:
+        e = self._rng.standard_exponential(n, dtype=np.float32)
+        np.maximum(e, np.float32(1e-30), out=e)  # the ziggurat can return 0: noise stays finite (69 at most)
+        np.log(e, out=e)
+        return np.negative(e, out=e)
