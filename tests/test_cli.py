@@ -37,7 +37,7 @@ def files(tmp_path, krebs):
 
 @pytest.mark.parametrize("which, words", [
     ("missing", "no such file"), ("text", "not a readable MIDI file"),
-    ("truncated", "not a readable MIDI file"), ("empty", "no notes"),
+    ("truncated", "not a readable MIDI file (it ends early (truncated?))"), ("empty", "no notes"),
 ])
 def test_bad_prime_files(small_model, files, tmp_path, which, words):
     code, out = run("generate", "--model", small_model, "--prime", files[which], "--out", tmp_path / "o.mid")
@@ -55,9 +55,11 @@ def test_bad_model_files(files, tmp_path, small_model, rewrite_metadata):
 
 
 @pytest.mark.parametrize("option, value, words", [
-    ("--temperature", "0", "temperature must be > 0"), ("--temperature", "-1", "temperature must be > 0"),
-    ("--events", "0", "events must be >= 1"), ("--top-p", "1.5", "top-p"), ("--top-k", "-2", "top-k"),
-    ("--max-note", "0", "max-note"), ("--channel", "17", "17 is not in the range 0<=x<=15"),
+    ("--temperature", "0", "temperature must be in range (0, 10]"), ("--temperature", "-1", "temperature must be"),
+    ("--temperature", "inf", "temperature must be"), ("--temperature", "nan", "temperature must be"),
+    ("--events", "0", "events must be in range [1, 1e+07]"), ("--top-p", "1.5", "top-p"), ("--top-k", "-2", "top-k"),
+    ("--max-note", "0", "max-note"), ("--max-note", "inf", "max-note must be in range (0, 60]"),
+    ("--channel", "17", "17 is not in the range 0<=x<=15"),
     ("--events", "many", "'many' is not a valid integer"),
 ])
 def test_options_out_of_range(small_model, tmp_path, option, value, words):
@@ -175,3 +177,28 @@ def test_the_systemd_unit_runs_a_valid_segue_jam_command():
     cli.make_context("segue", argv[1:argv.index("jam")])  # the group's own options (-v)
     params = cli.commands["jam"].make_context("jam", argv[argv.index("jam") + 1:]).params
     assert params["record"] and params["status"] is False and params["length"] == "2bars"
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--max-note", "inf", "max-note must be in range (0, 60]"), ("--velocity-scale", "inf", "velocity scale must be"),
+    ("--length", "1000000000", "length in events must be in range [1, 512]"),
+    ("--length", "100000s", "length in seconds must be in range"), ("--silence", "1000", "silence in seconds must be"),
+    ("--temperature", "1e309", "temperature must be"), ("--seed", "-1", "seed must be in range"),
+    ("--record", "", "record: an empty file name"), ("--session-weight", "nan", "session weight must be"),
+])
+def test_jam_refuses_absurd_values_before_it_opens_a_port(option, value, words, tmp_path):
+    code, out = run("jam", "--backend", "jack", option, value)
+    assert_one_line_error(code, out, words)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("max_note = inf\n", "max-note must be in range"), ("record = '/tmp'\n", "record: /tmp is a folder"),
+    ("record = ''\n", "record: an empty file name"), ("velocity_scale = nan\n", "velocity scale must be"),
+    ("x = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
+    ("[cc]\npanic = 24\nenabled = 24\n", "[cc] enabled and panic are both on controller 24"),
+])
+def test_jam_config_values_get_the_same_checks(text, words, tmp_path):
+    config = tmp_path / "jam.toml"
+    config.write_text(text)
+    code, out = run("jam", "--backend", "jack", "--config", config)
+    assert_one_line_error(code, out, words)

@@ -73,3 +73,39 @@ def test_internal_clock_grid():
     assert clock.next_grid(7.0, 4.0) == pytest.approx(7.4)
     with pytest.raises(ValueError, match="bpm"):
         InternalClock(bpm=5, origin=0.0)
+
+
+def test_a_clock_that_stops_ticking_goes_stale():
+    now = [0.0]
+    follower, dt = ClockFollower(clock=lambda: now[0]), 60.0 / 120 / 24
+    follower.feed(0.0, mido.Message("start"))
+    for i in range(24):
+        follower.feed(i * dt, mido.Message("clock"))
+    now[0] = 23 * dt + 0.99  # two beats at 120 bpm are 1 s
+    assert follower.synced
+    now[0] = 23 * dt + 1.01
+    assert not follower.synced
+    follower.feed(now[0], mido.Message("clock"))  # it ticks again
+    assert follower.synced
+
+
+def test_three_ticks_two_seconds_apart_are_no_tempo():
+    """A 48-second beat: outside 20..400 bpm, and stale (2 s at most) in any case."""
+    now = [4.0]
+    follower = ClockFollower(clock=lambda: now[0])
+    follower.feed(0.0, mido.Message("start"))
+    for t in (0.0, 2.0, 4.0):
+        follower.feed(t, mido.Message("clock"))
+    assert not follower.synced
+
+
+def test_an_answer_waits_for_a_grid_line_one_bar_or_two_seconds_at_most():
+    from segue.daemon.live.clock import Tempo
+
+    slow = Tempo(20.0, origin=0.0)  # 3 s a beat: the next beat may be 3 s away
+    assert slow.line(0.1, 1.0) == pytest.approx(3.0)
+    assert slow.next_grid(0.1, 1.0) == 0.1  # not worth waiting 2.9 s for
+    assert slow.next_grid(2.0, 1.0) == pytest.approx(3.0)
+    brisk = Tempo(240.0, origin=0.0)  # a bar of 4/4 is 1 s
+    assert brisk.next_grid(0.1, 4.0, bar=4.0) == pytest.approx(1.0)
+    assert brisk.next_grid(0.1, 8.0, bar=4.0) == 0.1  # a two-bar grid line is more than a bar away

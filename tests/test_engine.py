@@ -34,11 +34,95 @@ def test_only_note_messages_of_listened_channels_are_heard(engine):
     assert eng.heard_since_answer == 1 and eng.player_held == 1
 
 
-def test_a_flood_is_dropped_beyond_the_queue_limit(engine):
+def test_a_flood_beyond_the_queue_limit_drops_the_oldest(engine):
     eng, _ = engine
-    for _ in range(QUEUE_LIMIT + 500):
-        eng.on_message(mido.Message("clock"))
+    for i in range(QUEUE_LIMIT + 500):
+        eng.on_message(mido.Message("songpos", pos=i % 16384))
     assert eng.dropped == 500 and eng.arrived == QUEUE_LIMIT + 500
+    waiting = eng.inbox.messages()
+    assert len(waiting) == QUEUE_LIMIT and waiting[0][1].pos == 500  # the newest are kept
+
+
+class FakeClock:
+    def __init__(self, now=100.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clocked(small_model):
+    """An engine on a clock the test moves (no wall-clock timing)."""
+    clock, sent = FakeClock(), []
+    sched = Scheduler(sent.append, max_note=0.2, clock=clock)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.5), JamConfig(length=6, seed=0),
+                 clock=clock)
+    yield eng, clock
+    sched.close()
+
+
+def phrase(eng, clock, pitches, step=0.1):
+    for p in pitches:
+        eng.take([(clock.now, note(p))])
+        clock.now += step
+        eng.take([(clock.now, note(p, 0))])
+
+
+def test_a_backlog_is_heard_but_not_stepped_and_never_answered(clocked):
+    eng, clock = clocked
+    backlog = [(clock.now + i * 0.001, note(60 + i // 2 % 12, 90 if i % 2 == 0 else 0)) for i in range(400)]
+    clock.now += 2.0  # the engine wakes two seconds behind the player
+    eng.take(backlog)
+    assert eng.shed == 400 and eng.heard == 400 and eng.reprimes == 1
+    assert eng.player_held == 0 and len(eng.window) > 0
+    # Silence counts from the last message's arrival: its answer is due 0.5 s after it, not at once.
+    assert eng.policy.due(eng) == pytest.approx(backlog[-1][0] + 0.5)
+    eng.take([(clock.now, note(70))])  # on time: stepped
+    assert eng.shed == 400 and eng.heard == 401
+
+
+def test_a_lost_note_off_does_not_silence_the_answer(clocked):
+    eng, clock = clocked
+    eng.take([(clock.now, note(50))])  # its note-off never comes
+    clock.now += 1.0
+    assert eng.policy.due(eng) is None  # a held note: maybe the phrase's long last note
+    phrase(eng, clock, [60, 62, 64])  # a whole note begins and ends after it: 50 is not the phrase any more
+    assert eng.player_held == 0 and eng.held.pitches() == {eng.codec.fold_pitch(50)}  # still held, not waited for
+    assert eng.policy.due(eng) == pytest.approx(clock.now + 0.5)
+
+
+def test_the_phrase_s_last_held_notes_keep_it_waiting_until_the_hold_limit(clocked):
+    eng, clock = clocked
+    phrase(eng, clock, [60, 62])
+    eng.take([(clock.now, note(64)), (clock.now, note(67))])  # a held chord, legato from the last note
+    assert eng.player_held == 2 and eng.policy.due(eng) is None
+    clock.now += eng.hold_limit - 0.01
+    eng._expire_held(clock.now)
+    assert eng.player_held == 2
+    clock.now += 0.02
+    eng._expire_held(clock.now)
+    assert eng.player_held == 0 and eng.forgotten == 2 and eng.policy.due(eng) is not None
+
+
+@pytest.mark.parametrize("clear", [mido.Message("control_change", control=123), mido.Message("control_change", control=120),
+                                   mido.Message("reset")])
+def test_all_notes_off_and_reset_from_the_player_clear_held_keys(clocked, clear):
+    eng, clock = clocked
+    eng.take([(clock.now, note(64)), (clock.now, note(67, channel=1))])
+    eng.take([(clock.now, clear)])
+    assert len(eng.held) == (1 if clear.type == "control_change" else 0)  # CC 123/120: its own channel only
+    assert eng.player_held == len(eng.held)
+
+
+def test_a_key_struck_again_on_its_channel_is_a_new_note(clocked):
+    eng, clock = clocked
+    eng.take([(clock.now, note(64))])
+    stepped = eng.heard_since_answer
+    eng.take([(clock.now + 0.1, note(64))])  # the release in between was lost
+    assert eng.heard_since_answer == stepped + 1
+    eng.take([(clock.now + 0.2, note(64, channel=3))])  # the same key on another channel: nothing new
+    assert eng.heard_since_answer == stepped + 1
 
 
 def test_answers_after_silence_then_yields_to_the_player(engine):

@@ -1,6 +1,7 @@
-"""The session recorder: two tracks, nothing hanging, the file always whole."""
+"""The session recorder: two tracks, nothing hanging, O(1) a message, and a killed session recovered."""
 import mido
-from segue.daemon.live.recorder import Recorder
+import pytest
+from segue.daemon.live.recorder import Recorder, free_name, journals, recover
 
 
 class Clock:
@@ -28,28 +29,73 @@ def test_player_and_machine_on_their_own_tracks(tmp_path):
     rec.machine(mido.Message("note_on", note=67, velocity=80), at=101.5)
     rec.machine(mido.Message("clock"), at=101.6)  # not recorded
     clock.now = 102.0
-    rec.close()
+    assert rec.close() == tmp_path / "s.mid"
     midi = mido.MidiFile(tmp_path / "s.mid")
     assert [t.name for t in midi.tracks] == ["player", "segue"]
     assert notes_of(midi.tracks[0]) == [(480, 60, 90), (960, 60, 0)]  # 960 ticks a second
     # the machine's note was still sounding: released at the last recorded event
     assert notes_of(midi.tracks[1]) == [(1440, 67, 80), (1440, 67, 0)]
+    assert midi.tracks[0][1].type == "set_tempo" and midi.tracks[0][1].tempo == 500_000
+    assert not any(j.exists() for j in journals(tmp_path / "s.mid"))
 
 
-def test_file_is_rewritten_while_recording(tmp_path):
-    import time
-
-    rec = Recorder(tmp_path / "s.mid", every=0.05)
-    rec.player(mido.Message("note_on", note=60, velocity=90))
-    time.sleep(0.2)
-    first = mido.MidiFile(tmp_path / "s.mid")  # readable before the session ends
-    assert notes_of(first.tracks[0])[0][1:] == (60, 90) and notes_of(first.tracks[0])[-1][2] == 0
+def test_lyrics_land_at_their_notes_and_a_barge_in_drops_the_unsung(tmp_path):
+    clock = Clock()
+    rec = Recorder(tmp_path / "s.mid", every=60, clock=clock)
+    rec.lyric("la", at=101.0)
+    rec.lyric("lo", at=102.0)  # its note is cancelled
+    rec.machine(mido.Message("note_on", note=67, velocity=80), at=101.0)
+    rec.drop_lyrics_after(101.5)
+    rec.machine(mido.Message("note_off", note=67), at=101.5)
     rec.close()
-    assert not (tmp_path / "s.mid.part").exists()
+    track = mido.MidiFile(tmp_path / "s.mid", charset="utf-8").tracks[1]
+    assert [(m.type, getattr(m, "text", None)) for m in track if m.type in ("lyrics", "note_on")] == \
+        [("lyrics", "la"), ("note_on", None)]
 
 
-def test_unwritable_path_does_not_raise(tmp_path):
-    rec = Recorder(tmp_path / "missing-dir" / "s.mid", every=60)
-    rec.player(mido.Message("note_on", note=60, velocity=90))
-    rec.close()  # logged, not raised
-    assert not (tmp_path / "missing-dir").exists()
+def test_a_killed_session_is_recovered_up_to_its_last_flush(tmp_path):
+    """SIGKILL: no close, the journal holds every flushed event, a cut last event is left out."""
+    clock, path = Clock(), tmp_path / "s.mid"
+    rec = Recorder(path, every=3600, clock=clock)
+    for i in range(100):
+        rec.player(mido.Message("note_on", note=40 + i % 40, velocity=90), at=100 + i * 0.1)
+        rec.player(mido.Message("note_off", note=40 + i % 40), at=100.05 + i * 0.1)
+    rec.player(mido.Message("note_on", note=90, velocity=90), at=111.0)  # sounding at the kill
+    rec.flush()
+    rec.player(mido.Message("note_on", note=91, velocity=90), at=112.0)  # never flushed: lost
+    player = journals(path)[0]
+    player.write_bytes(player.read_bytes() + b"\x83")  # and a write cut inside a delta time
+    assert recover(path) == path and not any(j.exists() for j in journals(path))
+    notes = notes_of(mido.MidiFile(path).tracks[0])
+    assert len([n for n in notes if n[2]]) == 101 and (notes[-1][1], notes[-1][2]) == (90, 0)
+    assert recover(path) is None  # nothing left to recover
+
+
+def test_a_recording_is_never_overwritten(tmp_path):
+    path = tmp_path / "take.mid"
+    assert free_name(path) == path
+    path.write_bytes(b"x")
+    assert free_name(path) == tmp_path / "take-2.mid"
+    (tmp_path / "take-2.mid.player.journal").write_bytes(b"")
+    assert free_name(path) == tmp_path / "take-3.mid"
+
+
+def test_cost_per_message_does_not_grow(tmp_path):
+    """The bytes written per flush follow the messages since the last flush, not the session."""
+    clock = Clock()
+    rec = Recorder(tmp_path / "s.mid", every=3600, clock=clock)
+    sizes = []
+    for minute in range(5):
+        for i in range(2000):
+            rec.player(mido.Message("note_on", note=60, velocity=90 if i % 2 == 0 else 0), at=100 + minute * 60 + i * 0.01)
+        before = sum(j.stat().st_size for j in journals(tmp_path / "s.mid"))
+        rec.flush()
+        sizes.append(sum(j.stat().st_size for j in journals(tmp_path / "s.mid")) - before)
+    assert max(sizes[1:]) == min(sizes[1:])  # the same work each minute
+    rec.close()
+    assert len(notes_of(mido.MidiFile(tmp_path / "s.mid").tracks[0])) == 10000
+
+
+def test_a_folder_that_cannot_hold_it_fails_at_once(tmp_path):
+    with pytest.raises(OSError):
+        Recorder(tmp_path / "missing-dir" / "s.mid", every=60)

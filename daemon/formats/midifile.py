@@ -36,7 +36,8 @@ def load_midi(path: str | Path) -> mido.MidiFile:
     try:
         midi = mido.MidiFile(path)
     except Exception as err:  # mido raises a dozen classes (EOFError, KeySignatureError, ...) for bad bytes
-        raise MidiFileError(f"{path}: not a readable MIDI file ({err or type(err).__name__})") from err
+        reason = str(err) or ("it ends early (truncated?)" if isinstance(err, EOFError) else type(err).__name__)
+        raise MidiFileError(f"{path}: not a readable MIDI file ({reason})") from err
     if midi.type == 2:
         raise MidiFileError(f"{path}: type 2 MIDI files (independent sequences) are not supported")
     if midi.ticks_per_beat <= 0:

@@ -6,3 +6,13 @@ def count(amount: float, unit: str) -> str:
     """`amount` of `unit` (given in the plural: "beats", "notes"), singular for exactly one."""
     word = unit[:-1] if amount == 1 and unit.endswith("s") else unit
     return f"{amount:g} {word}"
+
+
+def within(name: str, value: float, low: float, high: float, *, above: bool = False) -> None:
+    """Raise one sentence unless `value` is a finite number in [low, high] (`above`: (low, high])."""
+    import math
+
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low < value if above else low <= value) and value <= high
+    if not ok:
+        raise ValueError(f"{name} must be in range {'(' if above else '['}{low:g}, {high:g}], not {value!r}")

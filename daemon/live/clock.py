@@ -12,10 +12,20 @@ PPQN = 24  # MIDI clock ticks per quarter note
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
 
 
-class ClockFollower:
-    """Tempo is the mean tick interval over the last `window` ticks (one beat by default)."""
+STALE_BEATS, STALE_SECONDS = 2.0, 2.0  # no tick for this long (the shorter): the clock has stopped
+BPM_RANGE = (20.0, 400.0)  # a tempo outside it is no tempo (as for --bpm)
+GRID_WAIT = 2.0  # seconds an answer waits for a grid line at most (and at most one bar)
 
-    def __init__(self, window: int = PPQN):
+
+class ClockFollower:
+    """Tempo is the mean tick interval over the last `window` ticks (one beat by default).
+
+    A clock that stops ticking without a Stop (a DAW closed, a cable pulled) goes stale after two
+    beats at its last tempo or 2 s, whichever is shorter: then there is no external tempo.
+    `clock`: the time now (default: that of the last tick, so it never goes stale)."""
+
+    def __init__(self, window: int = PPQN, clock=None):
+        self.clock = clock
         self._stamps: deque[float] = deque(maxlen=window + 1)
         self.running = False
         self.ticks = 0  # ticks since the song's start (the position of the last tick)
@@ -38,7 +48,13 @@ class ClockFollower:
 
     @property
     def synced(self) -> bool:
-        return self.running and len(self._stamps) >= 2
+        if not (self.running and len(self._stamps) >= 2):
+            return False
+        beat = self.beat_seconds
+        if not 60.0 / BPM_RANGE[1] <= beat <= 60.0 / BPM_RANGE[0]:
+            return False
+        now = self._stamps[-1] if self.clock is None else self.clock()
+        return now - self._stamps[-1] <= min(STALE_BEATS * beat, STALE_SECONDS)
 
     @property
     def beat_seconds(self) -> float:
@@ -122,8 +138,8 @@ class InternalClock:
 class Tempo:
     """Where the beat is: incoming MIDI clock when it runs, else a steady --bpm, else none (120 bpm assumed)."""
 
-    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5):
-        self.follower = ClockFollower()
+    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5, clock=None):
+        self.follower = ClockFollower(clock=clock)
         self.internal = InternalClock(bpm, origin) if bpm else None
         self.default_beat = default_beat  # seconds a beat when nothing gives a tempo
 
@@ -145,14 +161,20 @@ class Tempo:
             return self.follower.beat_seconds
         return self.internal.beat_seconds if self.internal else self.default_beat
 
-    def next_grid(self, start: float, beats: float | None) -> float:
+    def line(self, start: float, beats: float | None) -> float:
         """The first line of a `beats` grid at or after `start` on the tempo in force; `start` itself
         when there is no tempo (or no grid)."""
-        if beats and self.follower.synced:  # following the DAW: begin on its next beat (or bar)
+        if beats and self.follower.synced:  # following the DAW: its beats (or bars)
             return self.follower.next_grid(start, beats)
         if beats and self.internal:
             return self.internal.next_grid(start, beats)
         return start
+
+    def next_grid(self, start: float, beats: float | None, bar: float = 4.0) -> float:
+        """Where an answer starts: `line`, unless that is further than one bar (`bar` beats) or
+        GRID_WAIT seconds away (then `start`: an answer never waits long for a grid)."""
+        line = self.line(start, beats)
+        return line if line - start <= min(GRID_WAIT, bar * self.beat_seconds) + 1e-9 else start
 
     def describe(self) -> str:
         return f"{60 / self.beat_seconds:.1f} bpm ({self.source})" if self.known else "no tempo"

@@ -40,6 +40,8 @@ def load(path: str | Path) -> tuple[dict, dict[int, str]]:
         raise ValueError(f"{path}: no such config file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a jam config (arrays or tables nested too deeply)") from None
     cc = data.pop("cc", {})
     options = {}
     for key, value in data.items():
@@ -67,6 +69,9 @@ def load(path: str | Path) -> tuple[dict, dict[int, str]]:
             raise ValueError(f"{path}: unknown control {control!r} in [cc] (known: {', '.join(CONTROLS)})")
         if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 119:
             raise ValueError(f"{path}: [cc] {control} must be a controller number in range 0..119")
+        if number in controls:
+            raise ValueError(f"{path}: [cc] {' and '.join(sorted((controls[number], control)))} are both on "
+                             f"controller {number}")
         controls[number] = control
     return options, controls
 

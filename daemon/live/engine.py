@@ -11,7 +11,6 @@ is rebuilt from it, so notes that were sampled but never played are not remember
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -22,19 +21,23 @@ import numpy as np
 
 from ..formats.midifile import DRUM_CHANNEL, NoteMessage
 from ..formats.notes import NoteGuard
-from ..models.continuation import GenerateConfig, NoteDraw, sample_events
+from ..formats.units import within
+from ..models.continuation import MAX_NOTE, GenerateConfig, NoteDraw, sample_events
 from ..models.cursor import Cursor
 from ..models.event import EventModel
 from ..models.markov import VariableOrderMarkov
 from ..models.sampling import GumbelNoise, Sampling
 from . import controls as cc
 from .clock import TRANSPORT, Span, Tempo
-from .keys import HeldKeys
+from .inbox import Inbox
+from .keys import HOLD_LIMIT, HeldKeys
 from .policy import MODES, CallAndResponse, Continuous
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-QUEUE_LIMIT = 4096  # incoming messages held at most; a flood beyond it is dropped and counted
+QUEUE_LIMIT = 16384  # incoming messages waiting at most; beyond it the oldest are dropped and counted
+SHED_AFTER = 0.1  # seconds: a note message that waited longer is not stepped (the engine is behind)
+NOTES = ("note_on", "note_off")
 WINDOW = 128  # note events kept to rebuild the state (the seed's window is 30)
 LOOKAHEAD = 0.05  # seconds: how far ahead of time the continuous mode samples
 MACHINE = -1  # the channel the window gives the machine's own notes
@@ -42,6 +45,8 @@ SLACK = 0.002  # seconds: a continuous-mode note is never due sooner than this a
 MAX_EVENTS = 512  # events per answer at most when its length is a duration
 SESSION = 2000  # note-ons the session model remembers (its memory and cost stay flat after that)
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
+# An answer's length at most, per unit (a timed answer also stops at MAX_EVENTS events).
+LENGTHS = {"events": (1, MAX_EVENTS), "seconds": (0.05, 600.0), "beats": (0.25, 1024.0), "bars": (0.25, 256.0)}
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,14 @@ class JamConfig:
             object.__setattr__(self, "length", Span.parse(self.length))
         if not 0 <= self.channel <= 15 or any(not 0 <= c <= 15 for c in self.listen or ()):
             raise ValueError("channel must be in range 0..15")
-        if not self.velocity_scale > 0:
-            raise ValueError("velocity scale must be > 0")
-        if self.grid is not None and not self.grid > 0:
-            raise ValueError("grid must be > 0 beats")
+        within("velocity scale", self.velocity_scale, 0, 10, above=True)
+        if self.seed is not None:
+            within("seed", self.seed, 0, 2**63 - 1)
+        within("max-note", self.max_note, 0, MAX_NOTE, above=True)
+        low, high = LENGTHS[self.length.unit]
+        within(f"length in {self.length.unit}", self.length.value, low, high)
+        if self.grid is not None:
+            within("grid", self.grid, 0, 32, above=True)
         if self.bpm is not None and not 20 <= self.bpm <= 400:
             raise ValueError("bpm must be in range 20..400")
         if not 1 <= self.beats_per_bar <= 32:
@@ -101,7 +110,7 @@ class Engine:
         self.lyricist = lyricist  # a line of lyrics per answer, one syllable per note (daemon/models/lyric.py)
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
-        self.tempo = Tempo(config.bpm, clock(), DEFAULT_BEAT)
+        self.tempo = Tempo(config.bpm, clock(), DEFAULT_BEAT, clock=clock)
         self.controls = controls or {}  # MIDI CC number -> live control (see daemon/live/config.py)
         # The policies the mode control switches between; the one passed in is kept.
         self.policies = {CallAndResponse.name: CallAndResponse(), Continuous.name: Continuous(), **(policies or {})}
@@ -109,12 +118,15 @@ class Engine:
         self.enabled = True
         self.window: deque[NoteMessage] = deque(maxlen=WINDOW)
         self.noise = GumbelNoise(config.seed)
-        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.inbox = Inbox(QUEUE_LIMIT)
         self.held = HeldKeys()
+        self.hold_limit = HOLD_LIMIT
         self._voice: _Voice | None = None
         self.last_player = 0.0
         self.heard_since_answer = 0
-        self.dropped = self.ignored = self.answers = self.heard = self.arrived = self.reprimes = self.errors = 0
+        self.ignored = self.answers = self.heard = self.arrived = self.reprimes = self.errors = 0
+        self.shed = self.forgotten = 0  # note messages heard too late to step; held keys forgotten
+        self._shed_logged = (0.0, 0)  # (when, how many had been shed then)
         self.last_decision_ms = float("nan")
         self._load(model)
 
@@ -137,7 +149,7 @@ class Engine:
             cursor.bar_beats = None
             return None
         cursor.bar_beats = bar
-        line = self.tempo.next_grid(at, bar)  # the next bar line at or after `at`
+        line = self.tempo.line(at, bar)  # the next bar line at or after `at`
         cursor.beats = (bar - (line - at) / self.beat_seconds) % bar
         return cursor.beats
 
@@ -148,7 +160,13 @@ class Engine:
 
     @property
     def player_held(self) -> int:
-        return len(self.held)
+        """Held keys that keep segue waiting (see live/keys.py: not pedal tones or lost note-offs)."""
+        return self.held.sustaining()
+
+    @property
+    def dropped(self) -> int:
+        """Incoming messages dropped because the inbox was full (the oldest)."""
+        return self.inbox.overflow
 
     @property
     def mode(self) -> str:
@@ -178,48 +196,83 @@ class Engine:
     def on_message(self, msg: mido.Message) -> None:
         """MIDI input callback: timestamp and enqueue, nothing else."""
         self.arrived += 1
-        try:
-            self._queue.put_nowait((self.clock(), msg))
-        except queue.Full:
-            self.dropped += 1
+        self.inbox.put(self.clock(), msg)
 
     def request(self, job) -> None:
         """Run `job(engine)` on the engine thread (model reloads, mode changes from elsewhere)."""
-        self._queue.put((self.clock(), job))
+        self.inbox.job(self.clock(), job)
 
     # -- the engine thread ----------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
+        """Hear everything that waits, then decide: never answer while messages are still queued."""
         while not stop.is_set():
             due = self.policy.due(self)
             timeout = 0.1 if due is None else min(0.1, max(0.0, due - self.clock()))
-            try:
-                stamp, msg = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                stamp, msg = None, None
-            try:
-                if callable(msg):
-                    msg(self)
-                elif msg is not None:
-                    self.hear(stamp, msg)
-                self.policy.on_tick(self, self.clock())
-            except Exception:  # nothing may kill the live loop
-                self.errors += 1
-                if self.errors <= 10 or self.errors % 1000 == 0:  # bounded log, whatever repeats
-                    log.exception("engine error %d; the message was dropped and playing stops", self.errors)
-                # Stop what plays and wait for the player: a failing answer is not retried in a loop.
-                self.scheduler.cancel()
-                self._voice = None
-                self.heard_since_answer = 0
+            self.inbox.wait(timeout)
+            for _, job in self.inbox.jobs():
+                self._guarded(job, self)
+            self.take(self.inbox.messages())
+            if len(self.inbox):
+                continue  # more came in meanwhile: hear it before deciding anything
+            self._guarded(self._expire_held, self.clock())
+            self._guarded(self.policy.on_tick, self, self.clock())
 
-    def hear(self, stamp: float, msg: mido.Message) -> None:
-        """Step one incoming note message into the state; transport messages go to the tempo follower."""
+    def take(self, batch: list) -> None:
+        """Hear a batch of (arrival stamp, message). When the engine is behind (a message waited more
+        than SHED_AFTER), note messages update what is held and the window but are not stepped; the
+        state is re-primed from the window once for the batch: a backlog costs a few microseconds a
+        message, not a model step, and is never replayed as if it were now."""
+        if not batch:
+            return
+        now, shed = self.clock(), 0
+        for stamp, msg in batch:
+            late = now - stamp > SHED_AFTER
+            shed += late and msg.type in NOTES
+            self._guarded(self.hear, stamp, msg, not late)
+        if shed:
+            self.shed += shed
+            self._guarded(self.reprime, now)
+            when, before = self._shed_logged
+            if now - when >= 1.0:  # at most one line a second, whatever the flood
+                log.warning("behind: %d note messages heard too late to step since the last report "
+                            "(re-primed from the last %d events)", self.shed - before, len(self.window))
+                self._shed_logged = (now, self.shed)
+
+    def _guarded(self, job, *args) -> None:
+        try:
+            job(*args)
+        except Exception:  # nothing may kill the live loop
+            self.errors += 1
+            if self.errors <= 10 or self.errors % 1000 == 0:  # bounded log, whatever repeats
+                log.exception("engine error %d; the message was dropped and playing stops", self.errors)
+            # Stop what plays and wait for the player: a failing answer is not retried in a loop.
+            self.scheduler.cancel()
+            self._voice = None
+            self.heard_since_answer = 0
+
+    def _expire_held(self, now: float) -> None:
+        """Keys still "held" after HOLD_LIMIT seconds without any input lost their note-offs: forget them."""
+        if len(self.held) and now - self.last_player > self.hold_limit:
+            self.forgotten += self.held.clear()
+            log.warning("forgot the player's held keys: no input for %.0f s (a lost note-off?)", self.hold_limit)
+
+    def _all_off(self, channel: int | None) -> None:
+        """The player's CC 123 / CC 120 (a channel) or a system reset (all): nothing they hold sounds."""
+        self.forgotten += self.held.clear(channel)
+
+    def hear(self, stamp: float, msg: mido.Message, step: bool = True) -> None:
+        """Step one incoming note message into the state; transport messages go to the tempo follower.
+        `step` False: keep track of it (held keys, the window, the recording) without a model step."""
         if msg.type in TRANSPORT:
             self.tempo.feed(stamp, msg)
             return
         if msg.type == "control_change" and msg.control in self.controls:
             self.control(self.controls[msg.control], msg.value)
             return
-        if msg.type not in ("note_on", "note_off"):
+        if msg.type == "control_change" and msg.control in (120, 123) or msg.type == "reset":
+            self._all_off(None if msg.type == "reset" else msg.channel)
+            return
+        if msg.type not in NOTES:
             self.ignored += 1
             return
         self.heard += 1
@@ -242,7 +295,8 @@ class Engine:
         self.policy.on_player(self, stamp)
         velocity = msg.velocity if onset else 0
         self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
-        self._step(stamp, pitch, velocity)
+        if step:
+            self._step(stamp, pitch, velocity)
 
     def _step(self, stamp: float, pitch: int, velocity: int) -> None:
         """Step one event at `stamp` into the state."""
@@ -313,13 +367,14 @@ class Engine:
         elif name == "panic" and cc.switched_on(value):
             self.scheduler.panic()
             self._voice = None
+            self.forgotten += self.held.clear()
         log.info("control %s = %d", name, value)
 
     # -- answering ------------------------------------------------------------------------------
     def _grid(self, start: float, beats: float | None = None) -> float:
         """The first grid line (every `beats`, default --grid) at or after `start`, when there is a
         tempo to follow (MIDI clock, else --bpm); else `start` itself."""
-        return self.tempo.next_grid(start, beats or self.config.grid)
+        return self.tempo.next_grid(start, beats or self.config.grid, self.config.beats_per_bar)
 
     def _velocity(self, velocity: int) -> int:
         return int(np.clip(round(velocity * self.config.velocity_scale), 1, 127))
@@ -347,8 +402,10 @@ class Engine:
             self._emit(voice, [replace(n, time=start + n.time) for n in notes])
             time.sleep(0)  # let the scheduler thread have the GIL if a note is due while the rest is sampled
 
+        barges_in = getattr(self.policy, "barge_in", False)
         result = sample_events(self.stream, self.logits, gen, self.noise, held=self.held.pitches(),
-                               until=self.seconds(cfg.length) if timed else None, emit=emit, cursor=self.cursor)
+                               until=self.seconds(cfg.length) if timed else None, emit=emit, cursor=self.cursor,
+                               stop=(lambda: self.inbox.urgent > 0) if barges_in else None)
         self.logits = result.logits
         if self._trace:
             self._trace(due, start, start + max((n.time for n in result.notes), default=0.0))

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..formats.units import within
 from .clock import Span
+
+SILENCES = {"seconds": (0.01, 60.0), "beats": (0.125, 64.0), "bars": (0.125, 16.0)}  # the silence before an answer
 
 
 class Engine(Protocol):
@@ -38,6 +41,8 @@ class CallAndResponse:
 
     def __post_init__(self):
         self.silence = _span(self.silence)
+        low, high = SILENCES[self.silence.unit]
+        within(f"silence in {self.silence.unit}", self.silence.value, low, high)
 
     def on_player(self, engine: Engine, now: float) -> None:
         if self.barge_in and engine.answering:

@@ -1,33 +1,93 @@
-"""Session recording: player and machine on separate tracks, rewritten atomically as it grows.
+"""Session recording: player and machine on separate tracks, journalled as the session goes.
 
-The file on disk is replaced (write to a temporary file, then os.replace) every few seconds and
-at the end, so an interrupted session keeps what was played up to the last write, and a reader
-never sees a half-written file. Notes still sounding at a write are released at its end time.
+Each track's events are encoded as they come (formats/smf.py, O(1) a message) and appended every
+`every` seconds to a journal beside the recording (`take.mid.player.journal`,
+`take.mid.segue.journal`), so a killed process loses at most that much. On close the journals
+become one standard MIDI file (a header and the two bodies copied in: milliseconds for a three-hour
+session) and are removed; notes still sounding are released at the end. A session that died leaves
+its journals, and `recover` turns them into its file the next time segue records there. A session
+never overwrites a recording: when the file exists, it records to the next free name (take-2.mid).
 """
 from __future__ import annotations
 
+import io
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
 import mido
 
+from ..formats.smf import TrackBody, assemble, meta, recover_body
+
 log = logging.getLogger(__name__)
 TICKS_PER_BEAT = 480
 TEMPO = 500_000  # 120 bpm: 960 ticks a second
+TICKS_PER_SECOND = TICKS_PER_BEAT * 1_000_000 // TEMPO
 TRACKS = ("player", "segue")
+RECORDED = ("note_on", "note_off", "control_change", "pitchwheel", "program_change")
+BACKLOG = 16 << 20  # bytes kept in memory while the disk refuses them; beyond, recording stops
+
+
+def journals(path: str | Path) -> list[Path]:
+    path = Path(path)
+    return [path.with_name(f"{path.name}.{track}.journal") for track in TRACKS]
+
+
+def free_name(path: str | Path) -> Path:
+    """`path`, or take-2.mid, take-3.mid ... when it (or its journals) exist."""
+    path, n = Path(path), 1
+    candidate = path
+    while candidate.exists() or any(j.exists() for j in journals(candidate)):
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
+def _opening(index: int) -> bytes:
+    """A track's first events: its name, and the tempo on the first."""
+    out = b"\x00" + meta(0x03, TRACKS[index].encode())
+    if index == 0:
+        out += b"\x00" + meta(0x51, TEMPO.to_bytes(3, "big"))
+    return out
+
+
+def recover(path: str | Path) -> Path | None:
+    """The journals a dead session left at `path`, made into its MIDI file (at `path`, or the next
+    free name if a file is there); None when there are none."""
+    files = journals(path)
+    if not any(f.exists() for f in files):
+        return None
+    target = Path(path) if not Path(path).exists() else free_name(path)
+    found = [f.read_bytes() if f.exists() else _opening(i) for i, f in enumerate(files)]
+    parsed = [recover_body(data) for data in found]
+    end = max(tick for _, tick, _ in parsed)
+    bodies = []
+    for data, (length, tick, sounding) in zip(found, parsed):
+        body = TrackBody()
+        body.tick, body.sounding = tick, sounding
+        bodies.append((io.BytesIO(data), length, body.close(end)))
+    assemble(target, TICKS_PER_BEAT, bodies)
+    for f in files:
+        f.unlink(missing_ok=True)
+    log.warning("recovered the recording of a session that ended without closing it: %s", target)
+    return target
 
 
 class Recorder:
-    def __init__(self, path: str | Path, every: float = 2.0, clock=time.monotonic):
+    """`player`, `machine` and `lyric` may be called from any thread; the journal is written by its own."""
+
+    def __init__(self, path: str | Path, every: float = 1.0, clock=time.monotonic):
         self.path, self.every, self.clock = Path(path), every, clock
-        self._events: list[tuple[float, int, mido.Message]] = []
-        self._lock = threading.Lock()
         self._start = clock()
-        self._changes = 0  # bumped on every change; a write is skipped when nothing changed since the last
-        self._written = -1
+        self._tracks = [TrackBody() for _ in TRACKS]
+        self._pending = [bytearray(_opening(i)) for i in range(len(TRACKS))]  # encoded, not yet in the journal
+        self._lengths = [0] * len(TRACKS)  # bytes in each journal
+        self._files = [open(j, "w+b") for j in journals(self.path)]  # noqa: SIM115 (closed in close())
+        self._lyrics: list[tuple[float, str]] = []  # waiting for their time (a barge-in may drop them)
+        self._lock = threading.Lock()
+        self._failing = False
+        self.stopped = False  # the disk refused BACKLOG bytes: nothing more is recorded
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="segue-recorder", daemon=True)
         self._thread.start()
@@ -39,63 +99,84 @@ class Recorder:
         self._add(1, msg, at)
 
     def lyric(self, text: str, at: float | None = None) -> None:
-        """A lyric meta event on the machine's track (UTF-8, see midifile.write_notes)."""
+        """A lyric meta event on the machine's track (UTF-8), at its note's time."""
         with self._lock:
-            self._events.append((self.clock() if at is None else at, 1, mido.MetaMessage("lyrics", text=text)))
-            self._changes += 1
+            self._lyrics.append((self.clock() if at is None else at, text))
+            self._lyrics.sort(key=lambda e: e[0])
 
     def drop_lyrics_after(self, at: float) -> None:
         """Forget lyric events later than `at` (their notes were cancelled by a barge-in)."""
         with self._lock:
-            self._events = [e for e in self._events if not (e[0] > at and e[2].type == "lyrics")]
-            self._changes += 1
+            self._lyrics = [e for e in self._lyrics if e[0] <= at]
+
+    def _tick(self, at: float) -> int:
+        return max(0, round((at - self._start) * TICKS_PER_SECOND))
 
     def _add(self, track: int, msg: mido.Message, at: float | None) -> None:
-        if msg.type in ("note_on", "note_off", "control_change", "pitchwheel", "program_change"):
-            with self._lock:
-                self._events.append((self.clock() if at is None else at, track, msg))
-                self._changes += 1
+        if msg.type not in RECORDED or self.stopped:
+            return
+        with self._lock:
+            at = self.clock() if at is None else at
+            if track == 1:
+                self._lyrics_until(at)
+            self._pending[track] += self._tracks[track].message(self._tick(at), msg)
+
+    def _lyrics_until(self, at: float) -> None:
+        while self._lyrics and self._lyrics[0][0] <= at:
+            when, text = self._lyrics.pop(0)
+            self._pending[1] += self._tracks[1].event(self._tick(when), meta(0x05, text.encode("utf-8")))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
-            self.write()
+            self.flush()
 
-    def write(self) -> None:
-        """Replace the file with everything recorded so far (nothing hanging)."""
+    def flush(self) -> None:
+        """Append what was encoded since the last flush to the journals (outside the lock: a slow disk
+        never holds up the engine)."""
         with self._lock:
-            events, changes = list(self._events), self._changes
-        if changes == self._written and self.path.exists():
-            return
-        midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT, charset="utf-8")
-        end = max((t for t, _, _ in events), default=self._start)
-        for index, name in enumerate(TRACKS):
-            track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
-            if index == 0:
-                track.append(mido.MetaMessage("set_tempo", tempo=TEMPO))
-            sounding, last = set(), 0
-            mine = sorted(((t, m) for t, i, m in events if i == index), key=lambda e: e[0])
-            for t, msg in mine:
-                tick = max(last, round(mido.second2tick(t - self._start, TICKS_PER_BEAT, TEMPO)))
-                track.append(msg.copy(time=tick - last))
-                last = tick
-                if msg.type == "note_on" and msg.velocity:
-                    sounding.add((msg.channel, msg.note))
-                elif msg.type in ("note_on", "note_off"):
-                    sounding.discard((msg.channel, msg.note))
-            end_tick = max(last, round(mido.second2tick(end - self._start, TICKS_PER_BEAT, TEMPO)))
-            for channel, note in sorted(sounding):  # still sounding at this write: end them there
-                track.append(mido.Message("note_off", channel=channel, note=note, time=end_tick - last))
-                last = end_tick
-            midi.tracks.append(track)
-        tmp = self.path.with_name(self.path.name + ".part")
-        try:
-            midi.save(tmp)
-            os.replace(tmp, self.path)
-            self._written = changes
-        except OSError as err:  # a full disk must not stop the session; the last good file stays
-            log.warning("could not write the recording %s: %s", self.path, err)
+            chunks = [bytes(p) for p in self._pending]
+            for p in self._pending:
+                p.clear()
+        for i, chunk in enumerate(chunks):
+            if not chunk:
+                continue
+            try:
+                self._files[i].seek(self._lengths[i])
+                self._files[i].write(chunk)
+                self._files[i].flush()
+                self._lengths[i] += len(chunk)
+                self._failing = False
+            except OSError as err:
+                with self._lock:  # keep it for the next try, in front of what came since
+                    self._pending[i][:0] = chunk
+                    backlog = sum(len(p) for p in self._pending)
+                if not self._failing:
+                    log.warning("could not write the recording's journal %s: %s", self._files[i].name, err)
+                    self._failing = True
+                if backlog > BACKLOG and not self.stopped:
+                    self.stopped = True
+                    log.error("recording stopped: %d MB could not be written; the journal keeps what was",
+                              backlog >> 20)
 
-    def close(self) -> None:
+    def close(self) -> Path | None:
+        """Stop, flush, and turn the journals into the MIDI file; returns it (None if that failed, in which
+        case the journals stay for `recover`)."""
         self._stop.set()
         self._thread.join(timeout=2.0)
-        self.write()
+        with self._lock:
+            self._lyrics_until(float("inf"))
+        self.flush()
+        end = max(t.tick for t in self._tracks)
+        try:
+            assemble(self.path, TICKS_PER_BEAT,
+                     [(f, n, t.close(end)) for f, n, t in zip(self._files, self._lengths, self._tracks)])
+        except OSError as err:
+            log.error("could not write the recording %s (%s); its journals are kept: the next "
+                      "`segue jam --record %s` recovers them", self.path, err, self.path)
+            return None
+        finally:
+            for f in self._files:
+                f.close()
+        for j in journals(self.path):
+            j.unlink(missing_ok=True)
+        return self.path

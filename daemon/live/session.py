@@ -19,7 +19,7 @@ from ..models.roll import KIND, RollModel
 from .engine import Engine, JamConfig
 from .harmony import RollEngine
 from .ports import PortWatch, backend, open_input, open_output
-from .recorder import Recorder
+from .recorder import Recorder, free_name, recover
 from .scheduler import Scheduler, all_off
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,9 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
     # it may wait 5 ms for another to let go, which a note due now cannot afford.
     sys.setswitchinterval(0.0005)
-    for path in (record, trace):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise ValueError(f"{path}: its folder does not exist")
+    for option, path in (("record", record), ("trace", trace)):
+        if path is not None:
+            _check_file_name(option, path)
     phrase = read_notes(replay) if replay else None
     midi = backend(ports.backend)
     stop = stop or threading.Event()
@@ -86,7 +86,13 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     def traced_answer(due, start, end):
         trace_file.write(f"{due:.6f} {start:.6f} answer {end:.6f}\n")
 
-    recorder = Recorder(record) if record else None
+    recorder = None
+    if record:
+        recover(record)  # a session that died here left its journals: they become its file first
+        target = free_name(record)
+        if target != Path(record):
+            log.warning("%s exists: this session records to %s", record, target)
+        recorder = Recorder(target)
 
     def send(msg):
         send_out(msg)
@@ -155,11 +161,24 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         if recorder:
             recorder.close()
     log.info("session over: %s arrived, %s heard, %s (last decided in %.2f ms), %s sent, %s dropped, "
-             "%s dropped (queue full), %s ignored", count(engine.arrived, "messages"),
+             "%s dropped (queue full), %s shed (heard too late to step), %s forgotten, %s ignored",
+             count(engine.arrived, "messages"),
              count(engine.heard, "note messages"), count(engine.answers, "answers"), engine.last_decision_ms,
              count(scheduler.sent, "notes"), count(scheduler.dropped_late, "late notes"),
-             count(engine.dropped, "incoming messages"), count(engine.ignored, "non-note messages"))
+             count(engine.dropped, "incoming messages"), count(engine.shed, "note messages"),
+             count(engine.forgotten, "held keys"), count(engine.ignored, "non-note messages"))
     return engine
+
+
+def _check_file_name(option: str, path: str | Path) -> None:
+    """A file segue will write: a name, not a folder, in a folder that exists (the same checks for the
+    command line and the config file)."""
+    if not str(path).strip():
+        raise ValueError(f"{option}: an empty file name")
+    if Path(path).is_dir():
+        raise ValueError(f"{option}: {path} is a folder, not a file name")
+    if not Path(path).resolve().parent.is_dir():
+        raise ValueError(f"{option}: {path}: its folder does not exist")
 
 
 def _guarded(job) -> None:

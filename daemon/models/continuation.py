@@ -9,9 +9,13 @@ import numpy as np
 
 from ..formats.midifile import NoteMessage
 from ..formats.notes import GuardCounts, NoteGuard
+from ..formats.units import within
 from .cursor import Cursor
 from .event import EventModel, EventStream
 from .sampling import GumbelNoise, Sampling
+
+MAX_NOTE = 60.0  # seconds: the longest note a model may hold
+MAX_EVENTS = 10_000_000  # events one generation samples at most (the file is written as it goes)
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,10 @@ class GenerateConfig:
     session_weight: float = 0.0  # the session model's share of each strike's pitch distribution (0: off)
 
     def __post_init__(self):
-        if self.events < 1:
-            raise ValueError("events must be >= 1")
-        if not self.max_note > 0:
-            raise ValueError("max-note must be > 0 seconds")
+        within("events", self.events, 1, MAX_EVENTS)
+        within("max-note", self.max_note, 0, MAX_NOTE, above=True)
+        if self.seed is not None:
+            within("seed", self.seed, 0, 2**63 - 1)
         if not 0 <= self.channel <= 15:
             raise ValueError("channel must be in range 0..15")
         if not 0 <= self.session_weight < 1:
@@ -59,7 +63,8 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
 def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
                   until: float | None = None, held: frozenset[int] = frozenset(),
                   emit: Callable[[list[NoteMessage]], None] | None = None,
-                  first_gap: bool = False, cursor: Cursor | None = None) -> Continuation:
+                  first_gap: bool = False, cursor: Cursor | None = None,
+                  stop: Callable[[], bool] | None = None) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
     `logits` are the stream's predictions for the next event; note times count from 0.
@@ -71,6 +76,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     file that follows its prime); otherwise the first note is at 0 (a live answer on its grid line).
     `cursor`: where the stream is, for a model whose classes depend on it (intervals, beats); its
     place after the prime. Note times are in seconds either way.
+    `stop`: asked before every event; True ends the sampling there (the live engine: the player
+    came back, so the rest of the answer would be cancelled anyway).
     """
     model = stream.model
     codec, channel = model.codec, config.channel
@@ -95,7 +102,7 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
         if i or first_gap:
             clock += cursor.seconds(gap)
             cursor.move(gap)
-        if until is not None and clock >= until:
+        if until is not None and clock >= until or stop is not None and stop():
             break
         out(guard.release_due(clock))  # so the draw below sees what still sounds then
         draw.now(clock)

@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..formats.units import within
+
+MAX_TEMPERATURE = 10.0  # beyond it every class is as likely as any other, to float precision
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -15,9 +19,8 @@ class Sampling:
     top_p: float = 1.0  # 1.0 = no nucleus cut
 
     def __post_init__(self):
-        if not self.temperature > 0:
-            raise ValueError("temperature must be > 0")
-        if self.top_k < 0:
+        within("temperature", self.temperature, 0, MAX_TEMPERATURE, above=True)
+        if not isinstance(self.top_k, int) or self.top_k < 0:
             raise ValueError("top-k must be >= 0 (0 keeps every class)")
         if not 0 < self.top_p <= 1:
             raise ValueError("top-p must be in range (0, 1]")
