@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import torch
 from segue.daemon.models.event import INPUTS, OUTPUT, EventModel
-from segue.daemon.models.file import FORMAT_VERSION
+from segue.daemon.models.file import FORMAT_VERSION, WEIGHTS, graph_digest
 from segue.training.train import Checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,21 @@ def stamp(path: str | Path, metadata: dict[str, str], doc: str) -> Path:
     proto.doc_string = doc
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
+    return seal(path)
+
+
+def seal(path: str | Path) -> Path:
+    """Write the checksum of the file's graph (weights included) into its metadata, which the runtime
+    checks at every load (segue.daemon.models.file.check_weights)."""
+    digest = graph_digest(Path(path).read_bytes())
+    proto = onnx.load(str(path))
+    meta = {p.key: p.value for p in proto.metadata_props if p.key != WEIGHTS}
+    del proto.metadata_props[:]
+    for key, value in {**meta, WEIGHTS: digest}.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+    if graph_digest(Path(path).read_bytes()) != digest:
+        raise RuntimeError(f"{path}: the graph changed when its metadata was written")
     return Path(path)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from .onnx import seal
+
 
 def quantize(src: str | Path, dst: str | Path) -> Path:
     """Quantise MatMul/Gemm/LSTM weights to int8; segue metadata is carried over."""
@@ -24,4 +26,4 @@ def quantize(src: str | Path, dst: str | Path) -> Path:
     for key, value in meta.items():
         out.metadata_props.add(key=key, value=value)
     onnx.save(out, str(dst))
-    return Path(dst)
+    return seal(dst)  # new weights: a new checksum

@@ -108,4 +108,5 @@ def test_an_answer_waits_for_a_grid_line_one_bar_or_two_seconds_at_most():
     assert slow.next_grid(2.0, 1.0) == pytest.approx(3.0)
     brisk = Tempo(240.0, origin=0.0)  # a bar of 4/4 is 1 s
     assert brisk.next_grid(0.1, 4.0, bar=4.0) == pytest.approx(1.0)
-    assert brisk.next_grid(0.1, 8.0, bar=4.0) == 0.1  # a two-bar grid line is more than a bar away
+    assert brisk.next_grid(0.1, 8.0, bar=4.0) == pytest.approx(0.25)  # two bars away: the next beat instead
+    assert Tempo(120.0, origin=0.0).next_grid(0.01, 4.0) == pytest.approx(2.0)  # a whole bar of 2 s: waited for

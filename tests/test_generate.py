@@ -169,3 +169,29 @@ def test_the_session_model_pulls_the_continuation_toward_the_primes_own_interval
     assert share(0.9) > share(0.0) + 0.2
     with pytest.raises(ValueError, match="session weight must be in range 0..1"):
         GenerateConfig(session_weight=1.0)
+
+
+def _messages(path):
+    return [(m.type, getattr(m, "note", None), getattr(m, "velocity", None), m.time)
+            for m in mido.MidiFile(path).tracks[0] if not m.is_meta or m.type in ("set_tempo", "time_signature")]
+
+
+def test_the_file_written_as_it_goes_holds_what_the_whole_one_does(small_model, krebs, tmp_path):
+    """Without --plot (or lyrics) the output is written while sampling; the messages are the same."""
+    config = GenerateConfig(events=1500, seed=3)
+    streamed = generate_file(tmp_path / "a.mid", config, model=small_model, prime=krebs, with_prime=True)
+    whole = generate_file(tmp_path / "b.mid", config, model=small_model, prime=krebs, with_prime=True,
+                          plot=tmp_path / "b.png")
+    assert _messages(tmp_path / "a.mid") == _messages(tmp_path / "b.mid")
+    assert streamed.notes == whole.notes > 0
+
+
+def test_a_long_prime_is_stepped_from_its_last_events_only(small_model, tmp_path):
+    from segue.daemon.formats.midifile import NoteMessage, write_notes
+    from segue.daemon.models.continuation import PRIME_EVENTS
+
+    notes = [NoteMessage(i * 0.05 + d, 48 + i % 24, 0 if d else 80, 0) for i in range(3000) for d in (0.0, 0.04)]
+    write_notes(tmp_path / "long.mid", notes)
+    report = generate_file(tmp_path / "o.mid", GenerateConfig(events=50, seed=1), model=small_model,
+                           prime=tmp_path / "long.mid")
+    assert report.prime_events == PRIME_EVENTS < 6000

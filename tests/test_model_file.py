@@ -84,3 +84,53 @@ def test_c_level_noise_on_stderr_is_filtered(capfd):
     with c_stderr():
         os.write(2, b"Cannot connect to server socket\n")
     assert capfd.readouterr().err == ""
+
+
+HOSTILE = ['[1, 2]', '"text"', '3', '{}', '{"h": [1', 'null', '{"h": [1, 99999]}', '{"h": [-1, 4]}',
+           '{"h": "ab", "c": 2}', '{"low": 0, "high": 3}', '[]']
+
+
+@pytest.mark.parametrize("fixture", ["small_model", "small_roll_model", "small_nade_model", "small_lyric_model"])
+def test_hostile_metadata_is_one_sentence(fixture, request, tmp_path, rewrite_metadata):
+    """Every segue.* value replaced by JSON of the wrong shape: the file loads, or ModelFileError says why."""
+    from segue.daemon.models.lyric import LyricModel
+    from segue.daemon.models.roll import RollModel
+
+    load = {"small_model": EventModel, "small_roll_model": RollModel, "small_nade_model": RollModel,
+            "small_lyric_model": LyricModel}[fixture]
+    source = request.getfixturevalue(fixture)
+    keys = [k for k in _metadata(source) if k.startswith("segue.") and k not in ("segue.format", "segue.weights")]
+    for key in keys:
+        for value in HOSTILE:
+            path = rewrite_metadata(source, tmp_path / "m.onnx", {key: value})
+            try:
+                load(path)
+            except ModelFileError as err:
+                assert "\n" not in str(err) and str(path) in str(err)
+
+
+def _metadata(path):
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+def test_flipped_weights_are_refused_and_old_files_warn(small_model, tmp_path, caplog):
+    data = bytearray(small_model.read_bytes())
+    data[len(data) // 2] ^= 0x10  # a bit of a weight (the metadata is at the end)
+    flipped = tmp_path / "flipped.onnx"
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="weights do not match the checksum"):
+        EventModel(flipped)
+    import onnx
+
+    proto = onnx.load(str(small_model))
+    kept = [(p.key, p.value) for p in proto.metadata_props if p.key != "segue.weights"]
+    del proto.metadata_props[:]
+    for key, value in kept:
+        proto.metadata_props.add(key=key, value=value)
+    old = tmp_path / "old.onnx"
+    onnx.save(proto, str(old))
+    with caplog.at_level("WARNING"):
+        EventModel(old)
+    assert "has no weight checksum" in caplog.text

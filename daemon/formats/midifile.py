@@ -1,6 +1,7 @@
 """MIDI files in and out: note messages with absolute times in seconds, tempo map honoured."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,18 @@ class NoteMessage:
 
 
 def load_midi(path: str | Path) -> mido.MidiFile:
-    """Open a MIDI file, turning every parser failure into one MidiFileError sentence."""
+    """Open a MIDI file, turning every parser failure into one MidiFileError sentence. The last file
+    read is kept (readers of its notes, its meter, its beats each ask for it): a long file is
+    parsed once. Callers do not change what they get."""
     path = Path(path)
     if not path.is_file():
         raise MidiFileError(f"{path}: no such file")
+    stat = path.stat()
+    return _load(path, path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _load(path: Path, resolved: Path, mtime_ns: int, size: int) -> mido.MidiFile:
     try:
         midi = mido.MidiFile(path)
     except Exception as err:  # mido raises a dozen classes (EOFError, KeySignatureError, ...) for bad bytes

@@ -57,17 +57,17 @@ class TrackBody:
         return out + self.event(tick, b"\xff\x2f\x00")
 
 
-def header(tracks: int, ticks_per_beat: int) -> bytes:
-    return b"MThd" + struct.pack(">IHHH", 6, 1, tracks, ticks_per_beat)
+def header(tracks: int, ticks_per_beat: int, kind: int = 1) -> bytes:
+    return b"MThd" + struct.pack(">IHHH", 6, kind, tracks, ticks_per_beat)
 
 
-def assemble(path: str | Path, ticks_per_beat: int, bodies: list[tuple[BinaryIO, int, bytes]]) -> None:
-    """Write a type-1 file from track bodies: (open body file, its length, closing bytes) each;
+def assemble(path: str | Path, ticks_per_beat: int, bodies: list[tuple[BinaryIO, int, bytes]], kind: int = 1) -> None:
+    """Write a file (type `kind`) from track bodies: (open body file, its length, closing bytes) each;
     written beside `path` and moved into place, so a reader never sees half a file."""
     path = Path(path)
     part = path.with_name(path.name + ".part")
     with open(part, "wb") as out:
-        out.write(header(len(bodies), ticks_per_beat))
+        out.write(header(len(bodies), ticks_per_beat, kind))
         for body, length, closing in bodies:
             out.write(b"MTrk" + struct.pack(">I", length + len(closing)))
             body.seek(0)
@@ -131,3 +131,41 @@ def recover_body(data: bytes) -> tuple[int, int, set[tuple[int, int]]]:
         elif kind in (0x80, 0x90):
             sounding.discard((event[0] & 0x0F, event[1]))
     return length, tick, sounding
+
+
+class NoteFile:
+    """A type-0 file of note messages (absolute seconds, in time order) written as they come, at
+    one tempo and time signature: memory stays flat however many notes (segue generate's output)."""
+
+    def __init__(self, path: str | Path, bpm: float, time_signature: tuple[int, int] = (4, 4),
+                 ticks_per_beat: int = 480):
+        import tempfile
+
+        self.path, self.ticks_per_beat = Path(path), ticks_per_beat
+        self._tempo = mido.bpm2tempo(bpm)
+        self._scale = self._tempo * 1e-6 / ticks_per_beat  # seconds a tick, as mido.second2tick has it
+        self._track = TrackBody()
+        self._body = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
+        numerator, denominator = time_signature
+        self._length = 0
+        self._write(b"\x00" + meta(0x51, self._tempo.to_bytes(3, "big")) +
+                    b"\x00" + meta(0x58, bytes((numerator, denominator.bit_length() - 1, 24, 8))))
+
+    def _write(self, data: bytes) -> None:
+        self._body.write(data)
+        self._length += len(data)
+
+    def add(self, notes) -> None:
+        for n in notes:
+            msg = mido.Message("note_on", channel=n.channel, note=n.pitch, velocity=n.velocity)
+            self._write(self._track.message(round(n.time / self._scale), msg))
+
+    def close(self) -> Path:
+        """Release what still sounds, end the track, move the file into place."""
+        try:
+            self._body.flush()
+            assemble(self.path, self.ticks_per_beat, [(self._body, self._length, self._track.close(self._track.tick))],
+                     kind=0)
+        finally:
+            self._body.close()
+        return self.path

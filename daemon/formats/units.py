@@ -5,7 +5,8 @@ from __future__ import annotations
 def count(amount: float, unit: str) -> str:
     """`amount` of `unit` (given in the plural: "beats", "notes"), singular for exactly one."""
     word = unit[:-1] if amount == 1 and unit.endswith("s") else unit
-    return f"{amount:g} {word}"
+    number = f"{int(amount)}" if float(amount).is_integer() else f"{amount:g}"
+    return f"{number} {word}"
 
 
 def within(name: str, value: float, low: float, high: float, *, above: bool = False) -> None:

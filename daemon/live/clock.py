@@ -15,6 +15,7 @@ TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
 STALE_BEATS, STALE_SECONDS = 2.0, 2.0  # no tick for this long (the shorter): the clock has stopped
 BPM_RANGE = (20.0, 400.0)  # a tempo outside it is no tempo (as for --bpm)
 GRID_WAIT = 2.0  # seconds an answer waits for a grid line at most (and at most one bar)
+GRID_SLACK = 0.05  # seconds over that bound a line may be (clock jitter)
 
 
 class ClockFollower:
@@ -172,9 +173,15 @@ class Tempo:
 
     def next_grid(self, start: float, beats: float | None, bar: float = 4.0) -> float:
         """Where an answer starts: `line`, unless that is further than one bar (`bar` beats) or
-        GRID_WAIT seconds away (then `start`: an answer never waits long for a grid)."""
-        line = self.line(start, beats)
-        return line if line - start <= min(GRID_WAIT, bar * self.beat_seconds) + 1e-9 else start
+        GRID_WAIT seconds away; then the next beat if that is near enough, else `start` (an answer
+        never waits long for a grid). A clock's jitter may put a 2-second bar a little over 2 s away:
+        GRID_SLACK allows for it."""
+        bound = min(GRID_WAIT, bar * self.beat_seconds) + GRID_SLACK
+        for grid in (beats, 1.0):
+            line = self.line(start, grid)
+            if line - start <= bound:
+                return line
+        return start
 
     def describe(self) -> str:
         return f"{60 / self.beat_seconds:.1f} bpm ({self.source})" if self.known else "no tempo"

@@ -392,6 +392,7 @@ class Engine:
                              max_note=cfg.max_note, channel=cfg.channel, session_weight=cfg.session_weight)
         due = now if due is None else due
         start = self._grid(self.clock() + SLACK)
+        log.debug("answering: due %.3f, start %.3f, %s", due, start, self.tempo.describe())
         self._place(start)  # the answer's first note is at `start`
         voice = _Voice()
 

@@ -21,7 +21,7 @@ from ..models.file import c_stderr
 
 APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK", "coremidi": "MACOSX_CORE", "windows": "WINDOWS_MM"}
 CLIENT = "segue"
-OWN_CLIENTS = (f"{CLIENT} in", f"{CLIENT} out", CLIENT, f"{CLIENT} watch")  # the clients segue itself opens
+OWN_CLIENTS = (f"{CLIENT} in", f"{CLIENT} out", CLIENT, f"{CLIENT} watch", f"{CLIENT} resync")  # segue's own clients
 ALSA_SEQ = "/dev/snd/seq"
 log = logging.getLogger(__name__)
 
@@ -255,3 +255,73 @@ class PortWatch:
         with self.lock:
             self.port.close()
         self._lister.delete()
+
+
+class JackServerWatch:
+    """Whether the JACK server segue plays on is still there, without disturbing it.
+
+    A new client per check would do, but JACK reorders its graph for every client that comes and
+    goes, and on a busy machine that loses MIDI (the clock ticks a DAW sends). libjack itself keeps
+    quiet about a dead server (its port lists are cached in shared memory). So this looks for the
+    server's listening socket (`jack_<server>_<uid>_0`) in /proc/net/unix: the kernel drops it the
+    moment the server process dies. Linux only; where the socket is not found at the start the
+    watch says nothing (`alive` stays True).
+    """
+
+    def __init__(self, server: str | None = None):
+        name = server or os.environ.get("JACK_DEFAULT_SERVER") or "default"
+        self._suffix = f"/jack_{name}_{os.getuid()}_0"
+        self.known = self._listening() is True
+
+    def _listening(self) -> bool | None:
+        try:
+            with open("/proc/net/unix") as table:
+                for line in table:
+                    fields = line.split()
+                    if len(fields) >= 8 and fields[-1].endswith(self._suffix) and fields[3] == "00010000":
+                        return True
+        except OSError:
+            return None
+        return False
+
+    @property
+    def alive(self) -> bool:
+        return not self.known or self._listening() is not False
+
+
+class SysexResync:
+    """Sends a lone F7 (end of sysex) into segue's own input, every second or so (`pulse`).
+
+    RtMidi glues an unterminated sysex (F0 ... with no F7, a broken controller or a hostile byte
+    stream) to everything that follows until some message ends in F7, and hands none of it on: one
+    bad message would leave the input deaf. The F7 ends such a sysex within a second (the notes it
+    swallowed are lost, and the glued message is dropped as unreadable); at any other time a lone F7
+    is dropped by the parser. `port`: the full name of segue's input port as a sender sees it.
+    """
+
+    def __init__(self, midi: mido.Backend, port: str):
+        import rtmidi
+
+        api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+        self._rt = rtmidi.MidiOut(rtapi=api, name=f"{CLIENT} resync")
+        names = [n for n in self._rt.get_ports() if n.startswith(port)]
+        if not names:
+            self._rt.delete()
+            raise OSError(f"no port {port!r} to resync")
+        self._rt.open_port(self._rt.get_ports().index(names[0]), name="resync")
+        self.sent = 0
+
+    def pulse(self) -> None:
+        self._rt.send_message([0xF7])
+        self.sent += 1
+
+    def close(self) -> None:
+        self._rt.close_port()
+        self._rt.delete()
+
+
+def input_port_name(port) -> str:
+    """The name a sender sees for one of segue's input ports (client:port)."""
+    if isinstance(port, InputConnection):
+        return f"{CLIENT}:in"
+    return f"{CLIENT} in:{port.name}"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,11 +19,20 @@ from ..models.file import PLAYABLE, kind_name, model_kind
 from ..models.roll import KIND, RollModel
 from .engine import Engine, JamConfig
 from .harmony import RollEngine
-from .ports import PortWatch, backend, open_input, open_output
+from .ports import (
+    JackServerWatch,
+    PortWatch,
+    SysexResync,
+    backend,
+    input_port_name,
+    open_input,
+    open_output,
+)
 from .recorder import Recorder, free_name, recover
 from .scheduler import Scheduler, all_off
 
 log = logging.getLogger(__name__)
+EXIT_SERVER_LOST = 3  # exit status when the MIDI server died under the session
 DRAIN = 0.25  # seconds between the last releases and closing the output (several JACK periods, even when busy)
 
 
@@ -112,16 +122,23 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         held_at_loss: set = set()
         out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
         out_watch.on_return = lambda _: _release_after_return(out_watch.send, scheduler, config.channel, held_at_loss)
-    inport = in_watch = None
+    inport = in_watch = resync = None
+    server_watch = JackServerWatch() if midi.api == "UNIX_JACK" else None
+    server_lost = False
     previous = {}
     try:
-        inport = open_input(midi, engine.on_message, ports.input)
-        in_watch = PortWatch(midi, "input", inport) if ports.input else None
+        # Before the input port exists: a signal as soon as it appears still ends the session cleanly.
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
             if hasattr(signal, "SIGHUP"):
                 previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _reload(engine, model))
+        inport = open_input(midi, engine.on_message, ports.input)
+        in_watch = PortWatch(midi, "input", inport) if ports.input else None
+        try:
+            resync = SysexResync(midi, input_port_name(inport))
+        except (OSError, RuntimeError) as err:  # the MIDI system cannot connect a port to segue's own
+            log.warning("no sysex resync for the input (%s): an unterminated sysex may deafen it", err)
         worker = threading.Thread(target=engine.run, args=(stop,), name="segue-engine", daemon=True)
         worker.start()
         if ready:
@@ -131,10 +148,15 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         ticks = 0
         while not stop.wait(0.5):
             ticks += 1
+            if ticks % 2 == 0 and server_watch is not None and not server_watch.alive:
+                server_lost = True
+                break
             if ticks % 2 == 0:
                 for watch in (in_watch, out_watch):
                     if watch:
                         _guarded(watch.check)
+                if resync:
+                    _guarded(resync.pulse)
             if status:
                 sys.stderr.write("\r\x1b[2K" + engine.status())
                 sys.stderr.flush()
@@ -143,6 +165,15 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         worker.join(timeout=1.0)
     finally:
         scheduler.close()  # releases what sounds, then CC 123 and CC 120 on the channels used
+        if recorder:
+            recorder.close()
+        if server_lost:
+            # libjack crashes when a client of a dead server is closed: the recording is saved,
+            # what sounded was released as far as it could be, and the process ends here.
+            log.error("segue stopped: the JACK server went away mid-session%s",
+                      f"; the recording is in {recorder.path}" if recorder else "")
+            logging.shutdown()
+            os._exit(EXIT_SERVER_LOST)
         # JACK hands a port's messages on at its next process cycle: a port closed at once loses
         # the releases just sent (seen on a busy machine), so give them a few periods to leave.
         time.sleep(DRAIN)
@@ -150,6 +181,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             out_watch.close()
         else:
             outport.close()
+        if resync:
+            resync.close()
         if in_watch:
             in_watch.close()
         elif inport is not None:
@@ -158,8 +191,6 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             signal.signal(sig, handler)
         if trace_file:
             trace_file.close()
-        if recorder:
-            recorder.close()
     log.info("session over: %s arrived, %s heard, %s (last decided in %.2f ms), %s sent, %s dropped, "
              "%s dropped (queue full), %s shed (heard too late to step), %s forgotten, %s ignored",
              count(engine.arrived, "messages"),

@@ -50,21 +50,27 @@ class Continuation:
     logits: np.ndarray  # the stream's prediction after the last sampled event
 
 
+PRIME_EVENTS = 2048  # a prime's last events stepped at most: the state has forgotten what came before
+
+
 def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig,
-                    first_gap: bool = False, cursor: Cursor | None = None) -> Continuation:
-    """Step `prime` (N, 3 + what the model hears) into a fresh stream, then sample `config.events` events."""
+                    first_gap: bool = False, cursor: Cursor | None = None,
+                    emit: Callable[[list[NoteMessage]], None] | None = None, keep: bool = True) -> Continuation:
+    """Step `prime` (N, 3 + what the model hears; its last PRIME_EVENTS rows) into a fresh stream, then
+    sample `config.events` events (see sample_events for `emit` and `keep`)."""
     stream = model.stream()
-    logits = stream.prime(prime)
+    logits = stream.prime(prime[-PRIME_EVENTS:])
     if logits is None:
         raise ValueError("the prime holds no events")
-    return sample_events(stream, logits, config, GumbelNoise(config.seed), first_gap=first_gap, cursor=cursor)
+    return sample_events(stream, logits, config, GumbelNoise(config.seed), first_gap=first_gap, cursor=cursor,
+                         emit=emit, keep=keep)
 
 
 def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
                   until: float | None = None, held: frozenset[int] = frozenset(),
                   emit: Callable[[list[NoteMessage]], None] | None = None,
                   first_gap: bool = False, cursor: Cursor | None = None,
-                  stop: Callable[[], bool] | None = None) -> Continuation:
+                  stop: Callable[[], bool] | None = None, keep: bool = True) -> Continuation:
     """Sample `config.events` events from a primed stream (which then holds them as context).
 
     `logits` are the stream's predictions for the next event; note times count from 0.
@@ -78,6 +84,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     place after the prime. Note times are in seconds either way.
     `stop`: asked before every event; True ends the sampling there (the live engine: the player
     came back, so the rest of the answer would be cancelled anyway).
+    `keep` False: the result holds no events or notes (they went to `emit`): memory stays flat in
+    `config.events`.
     """
     model = stream.model
     codec, channel = model.codec, config.channel
@@ -89,7 +97,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     notes: list[NoteMessage] = []
 
     def out(batch: list[NoteMessage]) -> None:
-        notes.extend(batch)
+        if keep:
+            notes.extend(batch)
         draw.follow(batch)
         if emit is not None:
             emit(batch)
@@ -109,7 +118,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
         base = cursor.base
         prior = cursor.prior(codec.pitch_classes) if config.session_weight else None
         pitch, vel = draw.note(logits, base, prior, config.session_weight)
-        events.append((pitch, vel, gap))
+        if keep:
+            events.append((pitch, vel, gap))
         out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
         logits = stream.advance(*cursor.event(pitch + base, vel, gap, learn=False))
     seconds = time.perf_counter() - started

@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.codec import EventCodec
-from .file import ModelFileError, check_format, kind_name, open_session, resolve_model
+from .file import (
+    ModelFileError,
+    check_format,
+    kind_name,
+    open_session,
+    resolve_model,
+    trial_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,12 @@ class EventModel:
         self._outputs = [OUTPUT, *(f"{name}_next" for name in self.info.state)]
         sizes = np.cumsum(self.codec.sizes)
         self._split = (int(sizes[0]), int(sizes[1]))
+        first = np.zeros((1, 3 + len(self.info.inputs)), np.int64)
+        trial_run(self.path, lambda: dict(zip(self._outputs, self.session.run(
+                      self._outputs, {n: first[:, i] for i, n in enumerate((*INPUTS, *self.info.inputs))}
+                      | self.initial_state(1)))),
+                  {OUTPUT: (1, int(sizes[-1])), **{f"{n}_next": (layers, 1, hidden)
+                                                   for n, (layers, hidden) in self.info.state.items()}})
 
     def _check_graph(self) -> None:
         inputs = {i.name for i in self.session.get_inputs()}

@@ -7,6 +7,8 @@ is (`segue.format`, `segue.kind`, and the kind's own codec and state). Each kind
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -16,7 +18,9 @@ from typing import Callable
 
 import onnxruntime as ort
 
+log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
+WEIGHTS = "segue.weights"  # metadata: "sha256:<hex>" of the graph (weights included), written by the exporter
 DEFAULT_MODEL = "folk.onnx"  # the metrical melody model (docs/models/folk.md)
 
 
@@ -98,7 +102,76 @@ def open_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, di
         raise ModelFileError(f"{path}: not a loadable ONNX model") from err
     meta = session.get_modelmeta().custom_metadata_map
     check_format(meta, path)
+    check_weights(path.read_bytes(), meta, path)
     return session, meta
+
+
+def trial_run(path: Path, run: Callable, want: dict[str, tuple[int, ...]]) -> None:
+    """One step on zeros shaped as the metadata says, at load: a file whose metadata and graph
+    disagree (a hidden size, a vocabulary, a state layout) fails here in one sentence instead of
+    mid-session. `run()` returns {output name: array}; `want` the shapes they must have."""
+    try:
+        got = run()
+    except Exception as err:  # onnxruntime's own errors ("Got invalid dimensions for input: h")
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelFileError(f"{path}: its graph does not run with the shapes its metadata gives ({first[:200]})") from None
+    for name, shape in want.items():
+        if tuple(got[name].shape) != tuple(shape):
+            raise ModelFileError(f"{path}: its graph gives {name} of shape {tuple(got[name].shape)}, its metadata "
+                                 f"says {tuple(shape)}")
+
+
+def graph_digest(data: bytes) -> str | None:
+    """sha256 of the serialized graph (ModelProto field 7: nodes and weights, not the metadata) of an
+    ONNX file's bytes; None if there is none. A walk over the top-level protobuf fields, here rather
+    than the onnx package, which the runtime does not install."""
+    at, size = 0, len(data)
+    while at < size:
+        key, at = _varint(data, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, at = _varint(data, at)
+        elif wire == 1:
+            at += 8
+        elif wire == 5:
+            at += 4
+        elif wire == 2:
+            length, at = _varint(data, at)
+            if field == 7:
+                return "sha256:" + hashlib.sha256(data[at:at + length]).hexdigest()
+            at += length
+        else:
+            return None
+    return None
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if at >= len(data) or shift > 63:
+            raise ModelFileError("a damaged ONNX file")
+        byte = data[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, at
+
+
+_UNSEALED: set[Path] = set()
+
+
+def check_weights(data: bytes, meta: dict[str, str], path: Path) -> None:
+    """The graph against the checksum its exporter wrote; a file from before checksums loads with a warning."""
+    want = meta.get(WEIGHTS)
+    if want is None:
+        if path not in _UNSEALED:
+            _UNSEALED.add(path)
+            log.warning("%s has no weight checksum (exported before segue wrote one): it cannot be checked", path)
+        return
+    if graph_digest(data) != want:
+        raise ModelFileError(f"{path}: its weights do not match the checksum its exporter wrote (a damaged or "
+                             "altered file; export it again)")
 
 
 def check_format(meta: dict[str, str], path: Path) -> None:

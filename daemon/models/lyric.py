@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.text import CharCodec, TextError, is_cjk, syllables
-from .file import ModelFileError, kind_name, open_session, resolve_model
+from .file import ModelFileError, kind_name, open_session, resolve_model, trial_run
 from .sampling import GumbelNoise, Sampling
 
 KIND = "characters"
 INPUT, OUTPUT = "char", "logits"
 DEFAULT_LYRIC_MODEL = "songci.onnx"  # the shipped lyric model (docs/models/songci.md)
+
+
+PRIME_CHARS = 4000  # characters of a prime read at most (its end)
 
 
 class LyricModel:
@@ -32,13 +35,19 @@ class LyricModel:
             self.codec = CharCodec.from_json(meta["segue.codec"])
             self.state_shapes = {k: tuple(int(x) for x in v) for k, v in json.loads(meta["segue.state"]).items()}
             self.training = json.loads(meta.get("segue.training", "{}"))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{self.path}: broken segue metadata ({err})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise ModelFileError(f"{self.path}: broken segue metadata ({type(err).__name__}: {err})") from None
         inputs = {i.name for i in self.session.get_inputs()}
         outputs = {o.name for o in self.session.get_outputs()}
         if inputs != {INPUT, *self.state_shapes} or outputs != {OUTPUT, *(f"{s}_next" for s in self.state_shapes)}:
             raise ModelFileError(f"{self.path}: graph inputs/outputs do not match a lyric model")
         self._outputs = [OUTPUT, *(f"{s}_next" for s in self.state_shapes)]
+        trial_run(self.path, self._trial, {OUTPUT: (1, len(self.codec)), **{
+            f"{k}_next": (layers, 1, hidden) for k, (layers, hidden) in self.state_shapes.items()}})
+
+    def _trial(self) -> dict[str, np.ndarray]:
+        logits, nxt = self.step(np.zeros(1, np.int64), self.initial_state(1))
+        return {OUTPUT: logits, **{f"{k}_next": v for k, v in nxt.items()}}
 
     def initial_state(self, batch: int = 1) -> dict[str, np.ndarray]:
         return {k: np.zeros((layers, batch, hidden), np.float32) for k, (layers, hidden) in self.state_shapes.items()}
@@ -70,9 +79,11 @@ class LyricStream:
         self.line_end = " " if self.newline is None else "\n"
 
     def feed(self, text: str) -> None:
-        """Step through `text`; characters outside the vocabulary enter as the unknown symbol, as in
-        training. Text with no character the model knows is an error (it would say nothing)."""
-        ids = self.codec.encode(text)
+        """Step through `text` (its last PRIME_CHARS characters: a state that has read that many has
+        forgotten the rest, and any prime then costs the same); characters outside the vocabulary
+        enter as the unknown symbol, as in training. Text with no character the model knows is an
+        error (it would say nothing)."""
+        ids = self.codec.encode(text[-PRIME_CHARS:])
         if len(ids) and not ids.any():
             raise TextError(f"the prime {text[:40]!r} has no character this model knows")
         self._feed_ids(ids)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.pianoroll import KEYS
-from .file import ModelFileError, kind_name, open_session, resolve_model
+from .file import ModelFileError, kind_name, open_session, resolve_model, trial_run
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
 TEMPERED_INPUTS = INPUTS + ("noise_swap",)  # an RBM whose chain is a replica exchange (export/rnnrbm.py)
@@ -53,11 +53,16 @@ class RollModel:
                 tempered = self.temperatures > 1
                 self.sampler, self.inputs, self.outputs = "rbm", TEMPERED_INPUTS if tempered else INPUTS, OUTPUTS
             self.training = json.loads(meta.get("segue.training", "{}"))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ModelFileError(f"{self.path}: broken segue metadata ({err})") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise ModelFileError(f"{self.path}: broken segue metadata ({type(err).__name__}: {err})") from None
         names = {i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()}
         if names != (set(self.inputs), set(self.outputs)):
             raise ModelFileError(f"{self.path}: graph inputs/outputs do not match a piano-roll model ({self.sampler})")
+        trial_run(self.path, self._trial, {"sample": (1, KEYS), "u_next": (1, self.recurrent)})
+
+    def _trial(self) -> dict[str, np.ndarray]:
+        feed = self.feed(np.zeros((1, KEYS)), np.zeros((1, self.recurrent), np.float32), True, np.random.default_rng(0))
+        return dict(zip(self.outputs, self.session.run(list(self.outputs), feed)))
 
     def feed(self, previous: np.ndarray, u: np.ndarray, start: bool, rng: np.random.Generator,
              clamp: np.ndarray | None = None, fixed: np.ndarray | None = None) -> dict[str, np.ndarray]:

@@ -10,7 +10,8 @@ import numpy as np
 from ..formats.midifile import Meter, NoteMessage, read_meter, read_notes, write_notes
 from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
-from ..models.continuation import GenerateConfig, continue_events
+from ..formats.smf import NoteFile
+from ..models.continuation import PRIME_EVENTS, GenerateConfig, continue_events
 from ..models.cursor import Cursor
 from ..models.event import EventModel
 from ..models.markov import VariableOrderMarkov
@@ -80,16 +81,40 @@ def generate_file(
         primed = cursor.rows(events, first=float(played[0]) if len(played) else 0.0)
     else:
         primed = net.codec.encode(notes)
-    result = continue_events(net, primed, config, first_gap=True, cursor=cursor)
     shift = notes[-1].time if with_prime else 0.0
+    signature = (meter.numerator, meter.denominator)
+    if lyricist is None and plot is None:  # written as it is sampled: memory stays flat in --events
+        onsets = 0
+        writer = NoteFile(out, bpm or meter.bpm, signature)
+        if with_prime:
+            writer.add(notes)
+
+        def emit(batch):
+            nonlocal onsets
+            onsets += sum(1 for n in batch if n.velocity)
+            writer.add([replace(n, time=n.time + shift) for n in batch])
+
+        result = continue_events(net, primed, config, first_gap=True, cursor=cursor, emit=emit, keep=False)
+        writer.close()
+        _log_counts(config, result)
+        return GenerateReport(Path(out), min(len(primed), PRIME_EVENTS), config.events, onsets, result.seconds,
+                              result.counts)
+    result = continue_events(net, primed, config, first_gap=True, cursor=cursor)
     written = (list(notes) if with_prime else []) + [replace(n, time=n.time + shift) for n in result.notes]
     sung_at = [n.time + shift for n in result.notes if n.velocity]
     lyrics = lyricist.song(sung_at) if lyricist is not None else ()
-    write_notes(out, written, bpm=bpm or meter.bpm, lyrics=lyrics, time_signature=(meter.numerator, meter.denominator))
+    write_notes(out, written, bpm=bpm or meter.bpm, lyrics=lyrics, time_signature=signature)
     if plot is not None:
         from .plot import piano_roll  # matplotlib is an optional extra
 
         piano_roll(written, plot, title=f"{Path(out).name}: {config.events} events")
+    _log_counts(config, result)
+    onsets = sum(1 for n in result.notes if n.velocity > 0)
+    return GenerateReport(Path(out), min(len(primed), PRIME_EVENTS), config.events, onsets, result.seconds,
+                          result.counts)
+
+
+def _log_counts(config: GenerateConfig, result) -> None:
     c = result.counts
     log.info(
         "%d events in %.3f s; guard: %d releases of silent pitches dropped, %d retriggers, "
@@ -97,8 +122,6 @@ def generate_file(
         config.events, result.seconds, c.dropped_releases, c.retriggers, c.forced_releases,
         config.max_note, c.closing_releases,
     )
-    onsets = sum(1 for n in result.notes if n.velocity > 0)
-    return GenerateReport(Path(out), len(primed), config.events, onsets, result.seconds, c)
 
 
 def generate_roll_file(out: str | Path, model: RollModel, frames: int, prime: str | Path | None = None,
