@@ -39,6 +39,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def stats(ms: list[float]) -> str:
+    if not ms:  # e.g. no answer came in time on an overloaded machine: say so, do not crash
+        return "not collected (no sample)"
     a = np.array(ms)
     return f"p50 {np.percentile(a, 50):7.2f}  p99 {np.percentile(a, 99):7.2f}  max {a.max():7.2f} ms  (n={len(a)})"
 

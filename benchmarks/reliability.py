@@ -136,7 +136,7 @@ def open_sysex(env) -> Result:
 
 def killed_server(record: str) -> Result:
     """jackd dies mid-session: segue says so and exits non-zero, the recording saved."""
-    with jack_server() as env:
+    with jack_server(name=f"segue-killed-{os.getuid()}") as env:  # a fixed name: see jack_server
         jam = Jam(env, "--record", record)
         delay = jam.answer_delay()
         server = int(subprocess.run(["pgrep", "-f", f"jackd -n {env['JACK_DEFAULT_SERVER']}"], capture_output=True,

@@ -1,9 +1,9 @@
 """The engine without ports: what it hears, what it ignores, how it answers and yields."""
-import threading
 import time
 
 import mido
 import pytest
+from segue.daemon.formats.notes import still_sounding
 from segue.daemon.live.engine import QUEUE_LIMIT, Engine, JamConfig
 from segue.daemon.live.policy import CallAndResponse
 from segue.daemon.live.scheduler import Scheduler
@@ -53,13 +53,21 @@ class FakeClock:
 
 @pytest.fixture
 def clocked(small_model):
-    """An engine on a clock the test moves (no wall-clock timing)."""
+    """An engine on a clock the test moves (no wall-clock timing); its scheduler sends on time."""
     clock, sent = FakeClock(), []
-    sched = Scheduler(sent.append, max_note=0.2, clock=clock)
+    sched = Scheduler(sent.append, max_note=0.2, clock=clock, thread=False)
     eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.5), JamConfig(length=6, seed=0),
                  clock=clock)
+    eng.sent = sent
     yield eng, clock
     sched.close()
+
+
+def drive(eng, clock, until, step=0.005):
+    while clock.now < until:
+        clock.now = min(until, clock.now + step)
+        eng.turn()
+        eng.scheduler.run_until(clock.now)
 
 
 def phrase(eng, clock, pitches, step=0.1):
@@ -125,21 +133,19 @@ def test_a_key_struck_again_on_its_channel_is_a_new_note(clocked):
     assert eng.heard_since_answer == stepped + 1
 
 
-def test_answers_after_silence_then_yields_to_the_player(engine):
-    eng, sent = engine
-    stop = threading.Event()
-    worker = threading.Thread(target=eng.run, args=(stop,))
-    worker.start()
+def test_answers_after_silence_then_yields_to_the_player(clocked):
+    eng, clock = clocked
     for pitch in (60, 62, 64):
         eng.on_message(note(pitch))
         eng.on_message(note(pitch, 0))
-    time.sleep(0.3)
-    assert eng.answers == 1 and any(m.type == "note_on" for m in sent)
+    last = clock.now
+    drive(eng, clock, last + 0.49)
+    assert eng.answers == 0  # the silence is 0.5 s
+    drive(eng, clock, last + 0.6)
+    assert eng.answers == 1 and any(m.type == "note_on" for m in eng.sent)
     eng.on_message(note(67))  # barge-in
-    time.sleep(0.05)
-    stop.set()
-    worker.join()
-    assert not eng.scheduler.busy
+    drive(eng, clock, clock.now + 0.01)
+    assert not eng.scheduler.busy and not still_sounding(eng.sent)
 
 
 def test_config_validates_itself():
@@ -149,9 +155,10 @@ def test_config_validates_itself():
         JamConfig(listen=(16,))
 
 
-def test_an_error_while_answering_stops_and_waits_for_the_player(engine, monkeypatch):
+def test_an_error_while_answering_stops_and_waits_for_the_player(clocked, monkeypatch):
     """A failing answer is logged, what sounds is released, and it is not retried in a loop."""
-    eng, sent = engine
+    eng, clock = clocked
+    sent = eng.sent
     calls = []
 
     def broken(*args, **kwargs):
@@ -159,17 +166,12 @@ def test_an_error_while_answering_stops_and_waits_for_the_player(engine, monkeyp
         raise RuntimeError("boom")
 
     monkeypatch.setattr("segue.daemon.live.engine.sample_events", broken)
-    stop = threading.Event()
-    worker = threading.Thread(target=eng.run, args=(stop,))
-    worker.start()
-    eng.scheduler.play(70, 90, time.monotonic() + 0.02, 5.0)
-    time.sleep(0.1)
+    eng.scheduler.play(70, 90, clock.now + 0.02, 5.0)
+    drive(eng, clock, clock.now + 0.1)
     assert ("note_on", 70) in [(m.type, m.note) for m in sent]
     for pitch in (60, 62):
         eng.on_message(note(pitch))
         eng.on_message(note(pitch, 0))
-    time.sleep(0.4)
-    stop.set()
-    worker.join()
-    assert calls == [1] and eng.errors == 1 and worker.is_alive() is False
+    drive(eng, clock, clock.now + 2.0)
+    assert calls == [1] and eng.errors == 1
     assert ("note_off", 70) in [(m.type, m.note) for m in sent]

@@ -1,7 +1,7 @@
-"""The engine's modes and tempo without ports: lengths in time, grids, continuous play, re-priming, thru."""
-import threading
-import time
+"""The engine's modes and tempo without ports: lengths in time, grids, continuous play, re-priming, thru.
 
+Every test here runs on a clock it moves itself, with the scheduler sending exactly on time
+(Scheduler(thread=False).run_until): nothing depends on how busy the machine is."""
 import mido
 import numpy as np
 import pytest
@@ -19,17 +19,35 @@ def note(pitch, velocity=90, channel=0):
     return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
 
 
+class FakeClock:
+    def __init__(self, now=100.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def drive(eng, until, step=0.005):
+    """Move the engine's clock to `until`, one engine round and every due note at each step."""
+    clock = eng.clock
+    while clock.now < until:
+        clock.now = min(until, clock.now + step)
+        eng.turn()
+        eng.scheduler.run_until(clock.now)
+
+
 @pytest.fixture
 def make(small_model):
     made = []
 
     def build(policy=None, trace=None, **config):
         sent, sent_times = [], []
-        sched = Scheduler(sent.append, max_note=config.get("max_note", 4.0),
+        clock = FakeClock()
+        sched = Scheduler(sent.append, max_note=config.get("max_note", 4.0), clock=clock, thread=False,
                           trace=lambda due, at, msg: sent_times.append((due, msg.note)))
         answers = []
         eng = Engine(EventModel(small_model), sched, policy or CallAndResponse(0.1), JamConfig(seed=0, **config),
-                     trace=lambda *a: answers.append(a))
+                     trace=lambda *a: answers.append(a), clock=clock)
         made.append(sched)
         return eng, sent, sent_times, answers
 
@@ -47,18 +65,18 @@ def phrase(eng, start, pitches=(60, 62, 64, 65), step=0.1):
 
 def test_an_answer_in_seconds_ends_in_time(make):
     eng, sent, _, answers = make(length="0.6s", max_note=1.0)
-    now = time.monotonic()
+    now = eng.clock()
     phrase(eng, now - 1.0)
     eng.answer(now)
     (due, start, finish), = answers
     assert start <= finish <= start + 0.6 + 1e-6
-    time.sleep(finish - time.monotonic() + 0.05)
+    eng.scheduler.run_until(finish + 0.05)
     assert any(m.type == "note_on" for m in sent) and not still_sounding(sent)
 
 
 def test_answers_start_on_the_internal_grid(make):
     eng, _, _, answers = make(bpm=150, grid=2.0)  # a grid line every 0.8 s from the session's start
-    now = time.monotonic()
+    eng.clock.now = now = 100.37
     phrase(eng, now - 1.0)
     eng.answer(now)
     start = answers[0][1]
@@ -76,11 +94,11 @@ def test_silence_in_beats_follows_the_tempo(make):
 
 def test_barge_in_forgets_what_was_not_played(make):
     eng, sent, sent_times, _ = make(length=60, max_note=0.3)
-    now = time.monotonic()
+    now = eng.clock()
     phrase(eng, now - 1.0)
     eng.answer(now)
-    time.sleep(0.4)
-    cut = time.monotonic()
+    eng.clock.now = cut = now + 0.4
+    eng.scheduler.run_until(cut)
     eng.hear(cut, note(70))  # the player comes back: barge-in
     machine_ons = [(round(n.time, 6), n.pitch) for n in eng.window if n.channel == MACHINE and n.velocity]
     played = [(round(due, 6), p) for due, p in sent_times]
@@ -93,7 +111,7 @@ def test_barge_in_forgets_what_was_not_played(make):
 
 def test_reload_primes_the_new_model_from_the_window(make, small_model):
     eng, *_ = make()
-    phrase(eng, time.monotonic() - 1.0)
+    phrase(eng, eng.clock() - 1.0)
     other = EventModel(small_model)
     eng.reload(other)
     assert eng.model is other and eng.reprimes == 1
@@ -102,21 +120,14 @@ def test_reload_primes_the_new_model_from_the_window(make, small_model):
 
 def test_continuous_plays_along_and_rests_after_the_tail(make):
     eng, sent, sent_times, _ = make(policy=Continuous(), length="0.4s", max_note=0.5)
-    stop = threading.Event()
-    worker = threading.Thread(target=eng.run, args=(stop,))
-    worker.start()
-    try:
-        start = time.monotonic()
-        for pitch in (60, 64, 67, 72, 67, 64, 60, 64, 67, 72):
-            eng.on_message(note(pitch))
-            time.sleep(0.05)
-            eng.on_message(note(pitch, 0))
-            time.sleep(0.05)
-        last = time.monotonic()
-        time.sleep(1.2)  # the 0.4 s tail, then every note's max-note
-    finally:
-        stop.set()
-        worker.join()
+    start = eng.clock()
+    for pitch in (60, 64, 67, 72, 67, 64, 60, 64, 67, 72):
+        eng.on_message(note(pitch))
+        drive(eng, eng.clock.now + 0.05)
+        eng.on_message(note(pitch, 0))
+        drive(eng, eng.clock.now + 0.05)
+    last = eng.clock()
+    drive(eng, last + 1.2)  # the 0.4 s tail, then every note's max-note
     during = [due for due, _ in sent_times if start <= due <= last]
     assert during, "nothing played while the player played"
     assert all(due <= last + 0.4 + 0.1 for due, _ in sent_times), "it went on past the tail"

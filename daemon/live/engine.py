@@ -209,13 +209,17 @@ class Engine:
             due = self.policy.due(self)
             timeout = 0.1 if due is None else min(0.1, max(0.0, due - self.clock()))
             self.inbox.wait(timeout)
-            for _, job in self.inbox.jobs():
-                self._guarded(job, self)
-            self.take(self.inbox.messages())
-            if len(self.inbox):
-                continue  # more came in meanwhile: hear it before deciding anything
-            self._guarded(self._expire_held, self.clock())
-            self._guarded(self.policy.on_tick, self, self.clock())
+            self.turn()
+
+    def turn(self) -> None:
+        """One round of the engine thread, without waiting: jobs, everything queued, then the policy."""
+        for _, job in self.inbox.jobs():
+            self._guarded(job, self)
+        self.take(self.inbox.messages())
+        if len(self.inbox):
+            return  # more came in meanwhile: hear it before deciding anything
+        self._guarded(self._expire_held, self.clock())
+        self._guarded(self.policy.on_tick, self, self.clock())
 
     def take(self, batch: list) -> None:
         """Hear a batch of (arrival stamp, message). When the engine is behind (a message waited more

@@ -18,7 +18,7 @@ from ..formats.notes import still_sounding
 
 
 @contextmanager
-def jack_server(period: int = 1024, rate: int = 48000, log=None, realtime: bool = True):
+def jack_server(period: int = 1024, rate: int = 48000, log=None, realtime: bool = True, name: str | None = None):
     """Start `jackd -d dummy` under a unique name; yields the environment that reaches it.
 
     Realtime scheduling where the machine allows it (as on a musician's JACK setup), else
@@ -28,14 +28,17 @@ def jack_server(period: int = 1024, rate: int = 48000, log=None, realtime: bool 
     1024 frames (21 ms): shorter periods overrun without realtime scheduling.
     `log`: a file for jackd's own messages (xruns), else they are dropped. The environment
     yielded names the mode the server runs in as SEGUE_JACK_MODE.
+    `name`: the server's name (default: a new one). A server that is killed leaves its entry in
+    JACK's registry of eight servers, which only a later server of the same name reclaims: a test
+    that kills its server must name it.
     """
     if not shutil.which("jackd"):
         raise RuntimeError("jackd is missing: apt-get install jackd2")
     saved = os.environ.get("JACK_DEFAULT_SERVER")
-    server = None
+    server, server_name = None, name
     try:
         for mode in ("-R", "--no-realtime")[0 if realtime else 1:]:
-            name = f"segue-{os.getpid()}-{time.monotonic_ns()}"
+            name = server_name or f"segue-{os.getpid()}-{time.monotonic_ns()}"
             env = {**os.environ, "JACK_DEFAULT_SERVER": name, "JACK_NO_AUDIO_RESERVATION": "1",
                    "SEGUE_JACK_MODE": "realtime" if mode == "-R" else "no-realtime"}
             server = subprocess.Popen(["jackd", "-n", name, mode, "-d", "dummy", "-r", str(rate), "-p", str(period)],

@@ -39,7 +39,8 @@ class Scheduler:
 
     def __init__(self, send: Callable[[mido.Message], None], *, max_note: float = 4.0, late: float = 0.010,
                  clock: Callable[[], float] = time.monotonic, trace: Callable | None = None,
-                 send_thru: Callable[[mido.Message], None] | None = None):
+                 send_thru: Callable[[mido.Message], None] | None = None, thread: bool = True):
+        """`thread` False: no sending thread; `run_until(t)` sends what is due (tests on a fake clock)."""
         if not max_note > 0:
             raise ValueError("max-note must be > 0 seconds")
         self._send, self.max_note, self.late, self.clock = send, max_note, late, clock
@@ -56,8 +57,9 @@ class Scheduler:
         self._running = True
         self.sent = self.dropped_late = 0
         self.errors = 0
-        self._thread = threading.Thread(target=self._run, name="segue-scheduler", daemon=True)
-        self._thread.start()
+        self._thread = threading.Thread(target=self._run, name="segue-scheduler", daemon=True) if thread else None
+        if self._thread:
+            self._thread.start()
 
     # -- scheduling -------------------------------------------------------------------
     def play(self, pitch: int, velocity: int, start: float, duration: float, channel: int = 0) -> int:
@@ -126,7 +128,14 @@ class Scheduler:
         with self._wake:
             self._running = False
             self._wake.notify()
-        self._thread.join(timeout=1.0)
+        if self._thread:
+            self._thread.join(timeout=1.0)
+
+    def run_until(self, until: float) -> None:
+        """Without the thread: send everything due by `until`, each exactly on time."""
+        with self._wake:
+            while self._heap and self._heap[0].due <= until:
+                self._dispatch(heapq.heappop(self._heap), 0.0)
 
     # -- the sending thread ---------------------------------------------------------------
     def _run(self) -> None:

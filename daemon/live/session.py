@@ -220,12 +220,20 @@ def _guarded(job) -> None:
 
 
 def _release_after_return(send, scheduler: Scheduler, channel: int, held_at_loss: set) -> None:
-    """The output is back: the notes that sounded when it went are released, then CC 123 and 120."""
+    """The output is back: the notes that sounded when it went are released, then CC 123 and 120.
+
+    Sent twice, at once and DRAIN later: a connection made this instant may not carry messages in
+    JACK's current cycle (a returned synth then got neither the releases nor the CCs, now and
+    then); releases and all-notes-off are harmless to repeat."""
     scheduler.cancel()  # what this answer still had to play is dropped, not sent late
-    for c, pitch in sorted(held_at_loss):
-        send(mido.Message("note_off", channel=c, note=pitch, velocity=0))
-    for msg in all_off({channel} | {c for c, _ in held_at_loss}):
-        send(msg)
+    channels = {channel} | {c for c, _ in held_at_loss}
+    messages = [mido.Message("note_off", channel=c, note=pitch, velocity=0) for c, pitch in sorted(held_at_loss)]
+    messages += all_off(channels)
+    for attempt in range(2):
+        if attempt:
+            time.sleep(DRAIN)
+        for msg in messages:
+            send(msg)
     log.info("released %d notes held when the output went", len(held_at_loss))
     held_at_loss.clear()
 
