@@ -200,3 +200,14 @@ def test_the_shipped_songci_model_writes_ci(capsys):
     out = capsys.readouterr().out
     assert out.startswith("明月") and len(out.rstrip("\n").split("\n")) == 2
     assert main(["info", "songci"]) == 0 and "kind: characters (lstm" in capsys.readouterr().out
+
+
+def test_a_huge_prime_is_read_from_its_end_only(small_lyric_model, monkeypatch):
+    """A megabyte of prime costs what PRIME_CHARS characters cost: its end, where the state forgets the rest."""
+    net = lyricmodel.LyricModel(small_lyric_model)
+    steps = []
+    real = net.step
+    monkeypatch.setattr(net, "step", lambda chars, state: (steps.append(1), real(chars, state))[1])
+    stream = net.stream()
+    stream.feed("明月几时有" * 200_000)
+    assert len(steps) == lyricmodel.PRIME_CHARS
