@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -47,6 +48,19 @@ class Jam:
         cmd = [sys.executable, "-m", "segue.daemon.cli", "-v", "jam", "--backend", "jack", "--silence", str(SILENCE),
                "--seed", "1", "--length", "8", "--max-note", "1.0", "--no-status", *args]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.said: list[str] = []
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stderr:
+                self.said.append(line)
+                if line.startswith("listening on"):
+                    ready.set()
+            ready.set()
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+        ready.wait(timeout=30)  # every port and client of segue's exists (see tests/test_jam_jack.py)
         jack_port(env, "segue in")
         jack_port(env, "segue out")
         self.probe = Probe(env)
@@ -69,7 +83,8 @@ class Jam:
             self.proc.kill()
             code = None
         took = time.monotonic() - started
-        err = self.proc.stderr.read()
+        self._reader.join(timeout=5)
+        err = "".join(self.said)
         self.probe.close()
         jack_ports_gone(self.env, "segue in")
         return code, err, took

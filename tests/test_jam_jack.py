@@ -38,11 +38,25 @@ def jam(jack):
 
     def start(*args, verbose=False, output=None):
         """segue jam with `args`; `output`: an existing port for segue to play to (the probe then only plays)."""
-        cmd = [sys.executable, "-m", "segue.daemon.cli", *(["-v"] if verbose else []), "jam", "--backend", "jack",
+        cmd = [sys.executable, "-m", "segue.daemon.cli", "-vv" if verbose else "-v", "jam", "--backend", "jack",
                "--silence", str(SILENCE), "--seed", "1", "--max-note", "1.0", *args,
                *(["--output", output] if output else [])]
         proc = subprocess.Popen(cmd, env=jack, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
+        proc.said = said = []
+        ready = threading.Event()
+
+        def read():  # what segue says, kept for the test (proc.said) and shown when it fails
+            for line in proc.stderr:
+                said.append(line)
+                if line.startswith("listening on"):
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        # Ready means every port and client of segue's exists: a probe wired in earlier can lose the
+        # first messages while JACK reorders its graph for segue's last client (seen under load).
+        assert ready.wait(timeout=30) and proc.poll() is None, "".join(said)
         jack_port(jack, "segue in")
         return proc, Probe(jack, segue_out=None if output else "segue out")
 
@@ -51,6 +65,7 @@ def jam(jack):
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=5)
+        print("segue said:\n" + "".join(proc.said))  # shown when the test fails
     assert jack_ports_gone(jack, "segue in")
 
 
@@ -96,7 +111,7 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(jam, phrase):
     probe.play(phrase)
     assert probe.wait_for(lambda: probe.note_ons(), timeout=3), "no answer"
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=5) == 0, proc.stderr.read()
+    assert proc.wait(timeout=5) == 0, "".join(proc.said)
     time.sleep(0.1)
     assert not probe.sounding()
     with probe.lock:
@@ -237,7 +252,8 @@ def test_sighup_reloads_the_model_and_goes_on(jam, phrase):
     assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=3), "no answer after the reload"
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=5) == 0
-    assert "re-primed from" in proc.stderr.read()
+    time.sleep(0.2)  # the reader thread takes the last lines
+    assert "re-primed from" in "".join(proc.said)
     probe.close()
 
 

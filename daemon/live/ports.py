@@ -160,7 +160,7 @@ class InputConnection(_Connection, mido.ports.BaseInput):
     """An input from an existing port; `callback` gets each message on rtmidi's thread."""
 
     def __init__(self, midi: mido.Backend, name: str, callback: Callable[[mido.Message], None]):
-        self._midi, self.callback, self._bytes = midi, callback, mido.Parser()
+        self._midi, self.callback = midi, callback
         super().__init__(name)
 
     def _open(self, **kwargs):
@@ -169,9 +169,13 @@ class InputConnection(_Connection, mido.ports.BaseInput):
         self._rt.set_callback(self._received)
 
     def _received(self, event, data=None):
-        self._bytes.feed(event[0])
-        for msg in self._bytes:
-            self.callback(msg)
+        """Each RtMidi message parsed on its own (as mido's own ports do): a broken one is dropped,
+        not fed into the next as a stream parser would."""
+        try:
+            msg = mido.Message.from_bytes(event[0])
+        except ValueError:
+            return
+        self.callback(msg)
 
 
 def open_output(midi: mido.Backend, name: str | None = None, virtual: str = "segue out"):
