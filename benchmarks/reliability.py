@@ -127,26 +127,27 @@ def flood(env, rate: int, seconds: float, record: str | None) -> Result:
                   f"shed {counts.get('shed', '?')}, stepped {counts.get('heard', 0) - counts.get('shed', 0)}; cue-to-note of the last answer {lag[-1] if lag else '?'} ms")
 
 
-def lost_note_off(env) -> Result:
+def then_a_phrase(env, what: str, send, bound: float) -> Result:
+    """`send(probe)` something hostile, then a phrase: answered within `bound` seconds of its end."""
     jam = Jam(env)
-    jam.probe.outport.send(mido.Message("note_on", note=50, velocity=90))  # its note-off never comes
+    send(jam.probe)
     time.sleep(0.5)
     delay = jam.answer_delay()
     code, _, _ = jam.stop()
-    held = delay is not None and delay <= SILENCE + 0.05 and code == 0
-    return Result("a note-on whose note-off never comes, a phrase", held,
-                  f"answer {'none' if delay is None else f'{delay * 1000:.0f} ms'} after the phrase")
+    held = delay is not None and delay <= bound and code == 0
+    return Result(what, held, f"answer {'none' if delay is None else f'{delay * 1000:.0f} ms'} after the phrase")
+
+
+def lost_note_off(env) -> Result:
+    return then_a_phrase(env, "a note-on whose note-off never comes, a phrase",
+                         lambda probe: probe.outport.send(mido.Message("note_on", note=50, velocity=90)),
+                         SILENCE + 0.05)
 
 
 def open_sysex(env) -> Result:
-    jam = Jam(env)
-    jam.probe.outport._rt.send_message([0xF0, 0x7D, 0x01, 0x02])  # no F7: a sysex that never ends
-    time.sleep(0.5)
-    delay = jam.answer_delay()
-    code, _, _ = jam.stop()
-    held = delay is not None and delay <= SILENCE + 1.05 and code == 0
-    return Result("an unterminated sysex (F0 7D 01 02), a phrase", held,
-                  f"answer {'none' if delay is None else f'{delay * 1000:.0f} ms'} after the phrase")
+    # No F7: a sysex that never ends. segue ends it within a second (its SysexResync).
+    return then_a_phrase(env, "an unterminated sysex (F0 7D 01 02), a phrase",
+                         lambda probe: probe.outport._rt.send_message([0xF0, 0x7D, 0x01, 0x02]), SILENCE + 1.05)
 
 
 def killed_server(record: str) -> Result:

@@ -3,6 +3,7 @@ import time
 
 import mido
 import pytest
+from clocks import FakeClock, drive
 from segue.daemon.formats.notes import still_sounding
 from segue.daemon.live.engine import QUEUE_LIMIT, Engine, JamConfig
 from segue.daemon.live.policy import CallAndResponse
@@ -43,14 +44,6 @@ def test_a_flood_beyond_the_queue_limit_drops_the_oldest(engine):
     assert len(waiting) == QUEUE_LIMIT and waiting[0][1].pos == 500  # the newest are kept
 
 
-class FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
 @pytest.fixture
 def clocked(small_model):
     """An engine on a clock the test moves (no wall-clock timing); its scheduler sends on time."""
@@ -61,13 +54,6 @@ def clocked(small_model):
     eng.sent = sent
     yield eng, clock
     sched.close()
-
-
-def drive(eng, clock, until, step=0.005):
-    while clock.now < until:
-        clock.now = min(until, clock.now + step)
-        eng.turn()
-        eng.scheduler.run_until(clock.now)
 
 
 def phrase(eng, clock, pitches, step=0.1):
@@ -139,12 +125,12 @@ def test_answers_after_silence_then_yields_to_the_player(clocked):
         eng.on_message(note(pitch))
         eng.on_message(note(pitch, 0))
     last = clock.now
-    drive(eng, clock, last + 0.49)
+    drive(eng, last + 0.49)
     assert eng.answers == 0  # the silence is 0.5 s
-    drive(eng, clock, last + 0.6)
+    drive(eng, last + 0.6)
     assert eng.answers == 1 and any(m.type == "note_on" for m in eng.sent)
     eng.on_message(note(67))  # barge-in
-    drive(eng, clock, clock.now + 0.01)
+    drive(eng, clock.now + 0.01)
     assert not eng.scheduler.busy and not still_sounding(eng.sent)
 
 
@@ -167,11 +153,11 @@ def test_an_error_while_answering_stops_and_waits_for_the_player(clocked, monkey
 
     monkeypatch.setattr("segue.daemon.live.engine.sample_events", broken)
     eng.scheduler.play(70, 90, clock.now + 0.02, 5.0)
-    drive(eng, clock, clock.now + 0.1)
+    drive(eng, clock.now + 0.1)
     assert ("note_on", 70) in [(m.type, m.note) for m in sent]
     for pitch in (60, 62):
         eng.on_message(note(pitch))
         eng.on_message(note(pitch, 0))
-    drive(eng, clock, clock.now + 2.0)
+    drive(eng, clock.now + 2.0)
     assert calls == [1] and eng.errors == 1
     assert ("note_off", 70) in [(m.type, m.note) for m in sent]

@@ -5,6 +5,7 @@ Every test here runs on a clock it moves itself, with the scheduler sending exac
 import mido
 import numpy as np
 import pytest
+from clocks import FakeClock, drive
 from segue.daemon.formats.notes import still_sounding
 from segue.daemon.live.clock import Span
 from segue.daemon.live.engine import MACHINE, Engine, JamConfig
@@ -17,23 +18,6 @@ from segue.daemon.models.sampling import GumbelNoise, Sampling
 
 def note(pitch, velocity=90, channel=0):
     return mido.Message("note_on", channel=channel, note=pitch, velocity=velocity)
-
-
-class FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-def drive(eng, until, step=0.005):
-    """Move the engine's clock to `until`, one engine round and every due note at each step."""
-    clock = eng.clock
-    while clock.now < until:
-        clock.now = min(until, clock.now + step)
-        eng.turn()
-        eng.scheduler.run_until(clock.now)
 
 
 @pytest.fixture

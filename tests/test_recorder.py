@@ -1,15 +1,8 @@
 """The session recorder: two tracks, nothing hanging, O(1) a message, and a killed session recovered."""
 import mido
 import pytest
+from clocks import FakeClock
 from segue.daemon.live.recorder import Recorder, free_name, journals, recover
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
 
 
 def notes_of(track):
@@ -22,7 +15,7 @@ def notes_of(track):
 
 
 def test_player_and_machine_on_their_own_tracks(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     rec = Recorder(tmp_path / "s.mid", every=60, clock=clock)
     rec.player(mido.Message("note_on", note=60, velocity=90), at=100.5)
     rec.player(mido.Message("note_off", note=60), at=101.0)
@@ -40,7 +33,7 @@ def test_player_and_machine_on_their_own_tracks(tmp_path):
 
 
 def test_lyrics_land_at_their_notes_and_a_barge_in_drops_the_unsung(tmp_path):
-    clock = Clock()
+    clock = FakeClock()
     rec = Recorder(tmp_path / "s.mid", every=60, clock=clock)
     rec.lyric("la", at=101.0)
     rec.lyric("lo", at=102.0)  # its note is cancelled
@@ -55,7 +48,7 @@ def test_lyrics_land_at_their_notes_and_a_barge_in_drops_the_unsung(tmp_path):
 
 def test_a_killed_session_is_recovered_up_to_its_last_flush(tmp_path):
     """SIGKILL: no close, the journal holds every flushed event, a cut last event is left out."""
-    clock, path = Clock(), tmp_path / "s.mid"
+    clock, path = FakeClock(), tmp_path / "s.mid"
     rec = Recorder(path, every=3600, clock=clock)
     for i in range(100):
         rec.player(mido.Message("note_on", note=40 + i % 40, velocity=90), at=100 + i * 0.1)
@@ -82,7 +75,7 @@ def test_a_recording_is_never_overwritten(tmp_path):
 
 def test_cost_per_message_does_not_grow(tmp_path):
     """The bytes written per flush follow the messages since the last flush, not the session."""
-    clock = Clock()
+    clock = FakeClock()
     rec = Recorder(tmp_path / "s.mid", every=3600, clock=clock)
     sizes = []
     for minute in range(5):

@@ -98,40 +98,25 @@ def test_export_matches_torch_and_generates_a_midi_file(small_rbm, tmp_path, kre
     assert result.exit_code == 0 and "kind: piano-roll (RNN-RBM); keys 21..108, a frame is 1 beat;" in result.output
 
 
-class _FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
-
-
-def _drive(eng, until, step=0.005):
-    """The engine's rounds and the scheduler's sends on a clock moved by the test."""
-    while eng.clock.now < until:
-        eng.clock.now = min(until, eng.clock.now + step)
-        eng.turn()
-        eng.scheduler.run_until(eng.clock.now)
-
-
 def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     import mido
+    from clocks import FakeClock, drive
     from segue.daemon.formats.notes import still_sounding
     from segue.daemon.live.engine import JamConfig
     from segue.daemon.live.harmony import Harmonize, RollEngine
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models.roll import RollModel
 
-    sent, dues, clock = [], [], _FakeClock()
+    sent, dues, clock = [], [], FakeClock()
     sched = Scheduler(sent.append, trace=lambda due, at, msg: dues.append(due), clock=clock, thread=False)
     eng = RollEngine(RollModel(small_roll_model), sched, Harmonize(), JamConfig(seed=1, bpm=240, channel=1),
                      voicing=(48, 84), clock=clock)
     for p in (60, 64, 67):
         eng.on_message(mido.Message("note_on", note=p, velocity=90))
-    _drive(eng, clock.now + 1.2)  # a frame every 0.25 s
+    drive(eng, clock.now + 1.2)  # a frame every 0.25 s
     for p in (60, 64, 67):
         eng.on_message(mido.Message("note_off", note=p))
-    _drive(eng, clock.now + 0.6)
+    drive(eng, clock.now + 0.6)
     sched.close()
     machine = [m for m in sent if m.type == "note_on" and m.velocity]
     assert eng.frames >= 3 and machine, "no harmony"
@@ -144,6 +129,7 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
 def test_call_and_response_in_chords(small_roll_model):
     """A piano-roll model in --mode call: after the silence it answers a number of frames, then stops."""
     import mido
+    from clocks import FakeClock, drive
     from segue.daemon.formats.notes import still_sounding
     from segue.daemon.live.engine import JamConfig
     from segue.daemon.live.harmony import RollEngine
@@ -151,17 +137,17 @@ def test_call_and_response_in_chords(small_roll_model):
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models.roll import RollModel
 
-    sent, answers, clock = [], [], _FakeClock()
+    sent, answers, clock = [], [], FakeClock()
     sched = Scheduler(sent.append, clock=clock, thread=False)
     eng = RollEngine(RollModel(small_roll_model), sched, CallAndResponse(0.2), JamConfig(seed=1, length=4, bpm=240),
                      trace=lambda *a: answers.append(a), clock=clock)
     for chord in ((60, 64, 67), (62, 65, 69)):
         for p in chord:
             eng.on_message(mido.Message("note_on", note=p, velocity=90))
-        _drive(eng, clock.now + 0.25)
+        drive(eng, clock.now + 0.25)
         for p in chord:
             eng.on_message(mido.Message("note_off", note=p))
-    _drive(eng, clock.now + 0.2 + 0.25 + 4 * 0.25 + 0.2)  # silence, the next grid line, four frames
+    drive(eng, clock.now + 0.2 + 0.25 + 4 * 0.25 + 0.2)  # silence, the next grid line, four frames
     sched.close()
     (due, start, end), = answers
     assert end - start == pytest.approx(4 * 0.25) and start >= due

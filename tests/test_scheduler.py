@@ -8,16 +8,9 @@ import threading
 import time
 
 import pytest
+from clocks import FakeClock
 from segue.daemon.formats.notes import still_sounding
 from segue.daemon.live.scheduler import Scheduler
-
-
-class FakeClock:
-    def __init__(self, now=100.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 class Collector:
