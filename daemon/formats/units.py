@@ -1,5 +1,7 @@
-"""Counts in words, as a person writes them: 1 beat, 2 beats, 0.5 beats."""
+"""Counts in words, as a person writes them (1 beat, 2 beats, 0.5 beats), and ranges checked in words."""
 from __future__ import annotations
+
+import math
 
 
 def count(amount: float, unit: str) -> str:
@@ -11,8 +13,6 @@ def count(amount: float, unit: str) -> str:
 
 def within(name: str, value: float, low: float, high: float, *, above: bool = False) -> None:
     """Raise one sentence unless `value` is a finite number in [low, high] (`above`: (low, high])."""
-    import math
-
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     ok = ok and (low < value if above else low <= value) and value <= high
     if not ok:

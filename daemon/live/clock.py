@@ -123,7 +123,7 @@ class InternalClock:
     """A steady tempo (--bpm) when no MIDI clock comes in: beats counted from `origin`."""
 
     def __init__(self, bpm: float, origin: float):
-        if not 20 <= bpm <= 400:
+        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
             raise ValueError("bpm must be in range 20..400")
         self.beat_seconds, self.origin = 60.0 / bpm, origin
 

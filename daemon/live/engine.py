@@ -28,7 +28,7 @@ from ..models.event import EventModel
 from ..models.markov import VariableOrderMarkov
 from ..models.sampling import GumbelNoise, Sampling
 from . import controls as cc
-from .clock import TRANSPORT, Span, Tempo
+from .clock import BPM_RANGE, TRANSPORT, Span, Tempo
 from .inbox import Inbox
 from .keys import HOLD_LIMIT, HeldKeys
 from .policy import MODES, CallAndResponse, Continuous
@@ -79,7 +79,7 @@ class JamConfig:
         within(f"length in {self.length.unit}", self.length.value, low, high)
         if self.grid is not None:
             within("grid", self.grid, 0, 32, above=True)
-        if self.bpm is not None and not 20 <= self.bpm <= 400:
+        if self.bpm is not None and not BPM_RANGE[0] <= self.bpm <= BPM_RANGE[1]:
             raise ValueError("bpm must be in range 20..400")
         if not 1 <= self.beats_per_bar <= 32:
             raise ValueError("beats per bar must be in range 1..32")
@@ -200,7 +200,7 @@ class Engine:
 
     def request(self, job) -> None:
         """Run `job(engine)` on the engine thread (model reloads, mode changes from elsewhere)."""
-        self.inbox.job(self.clock(), job)
+        self.inbox.job(job)
 
     # -- the engine thread ----------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -213,7 +213,7 @@ class Engine:
 
     def turn(self) -> None:
         """One round of the engine thread, without waiting: jobs, everything queued, then the policy."""
-        for _, job in self.inbox.jobs():
+        for job in self.inbox.jobs():
             self._guarded(job, self)
         self.take(self.inbox.messages())
         if len(self.inbox):
@@ -261,7 +261,7 @@ class Engine:
             log.warning("forgot the player's held keys: no input for %.0f s (a lost note-off?)", self.hold_limit)
 
     def _all_off(self, channel: int | None) -> None:
-        """The player's CC 123 / CC 120 (a channel) or a system reset (all): nothing they hold sounds."""
+        """The player's CC 123 / CC 120 (a channel), a system reset or panic (all): nothing they hold sounds."""
         self.forgotten += self.held.clear(channel)
 
     def hear(self, stamp: float, msg: mido.Message, step: bool = True) -> None:
@@ -371,7 +371,7 @@ class Engine:
         elif name == "panic" and cc.switched_on(value):
             self.scheduler.panic()
             self._voice = None
-            self.forgotten += self.held.clear()
+            self._all_off(None)
         log.info("control %s = %d", name, value)
 
     # -- answering ------------------------------------------------------------------------------

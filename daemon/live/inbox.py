@@ -36,8 +36,8 @@ class Inbox:
             self.urgent += 1
         self._wake.set()
 
-    def job(self, stamp: float, job: Callable) -> None:
-        self._jobs.append((stamp, job))
+    def job(self, job: Callable) -> None:
+        self._jobs.append(job)
         self._wake.set()
 
     def wait(self, timeout: float | None) -> None:

@@ -123,13 +123,20 @@ def find_port(names: list[str], wanted: str, kind: str) -> str:
     return hits[0]
 
 
+def _rtapi(midi: mido.Backend) -> int:
+    """python-rtmidi's API constant for a mido backend."""
+    import rtmidi
+
+    return getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+
+
 class _Connection:
     """The rtmidi side of a connection to an existing port, made as client `segue`."""
 
     def _connect(self, midi: mido.Backend, kind: str):
         import rtmidi
 
-        api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+        api = _rtapi(midi)
         self._rt = (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(rtapi=api, name=CLIENT)
         names = self._rt.get_ports()
         if self.name not in names:
@@ -222,7 +229,7 @@ class PortWatch:
 
         self.midi, self.kind, self.port, self.on_return, self.on_lost = midi, kind, port, on_return, on_lost
         self.name = port.name
-        api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+        api = _rtapi(midi)
         self._lister = (rtmidi.MidiOut if kind == "output" else rtmidi.MidiIn)(rtapi=api, name=f"{CLIENT} watch")  # one, reused
         self.lock = threading.Lock()
         self.lost = False
@@ -306,18 +313,17 @@ class SysexResync:
     def __init__(self, midi: mido.Backend, port: str):
         import rtmidi
 
-        api = getattr(rtmidi, f"API_{midi.api}") if midi.api else rtmidi.API_UNSPECIFIED
+        api = _rtapi(midi)
         self._rt = rtmidi.MidiOut(rtapi=api, name=f"{CLIENT} resync")
-        names = [n for n in self._rt.get_ports() if n.startswith(port)]
-        if not names:
+        names = self._rt.get_ports()
+        index = next((i for i, n in enumerate(names) if n.startswith(port)), None)
+        if index is None:
             self._rt.delete()
             raise OSError(f"no port {port!r} to resync")
-        self._rt.open_port(self._rt.get_ports().index(names[0]), name="resync")
-        self.sent = 0
+        self._rt.open_port(index, name="resync")
 
     def pulse(self) -> None:
         self._rt.send_message([0xF7])
-        self.sent += 1
 
     def close(self) -> None:
         self._rt.close_port()

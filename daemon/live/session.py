@@ -148,10 +148,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         ticks = 0
         while not stop.wait(0.5):
             ticks += 1
-            if ticks % 2 == 0 and server_watch is not None and not server_watch.alive:
-                server_lost = True
-                break
             if ticks % 2 == 0:
+                if server_watch is not None and not server_watch.alive:
+                    server_lost = True
+                    break
                 for watch in (in_watch, out_watch):
                     if watch:
                         _guarded(watch.check)

@@ -78,12 +78,12 @@ class EventModel:
         self._outputs = [OUTPUT, *(f"{name}_next" for name in self.info.state)]
         sizes = np.cumsum(self.codec.sizes)
         self._split = (int(sizes[0]), int(sizes[1]))
-        first = np.zeros((1, 3 + len(self.info.inputs)), np.int64)
-        trial_run(self.path, lambda: dict(zip(self._outputs, self.session.run(
-                      self._outputs, {n: first[:, i] for i, n in enumerate((*INPUTS, *self.info.inputs))}
-                      | self.initial_state(1)))),
-                  {OUTPUT: (1, int(sizes[-1])), **{f"{n}_next": (layers, 1, hidden)
-                                                   for n, (layers, hidden) in self.info.state.items()}})
+        trial_run(self.path, self._trial, {OUTPUT: (1, int(sizes[-1])), **{
+            f"{n}_next": (layers, 1, hidden) for n, (layers, hidden) in self.info.state.items()}})
+
+    def _trial(self) -> dict[str, np.ndarray]:
+        logits, nxt = self.step(np.zeros((1, 3 + len(self.info.inputs)), np.int64), self.initial_state(1))
+        return {OUTPUT: logits, **{f"{n}_next": v for n, v in nxt.items()}}
 
     def _check_graph(self) -> None:
         inputs = {i.name for i in self.session.get_inputs()}

@@ -76,9 +76,11 @@ def _not_schema_noise(line: str) -> bool:
     return not line.startswith("Schema error:")
 
 
-def new_session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+def new_session(source: Path | bytes, options: ort.SessionOptions) -> ort.InferenceSession:
+    """A session on a model file, or on its bytes already read."""
     with c_stderr(keep=_not_schema_noise):
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(source if isinstance(source, bytes) else str(source), options,
+                                    providers=["CPUExecutionProvider"])
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -96,13 +98,14 @@ def open_session(path: Path, threads: int = 1) -> tuple[ort.InferenceSession, di
     the caller checks the kind. One sentence per way the file can be unusable."""
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
+    data = path.read_bytes()  # once: for the session and for the checksum
     try:
-        session = new_session(path, session_options(threads))
+        session = new_session(data, session_options(threads))
     except Exception as err:  # onnxruntime raises its own classes for every parse failure
         raise ModelFileError(f"{path}: not a loadable ONNX model") from err
     meta = session.get_modelmeta().custom_metadata_map
     check_format(meta, path)
-    check_weights(path.read_bytes(), meta, path)
+    check_weights(data, meta, path)
     return session, meta
 
 
