@@ -44,9 +44,76 @@ class OutFile(click.Path):
 OUT = OutFile()
 
 
+class Duration(click.ParamType):
+    """A wall-time budget: seconds, or with a unit (90s, 45m, 2h, 1h30m)."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        import re
+
+        text = str(value).strip().lower()
+        parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
+        if not text or parts is None or not any(parts.groups()):
+            self.fail(f"{value!r}: not a duration (e.g. 3600, 45m, 2h, 1h30m)", param, ctx)
+        seconds = sum(float(g) * u for g, u in zip(parts.groups(), (3600, 60, 1)) if g)
+        if not 0 < seconds < 1e7:
+            self.fail(f"{value!r}: must be more than 0 s and under 115 days", param, ctx)
+        return seconds
+
+
+def run_options(command):
+    """How a training runs, the same on every trainer: device, bf16, processes, time limit, resume."""
+    options = [
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu", show_default=True,
+                     help="Where to train; auto: CUDA, then MPS, then the CPU. Under torchrun each process "
+                          "takes the GPU of its LOCAL_RANK."),
+        click.option("--amp", is_flag=True, help="bf16 mixed precision (the event and lyric models only: "
+                                                 "docs/guide/training.md says why)."),
+        click.option("--time-limit", type=Duration(), help="Stop after this much wall time (3600, 45m, 2h): the "
+                                                           "step in progress ends, then a validation and a checkpoint."),
+        click.option("--resume", type=click.Path(dir_okay=False), help="Continue the run this checkpoint was saved "
+                                                                        "by (any number of processes)."),
+        click.option("--nproc", type=click.IntRange(1, 256), default=1, show_default=True,
+                     help="Train in N processes on this machine (runs torchrun --standalone --nproc-per-node N)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run(device, amp, time_limit, resume, nproc, quiet):
+    """The RunOptions of a train command; with --nproc N > 1 (and not yet under torchrun), this
+    process becomes torchrun running the same command in N processes, and never returns."""
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        args = list(_without_nproc(sys.argv[1:]))
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+                    "-m", "segue.daemon.cli", *args]
+        sys.stdout.flush(), sys.stderr.flush()
+        os.execv(sys.executable, launcher)
+    runner = _torch_side("segue.training.runner")
+    return runner.RunOptions(device=device, amp=amp, time_limit=time_limit or 0.0, resume=resume, progress=not quiet)
+
+
+def _without_nproc(args: list[str]):
+    skip = False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            yield a
+
+
 def _command_line() -> str:
     """How this run was asked for, to store beside what it makes."""
     return "segue " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _rank0() -> bool:
+    """Whether this process speaks for the run (under torchrun, only rank 0 does)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _torch_side(module: str):
@@ -85,12 +152,16 @@ def train():
 @click.option("--track", type=TRACK, help="Only this track.")
 @click.option("--seed", type=int, help="Random seed (default 0): the same seed gives the same weights.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_melody(paths, out, recipe, quiet, **options):
+@run_options
+def train_melody(paths, out, recipe, quiet, device, amp, time_limit, resume, nproc, **options):
     """Train the event LSTM composer on MIDI files or directories."""
+    run = _run(device, amp, time_limit, resume, nproc, quiet)
     train_mod = _torch_side("segue.training.train")
     base = train_mod.TrainConfig.textbook() if recipe == "textbook" else train_mod.TrainConfig()
     config = train_mod.with_overrides(base, **options)
-    result = train_mod.train_melody(paths, out, config, progress=not quiet, command=_command_line())
+    result = train_mod.train_melody(paths, out, config, command=_command_line(), run=run)
+    if not _rank0():
+        return
     best = result["best"]
     click.echo(f"wrote {out} (best epoch {best['epoch']} of {result['epochs']}): held-out NLL "
                f"{best['valid_nll']:.3f} nats/event; accuracy pitch {best['valid_acc_pitch']:.3f}, velocity "
@@ -208,7 +279,7 @@ def train_lyrics(corpus, out, quiet, input_, init, **options):
     """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
     lyr = _torch_side("segue.training.lyrics")
     config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
-    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(), checkpoint_every=1,
+    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(),
                               init=init)
     m = record["best"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}): validation {m['valid_bpc']:.3f} bits/char, "

@@ -24,7 +24,8 @@ from segue.daemon.formats.text import (
 )
 from torch import nn
 
-from .train import _progress, optimise
+from .loop import Loop
+from .runner import Runner, RunOptions
 
 log = logging.getLogger(__name__)
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -179,7 +180,8 @@ def evaluate(model: CharRNN, corpus: Corpus, spans=None, group: int = 64, chunk:
         for row, (a, b) in enumerate(batch):
             ids[row, : b - a] = corpus.ids[a:b]
             mask[row, 1: b - a] = True
-        ids_t, mask_t = torch.from_numpy(ids), torch.from_numpy(mask)
+        device = next(model.parameters()).device
+        ids_t, mask_t = torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device)
         state = None
         for t in range(0, longest - 1, chunk):
             x = ids_t[:, t: t + chunk]
@@ -195,14 +197,19 @@ def evaluate(model: CharRNN, corpus: Corpus, spans=None, group: int = 64, chunk:
 
 
 def train_lyrics(path: str | Path, out: str | Path, config: LyricsTrainConfig = LyricsTrainConfig(),
-                 progress: bool = True, command: str = "", checkpoint_every: int = 0,
-                 init: str | Path | None = None) -> dict:
-    """Train, validate every `valid_every` epochs, keep the best-validation weights in `out`.
+                 progress: bool = True, command: str = "", init: str | Path | None = None,
+                 run: RunOptions | None = None) -> dict:
+    """Train, validate every `valid_every` epochs, keep the best-validation weights in `out`
+    (rewritten after every epoch, with a resume record).
 
     `init`: go on from this checkpoint's weights and vocabulary (its shape wins over `config`'s;
-    the optimiser, batch, dropout and the rest come from `config`).
+    the optimiser, batch, dropout and the rest come from `config`). `run`: how (device, processes,
+    time limit, resume).
     """
-    torch.manual_seed(config.seed)
+    run = run or RunOptions(progress=progress)
+    if init is not None and run.resume is not None:
+        raise ValueError("--init starts a new run from weights and --resume goes on with one: give one of them")
+    runner = Runner(run, config.seed)
     rng = np.random.default_rng(config.seed)
     start = load(init) if init is not None else None
     if start is not None:
@@ -214,49 +221,50 @@ def train_lyrics(path: str | Path, out: str | Path, config: LyricsTrainConfig = 
                                config.layers, config.dropout))
     if start is not None:
         model.load_state_dict(start.model.state_dict())
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    runner.wrap(model, _loss)
     data = {"corpus": corpus.path, "characters": len(corpus.ids), "train_chars": corpus.train_chars,
             "valid_chars": corpus.valid_chars, "vocab": len(corpus.codec),
             "unk_rate": float((corpus.ids == 0).mean()), "command": command,
-            "init": str(init) if init is not None else None}
+            "init": str(init) if init is not None else None, "run": runner.record}
     log.info("%s", data)
-    history, best, best_state, steps = [], None, None, 0
-    started = time.perf_counter()
-    for epoch in _progress(range(1, config.epochs + 1), progress):
-        rows = torch.from_numpy(windows(corpus, config.length, rng))
-        total, n = 0.0, 0
+
+    def batches():
+        rows = windows(corpus, config.length, rng)
         for i in range(0, len(rows), config.batch):
-            batch = rows[i: i + config.batch]
-            logits, _ = model(batch[:, :-1])
-            loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
-            total += optimise(model, optimiser, loss, config.clip) * len(batch)
-            n += len(batch)
-            steps += 1
-            if config.steps and steps >= config.steps:
-                break
-        row = {"epoch": epoch, "steps": steps, "train_nll": total / n, "train_perplexity": math.exp(total / n)}
-        last = epoch == config.epochs or (config.steps and steps >= config.steps)
-        if epoch % config.valid_every == 0 or last:
-            scores = evaluate(model, corpus)
-            row |= {"valid_nll": scores["nll"], "valid_perplexity": scores["perplexity"], "valid_bpc": scores["bpc"]}
-            if best is None or scores["nll"] < best["valid_nll"]:
-                best = dict(row)
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        row["seconds"] = round(time.perf_counter() - started, 1)
-        history.append(row)
-        log.info("%s", row)
-        if last or (checkpoint_every and epoch % checkpoint_every == 0):
-            _save(out, model, best_state, corpus.codec, config, best, history, data)
-        if last:
-            break
-    plot_history(history, Path(out).with_suffix(".png"), Path(out).stem)
+            yield rows[i: i + config.batch]
+
+    def row(epoch, nll, figures):
+        out = {"epoch": epoch, "train_nll": nll, "train_perplexity": math.exp(nll)}
+        if figures:
+            out |= {"valid_nll": figures["nll"], "valid_perplexity": figures["perplexity"], "valid_bpc": figures["bpc"]}
+        return out | {"seconds": round(time.monotonic() - runner.started, 1)}
+
+    loop = Loop(runner, model, torch.optim.Adam(model.parameters(), lr=config.lr), rng, KIND, config.epochs,
+                config.clip, validate=lambda: evaluate(model, corpus), score=lambda f: f["nll"], best_key="valid_bpc",
+                row=row, valid_every=config.valid_every, steps=config.steps,
+                write=lambda state, best, history, resume: _save(out, model, state, corpus.codec, config, best,
+                                                                 history, data, resume))
+    best, history = loop.run(batches)
+    runner.close()
+    if runner.main:
+        plot_history(history, Path(out).with_suffix(".png"), Path(out).stem)
     return {"best": best, "history": history, "data": data}
 
 
-def _save(out, model, best_state, codec, config, best, history, data) -> None:
+def _loss(model: CharRNN, rows: np.ndarray):
+    """Mean cross-entropy of each next character over a batch of windows (b, length + 1)."""
+    batch = torch.from_numpy(rows).to(next(model.parameters()).device)
+    logits, _ = model(batch[:, :-1])
+    targets = batch[:, 1:]
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1)), targets.numel()
+
+
+def _save(out, model, best_state, codec, config, best, history, data, resume=None) -> None:
+    tmp = Path(str(out) + ".part")
     torch.save({"kind": KIND, "model": asdict(model.config), "state": best_state or model.state_dict(),
                 "codec": codec.to_json(), "train": asdict(config), "metrics": best, "history": history,
-                "data": data}, str(out))
+                "data": data, "resume": resume}, str(tmp))
+    tmp.replace(out)
 
 
 @dataclass
@@ -271,7 +279,7 @@ class LyricsCheckpoint:
 
 def load(path: str | Path) -> LyricsCheckpoint:
     try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=False)
+        raw = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such checkpoint") from None
     except Exception as err:

@@ -24,7 +24,9 @@ import torch
 from segue.daemon.formats.codec import POSITIONS, EventCodec
 from segue.daemon.formats.corpus import load, metrical_events
 
+from .loop import Loop
 from .model import EventLSTM, ModelConfig, head_losses
+from .runner import Runner, RunOptions
 
 CHECKPOINT_KIND = "metrical"
 METERS = 6  # meter_class's classes
@@ -116,8 +118,9 @@ def evaluate(model: EventLSTM, pieces: list[tuple[str, np.ndarray]]) -> dict:
     and pitch top-1; per collection and "all"."""
     model.eval()
     sums: dict[str, np.ndarray] = {}
+    device = next(model.parameters()).device
     for collection, events in pieces:
-        e = torch.from_numpy(events)[None]
+        e = torch.from_numpy(events)[None].to(device)
         logits, _ = model(e[:, :-1, :3], e[:, :-1, 3:])
         logps = model.head_log_probs(logits[0])
         target = e[0, 1:]
@@ -137,64 +140,60 @@ def evaluate(model: EventLSTM, pieces: list[tuple[str, np.ndarray]]) -> dict:
 
 
 def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, progress: bool = True,
-                   command: str = "", log=print) -> dict:
+                   command: str = "", log=print, run: RunOptions | None = None) -> dict:
     """Train on the corpus's train split, validate on its valid split every epoch, keep the best."""
-    torch.manual_seed(config.seed)
+    runner = Runner(run or RunOptions(progress=progress), config.seed)
     rng = np.random.default_rng(config.seed)
     codec = EventCodec.beats()
     train = [metrical_events(p, codec) for p in load(corpus, "train")[:config.limit or None]]
     valid = [(p["collection"], metrical_events(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
-    model = model_for(codec, config)
+    model = runner.wrap(model_for(codec, config), _loss)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs)
-    history, best, since_best = [], None, 0
-    started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
-        model.train()
-        batches = windows(train, config, codec, rng)
-        order = rng.permutation(len(batches))
-        losses = []
-        steps = range(0, len(order), config.batch)
-        if progress:
-            from tqdm import tqdm
+    data = {"corpus": str(corpus), "command": command, "train_pieces": len(train), "valid_pieces": len(valid),
+            "run": runner.record}
 
-            steps = tqdm(steps, desc=f"epoch {epoch}", unit="batch", leave=False)
-        for i in steps:
-            w = torch.from_numpy(batches[order[i:i + config.batch]])
-            logits, _ = model(w[:, :-1, :3], w[:, :-1, 3:])
-            loss = head_losses(model, logits, w[:, 1:, :3]).sum()
-            optimiser.zero_grad()
-            loss.backward()
-            if config.clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimiser.step()
-            losses.append(loss.item())
-        schedule.step()
-        scores = evaluate(model, valid)["all"]
-        record = {"epoch": epoch, "train_nll": float(np.mean(losses)), "seconds": round(time.perf_counter() - started),
-                  **{f"valid_{k}": v for k, v in scores.items()}}
-        history.append(record)
-        score = scores["pitch_nll"] + scores["time_nll"]
-        if best is None or score < best[0]:
-            best, since_best = (score, record), 0
-            save(out, model, codec, config, record, history, {"corpus": str(corpus), "command": command,
-                                                             "train_pieces": len(train), "valid_pieces": len(valid)})
-        else:
-            since_best += 1
-        log(f"epoch {epoch}: train {record['train_nll']:.3f}, valid pitch {scores['pitch_nll']:.3f} nats/note-on "
-            f"(top-1 {scores['pitch_top1']:.3f}), time {scores['time_nll']:.3f} nats/event"
-            f"{' (best, saved)' if since_best == 0 else ''}; {record['seconds']} s")
-        if since_best >= config.patience:
-            break
-    return {"best": best[1], "epochs": len(history)}
+    def batches():
+        windowed = windows(train, config, codec, rng)
+        order = rng.permutation(len(windowed))
+        for i in range(0, len(order), config.batch):
+            yield windowed[order[i:i + config.batch]]
+
+    def row(epoch, train_nll, figures):
+        return {"epoch": epoch, "train_nll": train_nll, "seconds": round(time.monotonic() - runner.started),
+                **{f"valid_{k}": v for k, v in (figures or {}).items()}}
+
+    def said(record, better):
+        if "valid_pitch_nll" in record:
+            log(f"epoch {record['epoch']}: train {record['train_nll']:.3f}, valid pitch {record['valid_pitch_nll']:.3f} "
+                f"nats/note-on (top-1 {record['valid_pitch_top1']:.3f}), time {record['valid_time_nll']:.3f} "
+                f"nats/event{' (best, saved)' if better else ''}; {record['seconds']} s")
+
+    loop = Loop(runner, model, optimiser, rng, CHECKPOINT_KIND, config.epochs, config.clip,
+                validate=lambda: evaluate(model, valid)["all"], score=lambda f: f["pitch_nll"] + f["time_nll"],
+                best_key="valid_pitch_nll", row=row, patience=config.patience, on_row=said,
+                schedule=torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs),
+                write=lambda state, best, history, resume: save(out, model.config, codec, config, state, best,
+                                                                history, data, resume))
+    best, history = loop.run(batches)
+    runner.close()
+    return {"best": best, "epochs": len(history)}
 
 
-def save(path, model: EventLSTM, codec: EventCodec, config: MetricalConfig, metrics, history, data) -> None:
+def _loss(model: EventLSTM, w: np.ndarray):
+    """The summed heads' mean NLL over every step of windows (b, length + 1, 6)."""
+    w = torch.from_numpy(w).to(next(model.parameters()).device)
+    logits, _ = model(w[:, :-1, :3], w[:, :-1, 3:])
+    return head_losses(model, logits, w[:, 1:, :3]).sum(), w[:, 1:, 0].numel()
+
+
+def save(path, model_config, codec: EventCodec, config: MetricalConfig, state_dict, metrics, history, data,
+         resume=None) -> None:
     """Tensors and JSON strings only, so `torch.load(weights_only=True)` reads it back."""
     tmp = Path(str(path) + ".part")
-    torch.save({"format": 1, "kind": CHECKPOINT_KIND, "model": json.dumps(model.config.to_dict()),
+    torch.save({"format": 1, "kind": CHECKPOINT_KIND, "model": json.dumps(model_config.to_dict()),
                 "codec": codec.to_json(), "train": json.dumps(asdict(config)), "metrics": json.dumps(metrics),
-                "history": json.dumps(history), "data": json.dumps(data), "state_dict": model.state_dict()}, tmp)
+                "history": json.dumps(history), "data": json.dumps(data), "state_dict": state_dict,
+                "resume": resume}, tmp)
     tmp.replace(path)  # a run stopped mid-write keeps its last whole checkpoint
 
 

@@ -8,6 +8,7 @@ function) and frame accuracy TP / (TP + FP + FN).
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -21,8 +22,9 @@ import torch
 from segue.daemon.formats import pianoroll
 from segue.daemon.formats.pianoroll import expected_accuracy, shifted
 
+from .loop import Loop
 from .rnnrbm import RNNRBM, RBMConfig, log_partition_ais
-from .train import optimise
+from .runner import Runner, RunOptions
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +97,20 @@ def batch_of(pieces: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig(), progress: bool = True,
-                 command: str = "", init: str | Path | None = None) -> dict:
+                 command: str = "", init: str | Path | None = None, run: RunOptions | None = None) -> dict:
     """Train, keep the checkpoint with the best validation log-likelihood, return its record.
 
     `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh).
+    `run`: how (device, processes, time limit, `resume`: go on with a stopped run, pretraining done).
     """
+    run = run or RunOptions(progress=progress)
     if init is not None and (config.pretrain or config.pretrain_rnn):
         raise ValueError("--pretrain and --pretrain-rnn start a model afresh; they cannot go with --init")
-    torch.manual_seed(config.seed)
+    if init is not None and run.resume is not None:
+        raise ValueError("--init starts a new run from weights and --resume goes on with one: give one of them")
+    runner = Runner(run, config.seed, amp_unsafe=AMP_UNSAFE)
     rng = np.random.default_rng(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = runner.generator(config.seed)
     data = read_data(paths, beats=config.beats)
     train = chunks(data["train"], config.chunk)
     valid, frames = [], 0
@@ -113,49 +119,62 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
             break
         valid.append(roll)
         frames += len(roll)
-    model = RNNRBM(RBMConfig(hidden=config.hidden, recurrent=config.recurrent, k=config.k))
+    model = RNNRBM(RBMConfig(hidden=config.hidden, recurrent=config.recurrent, k=config.k)).to(runner.device)
     if init is not None:
         start, _ = load(init)
         if start.config != model.config:
             raise ValueError(f"{init}: its sizes {start.config} differ from this run's {model.config}")
         model.load_state_dict(start.state_dict())
-    else:
+    elif run.resume is None:  # a resumed run has its weights, pretrained or not, in its record
         if config.pretrain:
-            pretrain_rbm(model, data["train"], config, generator, rng, progress)
+            pretrain_rbm(model, data["train"], config, generator, rng, runner)
         if config.pretrain_rnn:
-            pretrain_rnn(model, train, valid, config, rng)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    out = Path(out)
-    history, best = [], -math.inf
-    started = time.time()
-    bar = _bar(config.epochs, progress)
-    for epoch in range(1, config.epochs + 1):
-        gap = train_epoch(model, optimiser, train, config, rng, lambda v, mask: model.cd_loss(v, mask, generator=generator))
-        row = {"epoch": epoch, "cd_gap": gap, "seconds": round(time.time() - started, 1)}
-        if epoch % config.valid_every == 0 or epoch == config.epochs:
-            scores = evaluate(model, valid, runs=config.valid_runs, betas=config.valid_betas, seed=config.seed)
-            row.update(valid_ll=scores["ll"], valid_acc=scores["accuracy"])
-            if scores["ll"] > best:
-                best = scores["ll"]
-                save(out, model, config, row, history + [row], command, [str(p) for p in paths])
-        history.append(row)
-        bar(row)
+            pretrain_rnn(model, train, valid, config, rng, runner)
+    runner.wrap(model, lambda m, pieces: _frames_mean(lambda v, mask: m.cd_loss(v, mask, generator=generator),
+                                                      runner, pieces))
+    files = [str(p) for p in paths]
+
+    def row(epoch, gap, figures):
+        out = {"epoch": epoch, "cd_gap": gap, "seconds": round(time.monotonic() - runner.started, 1)}
+        return out | ({"valid_ll": figures["ll"], "valid_acc": figures["accuracy"]} if figures else {})
+
+    loop = Loop(runner, model, torch.optim.Adam(model.parameters(), lr=config.lr), rng, "rnnrbm", config.epochs,
+                config.clip, generators=[generator], valid_every=config.valid_every, best_key="valid_ll",
+                validate=lambda: evaluate(_on_cpu(model), valid, runs=config.valid_runs, betas=config.valid_betas,
+                                          seed=config.seed),
+                score=lambda f: -f["ll"], row=row,
+                write=lambda state, best, history, resume: save(Path(out), model, config, best, history, command, files,
+                                                                state=state, run=runner.record, resume=resume))
+    loop.run(lambda: chunk_batches(train, config, rng))
+    runner.close()
     return load_record(out)
 
 
-def train_epoch(model, optimiser, train: list[np.ndarray], config, rng, loss) -> float:
-    """One pass over the chunks in a random order, `config.batch` per step; the mean of `loss(v, mask)`.
-    With `config.transpose`, each chunk is first shifted by a random interval (`transposed`)."""
-    model.train()
+AMP_UNSAFE = ("its loss is a difference of free energies, sums over 88 keys and 150 hidden units whose terms "
+              "cancel; bf16 keeps 8 bits of mantissa")
+
+
+def chunk_batches(train: list[np.ndarray], config, rng):
+    """One epoch's global batches: the chunks in a random order, `config.batch` at a time; with
+    `config.transpose`, each chunk shifted by a random interval as its batch is made (`transposed`)."""
     order = rng.permutation(len(train))
-    losses = []
     for i in range(0, len(order), config.batch):
         pieces = [train[j] for j in order[i:i + config.batch]]
         if config.transpose:
             pieces = [transposed(p, config.transpose, rng) for p in pieces]
-        v, mask = batch_of(pieces)
-        losses.append(optimise(model, optimiser, loss(v, mask), config.clip))
-    return float(np.mean(losses))
+        yield pieces
+
+
+def _frames_mean(loss, runner, pieces):
+    """`loss(v, mask)` (a mean over real frames) on a list of rolls, and the frames it is over."""
+    v, mask = batch_of(pieces)
+    v, mask = v.to(runner.device), mask.to(runner.device)
+    return loss(v, mask), float(mask.sum())
+
+
+def _on_cpu(model):
+    """`model` itself on the CPU, else a CPU copy (the AIS estimate draws from CPU generators)."""
+    return model if next(model.parameters()).device.type == "cpu" else copy.deepcopy(model).cpu()
 
 
 def transposed(roll: np.ndarray, most: int, rng) -> np.ndarray:
@@ -169,15 +188,17 @@ def transposed(roll: np.ndarray, most: int, rng) -> np.ndarray:
 
 
 def pretrain_rbm(model: RNNRBM, rolls: list[np.ndarray], config: RBMTrainConfig, generator, rng,
-                 progress: bool = False, frames_per_step: int = 100) -> None:
+                 runner: Runner | None = None, frames_per_step: int = 100) -> None:
     """The paper's initialisation, first step: W, bv and bh trained as a single RBM on every
     training frame (CD-k, frames shuffled, no recurrence), before the RNN-RBM is trained as a whole."""
-    frames = torch.from_numpy(np.concatenate(rolls).astype(np.float32))
+    runner = runner or Runner(RunOptions(progress=False), config.seed)
+    frames = torch.from_numpy(np.concatenate(rolls).astype(np.float32)).to(runner.device)
     optimiser = torch.optim.Adam([model.W, model.bv, model.bh], lr=config.lr)
+    runner.wrap(model, lambda m, v: (m.rbm_loss(v, generator=generator), len(v)), partial=True)
     for epoch in range(1, config.pretrain + 1):
-        order = torch.from_numpy(rng.permutation(len(frames)))
-        gaps = [optimise(model, optimiser, model.rbm_loss(frames[order[i:i + frames_per_step]], generator=generator),
-                         config.clip) for i in range(0, len(frames), frames_per_step)]
+        order = torch.from_numpy(rng.permutation(len(frames))).to(runner.device)
+        gaps = [runner.step(optimiser, frames[order[i:i + frames_per_step]], config.clip)
+                for i in range(0, len(frames), frames_per_step)]
         log.info("RBM pretraining epoch %d of %d: CD gap %.3f", epoch, config.pretrain, float(np.mean(gaps)))
 
 
@@ -202,37 +223,48 @@ class FramePredictor(torch.nn.Module):
 
 
 def pretrain_rnn(model: RNNRBM, train: list[np.ndarray], valid: list[np.ndarray], config: RBMTrainConfig,
-                 rng) -> list[float]:
+                 rng, runner: Runner | None = None) -> list[float]:
     """The paper's initialisation, second step: the recurrence trained as a next-frame predictor
     (`FramePredictor`, exact cross-entropy, Adam) on the training chunks for `config.pretrain_rnn`
     epochs. Returns the validation log-likelihood per frame after each epoch.
 
     The recurrence first gets torch.nn.RNN's initial scale, U(+-1/sqrt(units)): from the
     tutorial's 1e-4 the predictor would spend its first epochs escaping a saddle."""
+    runner = runner or Runner(RunOptions(progress=False), config.seed)
     bound = 1 / math.sqrt(model.config.recurrent)
     with torch.no_grad():
         for weight in (model.Wvu, model.Wuu, model.Wuv):
             weight.uniform_(-bound, bound)
-    predictor = FramePredictor(model, train)
+    predictor = FramePredictor(model, train).to(runner.device)
     optimiser = torch.optim.Adam(predictor.parameters(), lr=config.lr)
+    runner.wrap(predictor, lambda p, pieces: _frames_mean(
+        lambda v, mask: -(p.log_likelihood(v) * mask).sum() / mask.sum(), runner, pieces), partial=True)
     scores = []
     for epoch in range(1, config.pretrain_rnn + 1):
-        nll = train_epoch(predictor, optimiser, train, config, rng,
-                          lambda v, mask: -(predictor.log_likelihood(v) * mask).sum() / mask.sum())
+        predictor.train()
+        losses = [(runner.step(optimiser, pieces, config.clip), len(pieces))
+                  for pieces in chunk_batches(train, config, rng)]
+        nll = sum(a * n for a, n in losses) / sum(n for _, n in losses)
         with torch.no_grad():
-            lls = [predictor.log_likelihood(torch.from_numpy(r.astype(np.float32))[None])[0] for r in valid]
+            lls = [predictor.log_likelihood(torch.from_numpy(r.astype(np.float32))[None].to(runner.device))[0]
+                   for r in valid]
         scores.append(float(torch.cat(lls).mean()))
         log.info("RNN pretraining epoch %d of %d: train %.3f, validation %.3f nats/frame",
                  epoch, config.pretrain_rnn, -nll, scores[-1])
     return scores
 
 
-def save(out: Path, model, config, metrics: dict, history: list, command: str,
-         files: list[str]) -> None:
+def save(out: Path, model, config, metrics: dict | None, history: list, command: str, files: list[str],
+         state: dict | None = None, run: dict | None = None, resume: dict | None = None) -> None:
+    """`model`'s checkpoint with the weights `state` (the best validated; the current ones before any
+    validation), its record and the run's resume record; written whole or not at all."""
     out.parent.mkdir(parents=True, exist_ok=True)
     data = model.to_checkpoint()
+    if state is not None:
+        data["state"] = state
     data["record"] = json.dumps({"config": asdict(config), "metrics": metrics, "history": history,
-                                 "command": command, "files": files})
+                                 "command": command, "files": files, "run": run})
+    data["resume"] = resume
     tmp = out.with_suffix(out.suffix + ".tmp")
     torch.save(data, tmp)
     tmp.replace(out)
@@ -314,22 +346,6 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
             "frames": len(v), "runs": runs, "betas": betas}
 
 
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return lambda row: log.info("%s", row)
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="epoch")
-
-    def update(row):
-        bar.update(1)
-        bar.set_postfix({k: round(v, 3) for k, v in row.items() if k in ("cd_gap", "valid_ll", "valid_acc")})
-        if row["epoch"] == total:
-            bar.close()
-
-    return update
-
-
 def with_overrides(config: RBMTrainConfig, **overrides) -> RBMTrainConfig:
     return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -360,13 +376,17 @@ class NADETrainConfig:
 
 
 def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainConfig(), progress: bool = True,
-                  command: str = "", init: str | Path | None = None) -> dict:
+                  command: str = "", init: str | Path | None = None, run: RunOptions | None = None) -> dict:
     """Train on exact negative log-likelihood; keep the best validation epoch; stop after `patience`.
 
-    `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh)."""
+    `init`: start from this checkpoint's weights (to train on; the optimiser starts afresh).
+    `run`: how (device, processes, time limit, resume)."""
     from .nade import RNNNADE, NADEConfig
 
-    torch.manual_seed(config.seed)
+    run = run or RunOptions(progress=progress)
+    if init is not None and run.resume is not None:
+        raise ValueError("--init starts a new run from weights and --resume goes on with one: give one of them")
+    runner = Runner(run, config.seed, amp_unsafe=NADE_AMP_UNSAFE)
     rng = np.random.default_rng(config.seed)
     data = read_data(paths, beats=config.beats)
     train, valid = chunks(data["train"], config.chunk), data["valid"] or data["train"][-1:]
@@ -380,28 +400,26 @@ def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainCon
     else:
         with torch.no_grad():  # start from each key's frequency: otherwise the first epochs only learn that
             model.to_bv.bias.copy_(frequency_logits(data["train"]))  # most keys are silent
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    out = Path(out)
-    history, best, since = [], -math.inf, 0
-    started = time.time()
-    bar = _bar(config.epochs, progress)
-    for epoch in range(1, config.epochs + 1):
-        nll = train_epoch(model, optimiser, train, config, rng,
-                          lambda v, mask: -(model.log_likelihood(v) * mask).sum() / mask.sum())
-        scores = evaluate_nade(model, valid, accuracy=False)
-        row = {"epoch": epoch, "train_ll": -nll, "valid_ll": scores["ll"],
-               "seconds": round(time.time() - started, 1)}
-        history.append(row)
-        if scores["ll"] > best:
-            best, since = scores["ll"], 0
-            save(out, model, config, row, history, command, [str(p) for p in paths])
-        else:
-            since += 1
-        bar(row)
-        if since >= config.patience:
-            log.info("no better validation log-likelihood for %d epochs: stopped at epoch %d", since, epoch)
-            break
+    runner.wrap(model, lambda m, pieces: _frames_mean(lambda v, mask: -(m.log_likelihood(v) * mask).sum() / mask.sum(),
+                                                      runner, pieces))
+    files = [str(p) for p in paths]
+
+    def row(epoch, nll, figures):
+        return {"epoch": epoch, "train_ll": -nll, **({"valid_ll": figures["ll"]} if figures else {}),
+                "seconds": round(time.monotonic() - runner.started, 1)}
+
+    loop = Loop(runner, model, torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay),
+                rng, "rnnnade", config.epochs, config.clip, best_key="valid_ll", patience=config.patience,
+                validate=lambda: evaluate_nade(model, valid, accuracy=False), score=lambda f: -f["ll"], row=row,
+                write=lambda state, best, history, resume: save(Path(out), model, config, best, history, command, files,
+                                                                state=state, run=runner.record, resume=resume))
+    loop.run(lambda: chunk_batches(train, config, rng))
+    runner.close()
     return load_record(out)
+
+
+NADE_AMP_UNSAFE = ("a frame's log-likelihood sums 88 keys' terms, each from a hidden input accumulated key by "
+                   "key; bf16's 8-bit mantissa loses that sum")
 
 
 def frequency_logits(rolls: list[np.ndarray]) -> torch.Tensor:
@@ -413,11 +431,12 @@ def frequency_logits(rolls: list[np.ndarray]) -> torch.Tensor:
 def nade_frames(model, rolls: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each frame's exact log-likelihood and its NADE biases, given the true past, for all `rolls`."""
     lls, bvs, bhs = [], [], []
+    device = next(model.parameters()).device
     for roll in rolls:
-        v = torch.from_numpy(roll.astype(np.float32))[None]
+        v = torch.from_numpy(roll.astype(np.float32))[None].to(device)
         bv, bh = model.biases(v)
-        lls.append(model.log_likelihood(v, (bv, bh))[0])
-        bvs.append(bv[0]), bhs.append(bh[0])
+        lls.append(model.log_likelihood(v, (bv, bh))[0].cpu())
+        bvs.append(bv[0].cpu()), bhs.append(bh[0].cpu())
     return torch.cat(lls), torch.cat(bvs), torch.cat(bhs)
 
 

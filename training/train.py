@@ -13,7 +13,9 @@ import torch
 from segue.daemon.formats.codec import EventCodec
 
 from .data import Piece, midi_files, pieces_from, read_all, seed_windows, stream_windows
+from .loop import Loop
 from .model import EventLSTM, ModelConfig, head_hits, head_losses
+from .runner import Runner, RunOptions
 
 log = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 1
@@ -66,48 +68,53 @@ class TrainConfig:
 
 
 def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConfig, progress: bool = True,
-                 command: str = "") -> dict:
-    """Train on MIDI files/directories, save the best checkpoint to `out` and a plot beside it.
-
-    `command` (the command line that asked for this run) is kept in the checkpoint's data record.
+                 command: str = "", run: RunOptions | None = None) -> dict:
+    """Train on MIDI files/directories, keep the best checkpoint in `out` (rewritten after every
+    epoch with a resume record) and a plot beside it. `run` says how (device, processes, time limit,
+    resume); `command` (the command line that asked for this run) is kept in the checkpoint's data.
     """
-    torch.manual_seed(config.seed)
+    runner = Runner(run or RunOptions(progress=progress), config.seed)
     rng = np.random.default_rng(config.seed)
     files = midi_files(paths)
     notes = read_all(files, config.channel, config.track)
     codec = EventCodec() if config.codec == "segue" else EventCodec.seed(*(n for _, n in notes))
     held = config.valid_fraction if config.split == "tail" else 0.0
     pieces = pieces_from(notes, codec, held, min_events=(config.window if config.mode == "window" else config.length) + 2)
-    model = EventLSTM(ModelConfig(codec.sizes, config.hidden, config.layers, config.dropout))
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    run = _WindowRun(pieces, config, rng) if config.mode == "window" else _StreamRun(pieces, config, rng)
-
-    history, best, best_state = [], None, None
-    epochs = range(1, config.epochs + 1)
-    bar = _progress(epochs, progress)
-    started = time.perf_counter()
-    for epoch in bar:
-        model.train()
-        losses = []
-        for inputs, targets, last_only in run.batches():
-            logits, _ = model(inputs)
-            if last_only:
-                logits, targets = logits[:, -1], targets[:, -1]
-            losses.append(optimise(model, opt, head_losses(model, logits, targets).sum(), config.clip))
-        metrics = run.validate(model)
-        metrics.update(epoch=epoch, train_nll=float(np.mean(losses)), seconds=time.perf_counter() - started)
-        history.append(metrics)
-        if best is None or metrics["valid_nll"] < best["valid_nll"]:
-            best = metrics
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(train=f"{metrics['train_nll']:.3f}", valid=f"{metrics['valid_nll']:.3f}",
-                            acc=f"{metrics['valid_acc_mean']:.3f}")
+    split = _WindowRun(pieces, config, rng) if config.mode == "window" else _StreamRun(pieces, config, rng)
+    model = runner.wrap(EventLSTM(ModelConfig(codec.sizes, config.hidden, config.layers, config.dropout)),
+                        _loss(last_only=config.mode == "window"))
     data = {"files": [f.name for f in files], "events": int(sum(len(p.events) for p in pieces)),
-            "valid_events": run.valid_count, "command": command, "train_seconds": round(time.perf_counter() - started, 1)}
-    save_checkpoint(out, model.config, codec, config, best_state, best, history, data)
-    plot_history(history, Path(out).with_suffix(".png"), title=Path(out).stem)
+            "valid_events": split.valid_count, "command": command, "run": runner.record}
+
+    def row(epoch, train_nll, figures):
+        return {"epoch": epoch, "train_nll": train_nll, **(figures or {}),
+                "seconds": round(time.monotonic() - runner.started, 1)}
+
+    def write(best_state, best, history, resume):
+        data["train_seconds"] = round(time.monotonic() - runner.started, 1)
+        save_checkpoint(out, model.config, codec, config, best_state, best, history, data, resume)
+        plot_history([h for h in history if "valid_nll" in h], Path(out).with_suffix(".png"), title=Path(out).stem)
+
+    loop = Loop(runner, model, torch.optim.Adam(model.parameters(), lr=config.lr), rng, "melody", config.epochs,
+                config.clip, validate=lambda: split.validate(model), score=lambda f: f["valid_nll"],
+                best_key="valid_nll", row=row, write=write)
+    best, history = loop.run(split.batches)
+    runner.close()
     return {"best": best, "data": data, "epochs": len(history)}
+
+
+def _loss(last_only: bool):
+    """The summed heads' mean NLL of a batch of windows (b, T + 1, 3), over every step or the last."""
+
+    def loss(model, windows: np.ndarray):
+        w = torch.from_numpy(windows).to(next(model.parameters()).device)
+        logits, _ = model(w[:, :-1])
+        targets = w[:, 1:]
+        if last_only:
+            logits, targets = logits[:, -1], targets[:, -1]
+        return head_losses(model, logits, targets).sum(), targets[..., 0].numel()
+
+    return loss
 
 
 def optimise(model: torch.nn.Module, optimiser, loss: torch.Tensor, clip: float) -> float:
@@ -118,14 +125,6 @@ def optimise(model: torch.nn.Module, optimiser, loss: torch.Tensor, clip: float)
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     optimiser.step()
     return loss.item()
-
-
-def _progress(epochs, enabled):
-    if not enabled:
-        return epochs
-    from tqdm import tqdm
-
-    return tqdm(epochs, desc="epochs", unit="epoch")
 
 
 class _WindowRun:
@@ -147,13 +146,12 @@ class _WindowRun:
     def batches(self):
         order = self.rng.permutation(len(self.train))
         for i in range(0, len(order), self.config.batch):
-            w = torch.from_numpy(self.train[order[i : i + self.config.batch]])
-            yield w[:, :-1], w[:, 1:], True
+            yield self.train[order[i : i + self.config.batch]]
 
     @torch.no_grad()
     def validate(self, model):
         model.eval()
-        w = torch.from_numpy(self.valid)
+        w = torch.from_numpy(self.valid).to(next(model.parameters()).device)
         logits, _ = model(w[:, :-1])
         return scores(model, logits[:, -1], w[:, -1])
 
@@ -169,16 +167,16 @@ class _StreamRun:
         windows = stream_windows(self.pieces, self.config.length, self.config.stride, self.rng)
         order = self.rng.permutation(len(windows))
         for i in range(0, len(order), self.config.batch):
-            w = torch.from_numpy(windows[order[i : i + self.config.batch]])
-            yield w[:, :-1], w[:, 1:], False
+            yield windows[order[i : i + self.config.batch]]
 
     @torch.no_grad()
     def validate(self, model):
         """Each piece is streamed from its start; only predictions of held-out events are scored."""
         model.eval()
         logits, targets = [], []
+        device = next(model.parameters()).device
         for p in self.pieces:
-            e = torch.from_numpy(p.events)[None]
+            e = torch.from_numpy(p.events)[None].to(device)
             out, _ = model(e[:, :-1])
             logits.append(out[0, p.valid_from - 1 :])
             targets.append(e[0, p.valid_from :])
@@ -197,8 +195,10 @@ def scores(model, logits, targets) -> dict:
     return out
 
 
-def save_checkpoint(path, model_config, codec, config, state_dict, metrics, history, data) -> None:
-    """Tensors plus JSON strings only, so `torch.load(weights_only=True)` can read it back."""
+def save_checkpoint(path, model_config, codec, config, state_dict, metrics, history, data, resume=None) -> None:
+    """Tensors plus JSON strings only, so `torch.load(weights_only=True)` can read it back; written
+    to a side file first, so a run stopped mid-write keeps its last whole checkpoint."""
+    tmp = Path(str(path) + ".part")
     torch.save({
         "format": CHECKPOINT_FORMAT,
         "model": json.dumps(model_config.to_dict()),
@@ -208,7 +208,9 @@ def save_checkpoint(path, model_config, codec, config, state_dict, metrics, hist
         "history": json.dumps(history),
         "data": json.dumps(data),
         "state_dict": state_dict,
-    }, path)
+        "resume": resume,
+    }, tmp)
+    tmp.replace(path)
 
 
 @dataclass

@@ -1,0 +1,114 @@
+"""The epoch loop every trainer shares: steps through a `Runner`, validation, the best weights,
+patience, a step budget, the time limit, and a checkpoint with a resume record after every epoch.
+
+A run stopped by `--time-limit` stops after the step it is in, validates, and checkpoints where it
+was inside the epoch; `--resume` rebuilds that epoch's batches from the random state at its start
+(drawing what it drew, augmentations included), skips the batches already done, and goes on with
+the saved weights, optimiser and torch streams: the weights come out as if it had not stopped.
+A killed run resumes from its last epoch's end.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .runner import Runner, rng_state
+
+
+@dataclass
+class Loop:
+    runner: Runner
+    model: torch.nn.Module
+    optimiser: torch.optim.Optimizer
+    rng: np.random.Generator
+    kind: str  # the checkpoint kind `--resume` must match
+    epochs: int
+    clip: float
+    validate: Callable[[], dict]  # figures on the held-out data (rank 0 only)
+    score: Callable[[dict], float]  # of the figures; lower is better
+    best_key: str  # the row's figure the progress bar shows for the best epoch
+    row: Callable[[int, float, dict | None], dict]  # an epoch's record from its mean loss and figures
+    write: Callable[[dict | None, dict | None, list, dict], None]  # (best weights, best row, history, resume)
+    schedule: object | None = None  # stepped once per whole epoch
+    generators: Sequence[torch.Generator] = ()
+    valid_every: int = 1
+    patience: int = 0  # validations without a better score before stopping (0: never)
+    steps: int = 0  # stop after this many optimiser steps in all (0: no budget)
+    on_row: Callable[[dict, bool], None] | None = None  # (row, best now) after each epoch, rank 0
+    history: list = field(default_factory=list)
+
+    def run(self, batches: Callable[[], Iterable]) -> tuple[dict | None, list]:
+        """Train over `batches()` (one epoch's global batches, in order, each drawing its own
+        randomness from `rng` as it is made); returns (the best row, the history)."""
+        r = self.runner
+        best_row, best_figures, best_state, since, steps = None, None, None, 0, 0
+        first, skip, carried = 1, 0, (0.0, 0)
+        saved = r.resumed(self.kind)
+        if saved is not None:
+            first, skip, extra = r.restore(saved, model=self.model, optimiser=self.optimiser, schedule=self.schedule,
+                                           rng=self.rng, generators=self.generators)
+            self.history, since, steps = extra["history"], extra["since"], extra["steps"]
+            best_row, best_figures = extra["best"], extra["best_figures"]
+            best_state, carried = saved.get("best_state"), tuple(extra["partial"])
+        update = r.bar(self.epochs, first)
+        best_score = self.score(best_figures) if best_figures else math.inf
+        epoch = first - 1
+        for epoch in range(first, self.epochs + 1):
+            start = rng_state(self.rng)
+            self.model.train()
+            (total, count), done, seen, seconds = carried, 0, r.examples, r.train_seconds
+            for i, batch in enumerate(self._batches(batches())):
+                if i < skip:
+                    continue
+                total += r.step(self.optimiser, batch, self.clip) * len(batch)
+                count += len(batch)
+                done, steps = i + 1, steps + 1
+                if r.stopped or (self.steps and steps >= self.steps):
+                    break
+            else:
+                done = 0  # the epoch ran to its end
+            skip, carried = 0, (0.0, 0)
+            budget_spent = bool(self.steps and steps >= self.steps)
+            last = epoch == self.epochs or budget_spent or r.stopped
+            if done == 0 and self.schedule is not None:
+                self.schedule.step()
+            figures = r.once(self.validate) if last or (done == 0 and epoch % self.valid_every == 0) else None
+            row = self.row(epoch, total / max(count, 1), figures)
+            row.update(steps=steps, examples_per_s=round((r.examples - seen) / max(r.train_seconds - seconds, 1e-9), 1))
+            if done:
+                row["partial_batches"] = done
+            better = figures is not None and self.score(figures) < best_score
+            if better:
+                best_score, best_row, best_figures, since = self.score(figures), row, figures, 0
+                best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            elif figures is not None and done == 0:
+                since += 1
+            self.history.append(row)
+            resume = r.snapshot(
+                epoch=epoch if done else epoch + 1, done=done, model=self.model, optimiser=self.optimiser,
+                schedule=self.schedule, rng_state=start if done else rng_state(self.rng), generators=self.generators,
+                extra={"history": self.history, "best": best_row, "best_figures": best_figures, "since": since, "steps": steps,
+                       "partial": [total, count] if done else [0.0, 0]})
+            resume["best_state"] = best_state
+            r.save(lambda: self.write(best_state, best_row, self.history, resume))
+            if r.main:
+                update(row, (best_row[self.best_key], best_row["epoch"]) if best_row else None)
+                if self.on_row:
+                    self.on_row(row, better)
+            if last or (self.patience and since >= self.patience):
+                break
+        if hasattr(update, "close"):
+            update.close()
+        return best_row, self.history
+
+    def _batches(self, batches: Iterable):
+        if not (self.runner.options.progress and self.runner.main):
+            return batches
+        from tqdm import tqdm
+
+        return tqdm(batches, unit="batch", leave=False, desc="steps")
+
