@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from .cli_offline import CHANNEL, TRACK, data, evaluate, export_cmd, train
+from .cli_offline import CHANNEL, TRACK, _torch_side, data, evaluate, export_cmd, train
 from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod
@@ -242,10 +242,24 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
                 status=sys.stderr.isatty() if status is None else status, voicing=(low, high), lyricist=lyricist)
 
 
+def _is_checkpoint(path: str) -> bool:
+    """A file torch.save wrote (a zip archive; an ONNX model is a protobuf and never starts so)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 @cli.command()
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
 def info(model):
-    """Show what a model file says about itself (default: the shipped model)."""
+    """Show what a model file or a training checkpoint (.pt) says about itself (default: the
+    shipped model)."""
+    if model is not None and _is_checkpoint(model):
+        for line in _torch_side("segue.training.checkpoints").describe(model):
+            click.echo(line)
+        return
     if model_kind(model) == "characters":
         from .models.lyric import LyricModel
 

@@ -185,12 +185,16 @@ def train_melody(paths, out, recipe, quiet, device, amp, time_limit, resume, npr
 @click.option("--limit", type=int, help="Train on at most this many pieces (trials).")
 @click.option("--seed", type=int)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_metrical(corpus, out, quiet, **options):
+@run_options
+def train_metrical(corpus, out, quiet, device, amp, time_limit, resume, nproc, **options):
     """Train the metrical melody model (beat-timed intervals, the bar heard) on a corpus from
     `segue data melodies`, validating on its valid split every epoch."""
+    run = _run(device, amp, time_limit, resume, nproc, quiet)
     met = _torch_side("segue.training.metrical")
     config = met.with_overrides(met.MetricalConfig(), **options)
-    result = met.train_metrical(corpus, out, config, progress=not quiet, command=_command_line(), log=click.echo)
+    result = met.train_metrical(corpus, out, config, command=_command_line(), log=click.echo, run=run)
+    if not _rank0():
+        return
     best = result["best"]
     click.echo(f"wrote {out} (best epoch {best['epoch']} of {result['epochs']}): valid pitch "
                f"{best['valid_pitch_nll']:.3f} nats/note-on, top-1 {best['valid_pitch_top1']:.3f}; time "
@@ -215,11 +219,15 @@ def train_metrical(corpus, out, quiet, **options):
 @click.option("--transpose", type=int, help="Augment: shift each chunk by a random -N..N semitones every epoch.")
 @click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_rnnrbm(paths, out, quiet, init, **options):
+@run_options
+def train_rnnrbm(paths, out, quiet, init, device, amp, time_limit, resume, nproc, **options):
     """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
+    run = _run(device, amp, time_limit, resume, nproc, quiet)
     poly = _torch_side("segue.training.polyphony")
     config = poly.with_overrides(poly.RBMTrainConfig(), **options)
-    record = poly.train_rnnrbm(paths, out, config, progress=not quiet, command=_command_line(), init=init)
+    record = poly.train_rnnrbm(paths, out, config, command=_command_line(), init=init, run=run)
+    if not _rank0():
+        return
     m = record["metrics"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}): validation log-likelihood {m['valid_ll']:.3f} nats/frame "
                f"(AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy {m['valid_acc']:.3f}")
@@ -242,11 +250,15 @@ def train_rnnrbm(paths, out, quiet, init, **options):
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_rnnnade(paths, out, quiet, init, **options):
+@run_options
+def train_rnnnade(paths, out, quiet, init, device, amp, time_limit, resume, nproc, **options):
     """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
+    run = _run(device, amp, time_limit, resume, nproc, quiet)
     poly = _torch_side("segue.training.polyphony")
     config = poly.with_overrides(poly.NADETrainConfig(), **options)
-    record = poly.train_rnnnade(paths, out, config, progress=not quiet, command=_command_line(), init=init)
+    record = poly.train_rnnnade(paths, out, config, command=_command_line(), init=init, run=run)
+    if not _rank0():
+        return
     m = record["metrics"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation log-likelihood "
                f"{m['valid_ll']:.3f} nats/frame (exact)")
@@ -275,12 +287,15 @@ def train_rnnnade(paths, out, quiet, init, **options):
 @click.option("--init", type=click.Path(dir_okay=False), help="Go on from this lyrics checkpoint (its shape and vocabulary).")
 @click.option("--seed", type=int, help="Random seed (default 0).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def train_lyrics(corpus, out, quiet, input_, init, **options):
+@run_options
+def train_lyrics(corpus, out, quiet, input_, init, device, amp, time_limit, resume, nproc, **options):
     """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
+    run = _run(device, amp, time_limit, resume, nproc, quiet)
     lyr = _torch_side("segue.training.lyrics")
     config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
-    record = lyr.train_lyrics(corpus, out, config, progress=not quiet, command=_command_line(),
-                              init=init)
+    record = lyr.train_lyrics(corpus, out, config, command=_command_line(), init=init, run=run)
+    if not _rank0():
+        return
     m = record["best"]
     click.echo(f"wrote {out} (best epoch {m['epoch']}): validation {m['valid_bpc']:.3f} bits/char, "
                f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
@@ -366,11 +381,23 @@ def _chains(scores: dict, chain: dict) -> str:
             f"{tempering if chain['temperatures'] > 1 else ''}]")
 
 
+_QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bars on stderr.")
 _SPLIT = click.option("--split", type=click.Choice(["train", "valid", "test"]), default="test", show_default=True)
 _TRANSPOSE = click.option(
     "--transpose", type=int, default=0, show_default=True,
     help="Measure the split moved by this many semitones (both splits, for the threshold too): "
          "how a model does in keys its data were not written in.")
+
+
+def _pieces(what: str, quiet: bool):
+    """A runtime-only progress line on stderr (no tqdm without the training extra): piece i of n."""
+    if quiet:
+        return None
+
+    def done(i: int, n: int):
+        click.echo(f"\r{what}: scoring piece {i + 1} of {n}", err=True, nl=i + 1 == n)
+
+    return done
 
 
 def _moved(rolls: list | None, semitones: int) -> list | None:
@@ -395,14 +422,17 @@ def _moved(rolls: list | None, semitones: int) -> list | None:
               help="... each chain a replica exchange over this many temperatures (1: a plain chain) ...")
 @click.option("--lowest", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="... the hottest at this inverse temperature.")
-def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_keep, temperatures, lowest):
+@_QUIET
+def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_keep, temperatures, lowest, quiet):
     """Log-likelihood per frame (AIS) and frame accuracy on a benchmark split, as in the paper's table."""
     poly = _torch_side("segue.training.polyphony")
+    meter = _torch_side("segue.training.meter").Meter(not quiet)
     model, _ = poly.load(checkpoint)
     rolls = _split(data, split)
     started = time.perf_counter()
     chain = dict(steps=chain_steps, keep=chain_keep, temperatures=temperatures, lowest=lowest)
-    scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed, tune=_tune(data, split), chain=chain)
+    scores = poly.evaluate(model, rolls, runs=runs, betas=betas, seed=seed, tune=_tune(data, split), chain=chain,
+                           meter=meter)
     click.echo(f"{data} {split}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame "
                f"(AIS, {runs} runs x {betas} temperatures), frame accuracy {scores['accuracy'] * 100:.2f} % sampled, "
                f"{scores['accuracy_mean_field'] * 100:.2f} % mean-field{_expected(scores)}{_chains(scores, chain)} "
@@ -420,17 +450,20 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @click.option("--mix", multiple=True, type=click.Path(dir_okay=False),
               help="Another LSTM-NADE checkpoint (repeatable): measure the frame-level mixture of all, "
                    "equal weights, each running its own LSTM over the true past.")
-def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
+@_QUIET
+def eval_rnnnade(checkpoint, data, split, seed, transpose, mix, quiet):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
     poly = _torch_side("segue.training.polyphony")
+    meter = _torch_side("segue.training.meter").Meter(not quiet)
     models = [poly.load(path, kind="rnnnade")[0] for path in (checkpoint, *mix)]
     rolls = _moved(_split(data, split), transpose)
     started = time.perf_counter()
-    scores = poly.evaluate_nade(models, rolls, seed=seed, tune=_moved(_tune(data, split), transpose))
+    scores = poly.evaluate_nade(models, rolls, seed=seed, tune=_moved(_tune(data, split), transpose), meter=meter)
     greedy = f", {scores['accuracy_greedy'] * 100:.2f} % greedy" if "accuracy_greedy" in scores else ""
     what = f" (a mixture of {len(models)} LSTM-NADEs)" if mix else ""
     click.echo(f"{data} {split}{what}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "
                f"frame accuracy {scores['accuracy'] * 100:.2f} % sampled{greedy}{_expected(scores)} "
+               f"(repeating the previous frame: {scores['accuracy_repeat'] * 100:.2f} %) "
                f"[{time.perf_counter() - started:.0f} s]")
 
 
@@ -442,7 +475,8 @@ def eval_rnnnade(checkpoint, data, split, seed, transpose, mix):
               help="Frames sampled per frame from the file's sampler, behind each key's probability.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_TRANSPOSE
-def eval_roll(model, data, split, samples, seed, transpose):
+@_QUIET
+def eval_roll(model, data, split, samples, seed, transpose, quiet):
     """A piano-roll model file (a path or a shipped name) on a benchmark split, through onnxruntime
     alone: exact log-likelihood per frame (LSTM-NADE files) and the expected-accuracy decoding, so a
     model card's figures can be checked without its checkpoint or torch."""
@@ -451,15 +485,16 @@ def eval_roll(model, data, split, samples, seed, transpose):
     net = rollmodel.RollModel(model)
     rolls, tune = _moved(_split(data, split), transpose), _moved(_tune(data, split), transpose)
     started = time.perf_counter()
-    logs, marginals = rollmodel.score_rolls(net, rolls, samples, seed)
+    logs, marginals = rollmodel.score_rolls(net, rolls, samples, seed, done=_pieces(f"{split} split", quiet))
     scores = {}
     if tune is not None:
-        scores = pianoroll.expected_accuracy(marginals, np.concatenate(rolls),
-                                             (tune, rollmodel.score_rolls(net, tune, samples, seed + 1)[1]))
+        tuned = rollmodel.score_rolls(net, tune, samples, seed + 1, done=_pieces("valid split", quiet))[1]
+        scores = pianoroll.expected_accuracy(marginals, np.concatenate(rolls), (tune, tuned))
     ll = (f"log-likelihood {logs.mean():.3f} nats/frame (exact)" if logs is not None else
           "no log-likelihood (an RNN-RBM's needs AIS: segue eval rnnrbm on its checkpoint)")
     click.echo(f"{data} {split}: {len(marginals)} frames, {net.path.name} ({net.describe()}): {ll}"
                f"{_expected(scores)} [each key's probability from {samples} sampled frames] "
+               f"(repeating the previous frame: {pianoroll.repeat_accuracy(rolls) * 100:.2f} %) "
                f"[{time.perf_counter() - started:.0f} s]")
 
 

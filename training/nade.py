@@ -73,7 +73,7 @@ class RNNNADE(nn.Module):
 
     @torch.no_grad()
     def marginals(self, bv: torch.Tensor, bh: torch.Tensor, samples: int = 100,
-                  generator: torch.Generator | None = None, rows: int = 20_000) -> torch.Tensor:
+                  generator: torch.Generator | None = None, rows: int = 20_000, tick=None) -> torch.Tensor:
         """Each key's probability of sounding, per row of biases (N, 88): the mean over `samples`
         frames sampled key by key of each key's conditional (Rao-Blackwellised, lower variance
         than counting the sampled keys)."""
@@ -87,6 +87,8 @@ class RNNNADE(nn.Module):
                 total[:, i] = p
                 a = a + (torch.rand(p.shape, generator=generator) < p).float()[:, None] * self.W[i]
             out.append(total.view(-1, samples, KEYS).mean(1))
+            if tick is not None:
+                tick(len(out[-1]))
         return torch.cat(out)
 
     def to_checkpoint(self) -> dict:

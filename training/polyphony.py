@@ -23,6 +23,7 @@ from segue.daemon.formats import pianoroll
 from segue.daemon.formats.pianoroll import expected_accuracy, shifted
 
 from .loop import Loop
+from .meter import QUIET, Meter
 from .rnnrbm import RNNRBM, RBMConfig, log_partition_ais
 from .runner import Runner, RunOptions
 
@@ -309,7 +310,7 @@ def rbm_frames(model: RNNRBM, rolls: list[np.ndarray]) -> tuple[torch.Tensor, ..
 @torch.no_grad()
 def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int = 1000, gibbs: int = 25,
              seed: int = 0, chains: int = 100_000, tune: list[np.ndarray] | None = None,
-             chain: dict | None = None) -> dict:
+             chain: dict | None = None, meter: Meter = QUIET) -> dict:
     """Log-likelihood per frame (AIS) and frame accuracy, each frame given the true past.
 
     Accuracy, TP/(TP+FP+FN) summed over all frames, for two predictions of each frame:
@@ -326,8 +327,13 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
     generator = torch.Generator().manual_seed(seed)
     v, bv, bh, previous = rbm_frames(model, rolls)
     step = max(1, chains // runs)  # frames per AIS batch: `chains` Markov chains at a time
-    log_z = torch.cat([log_partition_ais(model.W, bv[i:i + step], bh[i:i + step], runs=runs, betas=betas,
-                                         generator=generator) for i in range(0, len(v), step)])
+    with meter.stage(f"AIS log-partition ({runs} runs x {betas} temperatures), frames", len(v)) as tick:
+        log_z = []
+        for i in range(0, len(v), step):
+            log_z.append(log_partition_ais(model.W, bv[i:i + step], bh[i:i + step], runs=runs, betas=betas,
+                                           generator=generator))
+            tick(len(log_z[-1]))
+        log_z = torch.cat(log_z)
     ll = -model.free_energy(v, bv, bh) - log_z
     predicted = model.gibbs(torch.zeros_like(v), bv, bh, gibbs, generator=generator)
     mean = torch.zeros_like(v)
@@ -335,14 +341,17 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
         mean = torch.sigmoid(torch.sigmoid(mean @ model.W + bh) @ model.W.T + bv)
     if tune is not None:
         tune_v, tune_bv, tune_bh, tune_previous = rbm_frames(model, tune)
-        tune = (tune, model.marginals(tune_previous, tune_bv, tune_bh, generator=generator, **chain).numpy())
-    marginals = model.marginals(previous, bv, bh, generator=generator, **chain).numpy() if tune else None
+        with meter.stage("key probabilities, valid split (chain steps)", chain["steps"]) as tick:
+            tune = (tune, model.marginals(tune_previous, tune_bv, tune_bh, generator=generator, tick=tick,
+                                          **chain).numpy())
+    marginals = None
+    if tune:
+        with meter.stage("key probabilities (chain steps)", chain["steps"]) as tick:
+            marginals = model.marginals(previous, bv, bh, generator=generator, tick=tick, **chain).numpy()
     return {"ll": float(ll.mean()), "accuracy": pianoroll.frame_accuracy(predicted.numpy(), v.numpy()),
             **expected_accuracy(marginals, v.numpy(), tune),
             "accuracy_mean_field": pianoroll.frame_accuracy((mean > 0.5).numpy(), v.numpy()),
-            "accuracy_repeat": pianoroll.frame_accuracy(  # baseline: each frame predicted as the one before
-                np.concatenate([np.vstack([np.zeros((1, pianoroll.KEYS), bool), r[:-1]]) for r in rolls]),
-                np.concatenate(rolls)),
+            "accuracy_repeat": pianoroll.repeat_accuracy(rolls),
             "frames": len(v), "runs": runs, "betas": betas}
 
 
@@ -442,7 +451,7 @@ def nade_frames(model, rolls: list[np.ndarray]) -> tuple[torch.Tensor, torch.Ten
 
 @torch.no_grad()
 def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: int = 0,
-                  tune: list[np.ndarray] | None = None, samples: int = 100) -> dict:
+                  tune: list[np.ndarray] | None = None, samples: int = 100, meter: Meter = QUIET) -> dict:
     """Exact log-likelihood per frame and frame accuracy (sampled key by key, and greedy), true past
     given; with `tune`, also the expected-accuracy decoding (`expected_accuracy`) on each key's
     probability estimated from `samples` frames (`RNNNADE.marginals`).
@@ -460,6 +469,7 @@ def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: i
     lls = torch.logsumexp(torch.stack([f[0] for f in frames]), 0) - math.log(len(models))
     scores = {"ll": float(lls.mean()), "frames": sum(len(r) for r in rolls)}
     if accuracy:
+        scores["accuracy_repeat"] = pianoroll.repeat_accuracy(rolls)
         target = np.concatenate(rolls)
         generator = torch.Generator().manual_seed(seed)
         if len(models) == 1:
@@ -471,8 +481,12 @@ def evaluate_nade(model, rolls: list[np.ndarray], accuracy: bool = True, seed: i
                           for k, (m, (_, bv, bh)) in enumerate(zip(models, frames)))
         scores["accuracy"] = pianoroll.frame_accuracy(sampled.numpy(), target)
         if tune is not None:
-            mean = lambda biases: sum(m.marginals(bv, bh, samples, generator)  # noqa: E731
-                                      for m, (_, bv, bh) in zip(models, biases)).numpy() / len(models)
-            tune = (tune, mean([nade_frames(m, tune) for m in models]))
-            scores.update(expected_accuracy(mean(frames), target, tune))
+            def mean(biases, what):
+                frames_in = sum(len(bv) for _, bv, _ in biases)
+                with meter.stage(f"key probabilities{what} ({samples} sampled frames each), frames", frames_in) as tick:
+                    return sum(m.marginals(bv, bh, samples, generator, tick=tick)
+                               for m, (_, bv, bh) in zip(models, biases)).numpy() / len(models)
+
+            tune = (tune, mean([nade_frames(m, tune) for m in models], ", valid split"))
+            scores.update(expected_accuracy(mean(frames, ""), target, tune))
     return scores

@@ -86,7 +86,7 @@ class RNNRBM(nn.Module):
     @torch.no_grad()
     def marginals(self, start: torch.Tensor, bv: torch.Tensor, bh: torch.Tensor, steps: int = 25,
                   chains: int = 20, keep: int = 10, temperatures: int = 1, lowest: float = 0.5,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+                  generator: torch.Generator | None = None, tick=None) -> torch.Tensor:
         """Each key's probability of sounding, per frame (N, V): `chains` Gibbs chains from `start`,
         `steps` steps each, averaging p(v | h) over the last `keep` steps of every chain.
 
@@ -115,6 +115,8 @@ class RNNRBM(nn.Module):
                 noise = torch.rand((rows * chains, len(pairs)), generator=generator).log()
                 v = self._swap(v.view(-1, len(betas), keys), bh_r.view(-1, len(betas), bh_r.shape[-1]),
                                betas, step % 2, noise).view(-1, keys)
+            if tick is not None:
+                tick()
         return (total / min(keep, steps)).view(rows, chains, keys).mean(1)
 
     def _swap(self, v, bh, betas, first, log_noise):

@@ -123,7 +123,7 @@ class RollStream:
 
 
 def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
-                seed: int | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+                seed: int | None = None, done=None) -> tuple[np.ndarray | None, np.ndarray]:
     """Each frame of `rolls`, given its true past, through the model file alone: (log p(frame |
     past) per frame, exact, for an LSTM-NADE file, else None; each key's probability of sounding,
     the mean of `samples` frames sampled from the file's own sampler).
@@ -131,7 +131,7 @@ def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
     One call per frame: row 0 has every key clamped to the true frame, so its `log_weight` is the
     sum of all 88 conditionals, the frame's exact log-probability; the other rows are free samples.
     An RNN-RBM's likelihood needs AIS over its hidden units, which the file does not hold
-    (`segue eval rnnrbm` on its checkpoint)."""
+    (`segue eval rnnrbm` on its checkpoint). `done(i, n)` is called as each piece is scored."""
     if samples < 1:
         raise ValueError("samples must be >= 1")
     rng = np.random.default_rng(seed)
@@ -140,7 +140,9 @@ def score_rolls(model: RollModel, rolls: list[np.ndarray], samples: int = 100,
     clamp, fixed = np.zeros((rows, KEYS), np.float32), np.zeros((rows, KEYS), np.float32)
     clamp[0] = float(exact)
     logs, marginals = [], []
-    for roll in rolls:
+    for index, roll in enumerate(rolls):
+        if done is not None:
+            done(index, len(rolls))
         roll = np.asarray(roll, np.float32)
         u = np.zeros((rows, model.recurrent), np.float32)
         previous = np.zeros((rows, KEYS), np.float32)
