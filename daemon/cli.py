@@ -272,6 +272,7 @@ def info(model):
         click.echo(f"  trained on {t.get('data', {}).get('corpus', '?')}: validation "
                    f"{m.get('valid_bpc', float('nan')):.3f} bits/char at epoch {m.get('epoch', '?')}")
         click.echo(f"  trained by: {t.get('train_command') or '?'}\n  exported by: {t.get('command') or '?'}")
+        _trained_in(t.get("data", {}).get("run"))
         return
     if model_kind(model) == rollmodel.KIND:
         roll = rollmodel.RollModel(model)
@@ -285,6 +286,7 @@ def info(model):
                    f"{metrics.get('valid_ll', float('nan')):.3f} nats/frame{accuracy}")
         click.echo(f"  trained by: {roll.training.get('command') or '?'}\n  exported by: "
                    f"{roll.training.get('export_command') or '?'}")
+        _trained_in(roll.training.get("run"))
         return
     net = EventModel(model)
     c, t = net.codec, net.info.training
@@ -310,6 +312,16 @@ def info(model):
                    f"time {m.get('valid_acc_time', 0):.3f}")
         click.echo(f"  trained by: {t.get('train_command') or '?'}")
         click.echo(f"  exported by: {t.get('command') or '?'}")
+    if t:
+        _trained_in(t.get("data", {}).get("run"))
+
+
+def _trained_in(run: dict | None) -> None:
+    """How the model was trained (files made before segue recorded it say nothing)."""
+    if run:
+        backend = f", {run['backend']}" if run.get("backend") else ""
+        click.echo(f"  trained in: {run.get('world_size', 1)} process(es) on {run.get('device', '?')}{backend}"
+                   f"{', bf16' if run.get('amp') else ''}")
 
 
 cli.add_command(train)

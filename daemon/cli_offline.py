@@ -316,14 +316,19 @@ def data():
 @click.option("--chorale-set", type=click.Choice(["riemenschneider", "bwv-files"]), default="riemenschneider",
               show_default=True, help="The 371 chorales as music21 numbers them, or the files named bwvN.M (as the "
                                       "shipped folk model was trained).")
+@click.option("--midi", "midi", multiple=True, type=click.Path(exists=True),
+              help="Your MIDI files or folders (repeatable): every track a melody. With --midi, music21's "
+                   "collections are left out unless --collection names some.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def data_melodies(out_dir, collections, seed, workers, chorale_set, quiet):
-    """The melody corpus from music21's public-domain collections: parsed, duplicates dropped,
-    split by piece, written as training arrays (melodies.npz, pieces.json) into OUT_DIR."""
+def data_melodies(out_dir, collections, seed, workers, chorale_set, midi, quiet):
+    """The melody corpus from music21's public-domain collections, or from your MIDI files (--midi):
+    parsed, duplicates dropped, split by piece, written as training arrays (melodies.npz,
+    pieces.json) into OUT_DIR for `segue train metrical`."""
     mel = _torch_side("segue.training.melodies")
     started = time.perf_counter()
-    inventory = mel.build(out_dir, collections or tuple(mel.COLLECTIONS), seed=seed, workers=workers,
-                          progress=not quiet, chorale_set=chorale_set)
+    chosen = collections or (() if midi else tuple(mel.COLLECTIONS))
+    inventory = mel.build(out_dir, chosen, seed=seed, workers=workers, progress=not quiet, chorale_set=chorale_set,
+                          midi=midi)
     click.echo(mel.format_inventory(inventory))
     click.echo(f"wrote {out_dir}/melodies.npz and pieces.json in {time.perf_counter() - started:.0f} s")
 

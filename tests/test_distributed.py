@@ -197,3 +197,26 @@ def test_info_describes_a_checkpoint(small_nade, tmp_path):
     assert result.exit_code == 1 and "neither an ONNX model nor a torch checkpoint" in result.output
     record = json.loads(torch.load(small_nade[0], weights_only=True)["record"])
     assert record["run"]["world_size"] == 1
+
+
+def test_two_nodes_meet_through_a_c10d_rendezvous(krebs, tmp_path):
+    """The multi-node launch, both "nodes" on this machine: --nnodes 2, one process each."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+              "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "segue-test",
+              "-m", "segue.daemon.cli", "train", "melody", str(krebs), "--out", "m.pt", "--epochs", "2", "-q", *SMALL]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    nodes = [subprocess.Popen(launch, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(2)]
+    outputs = [finished(node) for node in nodes]
+    assert sum(out.count("wrote m.pt") for out in outputs) == 1
+    record = load_checkpoint(tmp_path / "m.pt")
+    assert record.data["run"]["world_size"] == 2 and record.data["run"]["backend"] == "gloo"
+    one = tmp_path / "one.pt"
+    train_melody([krebs], one, TrainConfig(channel=0, epochs=2, hidden=24, length=32, stride=8, batch=7, dropout=0),
+                 progress=False)
+    assert largest_difference(weights(one), weights(tmp_path / "m.pt")) < TOLERANCE

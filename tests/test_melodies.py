@@ -78,3 +78,16 @@ def test_arrays_and_pieces_agree(corpus):
     out, _ = corpus
     data = np.load(out / "melodies.npz")
     assert data["starts"].tolist() == [0, 8, 17] and data["pitch"].dtype == np.int16
+
+
+def test_a_corpus_from_midi_files_takes_each_track_as_a_melody(tmp_path, krebs, allegro):
+    """`segue data melodies OUT --midi FOLDER`: music21 quantises the files and finds their bars."""
+    inventory = melodies.build(tmp_path, collections=(), midi=(krebs, allegro), progress=False, workers=1)
+    pieces = load(tmp_path)
+    assert inventory["midi"]["pieces"] == len(pieces) >= 2
+    krebs_piece = next(p for p in pieces if p["source"].startswith("krebs.mid#"))
+    assert krebs_piece["meter"] == "4/4" and krebs_piece["notes"] > 300
+    bars = np.asarray(krebs_piece["bar_position"])
+    assert ((bars >= 0) & (bars < 4)).all() and np.isin(bars % 0.25, [0]).mean() > 0.9  # on a sixteenth grid
+    with pytest.raises(ValueError, match="no such file or folder"):
+        melodies.build(tmp_path, collections=(), midi=(tmp_path / "none",), progress=False)

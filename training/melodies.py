@@ -31,6 +31,7 @@ COLLECTIONS = {"essen": "essenFolksong", "oneills": "oneills1850", "ryans": "rya
                "nottingham": "nottingham-dataset", "chorales": "bach"}
 SPLITS = {"test": 0.1, "valid": 0.1}  # the rest trains
 MIN_NOTES = 8
+MIDI_SUFFIXES = (".mid", ".midi")
 INVENTORY = ("pieces", "notes", "train", "valid", "test", "duplicates dropped", "unreadable or short")
 
 
@@ -86,10 +87,13 @@ def parse_file(job: tuple[str, str]) -> tuple[list[Melody], int]:
     except Exception:  # music21 raises many kinds for a file it cannot read
         return [], 1
     scores = list(parsed.scores) if hasattr(parsed, "scores") else [parsed]
+    parts = [(score, None) for score in scores]
+    if Path(path).suffix.lower() in MIDI_SUFFIXES:  # a MIDI file: each track a melody (chords: their top note)
+        parts = [(parsed, part) for part in parsed.parts]
     melodies, skipped = [], 0
-    for number, score in enumerate(scores):
+    for number, (score, part) in enumerate(parts):
         try:
-            melody = _melody(score, collection, f"{Path(path).name}#{number}")
+            melody = _melody(score, collection, f"{Path(path).name}#{number}", part)
         except Exception:  # one broken tune (odd tuplets, missing measures) is skipped, not the file
             melody = None
         if melody is not None and len(melody.pitch) >= MIN_NOTES:
@@ -99,10 +103,11 @@ def parse_file(job: tuple[str, str]) -> tuple[list[Melody], int]:
     return melodies, skipped
 
 
-def _melody(score, collection: str, source: str) -> Melody | None:
+def _melody(score, collection: str, source: str, part=None) -> Melody | None:
     from music21 import harmony, note
 
-    part = score.parts[0] if score.parts else score  # chorales: the soprano; ABC: the tune
+    if part is None:
+        part = score.parts[0] if score.parts else score  # chorales: the soprano; ABC: the tune
     part = part.stripTies()
     title = (score.metadata.title if score.metadata and score.metadata.title else "") or source
     melody = Melody(collection, source, title)
@@ -133,6 +138,23 @@ def _melody(score, collection: str, source: str) -> Melody | None:
     return melody
 
 
+def midi_jobs(paths) -> list[tuple[str, str]]:
+    """(collection, file) for MIDI files and folders (searched recursively); the collection is
+    named after the folder given, or "midi" for files given one by one."""
+    jobs = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found = sorted(p for p in given.rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
+            if not found:
+                raise ValueError(f"{given}: no .mid or .midi files in it")
+            jobs += [(given.resolve().name or "midi", str(p)) for p in found]
+        elif given.is_file():
+            jobs.append(("midi", str(given)))
+        else:
+            raise ValueError(f"{given}: no such file or folder")
+    return jobs
+
+
 def split_of(signature: str, seed: int = 0) -> str:
     """test / valid / train from a hash of the tune itself: stable, whatever else the corpus holds."""
     x = int(hashlib.sha1(f"{seed}:{signature}".encode()).hexdigest()[:8], 16) / 16 ** 8
@@ -142,9 +164,11 @@ def split_of(signature: str, seed: int = 0) -> str:
 
 
 def build(out_dir: str | Path, collections=tuple(COLLECTIONS), seed: int = 0, workers: int = 2,
-          progress: bool = True, limit: int | None = None, chorale_set: str = "riemenschneider") -> dict:
+          progress: bool = True, limit: int | None = None, chorale_set: str = "riemenschneider",
+          midi: tuple = ()) -> dict:
     """Parse, drop duplicates, split, and write `melodies.npz` and `pieces.json` into `out_dir`.
 
+    `midi`: MIDI files or folders to add (`midi_jobs`; music21 quantises them and finds their bars).
     `limit`: at most this many files per collection (for tests). Returns the inventory."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -157,7 +181,9 @@ def build(out_dir: str | Path, collections=tuple(COLLECTIONS), seed: int = 0, wo
         raise ValueError(f"unknown collection(s) {', '.join(sorted(unknown))}; known: {', '.join(COLLECTIONS)}")
     if chorale_set not in ("riemenschneider", "bwv-files"):
         raise ValueError("chorale set must be riemenschneider or bwv-files")
-    jobs = [(c, str(p)) for c in collections for p in corpus_files(c, chorale_set)[:limit]]
+    jobs = [(c, str(p)) for c in collections for p in corpus_files(c, chorale_set)[:limit]] + midi_jobs(midi)
+    if not jobs:
+        raise ValueError("nothing to read: no collections and no MIDI files")
     parsed: dict[tuple[str, str], list[Melody]] = {}
     skipped = Counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:

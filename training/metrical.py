@@ -147,6 +147,9 @@ def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, 
     codec = EventCodec.beats()
     train = [metrical_events(p, codec) for p in load(corpus, "train")[:config.limit or None]]
     valid = [(p["collection"], metrical_events(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
+    if not train or not valid:
+        raise ValueError(f"{corpus}: {len(train)} training and {len(valid)} validation pieces; both splits need "
+                         f"some (a piece's split comes from a hash of it: give a few dozen pieces or more)")
     model = runner.wrap(model_for(codec, config), _loss)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     data = {"corpus": str(corpus), "command": command, "train_pieces": len(train), "valid_pieces": len(valid),
