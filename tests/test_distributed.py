@@ -27,7 +27,8 @@ from segue.training.train import TrainConfig, load_checkpoint, train_melody
 
 JSB = DATA / "polyphonic" / "jsb_chorales.json"
 TOLERANCE = 1e-6
-SMALL = ["--hidden", "24", "--length", "32", "--stride", "8", "--batch", "7", "--dropout", "0", "--channel", "0"]
+SIZES = ["--hidden", "24", "--length", "32", "--stride", "8", "--batch", "7", "--channel", "0"]
+SMALL = [*SIZES, "--dropout", "0"]
 
 
 def torchrun(nproc: int, *args, **popen) -> subprocess.Popen:
@@ -91,11 +92,16 @@ def test_lstm_nade_two_ranks_step_as_one(tmp_path):
     assert largest_difference(weights(tmp_path / "one.pt"), weights(tmp_path / "two.pt")) < TOLERANCE
 
 
-def test_only_rank_zero_writes_files_and_speaks(krebs, tmp_path):
-    process = torchrun(2, "train", "melody", krebs, "--out", "m.pt", "--epochs", 1, *SMALL, cwd=tmp_path)
-    out = finished(process)
-    assert out.count("wrote m.pt") == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.png", "m.pt"]
+def test_only_rank_zero_writes_and_the_same_seed_trains_the_same_in_two_processes(krebs, tmp_path):
+    """Dropout on: each rank draws its own masks, from seed + rank, so a rerun draws them again."""
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        out = finished(torchrun(2, "train", "melody", krebs, "--out", "m.pt", "--epochs", 2, *SIZES,
+                                cwd=tmp_path / run))
+        assert out.count("wrote m.pt") == 1
+        assert sorted(p.name for p in (tmp_path / run).iterdir()) == ["m.png", "m.pt"]
+    a, b = weights(tmp_path / "a" / "m.pt"), weights(tmp_path / "b" / "m.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_a_time_limited_run_resumed_ends_as_an_uninterrupted_one(tmp_path):
@@ -220,3 +226,20 @@ def test_two_nodes_meet_through_a_c10d_rendezvous(krebs, tmp_path):
     train_melody([krebs], one, TrainConfig(channel=0, epochs=2, hidden=24, length=32, stride=8, batch=7, dropout=0),
                  progress=False)
     assert largest_difference(weights(one), weights(tmp_path / "m.pt")) < TOLERANCE
+
+
+def test_sigterm_stops_a_run_with_a_validation_and_a_checkpoint(allegro, tmp_path):
+    """What a scheduler sends before it preempts a job (torchrun passes it on to every worker)."""
+    out = tmp_path / "m.pt"
+    process = subprocess.Popen([sys.executable, "-m", "segue.daemon.cli", "train", "melody", str(allegro), "--out",
+                                str(out), "--epochs", "1000", "--hidden", "32", "-q"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert "stopped by SIGTERM" in stderr and "wrote" in stdout
+    saved = torch.load(out, weights_only=True)
+    assert saved["resume"]["epoch"] < 1000 and json.loads(saved["metrics"])["valid_nll"] > 0

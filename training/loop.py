@@ -9,6 +9,7 @@ A killed run resumes from its last epoch's end.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
@@ -17,6 +18,8 @@ import numpy as np
 import torch
 
 from .runner import Runner, rng_state
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,6 +102,11 @@ class Loop:
                 update(row, (best_row[self.best_key], best_row["epoch"]) if best_row else None)
                 if self.on_row:
                     self.on_row(row, better)
+            if r.stopped and r.main:
+                why = "SIGTERM" if r.terminated else f"the time limit ({r.options.time_limit:g} s)"
+                where = f"after {done} batches of epoch {epoch}" if done else f"at the end of epoch {epoch}"
+                log.warning("stopped by %s %s: validated and checkpointed; --resume with the checkpoint goes on",
+                            why, where)
             if last or (self.patience and since >= self.patience):
                 break
         if hasattr(update, "close"):

@@ -105,8 +105,10 @@ class Runner:
         self.started = time.monotonic()
         self.train_seconds = 0.0
         self.examples = 0
-        self.stopped = False  # the time limit was reached (on any rank)
+        self.stopped = False  # the time limit was reached or SIGTERM came (on any rank)
+        self.terminated = False
         self.net = None
+        self._watch_sigterm()
 
     @property
     def record(self) -> dict:
@@ -171,7 +173,23 @@ class Runner:
         return value
 
     def _over_time(self) -> bool:
-        return bool(self.options.time_limit) and time.monotonic() - self.started > self.options.time_limit
+        return self.terminated or (bool(self.options.time_limit) and
+                                   time.monotonic() - self.started > self.options.time_limit)
+
+    def _watch_sigterm(self) -> None:
+        """SIGTERM (a scheduler preempting the job; torchrun passes it on to every worker) stops
+        the run as the time limit does: after the step in progress, with a validation and a checkpoint."""
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum, frame):
+            log.warning("SIGTERM: stopping after this step, to validate and checkpoint")
+            self.terminated = True
+
+        self._previous_sigterm = signal.signal(signal.SIGTERM, stop)
 
     def _autocast(self):
         if not self.options.amp:
@@ -277,6 +295,10 @@ class Runner:
         return update
 
     def close(self) -> None:
+        import signal
+
+        if getattr(self, "_previous_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
         if self.world > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
