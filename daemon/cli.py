@@ -170,7 +170,9 @@ def ports(backend):
 @click.option("--length", default="16", show_default=True,
               help="Per answer (continuous: after the player stops): events (16), seconds (4s), beats (8beats) or bars (2bars).")
 @click.option("--play-along", is_flag=True, help="Keep answering when the player comes back (no barge-in).")
-@click.option("--thru", is_flag=True, help="Pass the player's notes through to the output.")
+@click.option("--thru", is_flag=True, help="Pass the player's notes (and sustain pedal) through to the output.")
+@click.option("--pedal", is_flag=True, help="Play the answers with the sustain pedal (CC 64): down from their first "
+                                            "note, re-pedalled at each bar line, lifted at their end.")
 @click.option("--temperature", "-t", type=float, default=0.9, show_default=True,
               help="Below 1: the likelier notes (0.9 keeps folk's continuations in key: docs/models/folk.md).")
 @click.option("--top-k", type=int, default=0, show_default=True)
@@ -212,7 +214,7 @@ def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime,
     _jam(controls=controls, replay=replay, trace=trace, listen=listen, lyricist=lyricist, **options)
 
 
-def _jam(model, backend, input_name, output_name, mode, voicing, silence, length, play_along, thru, temperature, top_k,
+def _jam(model, backend, input_name, output_name, mode, voicing, silence, length, play_along, thru, pedal, temperature, top_k,
          top_p, seed, channel, listen, velocity_scale, session_weight, max_note, grid, bpm, beats_per_bar, record, replay,
          trace, status, controls, lyricist=None):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
@@ -227,7 +229,7 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
     config = JamConfig(length=Span.parse(length), sampling=Sampling(temperature, top_k, top_p), seed=seed,
                        max_note=max_note, channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
                        grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid], bpm=bpm,
-                       beats_per_bar=beats_per_bar, thru=thru, session_weight=session_weight)
+                       beats_per_bar=beats_per_bar, thru=thru, session_weight=session_weight, pedal=pedal)
     call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
                            barge_in=not play_along)
     policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize()}[mode]

@@ -74,7 +74,7 @@ def test_cc_controls_change_the_engine_live(small_model):
     sched.play(60, 90, 0.0, 10.0, channel=2)
     cc(24, 127)
     sched.close()
-    assert [(m.channel, m.control) for m in sent if m.type == "control_change"][:2] == [(2, 123), (2, 120)]
+    assert [(m.channel, m.control) for m in sent if m.type == "control_change"][:3] == [(2, 64), (2, 123), (2, 120)]
     assert eng.ignored == 0  # mapped CCs are controls, not ignored messages
 
 

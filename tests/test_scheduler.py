@@ -93,13 +93,30 @@ def test_late_notes_are_dropped_not_bunched():
     s.close()
 
 
-def test_panic_sends_all_notes_off_and_all_sound_off(sched):
+def test_panic_lifts_the_pedal_then_sends_all_notes_off_and_all_sound_off(sched):
     s, out, clock, until = sched
     s.play(60, 90, clock(), 0.2, channel=3)
     until(clock() + 0.02)
     s.panic()
-    controls = [(m.channel, m.control) for _, m in out.messages if m.type == "control_change"]
-    assert controls == [(3, 123), (3, 120)] and not out.sounding()
+    controls = [(m.channel, m.control, m.value) for _, m in out.messages if m.type == "control_change"]
+    assert controls == [(3, 64, 0), (3, 123, 0), (3, 120, 0)] and not out.sounding()
+
+
+def test_a_cancel_lifts_the_machines_pedal_and_drops_its_pedal_changes_to_come(sched):
+    s, out, clock, until = sched
+    now = clock()
+    s.pedal(True, now, channel=2)
+    s.play(60, 90, now, 1.0, channel=2)
+    s.pedal(False, now + 0.5, channel=2)  # a bar line's change, still to come
+    s.pedal(True, now + 0.55, channel=2)
+    until(now + 0.1)
+    assert [(m.control, m.value) for _, m in out.messages if m.type == "control_change"] == [(64, 127)]
+    s.cancel()
+    until(now + 2)
+    pedal = [m.value for _, m in out.messages if m.type == "control_change"]
+    releases = [i for i, (_, m) in enumerate(out.messages) if m.type == "note_off"]
+    lift = next(i for i, (_, m) in enumerate(out.messages) if m.type == "control_change" and m.value == 0)
+    assert pedal == [127, 0] and lift < releases[0] and not out.sounding()
 
 
 def test_a_failing_port_does_not_stop_the_scheduler():

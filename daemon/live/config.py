@@ -25,7 +25,7 @@ OPTIONS = {
     "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
     "play_along": bool, "temperature": float, "top_k": int, "top_p": float, "seed": int, "channel": int,
     "velocity_scale": float, "session_weight": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
-    "mode": str, "voicing": str, "bpm": float, "thru": bool, "status": bool,
+    "mode": str, "voicing": str, "bpm": float, "thru": bool, "pedal": bool, "status": bool,
 }
 ALIASES = {"input": "input_name", "output": "output_name"}
 SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ALL_UNITS)}

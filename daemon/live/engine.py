@@ -32,7 +32,7 @@ from .clock import BPM_RANGE, TRANSPORT, Span, Tempo
 from .inbox import Inbox
 from .keys import HOLD_LIMIT, HeldKeys
 from .policy import MODES, CallAndResponse, Continuous
-from .scheduler import Scheduler
+from .scheduler import SUSTAIN, Scheduler
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 16384  # incoming messages waiting at most; beyond it the oldest are dropped and counted
@@ -45,6 +45,7 @@ SLACK = 0.002  # seconds: a continuous-mode note is never due sooner than this a
 MAX_EVENTS = 512  # events per answer at most when its length is a duration
 SESSION = 2000  # note-ons the session model remembers (its memory and cost stay flat after that)
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
+PEDAL_LIFT, PEDAL_CATCH = 0.005, 0.04  # seconds before and after a bar line: the machine's pedal change
 # An answer's length at most, per unit (a timed answer also stops at MAX_EVENTS events).
 LENGTHS = {"events": (1, MAX_EVENTS), "seconds": (0.05, 600.0), "beats": (0.25, 1024.0), "bars": (0.25, 256.0)}
 
@@ -65,6 +66,7 @@ class JamConfig:
     beats_per_bar: int = 4
     thru: bool = False  # pass the player's notes to the output
     session_weight: float = 0.0  # the session model's share of each answer note's pitch (0: off)
+    pedal: bool = False  # the machine plays with the sustain pedal, re-pedalled at each bar line
 
     def __post_init__(self):
         if not isinstance(self.length, Span):
@@ -98,6 +100,7 @@ class _Voice:
     events: int = 0  # events played since the player's last note
     played: int = 0  # events played in all
     pending: tuple[int, float] | None = None  # (time class, due) of the next event, drawn but not committed
+    pedal_line: float | None = None  # with --pedal: the next bar line the continuous part re-pedals at
 
 
 class Engine:
@@ -276,6 +279,9 @@ class Engine:
         if msg.type == "control_change" and msg.control in (120, 123) or msg.type == "reset":
             self._all_off(None if msg.type == "reset" else msg.channel)
             return
+        if msg.type == "control_change" and msg.control == SUSTAIN:
+            self._sustain(stamp, msg, step)
+            return
         if msg.type not in NOTES:
             self.ignored += 1
             return
@@ -301,6 +307,21 @@ class Engine:
         self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
         if step:
             self._step(stamp, pitch, velocity)
+
+    def _sustain(self, stamp: float, msg: mido.Message, step: bool) -> None:
+        """The player's sustain pedal: the keys it stops ringing when it lifts are releases for the
+        model (a pedal change alone is not the player playing: no barge-in, no new answer)."""
+        if self.recorder:
+            self.recorder.player(msg, at=stamp)
+        listen = self.config.listen
+        if (msg.channel not in listen) if listen else msg.channel == DRUM_CHANNEL:
+            return
+        if self.config.thru:
+            self.scheduler.thru(msg)
+        for pitch in self.held.pedal(msg.channel, msg.value >= 64):
+            self.window.append(NoteMessage(stamp, pitch, 0, msg.channel))
+            if step:
+                self._step(stamp, pitch, 0)
 
     def _step(self, stamp: float, pitch: int, velocity: int) -> None:
         """Step one event at `stamp` into the state."""
@@ -407,11 +428,15 @@ class Engine:
             self._emit(voice, [replace(n, time=start + n.time) for n in notes])
             time.sleep(0)  # let the scheduler thread have the GIL if a note is due while the rest is sampled
 
+        if cfg.pedal:  # pushed before the notes: at `start` it goes out first
+            self.scheduler.pedal(True, start, cfg.channel)
         barges_in = getattr(self.policy, "barge_in", False)
         result = sample_events(self.stream, self.logits, gen, self.noise, held=self.held.pitches(),
                                until=self.seconds(cfg.length) if timed else None, emit=emit, cursor=self.cursor,
                                stop=(lambda: self.inbox.urgent > 0) if barges_in else None)
         self.logits = result.logits
+        if cfg.pedal:
+            self._repedal(start, start + max((n.time for n in result.notes), default=0.0))
         if self._trace:
             self._trace(due, start, start + max((n.time for n in result.notes), default=0.0))
         self._decoded = start + self.cursor.decoded_seconds(result.events)  # the first event is at `start`
@@ -424,6 +449,26 @@ class Engine:
                 self.lyricist.line([start + n.time for n in result.notes if n.velocity])
             except Exception:  # words are a side show: never let them stop the music
                 log.exception("could not write lyrics for answer %d", self.answers)
+
+    def _bar_lines(self, after: float):
+        """The bar lines after `after` (monotonic s): MIDI clock's or --bpm's, else every bar from it."""
+        bar = self.beat_seconds * self.config.beats_per_bar
+        line = self.tempo.line(after + 1e-6, float(self.config.beats_per_bar)) if self.tempo.known else after + bar
+        while True:
+            yield line
+            line += bar
+
+    def _repedal(self, start: float, end: float) -> None:
+        """The machine's pedal through an answer from `start` to its last release at `end`: lifted
+        just before each bar line and caught again just after it (legato pedalling, so one bar's
+        harmony does not ring into the next), and lifted at the end."""
+        channel = self.config.channel
+        for line in self._bar_lines(start):
+            if line >= end:
+                break
+            self.scheduler.pedal(False, line - PEDAL_LIFT, channel)
+            self.scheduler.pedal(True, line + PEDAL_CATCH, channel)
+        self.scheduler.pedal(False, end, channel)
 
     def stop_answer(self, now: float) -> None:
         """Barge-in: pending notes dropped, sounding ones released, the unplayed rest forgotten."""
@@ -469,6 +514,8 @@ class Engine:
                 return at - LOOKAHEAD
             voice.pending = None
             self._emit(voice, voice.guard.release_due(at))
+            if cfg.pedal:
+                self._pedal_along(voice, at)
             voice.draw.now(at)
             voice.draw.hold(self.held.pitches())
             self._place(at)
@@ -505,7 +552,20 @@ class Engine:
             elif n.pitch in voice.open:
                 self.scheduler.end(voice.open.pop(n.pitch), n.pitch, n.time, channel)
 
+    def _pedal_along(self, voice: _Voice, at: float) -> None:
+        """The continuous part's pedal: down at its first event, re-pedalled at each bar line passed."""
+        channel = self.config.channel
+        if voice.pedal_line is None:
+            self.scheduler.pedal(True, at, channel)
+            voice.pedal_line = next(self._bar_lines(at))
+        while voice.pedal_line <= at + PEDAL_LIFT:
+            self.scheduler.pedal(False, voice.pedal_line - PEDAL_LIFT, channel)
+            self.scheduler.pedal(True, voice.pedal_line + PEDAL_CATCH, channel)
+            voice.pedal_line += self.beat_seconds * self.config.beats_per_bar
+
     def _close_voice(self, at: float) -> None:
         self._emit(self._voice, self._voice.guard.close(at))
+        if self._voice.pedal_line is not None:
+            self.scheduler.pedal(False, at, self.config.channel)
         self._voice = None
         self.heard_since_answer = 0

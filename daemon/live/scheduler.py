@@ -2,7 +2,9 @@
 
 Note-ons and their note-offs are always scheduled together. The scheduler knows what sounds, so
 it can cancel an answer (pending notes dropped, sounding ones released), cut notes at a maximum
-length, and panic (release everything, then CC 123 All Notes Off and CC 120 All Sound Off).
+length, and panic (release everything, then CC 64 = 0 Sustain off, CC 123 All Notes Off and CC 120
+All Sound Off). The machine's sustain pedal (`pedal`) belongs to the answer it was scheduled for:
+a cancel lifts it at once and drops that answer's pedal messages still to come.
 """
 from __future__ import annotations
 
@@ -28,10 +30,14 @@ class _Item:
     generation: int  # cancel() bumps the generation; older note-ons are dropped
 
 
+SUSTAIN = 64  # the sustain pedal's CC: down at 64..127
+
+
 def all_off(channels) -> list[mido.Message]:
-    """CC 123 (All Notes Off) and CC 120 (All Sound Off) on each channel."""
+    """On each channel: CC 64 = 0 (the sustain pedal lifted, or All Notes Off leaves pedalled notes
+    ringing), CC 123 (All Notes Off) and CC 120 (All Sound Off)."""
     return [mido.Message("control_change", channel=c, control=control, value=0)
-            for c in sorted(set(channels)) for control in (123, 120)]
+            for c in sorted(set(channels)) for control in (SUSTAIN, 123, 120)]
 
 
 class Scheduler:
@@ -52,6 +58,7 @@ class Scheduler:
         self._ids = itertools.count(1)
         self._generation = 0
         self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> note id
+        self._pedalled: set[int] = set()  # channels where the machine's pedal is down
         self._channels: set[int] = set()
         self._wake = threading.Condition()
         self._running = True
@@ -81,8 +88,23 @@ class Scheduler:
             self._push(at, mido.Message("note_off", channel=channel, note=pitch, velocity=0), note)
             self._wake.notify()
 
+    def pedal(self, down: bool, at: float, channel: int = 0) -> None:
+        """The machine's sustain pedal down (CC 64 = 127) or up (0) at `at`, with the notes scheduled
+        now (a cancel drops it and lifts a pedal that is down)."""
+        value = 127 if down else 0
+        with self._wake:
+            self._channels.add(channel)
+            self._push(at, mido.Message("control_change", channel=channel, control=SUSTAIN, value=value), 0)
+            self._wake.notify()
+
     def thru(self, msg: mido.Message) -> None:
-        """Pass a player's note message straight out; panic and close release what it leaves sounding."""
+        """Pass a player's note message or sustain pedal straight out; panic and close release what
+        it leaves sounding (and lift the pedal)."""
+        if msg.type == "control_change":
+            with self._wake:
+                self._channels.add(msg.channel)
+                self._safe_send(msg, self._send_thru)
+            return
         key = (msg.channel, msg.note)
         with self._wake:
             if msg.type == "note_on" and msg.velocity:
@@ -105,9 +127,10 @@ class Scheduler:
                                                for i in self._heap)
 
     def cancel(self) -> None:
-        """Drop every pending note and release the sounding ones now."""
+        """Drop every pending note and pedal change, lift the machine's pedal, release what sounds."""
         with self._wake:
             self._generation += 1
+            self._lift()
             self._release_all()
             self._wake.notify()
 
@@ -116,6 +139,7 @@ class Scheduler:
         with self._wake:
             self._generation += 1
             self._heap.clear()
+            self._lift()
             self._release_all()
             for channel, pitch in sorted(self._thru):
                 self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0), self._send_thru)
@@ -152,6 +176,11 @@ class Scheduler:
 
     def _dispatch(self, item: _Item, lateness: float) -> None:
         msg = item.message
+        if msg.type == "control_change":  # the pedal: never dropped as late, only with its answer
+            if item.generation == self._generation:
+                (self._pedalled.add if msg.value >= 64 else self._pedalled.discard)(msg.channel)
+                self._safe_send(msg)
+            return
         key = (msg.channel, msg.note)
         if msg.type == "note_off":
             if self._sounding.get(key) == item.note:  # not already released or re-struck
@@ -170,6 +199,11 @@ class Scheduler:
         self._safe_send(msg)
         if self._trace:
             self._trace(item.due, self.clock(), msg)
+
+    def _lift(self) -> None:
+        for channel in sorted(self._pedalled):
+            self._safe_send(mido.Message("control_change", channel=channel, control=SUSTAIN, value=0))
+        self._pedalled.clear()
 
     def _release_all(self) -> None:
         for (channel, pitch) in list(self._sounding):
