@@ -5,8 +5,9 @@
 
 Each run is a real `segue train KIND ... --nproc N --time-limit S`, timed by the trainer itself:
 the rate is examples (training windows, chunks or lines of characters; their size is printed)
-over the seconds spent in optimiser steps, validation and start-up left out. One process uses
-torch's default threads (every core); under torchrun each process gets one (OMP_NUM_THREADS=1).
+over the seconds spent in optimiser steps, validation and start-up left out, in examples per
+second. One process uses torch's default threads (every core) unless the column says one thread;
+under torchrun each process gets one (OMP_NUM_THREADS=1).
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ RUNS = {
 }
 
 
-def measure(kind: str, nproc: int, seconds: float, corpus: str | None) -> dict:
+def measure(kind: str, nproc: int, seconds: float, corpus: str | None, one_thread: bool = False) -> dict:
     args, _ = RUNS[kind]
     args = [corpus if a == "CORPUS" else str(a) for a in args]
     with tempfile.TemporaryDirectory() as folder:
@@ -39,7 +40,8 @@ def measure(kind: str, nproc: int, seconds: float, corpus: str | None) -> dict:
         command = [sys.executable, "-m", "segue.daemon.cli", "train", kind, *args, "--out", str(out), "-q",
                    "--nproc", str(nproc), "--time-limit", f"{seconds}s"]
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
+        env = {**os.environ, **({"OMP_NUM_THREADS": "1"} if one_thread else {})}
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
@@ -62,12 +64,14 @@ def main(argv=None) -> int:
         parser.error("the metrical trainer needs --corpus")
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, torch {torch.__version__}, "
           f"{args.seconds:g} s per run")
-    print(f"{'trainer':<10} {'one example':<24} " + " ".join(f"{n} proc ex/s".rjust(14) for n in args.nproc)
-          + "  speed-up")
+    print("| trainer | one example | 1 process, 1 thread | " + " | ".join(f"{n} process(es)" for n in args.nproc)
+          + f" | {args.nproc[-1]} processes against 1 thread | against {args.nproc[0]} |")
+    print("|---" * (5 + len(args.nproc)) + "|")
     for kind in args.trainers:
+        single = measure(kind, 1, args.seconds, args.corpus, one_thread=True)["rate"]
         rates = [measure(kind, n, args.seconds, args.corpus)["rate"] for n in args.nproc]
-        print(f"{kind:<10} {RUNS[kind][1]:<24} " + " ".join(f"{r:14.1f}" for r in rates)
-              + f"  {rates[-1] / rates[0]:.2f}x")
+        print(f"| {kind} | {RUNS[kind][1]} | {single:.1f} | " + " | ".join(f"{r:.1f}" for r in rates)
+              + f" | {rates[-1] / single:.2f}x | {rates[-1] / rates[0]:.2f}x |", flush=True)
     print(f"load after: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -20,6 +20,7 @@ from .live.engine import JamConfig
 from .live.harmony import Harmonize
 from .live.policy import MODES, CallAndResponse, Continuous
 from .live.ports import APIS
+from .live.turns import TurnRule
 from .models import roll as rollmodel
 from .models.continuation import GenerateConfig
 from .models.event import EventModel
@@ -166,9 +167,13 @@ def ports(backend):
                    "harmonize (piano-roll models): complete the player's chords on every grid step.")
 @click.option("--voicing", default="36-96", show_default=True, help="harmonize: the keys the machine may play, LOW-HIGH.")
 @click.option("--silence", default="0.6", show_default=True,
-              help="Player silence before answering: seconds (0.6, 600ms) or beats/bars (1beat, 1bar).")
+              help="Player silence before answering: seconds (0.6, 600ms), beats/bars (1beat, 1bar), or model: "
+                   "when the model thinks the phrase is over (event models; see --turn-threshold).")
+@click.option("--turn-threshold", type=float, default=0.2, show_default=True,
+              help="--silence model answers when the model's probability that the player goes on falls below this.")
 @click.option("--length", default="16", show_default=True,
-              help="Per answer (continuous: after the player stops): events (16), seconds (4s), beats (8beats) or bars (2bars).")
+              help="Per answer (continuous: after the player stops): events (16), seconds (4s), beats (8beats), bars "
+                   "(2bars), or phrase: as long as the player's phrase (0.5phrase: half as long).")
 @click.option("--play-along", is_flag=True, help="Keep answering when the player comes back (no barge-in).")
 @click.option("--thru", is_flag=True, help="Pass the player's notes (and sustain pedal) through to the output.")
 @click.option("--pedal", is_flag=True, help="Play the answers with the sustain pedal (CC 64): down from their first "
@@ -188,6 +193,8 @@ def ports(backend):
               help="With MIDI clock coming in (or --bpm), start answers on the next beat or bar.")
 @click.option("--bpm", type=click.FloatRange(20, 400), help="Internal tempo when no MIDI clock comes in (grid, beats, bars).")
 @click.option("--beats-per-bar", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--link", is_flag=True, help="Join an Ableton Link session: its tempo and beat place the answers "
+                                           "(MIDI clock wins when it runs; needs pip install 'segue[link]').")
 @click.option("--record", type=click.Path(dir_okay=False), help="Record the session (player and segue tracks) to this MIDI file.")
 @click.option("--replay", type=click.Path(dir_okay=False), help="Play this MIDI file in as the player, answer it, then stop.")
 @click.option("--trace", type=click.Path(dir_okay=False), help="Write each answer note-on's due and send times here (benchmarks).")
@@ -214,7 +221,8 @@ def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime,
     _jam(controls=controls, replay=replay, trace=trace, listen=listen, lyricist=lyricist, **options)
 
 
-def _jam(model, backend, input_name, output_name, mode, voicing, silence, length, play_along, thru, pedal, temperature, top_k,
+def _jam(model, backend, input_name, output_name, mode, voicing, silence, turn_threshold, length, play_along, thru, pedal,
+         link, temperature, top_k,
          top_p, seed, channel, listen, velocity_scale, session_weight, max_note, grid, bpm, beats_per_bar, record, replay,
          trace, status, controls, lyricist=None):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
@@ -230,17 +238,20 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, length
                        max_note=max_note, channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
                        grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid], bpm=bpm,
                        beats_per_bar=beats_per_bar, thru=thru, session_weight=session_weight, pedal=pedal)
-    call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
-                           barge_in=not play_along)
+    if silence == "model":
+        call = CallAndResponse(turn=TurnRule(threshold=turn_threshold), barge_in=not play_along)
+    else:
+        call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
+                               barge_in=not play_along)
     policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize()}[mode]
 
     def ready(inport, outport):
-        what = {"call": f"after {call.silence} of silence", "continuous": "along with the player",
+        what = {"call": call.describe(), "continuous": "along with the player",
                 "harmonize": "chords around the player's notes"}[mode]
         click.echo(f"listening on '{inport}', playing on '{outport}' {what}; Ctrl-C to stop", err=True)
 
     session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready, trace=trace,
-                record=record, replay=replay, controls=controls, policies={"call": call},
+                record=record, replay=replay, controls=controls, policies={"call": call}, link=link,
                 status=sys.stderr.isatty() if status is None else status, voicing=(low, high), lyricist=lyricist)
 
 

@@ -144,3 +144,21 @@ def check_roll_model_plays(model_file: Path, roll, prime: Path, tmp_path: Path) 
                                       "--seed", "2", "--out", str(tmp_path / "gen.mid")])
     assert result.exit_code == 0, result.output
     assert pianoroll.from_midi(tmp_path / "gen.mid").any()
+
+
+@pytest.fixture
+def clocked(small_model):
+    """An engine on a clock the test moves (no wall-clock timing); its scheduler sends on time."""
+    from clocks import FakeClock
+    from segue.daemon.live.engine import Engine, JamConfig
+    from segue.daemon.live.policy import CallAndResponse
+    from segue.daemon.live.scheduler import Scheduler
+    from segue.daemon.models.event import EventModel
+
+    clock, sent = FakeClock(), []
+    sched = Scheduler(sent.append, max_note=0.2, clock=clock, thread=False)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.5), JamConfig(length=6, seed=0),
+                 clock=clock)
+    eng.sent = sent
+    yield eng, clock
+    sched.close()

@@ -1,7 +1,9 @@
 """MIDI clock: tempo, position, and the next grid line."""
+import math
+
 import mido
 import pytest
-from segue.daemon.live.clock import ClockFollower, InternalClock, Span
+from segue.daemon.live.clock import ClockFollower, InternalClock, Span, Tempo
 
 
 def ticked(bpm=120.0, ticks=48, start=10.0):
@@ -110,3 +112,26 @@ def test_an_answer_waits_for_a_grid_line_one_bar_or_two_seconds_at_most():
     assert brisk.next_grid(0.1, 4.0, bar=4.0) == pytest.approx(1.0)
     assert brisk.next_grid(0.1, 8.0, bar=4.0) == pytest.approx(0.25)  # two bars away: the next beat instead
     assert Tempo(120.0, origin=0.0).next_grid(0.01, 4.0) == pytest.approx(2.0)  # a whole bar of 2 s: waited for
+
+
+class FakeLink:
+    """A LinkClock's interface at a fixed tempo, beat 0 at time 0 (the real one: test_jam_jack.py)."""
+
+    peers = 2
+
+    def __init__(self, bpm):
+        self.beat_seconds = 60.0 / bpm
+
+    def next_grid(self, now, beats):
+        step = beats * self.beat_seconds
+        return math.ceil(now / step - 1e-9) * step
+
+
+def test_link_gives_the_tempo_and_grid_unless_midi_clock_runs():
+    tempo = Tempo(90.0, origin=0.0, link=FakeLink(100.0))  # --bpm too: Link wins over it
+    assert tempo.known and tempo.beat_seconds == pytest.approx(0.6)
+    assert tempo.line(1.0, 1.0) == pytest.approx(1.2) and "link, 2 peers" in tempo.describe()
+    tempo.feed(10.0, mido.Message("start"))
+    for i in range(30):  # MIDI clock at 120 bpm: it wins
+        tempo.feed(10.0 + i * 0.5 / 24, mido.Message("clock"))
+    assert tempo.source == "clock" and tempo.beat_seconds == pytest.approx(0.5)

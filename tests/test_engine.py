@@ -44,18 +44,6 @@ def test_a_flood_beyond_the_queue_limit_drops_the_oldest(engine):
     assert len(waiting) == QUEUE_LIMIT and waiting[0][1].pos == 500  # the newest are kept
 
 
-@pytest.fixture
-def clocked(small_model):
-    """An engine on a clock the test moves (no wall-clock timing); its scheduler sends on time."""
-    clock, sent = FakeClock(), []
-    sched = Scheduler(sent.append, max_note=0.2, clock=clock, thread=False)
-    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.5), JamConfig(length=6, seed=0),
-                 clock=clock)
-    eng.sent = sent
-    yield eng, clock
-    sched.close()
-
-
 def phrase(eng, clock, pitches, step=0.1):
     for p in pitches:
         eng.take([(clock.now, note(p))])
@@ -161,3 +149,70 @@ def test_an_error_while_answering_stops_and_waits_for_the_player(clocked, monkey
     drive(eng, clock.now + 2.0)
     assert calls == [1] and eng.errors == 1
     assert ("note_off", 70) in [(m.type, m.note) for m in sent]
+
+
+def pedal(value, channel=0):
+    return mido.Message("control_change", channel=channel, control=64, value=value)
+
+
+def test_keys_released_under_the_pedal_sound_for_the_model_until_it_lifts(clocked):
+    eng, clock = clocked
+    steps = []
+    advance = eng.stream.advance
+    eng.stream.advance = lambda *event: steps.append(event) or advance(*event)
+    eng.take([(clock.now, pedal(127))])
+    phrase(eng, clock, [60, 64])  # struck and released with the pedal down
+    folded = {eng.codec.fold_pitch(p) for p in (60, 64)}
+    assert len(steps) == 2 and eng.held.pitches() == folded  # two strikes, no releases: they ring
+    assert eng.player_held == 0 and eng.policy.due(eng) == pytest.approx(clock.now - 0.1 + 0.5)  # not waited for
+    before = (eng.heard_since_answer, eng.last_player)
+    clock.now += 0.2
+    eng.take([(clock.now, pedal(0))])
+    assert len(steps) == 4 and eng.held.pitches() == frozenset()  # the lift: both releases stepped
+    assert [n.velocity for n in list(eng.window)[-2:]] == [0, 0]
+    assert (eng.heard_since_answer, eng.last_player) == before  # a pedal change is not playing
+
+
+def test_a_pedal_lift_does_not_stop_an_answer(clocked):
+    eng, clock = clocked
+    eng.take([(clock.now, pedal(100))])
+    phrase(eng, clock, [60, 62, 64])
+    drive(eng, until=clock.now + 0.6)  # the silence passes: it answers
+    assert eng.answers == 1 and eng.answering
+    eng.take([(clock.now, pedal(0))])
+    assert eng.answering  # no barge-in
+
+
+def test_pedal_plays_answers_with_the_pedal_re_pedalled_at_each_bar_line(small_model):
+    clock, sent = FakeClock(), []
+    sched = Scheduler(sent.append, max_note=2.0, clock=clock, thread=False)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.5),
+                 JamConfig(length="4bars", seed=0, pedal=True, bpm=120), clock=clock)
+    phrase(eng, clock, [60, 62, 64, 65])
+    drive(eng, until=clock.now + 0.6)
+    assert eng.answers == 1
+    sched.run_until(clock.now + 30)
+    out = [m for m in sent if m.type in ("note_on", "note_off", "control_change")]
+    changes = [m.value for m in out if m.type == "control_change" and m.control == 64]
+    first_note = next(i for i, m in enumerate(out) if m.type == "note_on")
+    assert out[first_note - 1].type == "control_change" and out[first_note - 1].value == 127  # down before it
+    assert changes[0] == 127 and changes[-1] == 0 and changes.count(0) == changes.count(127) >= 2  # bar lines
+    assert out[-1].type == "control_change" and out[-1].value == 0  # lifted after the last release
+    sched.close()
+
+
+def test_a_barge_in_lifts_the_machines_pedal(small_model):
+    clock, sent = FakeClock(), []
+    sched = Scheduler(sent.append, max_note=2.0, clock=clock, thread=False)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.5),
+                 JamConfig(length="4bars", seed=0, pedal=True, bpm=120), clock=clock)
+    phrase(eng, clock, [60, 62, 64])
+    drive(eng, until=clock.now + 0.6)
+    sched.run_until(clock.now + 0.3)
+    assert 127 in [m.value for m in sent if m.type == "control_change"]
+    eng.take([(clock.now, note(70))])  # the player comes back
+    lift = [i for i, m in enumerate(sent) if m.type == "control_change" and m.value == 0]
+    assert lift and not sched.sounding()
+    sched.run_until(clock.now + 30)  # the cancelled answer's bar-line changes never go out
+    assert [m.value for m in sent[lift[0]:] if m.type == "control_change"] == [0]
+    sched.close()

@@ -1,6 +1,7 @@
 """`segue jam` against a real JACK server: it answers after silence, yields, and leaves no note on."""
 from __future__ import annotations
 
+import math
 import signal
 import subprocess
 import sys
@@ -120,6 +121,55 @@ def test_sigterm_mid_answer_leaves_no_note_sounding(jam, phrase):
     probe.close()
 
 
+def pedal_changes(probe, after: float = 0.0) -> list[tuple[float, int]]:
+    with probe.lock:
+        return [(t, m.value) for t, m in probe.received if m.type == "control_change" and m.control == 64 and t >= after]
+
+
+def test_the_players_pedal_rings_their_notes_is_recorded_and_never_barges_in(jam, phrase, tmp_path):
+    """Every key released under the pedal: the answer still comes after the silence of the keys,
+    and the pedal lifted mid-answer does not stop it."""
+    recorded = tmp_path / "session.mid"
+    proc, probe = jam("--length", "60", "--record", str(recorded))
+    probe.outport.send(mido.Message("control_change", control=64, value=127))
+    last = probe.play(phrase)
+    assert probe.wait_for(lambda: probe.note_ons(), timeout=3), "no answer: the pedal kept segue waiting"
+    first = probe.note_ons()[0][0]
+    assert last + SILENCE - 0.005 <= first <= last + SILENCE + 0.25
+    lifted = time.monotonic()
+    probe.outport.send(mido.Message("control_change", control=64, value=0))
+    assert probe.wait_for(lambda: probe.note_ons(after=lifted + 0.3), timeout=5), "the pedal's lift stopped the answer"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0
+    player = mido.MidiFile(recorded).tracks[0]
+    assert [m.value for m in player if m.type == "control_change" and m.control == 64] == [127, 0]
+    probe.close()
+
+
+def test_the_machines_pedal_is_lifted_on_barge_in_and_before_all_notes_off_on_sigterm(jam, phrase):
+    proc, probe = jam("--length", "60", "--pedal")
+    probe.play(phrase)
+    assert probe.wait_for(lambda: probe.note_ons(), timeout=3), "no answer"
+    first = probe.note_ons()[0][0]
+    down = pedal_changes(probe)
+    assert down and down[0][1] == 127 and down[0][0] <= first, "no pedal before the answer's first note"
+    barge = probe.play([phrase[0]])  # the player comes back, and holds the note
+    assert probe.wait_for(lambda: pedal_changes(probe, after=barge) and pedal_changes(probe)[-1][1] == 0,
+                          timeout=1), "the pedal stayed down after the barge-in"
+    probe.play([phrase[1]])  # released: after the silence a new answer, with its pedal
+    again = time.monotonic()
+    assert probe.wait_for(lambda: probe.note_ons(after=again), timeout=3), "no second answer"
+    assert probe.wait_for(lambda: any(v == 127 for _, v in pedal_changes(probe, after=again - 0.1)), timeout=1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0, "".join(proc.said)
+    time.sleep(0.1)
+    assert not probe.sounding()
+    with probe.lock:
+        ends = [m.control for _, m in probe.received if m.type == "control_change" and m.control in (64, 120, 123)]
+    assert ends[-3:] == [64, 123, 120], ends[-6:]  # pedal lifted, then all notes off, then all sound off
+    probe.close()
+
+
 def test_hostile_input_is_survived(jam, phrase):
     """A clock flood, sysex, note-offs of silent notes, notes on every channel: segue still answers."""
     proc, probe = jam("--length", "8")
@@ -219,6 +269,35 @@ def test_clock_synced_answers_start_on_the_bar(jam, phrase):
     assert offset <= 3 * PERIOD + 0.01, f"answer began {offset * 1000:.0f} ms after a bar line"
     assert first - last >= SILENCE - 0.005
     probe.close()
+
+
+def test_link_answers_land_on_the_beat_shared_with_another_peer(jam, phrase):
+    """A second Ableton Link peer in this process, at 100 bpm: segue joins its session, takes its
+    tempo, and starts each answer on one of its beats (within the JACK bound of the clock test)."""
+    import link
+
+    peer = link.Link(100.0)
+    peer.enabled = True
+    try:
+        proc, probe = jam("--link", "--length", "6", "--grid", "beat", verbose=True)
+        deadline = time.monotonic() + 10
+        while peer.numPeers() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert peer.numPeers() >= 1, "segue did not join the Link session"
+        for _ in range(3):
+            last = probe.play(phrase[:6])
+            assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=5), "no answer"
+            first = probe.note_ons(after=last)[0][0]
+            state = peer.captureAppSessionState()
+            beat = state.beatAtTime(int((first + peer.clock().micros() * 1e-6 - time.monotonic()) * 1e6), 4)
+            late = (beat - math.floor(beat)) * 60.0 / state.tempo()  # seconds after the beat before it
+            assert late <= 3 * PERIOD + 0.01, f"answer began {late * 1000:.0f} ms after a Link beat"
+            assert probe.wait_for(lambda: not probe.sounding(), timeout=8)
+            time.sleep(0.3)
+        assert any("100.0 bpm (link, 1 peer)" in line for line in proc.said), "".join(proc.said[-20:])
+        probe.close()
+    finally:
+        peer.enabled = False
 
 
 def test_continuous_mode_plays_along_then_rests(jam, phrase):

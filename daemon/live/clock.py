@@ -77,15 +77,16 @@ class ClockFollower:
 
 UNITS = {"": "events", "ev": "events", "events": "events", "event": "events", "s": "seconds", "sec": "seconds",
          "seconds": "seconds", "ms": "ms", "b": "beats", "beat": "beats", "beats": "beats", "bar": "bars",
-         "bars": "bars"}
+         "bars": "bars", "phrase": "phrases", "phrases": "phrases"}
 
 
-ALL_UNITS = ("events", "seconds", "beats", "bars")
+ALL_UNITS = ("events", "seconds", "beats", "bars", "phrases")
 
 
 @dataclass(frozen=True)
 class Span:
-    """A length given by the musician: events, seconds, beats or bars ("16", "4s", "600ms", "2bars")."""
+    """A length given by the musician: events, seconds, beats or bars ("16", "4s", "600ms", "2bars"),
+    or phrases ("phrase", "0.5phrase": the player's last phrase, as long as it was)."""
 
     value: float
     unit: str = "events"
@@ -95,10 +96,10 @@ class Span:
         if isinstance(text, (int, float)) and not isinstance(text, bool):
             number, unit = float(text), default_unit
         else:
-            match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", str(text).lower())
-            if not match or match[2] not in UNITS:
-                raise ValueError(f"{text!r} is not a length like 16, 4s, 600ms, 2beats or 1bar")
-            number, unit = float(match[1]), UNITS[match[2]] if match[2] else default_unit
+            match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)?\s*([a-z]*)\s*", str(text).lower())
+            if not match or match[2] not in UNITS or (match[1] is None and UNITS[match[2]] != "phrases"):
+                raise ValueError(f"{text!r} is not a length like 16, 4s, 600ms, 2beats, 1bar or phrase")
+            number, unit = float(match[1] or 1), UNITS[match[2]] if match[2] else default_unit
         if unit == "ms":
             number, unit = number / 1000, "seconds"
         if unit not in allowed:
@@ -111,8 +112,8 @@ class Span:
 
     def seconds(self, beat: float, beats_per_bar: int = 4) -> float:
         """In seconds, for a beat of `beat` seconds; events have no duration."""
-        if self.unit == "events":
-            raise ValueError("a length in events has no duration")
+        if self.unit in ("events", "phrases"):
+            raise ValueError(f"a length in {self.unit} has no duration of its own")
         return self.value * {"seconds": 1.0, "beats": beat, "bars": beat * beats_per_bar}[self.unit]
 
     def __str__(self) -> str:
@@ -137,10 +138,12 @@ class InternalClock:
 
 
 class Tempo:
-    """Where the beat is: incoming MIDI clock when it runs, else a steady --bpm, else none (120 bpm assumed)."""
+    """Where the beat is: incoming MIDI clock when it runs, else an Ableton Link session (`link`,
+    daemon/live/link.py), else a steady --bpm, else none (120 bpm assumed)."""
 
-    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5, clock=None):
+    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5, clock=None, link=None):
         self.follower = ClockFollower(clock=clock)
+        self.link = link
         self.internal = InternalClock(bpm, origin) if bpm else None
         self.default_beat = default_beat  # seconds a beat when nothing gives a tempo
 
@@ -149,26 +152,35 @@ class Tempo:
 
     @property
     def known(self) -> bool:
-        """A tempo to follow: MIDI clock or --bpm."""
-        return self.follower.synced or self.internal is not None
+        """A tempo to follow: MIDI clock, Link or --bpm."""
+        return self.follower.synced or self.link is not None or self.internal is not None
+
+    def _steady(self):
+        """The source that is not MIDI clock: Link, else --bpm (None: neither)."""
+        return self.link if self.link is not None else self.internal
 
     @property
     def source(self) -> str:
-        return "clock" if self.follower.synced else "--bpm" if self.internal else "no tempo"
+        if self.follower.synced:
+            return "clock"
+        if self.link is not None:
+            return f"link, {count(self.link.peers, 'peers')}"
+        return "--bpm" if self.internal else "no tempo"
 
     @property
     def beat_seconds(self) -> float:
         if self.follower.synced:
             return self.follower.beat_seconds
-        return self.internal.beat_seconds if self.internal else self.default_beat
+        steady = self._steady()
+        return steady.beat_seconds if steady is not None else self.default_beat
 
     def line(self, start: float, beats: float | None) -> float:
         """The first line of a `beats` grid at or after `start` on the tempo in force; `start` itself
         when there is no tempo (or no grid)."""
         if beats and self.follower.synced:  # following the DAW: its beats (or bars)
             return self.follower.next_grid(start, beats)
-        if beats and self.internal:
-            return self.internal.next_grid(start, beats)
+        if beats and self._steady() is not None:
+            return self._steady().next_grid(start, beats)
         return start
 
     def next_grid(self, start: float, beats: float | None, bar: float = 4.0) -> float:

@@ -25,7 +25,7 @@ OPTIONS = {
     "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
     "play_along": bool, "temperature": float, "top_k": int, "top_p": float, "seed": int, "channel": int,
     "velocity_scale": float, "session_weight": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
-    "mode": str, "voicing": str, "bpm": float, "thru": bool, "pedal": bool, "status": bool,
+    "mode": str, "voicing": str, "bpm": float, "thru": bool, "pedal": bool, "link": bool, "status": bool, "turn_threshold": float,
 }
 ALIASES = {"input": "input_name", "output": "output_name"}
 SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ALL_UNITS)}
@@ -55,7 +55,9 @@ def load(path: str | Path) -> tuple[dict, dict[int, str]]:
             value = str(value)  # a bare number: seconds of silence, events of length
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"{path}: {key} must be {kind.__name__}, not {value!r}")
-        if name in SPANS:
+        if name == "silence" and value == "model":
+            pass
+        elif name in SPANS:
             try:
                 Span.parse(value, *SPANS[name])
             except ValueError as err:

@@ -47,7 +47,9 @@ SESSION = 2000  # note-ons the session model remembers (its memory and cost stay
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when neither MIDI clock nor --bpm gives a tempo
 PEDAL_LIFT, PEDAL_CATCH = 0.005, 0.04  # seconds before and after a bar line: the machine's pedal change
 # An answer's length at most, per unit (a timed answer also stops at MAX_EVENTS events).
-LENGTHS = {"events": (1, MAX_EVENTS), "seconds": (0.05, 600.0), "beats": (0.25, 1024.0), "bars": (0.25, 256.0)}
+LENGTHS = {"events": (1, MAX_EVENTS), "seconds": (0.05, 600.0), "beats": (0.25, 1024.0), "bars": (0.25, 256.0),
+           "phrases": (0.25, 8.0)}
+PHRASE_SECONDS = (1.0, 60.0)  # --length phrase: the player's phrase as heard, within these bounds
 
 
 @dataclass(frozen=True)
@@ -108,12 +110,12 @@ class Engine:
 
     def __init__(self, model: EventModel, scheduler: Scheduler, policy, config: JamConfig,
                  clock=time.monotonic, trace=None, recorder=None, controls: dict[int, str] | None = None,
-                 policies: dict | None = None, lyricist=None):
+                 policies: dict | None = None, lyricist=None, link=None):
         self.scheduler, self.policy, self.config = scheduler, policy, config
         self.lyricist = lyricist  # a line of lyrics per answer, one syllable per note (daemon/models/lyric.py)
         self.clock, self._trace = clock, trace  # trace(due, start, end) per answer, for tests and benchmarks
         self.recorder = recorder  # gets every note message the player sends
-        self.tempo = Tempo(config.bpm, clock(), DEFAULT_BEAT, clock=clock)
+        self.tempo = Tempo(config.bpm, clock(), DEFAULT_BEAT, clock=clock, link=link)  # link: a LinkClock
         self.controls = controls or {}  # MIDI CC number -> live control (see daemon/live/config.py)
         # The policies the mode control switches between; the one passed in is kept.
         self.policies = {CallAndResponse.name: CallAndResponse(), Continuous.name: Continuous(), **(policies or {})}
@@ -131,6 +133,9 @@ class Engine:
         self.shed = self.forgotten = 0  # note messages heard too late to step; held keys forgotten
         self._shed_logged = (0.0, 0)  # (when, how many had been shed then)
         self.last_decision_ms = float("nan")
+        self.steps = 0  # model steps and re-primings: what the turn rule's cached wait was computed from
+        self._turn = (None, 0.0)
+        self.phrase_start = 0.0  # the first player event since the last answer
         self._load(model)
 
     def _load(self, model: EventModel) -> None:
@@ -181,7 +186,20 @@ class Engine:
         return self.tempo.beat_seconds
 
     def seconds(self, span: Span) -> float:
+        if span.unit == "phrases":  # as long as what the player just played
+            return span.value * float(np.clip(self.last_player - self.phrase_start, *PHRASE_SECONDS))
         return span.seconds(self.beat_seconds, self.config.beats_per_bar)
+
+    def turn_wait(self, rule) -> float:
+        """Seconds of silence after the player's last event before the model's rule answers (from
+        the time head as that event left it; computed once per state)."""
+        key = (self.steps, rule)
+        if self._turn[0] != key:
+            self.cursor.beat_seconds = self.beat_seconds
+            seconds = self.codec.time_array * self.cursor.scale
+            self._turn = (key, rule.wait(self.model.heads(self.logits)[2], seconds) if self.logits is not None
+                          else rule.longest)
+        return self._turn[1]
 
     def status(self) -> str:
         """One line for the live status display."""
@@ -298,6 +316,8 @@ class Engine:
         if not (self.held.press if onset else self.held.release)(pitch, msg.channel):
             return  # already sounding, or still held on another channel: nothing new for the model
         self.last_player = stamp
+        if not self.heard_since_answer:
+            self.phrase_start = stamp
         self.heard_since_answer += 1
         if self._voice:
             self._voice.events = 0
@@ -332,6 +352,7 @@ class Engine:
         if abs(self._decoded - stamp) > self.cursor.seconds(self.codec.time_classes - 1):
             self._decoded = stamp  # after a long silence, start the clock again
         self.logits = self.stream.advance(*self.cursor.event(pitch, self.codec.velocity_class(velocity), cls))
+        self.steps += 1
 
     def reprime(self, now: float) -> None:
         """Rebuild the state from the window of what was really played up to `now`."""
@@ -353,6 +374,7 @@ class Engine:
         rows = self.cursor.rows(events, first=first or 0.0)
         self.cursor.session = session
         self.logits = self.stream.prime(rows)
+        self.steps += 1
         # The decoded clock, as encode() keeps it: the first event's time plus every gap's class value.
         self._decoded = float(played[0]) * scale + self.cursor.decoded_seconds(events) if len(played) else None
         self.reprimes += 1
@@ -435,6 +457,7 @@ class Engine:
                                until=self.seconds(cfg.length) if timed else None, emit=emit, cursor=self.cursor,
                                stop=(lambda: self.inbox.urgent > 0) if barges_in else None)
         self.logits = result.logits
+        self.steps += 1
         if cfg.pedal:
             self._repedal(start, start + max((n.time for n in result.notes), default=0.0))
         if self._trace:
@@ -527,6 +550,7 @@ class Engine:
             struck = NoteMessage(at, pitch + base_pitch, codec.velocity_value(vel), cfg.channel)
             self._emit(voice, voice.guard.feed(struck))
             self.logits = self.stream.advance(*self.cursor.event(pitch + base_pitch, vel, gap, learn=False))
+            self.steps += 1
             self._decoded = at
             voice.events += 1
             voice.played += 1

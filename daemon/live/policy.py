@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..formats.units import within
 from .clock import Span
+from .turns import TurnRule
 
 SILENCES = {"seconds": (0.01, 60.0), "beats": (0.125, 64.0), "bars": (0.125, 16.0)}  # the silence before an answer
 
@@ -22,6 +23,7 @@ class Engine(Protocol):
     heard_since_answer: int  # player events since the machine last answered
 
     def seconds(self, span: Span) -> float: ...
+    def turn_wait(self, rule: TurnRule) -> float: ...
     def answer(self, now: float, due: float | None = None) -> None: ...
     def stop_answer(self, now: float) -> None: ...
     def accompany(self, now: float) -> float | None: ...
@@ -33,13 +35,17 @@ def _span(value, unit: str = "seconds") -> Span:
 
 @dataclass
 class CallAndResponse:
-    """Answer when the player has been silent for `silence`; yield when they play again."""
+    """Answer when the player has been silent for `silence`, or (`turn`) when the model thinks they
+    have finished (daemon/live/turns.py); yield when they play again."""
 
     silence: Span | float | str = 0.6  # seconds, or a Span in beats/bars (follows the tempo)
     barge_in: bool = True  # False: keep playing along when the player comes back
+    turn: TurnRule | None = None  # the model's rule instead of a fixed silence
     name = "call"
 
     def __post_init__(self):
+        if self.silence == "model":
+            self.silence, self.turn = 0.6, self.turn or TurnRule()
         self.silence = _span(self.silence)
         low, high = SILENCES[self.silence.unit]
         within(f"silence in {self.silence.unit}", self.silence.value, low, high)
@@ -56,8 +62,13 @@ class CallAndResponse:
     def due(self, engine: Engine) -> float | None:
         """When on_tick next has something to do (monotonic seconds), or None for 'on input only'."""
         if engine.heard_since_answer and not engine.answering and not engine.player_held:
-            return engine.last_player + engine.seconds(self.silence)
+            wait = engine.turn_wait(self.turn) if self.turn is not None else engine.seconds(self.silence)
+            return engine.last_player + wait
         return None
+
+    def describe(self) -> str:
+        return f"when the model hears the phrase end (p < {self.turn.threshold:g})" if self.turn else \
+            f"after {self.silence} of silence"
 
 
 @dataclass

@@ -17,7 +17,7 @@ from ..formats.units import count
 from ..models.event import EventModel
 from ..models.file import PLAYABLE, kind_name, model_kind
 from ..models.roll import KIND, RollModel
-from .engine import Engine, JamConfig
+from .engine import DEFAULT_BEAT, Engine, JamConfig
 from .harmony import RollEngine
 from .ports import (
     JackServerWatch,
@@ -47,7 +47,7 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         stop: threading.Event | None = None, ready=None, trace: str | Path | None = None,
         record: str | Path | None = None, replay: str | Path | None = None,
         controls: dict[int, str] | None = None, policies: dict | None = None, status: bool = False,
-        voicing: tuple[int, int] = (36, 96), lyricist=None) -> Engine:
+        voicing: tuple[int, int] = (36, 96), lyricist=None, link: bool = False) -> Engine:
     """Run until `stop` is set (SIGINT and SIGTERM set it); every sounding note is released at the end.
 
     SIGHUP reloads the model file (retrained, re-exported) without stopping: the new model is
@@ -73,6 +73,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
                          "chorale-nade), not an event model")
     if kind == KIND and mode not in RollEngine.MODES:
         raise ValueError(f"a piano-roll model plays --mode {' or '.join(RollEngine.MODES)}, not {mode}")
+    turns = [p for p in (policy, *(policies or {}).values()) if getattr(p, "turn", None) is not None]
+    if kind == KIND and turns:
+        raise ValueError("--silence model needs an event model's time head; a piano-roll model answers after a "
+                         "fixed silence (--silence 0.6, 1beat)")
     if kind == KIND and lyricist is not None:
         raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
     net = RollModel(model) if kind == KIND else EventModel(model)
@@ -110,14 +114,19 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             recorder.machine(msg)
 
     scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None, send_thru=send_out)
+    shared = None
+    if link:
+        from .link import LinkClock
+
+        shared = LinkClock(config.bpm or 60.0 / DEFAULT_BEAT, quantum=config.beats_per_bar)
     if kind == KIND:
         engine = RollEngine(net, scheduler, policy, config, voicing=voicing, recorder=recorder, controls=controls,
-                            trace=traced_answer if trace_file else None, policies=policies)
+                            trace=traced_answer if trace_file else None, policies=policies, link=shared)
     else:
         if lyricist is not None:
             lyricist.recorder = recorder
         engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
-                        controls=controls, policies=policies, lyricist=lyricist)
+                        controls=controls, policies=policies, lyricist=lyricist, link=shared)
     if out_watch:
         held_at_loss: set = set()
         out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
@@ -164,7 +173,9 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
             sys.stderr.write("\n")
         worker.join(timeout=1.0)
     finally:
-        scheduler.close()  # releases what sounds, then CC 123 and CC 120 on the channels used
+        scheduler.close()  # releases what sounds, lifts the pedal, then CC 123 and CC 120 on the channels used
+        if shared is not None:
+            shared.close()
         if recorder:
             recorder.close()
         if server_lost:
