@@ -26,13 +26,15 @@ import time
 import numpy as np
 from segue.daemon.formats.codec import POSITIONS
 from segue.daemon.formats.corpus import load
+from segue.daemon.live.engine import DEFAULT_BEAT
 from segue.daemon.live.turns import TurnRule
 from segue.daemon.models.event import EventModel
 from segue.daemon.offline.melody_eval import model_events
 
-BEAT = 0.5  # seconds: 120 bpm
-FIXED = (0.2, 0.4, 0.6, 1.0, 2.0)
-THRESHOLDS = (0.4, 0.3, 0.2, 0.1, 0.05)
+BEAT = 0.5  # seconds: 120 bpm (--bpm changes it)
+FIXED = (0.2, 0.4, 0.6, 1.0, 2.0)  # seconds
+FIXED_BEATS = (0.5, 0.75, 1.0)  # --silence 1beat: a fixed silence that follows the tempo
+THRESHOLDS = (0.5, 0.3, 0.2, 0.1, 0.05)
 METERS = 6
 
 
@@ -75,12 +77,18 @@ def main(argv=None) -> int:
     parser.add_argument("--model", default="folk")
     parser.add_argument("--split", default="test", choices=["valid", "test"])
     parser.add_argument("--limit", type=int, default=0, help="At most this many pieces (0: all).")
+    parser.add_argument("--bpm", type=float, default=120.0, help="The tempo the tunes are played at.")
+    parser.add_argument("--phrase-break", type=float, default=TurnRule.phrase_break,
+                        help="The model rule's phrase break in beats.")
+    parser.add_argument("--answer-by", type=float, default=TurnRule.answer_by,
+                        help="The model rule answers a silence this long (beats) whatever the model says.")
     args = parser.parse_args(argv)
+    global BEAT
+    BEAT = 60.0 / args.bpm
     net = EventModel(args.model)
     if net.codec.time_unit != "beats":
         raise SystemExit(f"{args.model}: not a beat-timed (metrical) model")
     pieces = load(args.corpus, args.split)[:args.limit or None]
-    seconds = net.codec.time_array * BEAT
     started = time.perf_counter()
     table = []
     counts = None
@@ -95,14 +103,24 @@ def main(argv=None) -> int:
             for silence in FIXED:
                 cut = gaps[mid] > silence
                 table.append((f"fixed {silence:g} s", "-", cut, cut[rests], np.full(end.sum(), silence)))
-        rules = [TurnRule(threshold=t) for t in THRESHOLDS]
-        waits = np.array([[rule.wait(t_logits, seconds) for rule in rules] for t_logits, _, _ in found])
+            for beats in FIXED_BEATS:
+                cut = gaps[mid] > beats * BEAT
+                table.append((f"fixed {beats:g} beat", "-", cut, cut[rests], np.full(end.sum(), beats * BEAT)))
+        rules = [TurnRule(threshold=t, phrase_break=args.phrase_break, answer_by=args.answer_by) for t in THRESHOLDS]
+        # In free time segue does not know the beat: it takes one as 0.5 s (120 bpm), whatever is played.
+        beat = DEFAULT_BEAT if free else BEAT
+        begun = time.perf_counter()
+        waits = np.array([[rule.wait(t_logits, net.codec.time_array * beat, beat) for rule in rules]
+                          for t_logits, _, _ in found])
+        cost = (time.perf_counter() - begun) / waits.size * 1e6
         for j, rule in enumerate(rules):
             cut = gaps[mid] > waits[mid, j]
             table.append((f"model p < {rule.threshold:g}", "free" if free else "bar heard", cut, cut[rests],
                           waits[end, j]))
-    print(f"{args.model} on {args.corpus} {args.split}: {len(pieces)} pieces at 120 bpm, {counts[0]} phrase ends, "
-          f"{counts[1]} mid-phrase stops ({time.perf_counter() - started:.0f} s; load {os.getloadavg()[0]:.2f})")
+    print(f"{args.model} on {args.corpus} {args.split}: {len(pieces)} pieces at {args.bpm:g} bpm, model rule's break "
+          f"{args.phrase_break:g} beats, answering by {args.answer_by:g} beats, {counts[0]} phrase ends, "
+          f"{counts[1]} mid-phrase stops ({time.perf_counter() - started:.0f} s; load {os.getloadavg()[0]:.2f}); "
+          f"the rule costs {cost:.1f} us a decision")
     print("| rule | time | cuts in mid-phrase | ... at its rests | delay after a phrase end: mean | p90 |\n"
           "|---|---|---|---|---|---|")
     for name, when, cut, at_rests, delay in table:

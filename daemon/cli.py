@@ -169,7 +169,7 @@ def ports(backend):
 @click.option("--silence", default="0.6", show_default=True,
               help="Player silence before answering: seconds (0.6, 600ms), beats/bars (1beat, 1bar), or model: "
                    "when the model thinks the phrase is over (event models; see --turn-threshold).")
-@click.option("--turn-threshold", type=float, default=0.2, show_default=True,
+@click.option("--turn-threshold", type=float, default=0.3, show_default=True,
               help="--silence model answers when the model's probability that the player goes on falls below this.")
 @click.option("--length", default="16", show_default=True,
               help="Per answer (continuous: after the player stops): events (16), seconds (4s), beats (8beats), bars "

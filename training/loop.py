@@ -47,6 +47,13 @@ class Loop:
     def run(self, batches: Callable[[], Iterable]) -> tuple[dict | None, list]:
         """Train over `batches()` (one epoch's global batches, in order, each drawing its own
         randomness from `rng` as it is made); returns (the best row, the history)."""
+        self.runner.watch_sigterm()
+        try:
+            return self._run(batches)
+        finally:
+            self.runner.watch_sigterm(False)
+
+    def _run(self, batches):
         r = self.runner
         best_row, best_figures, best_state, since, steps = None, None, None, 0, 0
         first, skip, carried = 1, 0, (0.0, 0)

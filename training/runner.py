@@ -108,7 +108,7 @@ class Runner:
         self.stopped = False  # the time limit was reached or SIGTERM came (on any rank)
         self.terminated = False
         self.net = None
-        self._watch_sigterm()
+        self._previous_sigterm = None
 
     @property
     def record(self) -> dict:
@@ -176,13 +176,19 @@ class Runner:
         return self.terminated or (bool(self.options.time_limit) and
                                    time.monotonic() - self.started > self.options.time_limit)
 
-    def _watch_sigterm(self) -> None:
-        """SIGTERM (a scheduler preempting the job; torchrun passes it on to every worker) stops
-        the run as the time limit does: after the step in progress, with a validation and a checkpoint."""
+    def watch_sigterm(self, on: bool = True) -> None:
+        """While on, SIGTERM (a scheduler preempting the job; torchrun passes it on to every worker)
+        stops the run as the time limit does: after the step in progress, with a validation and a
+        checkpoint. Off puts the handler that was there back."""
         import signal
         import threading
 
         if threading.current_thread() is not threading.main_thread():
+            return
+        if not on:
+            if self._previous_sigterm is not None:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+                self._previous_sigterm = None
             return
 
         def stop(signum, frame):
@@ -295,10 +301,7 @@ class Runner:
         return update
 
     def close(self) -> None:
-        import signal
-
-        if getattr(self, "_previous_sigterm", None) is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        """The end of a run that went well: every rank waits for the others, then leaves the group."""
         if self.world > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()

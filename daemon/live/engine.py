@@ -197,8 +197,9 @@ class Engine:
         if self._turn[0] != key:
             self.cursor.beat_seconds = self.beat_seconds
             seconds = self.codec.time_array * self.cursor.scale
-            self._turn = (key, rule.wait(self.model.heads(self.logits)[2], seconds) if self.logits is not None
-                          else rule.longest)
+            beat = self.beat_seconds
+            self._turn = (key, rule.wait(self.model.heads(self.logits)[2], seconds, beat) if self.logits is not None
+                          else rule.longest(beat))
         return self._turn[1]
 
     def status(self) -> str:
@@ -314,6 +315,8 @@ class Engine:
         pitch = self.codec.fold_pitch(msg.note)
         onset = msg.type == "note_on" and msg.velocity > 0
         if not (self.held.press if onset else self.held.release)(pitch, msg.channel):
+            if not onset and pitch in self.held.ringing():
+                self.last_player = stamp  # let go under the pedal: no event for the model, but the silence starts now
             return  # already sounding, or still held on another channel: nothing new for the model
         self.last_player = stamp
         if not self.heard_since_answer:
