@@ -272,8 +272,8 @@ def test_clock_synced_answers_start_on_the_bar(jam, phrase):
 
 
 def test_link_answers_land_on_the_beat_shared_with_another_peer(jam, phrase):
-    """A second Ableton Link peer in this process, at 100 bpm: segue joins its session, takes its
-    tempo, and starts each answer on one of its beats (within the JACK bound of the clock test)."""
+    """A second Ableton Link peer in this process: segue joins its session, follows the tempo the
+    peer sets (100 bpm), and starts each answer on one of its beats (the JACK bound of the clock test)."""
     import link
 
     peer = link.Link(100.0)
@@ -284,6 +284,12 @@ def test_link_answers_land_on_the_beat_shared_with_another_peer(jam, phrase):
         while peer.numPeers() < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert peer.numPeers() >= 1, "segue did not join the Link session"
+        # Which founding tempo a merged session keeps is Link's choice: set it from the peer, as a
+        # DAW would, and segue must follow.
+        state = peer.captureAppSessionState()
+        state.setTempo(100.0, peer.clock().micros())
+        peer.commitAppSessionState(state)
+        time.sleep(0.5)
         for _ in range(3):
             last = probe.play(phrase[:6])
             assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=5), "no answer"
@@ -298,6 +304,7 @@ def test_link_answers_land_on_the_beat_shared_with_another_peer(jam, phrase):
         probe.close()
     finally:
         peer.enabled = False
+        del peer  # its threads stop with it (a forked child of this process must not inherit them)
 
 
 def test_continuous_mode_plays_along_then_rests(jam, phrase):
@@ -358,6 +365,9 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(jam, phrase, jack):
     synth = midi.open_input("keys", virtual=True, client_name=name, callback=receive)
     assert probe.wait_for(lambda: {(m.type, getattr(m, "control", None)) for _, m in got} >=
                           {("control_change", 123), ("control_change", 120)}, timeout=3), "no release on return"
+    with lock:
+        controls = [m.control for _, m in got if m.type == "control_change"]
+    assert controls[:3] == [64, 123, 120], controls  # the pedal lifted before all notes off
     last = probe.play(phrase)
     assert probe.wait_for(lambda: any(m.type == "note_on" and t > last for t, m in got), timeout=3), \
         "no answer after the synth came back"

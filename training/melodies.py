@@ -186,10 +186,22 @@ def build(out_dir: str | Path, collections=tuple(COLLECTIONS), seed: int = 0, wo
         raise ValueError("nothing to read: no collections and no MIDI files")
     parsed: dict[tuple[str, str], list[Melody]] = {}
     skipped = Counter()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {job: pool.submit(parse_file, job) for job in jobs}
-        for job in tqdm(jobs, desc="parsing", unit="file", disable=not progress):
-            parsed[job], skipped[job[0]] = futures[job].result()[0], skipped[job[0]] + futures[job].result()[1]
+    if workers == 1:  # in this process: no pool to start (tests, small folders)
+        results = (parse_file(job) for job in jobs)
+    else:
+        # Spawned, not forked: a fork of a process with threads running (torch's, a MIDI port's)
+        # can inherit a lock some thread held and hang (seen in the test suite).
+        import multiprocessing
+
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        results = (future.result() for future in [pool.submit(parse_file, job) for job in jobs])
+    try:
+        for job, (melodies, bad) in zip(jobs, tqdm(results, total=len(jobs), desc="parsing", unit="file",
+                                                   disable=not progress)):
+            parsed[job], skipped[job[0]] = melodies, skipped[job[0]] + bad
+    finally:
+        if workers != 1:
+            pool.shutdown()
     seen: set[str] = set()
     kept: list[Melody] = []
     dropped = Counter()
