@@ -153,6 +153,14 @@ def test_resume_refuses_other_kinds_and_records_without_resume(small_nade, krebs
     with pytest.raises(ValueError, match="no such checkpoint"):
         train_melody([krebs], tmp_path / "m.pt", TrainConfig(channel=0, epochs=1),
                      run=RunOptions(resume=str(tmp_path / "none.pt"), progress=False))
+    first = TrainConfig(channel=0, epochs=1, hidden=16, length=32)
+    train_melody([krebs], tmp_path / "one.pt", first, progress=False)
+    with pytest.raises(ValueError, match="--resume needs the run's own settings; changed: batch 30 -> 8"):
+        train_melody([krebs], tmp_path / "one.pt", TrainConfig(channel=0, epochs=3, hidden=16, length=32, batch=8),
+                     run=RunOptions(resume=str(tmp_path / "one.pt"), progress=False))
+    more = train_melody([krebs], tmp_path / "one.pt", TrainConfig(channel=0, epochs=2, hidden=16, length=32),
+                        run=RunOptions(resume=str(tmp_path / "one.pt"), progress=False))  # more epochs: fine
+    assert [h["epoch"] for h in load_checkpoint(tmp_path / "one.pt").history] == [1, 2] and more["epochs"] == 2
     with pytest.raises(ValueError, match="give one of them"):
         polyphony.train_rnnnade([JSB], tmp_path / "n.pt", polyphony.NADETrainConfig(epochs=1), init=small_nade[0],
                                 run=RunOptions(resume=str(small_nade[0]), progress=False))

@@ -9,6 +9,7 @@ A killed run resumes from its last epoch's end.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Loop:
     patience: int = 0  # validations without a better score before stopping (0: never)
     steps: int = 0  # stop after this many optimiser steps in all (0: no budget)
     on_row: Callable[[dict, bool], None] | None = None  # (row, best now) after each epoch, rank 0
+    config: dict = field(default_factory=dict)  # the run's settings: a resumed run must have the same
     history: list = field(default_factory=list)
 
     def run(self, batches: Callable[[], Iterable]) -> tuple[dict | None, list]:
@@ -59,6 +61,7 @@ class Loop:
         first, skip, carried = 1, 0, (0.0, 0)
         saved = r.resumed(self.kind)
         if saved is not None:
+            _same_settings(json.loads(saved["extra"]).get("config", {}), self.config, r.options.resume)
             first, skip, extra = r.restore(saved, model=self.model, optimiser=self.optimiser, schedule=self.schedule,
                                            rng=self.rng, generators=self.generators)
             self.history, since, steps = extra["history"], extra["since"], extra["steps"]
@@ -102,6 +105,7 @@ class Loop:
                 epoch=epoch if done else epoch + 1, done=done, model=self.model, optimiser=self.optimiser,
                 schedule=self.schedule, rng_state=start if done else rng_state(self.rng), generators=self.generators,
                 extra={"history": self.history, "best": best_row, "best_figures": best_figures, "since": since, "steps": steps,
+                       "config": self.config,
                        "partial": [total, count] if done else [0.0, 0]})
             resume["best_state"] = best_state
             r.save(lambda: self.write(best_state, best_row, self.history, resume))
@@ -127,3 +131,17 @@ class Loop:
 
         return tqdm(batches, unit="batch", leave=False, desc="steps")
 
+
+
+# Settings a resumed run may change: how long it goes on, and how often it looks.
+CHANGEABLE = ("epochs", "patience", "valid_every", "steps", "valid_runs", "valid_betas")
+
+
+def _same_settings(saved: dict, now: dict, path) -> None:
+    """A resumed run must learn as the stopped one did: a changed setting other than how long it
+    goes on is an error naming it (the batches of the stopped epoch would not be the same)."""
+    changed = sorted(k for k in set(saved) | set(now) if k not in CHANGEABLE and saved.get(k) != now.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
+        raise ValueError(f"{path}: --resume needs the run's own settings; changed: {shown} "
+                         f"(only {', '.join(CHANGEABLE)} may change)")

@@ -241,7 +241,7 @@ def train_lyrics(path: str | Path, out: str | Path, config: LyricsTrainConfig = 
 
     loop = Loop(runner, model, torch.optim.Adam(model.parameters(), lr=config.lr), rng, KIND, config.epochs,
                 config.clip, validate=lambda: evaluate(model, corpus), score=lambda f: f["nll"], best_key="valid_bpc",
-                row=row, valid_every=config.valid_every, steps=config.steps,
+                row=row, config=asdict(config), valid_every=config.valid_every, steps=config.steps,
                 write=lambda state, best, history, resume: _save(out, model, state, corpus.codec, config, best,
                                                                  history, data, resume))
     best, history = loop.run(batches)

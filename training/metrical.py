@@ -173,7 +173,7 @@ def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, 
 
     loop = Loop(runner, model, optimiser, rng, CHECKPOINT_KIND, config.epochs, config.clip,
                 validate=lambda: evaluate(model, valid)["all"], score=lambda f: f["pitch_nll"] + f["time_nll"],
-                best_key="valid_pitch_nll", row=row, patience=config.patience, on_row=said,
+                best_key="valid_pitch_nll", row=row, config=asdict(config), patience=config.patience, on_row=said,
                 schedule=torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs),
                 write=lambda state, best, history, resume: save(out, model.config, codec, config, state, best,
                                                                 history, data, resume))

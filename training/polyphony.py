@@ -143,7 +143,7 @@ def train_rnnrbm(paths, out: str | Path, config: RBMTrainConfig = RBMTrainConfig
                 config.clip, generators=[generator], valid_every=config.valid_every, best_key="valid_ll",
                 validate=lambda: evaluate(_on_cpu(model), valid, runs=config.valid_runs, betas=config.valid_betas,
                                           seed=config.seed),
-                score=lambda f: -f["ll"], row=row,
+                score=lambda f: -f["ll"], row=row, config=asdict(config),
                 write=lambda state, best, history, resume: save(Path(out), model, config, best, history, command, files,
                                                                 state=state, run=runner.record, resume=resume))
     loop.run(lambda: chunk_batches(train, config, rng))
@@ -419,7 +419,7 @@ def train_rnnnade(paths, out: str | Path, config: NADETrainConfig = NADETrainCon
 
     loop = Loop(runner, model, torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay),
                 rng, "rnnnade", config.epochs, config.clip, best_key="valid_ll", patience=config.patience,
-                validate=lambda: evaluate_nade(model, valid, accuracy=False), score=lambda f: -f["ll"], row=row,
+                validate=lambda: evaluate_nade(model, valid, accuracy=False), score=lambda f: -f["ll"], row=row, config=asdict(config),
                 write=lambda state, best, history, resume: save(Path(out), model, config, best, history, command, files,
                                                                 state=state, run=runner.record, resume=resume))
     loop.run(lambda: chunk_batches(train, config, rng))

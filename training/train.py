@@ -97,7 +97,7 @@ def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConf
 
     loop = Loop(runner, model, torch.optim.Adam(model.parameters(), lr=config.lr), rng, "melody", config.epochs,
                 config.clip, validate=lambda: split.validate(model), score=lambda f: f["valid_nll"],
-                best_key="valid_nll", row=row, write=write)
+                best_key="valid_nll", row=row, config=asdict(config), write=write)
     best, history = loop.run(split.batches)
     runner.close()
     return {"best": best, "data": data, "epochs": len(history)}
