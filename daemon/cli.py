@@ -10,7 +10,8 @@ import sys
 
 import click
 
-from .cli_offline import CHANNEL, TRACK, _torch_side, data, evaluate, export_cmd, train
+from .cli_eval import evaluate
+from .cli_offline import CHANNEL, TRACK, _torch_side, data, export_cmd, train
 from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod

@@ -202,9 +202,6 @@ class Runner:
             return torch.autocast(self.device.type, enabled=False)
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def batch_tensor(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
-
     def once(self, work: Callable):
         """`work()` on rank 0 only; every rank gets its result (a validation's figures)."""
         if self.world == 1:

@@ -117,16 +117,6 @@ def _loss(last_only: bool):
     return loss
 
 
-def optimise(model: torch.nn.Module, optimiser, loss: torch.Tensor, clip: float) -> float:
-    """One optimiser step on `loss`, with the gradient norm clipped at `clip` (0: off); returns the loss."""
-    optimiser.zero_grad()
-    loss.backward()
-    if clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimiser.step()
-    return loss.item()
-
-
 class _WindowRun:
     """The textbook's samples: window events in, the next one out, state from zero every time."""
 

@@ -305,13 +305,8 @@ class Engine:
             self.ignored += 1
             return
         self.heard += 1
-        if self.recorder:
-            self.recorder.player(msg, at=stamp)
-        listen = self.config.listen
-        if (msg.channel not in listen) if listen else msg.channel == DRUM_CHANNEL:
+        if not self._listened(stamp, msg):
             return
-        if self.config.thru:
-            self.scheduler.thru(msg)
         pitch = self.codec.fold_pitch(msg.note)
         onset = msg.type == "note_on" and msg.velocity > 0
         if not (self.held.press if onset else self.held.release)(pitch, msg.channel):
@@ -331,16 +326,23 @@ class Engine:
         if step:
             self._step(stamp, pitch, velocity)
 
-    def _sustain(self, stamp: float, msg: mido.Message, step: bool) -> None:
-        """The player's sustain pedal: the keys it stops ringing when it lifts are releases for the
-        model (a pedal change alone is not the player playing: no barge-in, no new answer)."""
+    def _listened(self, stamp: float, msg: mido.Message) -> bool:
+        """Record a player's note or pedal message; True when its channel is listened to (then it
+        is also passed through with --thru)."""
         if self.recorder:
             self.recorder.player(msg, at=stamp)
         listen = self.config.listen
         if (msg.channel not in listen) if listen else msg.channel == DRUM_CHANNEL:
-            return
+            return False
         if self.config.thru:
             self.scheduler.thru(msg)
+        return True
+
+    def _sustain(self, stamp: float, msg: mido.Message, step: bool) -> None:
+        """The player's sustain pedal: the keys it stops ringing when it lifts are releases for the
+        model (a pedal change alone is not the player playing: no barge-in, no new answer)."""
+        if not self._listened(stamp, msg):
+            return
         for pitch in self.held.pedal(msg.channel, msg.value >= 64):
             self.window.append(NoteMessage(stamp, pitch, 0, msg.channel))
             if step:
