@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -180,13 +181,44 @@ def test_bad_run_options_are_one_line_errors(krebs, tmp_path, args, message):
     assert result.exit_code != 0 and message in result.output
 
 
+def _bf16_lstm_runs() -> bool:
+    """Whether this CPU's oneDNN has a bf16 LSTM (x86 without avx512_bf16, or with oneDNN held to
+    AVX2, has none)."""
+    lstm = torch.nn.LSTM(4, 4, batch_first=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out, _ = lstm(torch.zeros(1, 3, 4))
+        out.float().sum().backward()
+    except RuntimeError:
+        return False
+    return True
+
+
 def test_amp_is_refused_where_bf16_is_unsafe_and_trains_where_it_is(tmp_path, krebs):
     with pytest.raises(ValueError, match="--amp is not offered for this model: a frame's log-likelihood"):
         polyphony.train_rnnnade([JSB], tmp_path / "n.pt", polyphony.NADETrainConfig(epochs=1),
                                 run=RunOptions(amp=True, progress=False))
-    result = train_melody([krebs], tmp_path / "m.pt", TrainConfig(channel=0, epochs=2, hidden=16, length=32),
-                          run=RunOptions(amp=True, progress=False))
-    assert result["best"]["valid_nll"] < 12 and result["data"]["run"]["amp"] is True
+    config = TrainConfig(channel=0, epochs=2, hidden=16, length=32)
+    if _bf16_lstm_runs():
+        result = train_melody([krebs], tmp_path / "m.pt", config, run=RunOptions(amp=True, progress=False))
+        assert result["best"]["valid_nll"] < 12 and result["data"]["run"]["amp"] is True
+    else:
+        with pytest.raises(ValueError, match=r"--amp: bf16 training fails on this CPU \(.+\); drop --amp"):
+            train_melody([krebs], tmp_path / "m.pt", config, run=RunOptions(amp=True, progress=False))
+        assert not (tmp_path / "m.pt").exists()
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="ONEDNN_MAX_CPU_ISA=AVX2 is an x86 setting")
+def test_amp_on_a_cpu_without_bf16_kernels_stops_before_any_work_with_one_line(krebs, tmp_path):
+    out = tmp_path / "m.pt"
+    command = [sys.executable, "-m", "segue.daemon.cli", "train", "melody", str(krebs), "--out", str(out),
+               "--epochs", "1", "-q", "--amp", *SIZES]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr[-2000:]
+    assert lines[0].startswith("Error: --amp: bf16 training fails on this CPU") and "drop --amp" in lines[0]
+    assert not out.exists()
 
 
 def test_a_runner_shares_a_batch_in_contiguous_parts_that_cover_it(monkeypatch):

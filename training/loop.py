@@ -69,7 +69,7 @@ class Loop:
             best_state, carried = saved.get("best_state"), tuple(extra["partial"])
         update = r.bar(self.epochs, first)
         best_score = self.score(best_figures) if best_figures else math.inf
-        epoch = first - 1
+        epoch, checked = first - 1, False
         for epoch in range(first, self.epochs + 1):
             start = rng_state(self.rng)
             self.model.train()
@@ -77,6 +77,9 @@ class Loop:
             for i, batch in enumerate(self._batches(batches())):
                 if i < skip:
                     continue
+                if not checked:
+                    r.check_amp(batch)
+                    checked = True
                 total += r.step(self.optimiser, batch, self.clip) * len(batch)
                 count += len(batch)
                 done, steps = i + 1, steps + 1

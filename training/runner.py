@@ -197,6 +197,36 @@ class Runner:
 
         self._previous_sigterm = signal.signal(signal.SIGTERM, stop)
 
+    def check_amp(self, batch: Sequence) -> None:
+        """With --amp, one forward and backward pass of the real model on this rank's share of
+        `batch` under bf16 autocast, before any work: a CPU whose oneDNN has no bf16 kernel for a
+        layer (x86 without avx512_bf16 has none for the LSTM) fails here, and the run stops with one
+        line rather than at its first step. Refused rather than run in float32: a user who asked
+        for bf16 asked for its speed, and a silent fallback would also record a run it was not.
+        The trial leaves no trace: gradients are dropped and every torch random stream restored."""
+        if not self.options.amp:
+            return
+        local = self.share(batch)
+        local = local if len(local) else batch[:1]
+        net = _bare(self.net)
+        cpu_state = torch.get_rng_state()
+        cuda_states = torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None
+        try:
+            with self._autocast():
+                mean, _ = net(local)
+            mean.float().backward()
+        except RuntimeError as err:
+            text = str(err).strip()
+            reason = text.splitlines()[0].split(". ")[0].rstrip(".") if text else type(err).__name__
+            raise ValueError(f"--amp: bf16 training fails on this {self.device.type.upper()} ({reason}); "
+                             f"drop --amp to train in float32") from None
+        finally:
+            for p in net.parameters():
+                p.grad = None
+            torch.set_rng_state(cpu_state)
+            if cuda_states is not None:
+                torch.cuda.set_rng_state_all(cuda_states)
+
     def _autocast(self):
         if not self.options.amp:
             return torch.autocast(self.device.type, enabled=False)
