@@ -11,7 +11,7 @@ import sys
 import click
 
 from .cli_eval import evaluate
-from .cli_offline import CHANNEL, TRACK, _torch_side, data, export_cmd, train
+from .cli_offline import CHANNEL, OUT, TRACK, Group, _torch_side, data, export_cmd, train
 from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod
@@ -23,7 +23,7 @@ from .live.policy import MODES, CallAndResponse, Continuous
 from .live.ports import APIS
 from .live.turns import TurnRule
 from .models import roll as rollmodel
-from .models.continuation import GenerateConfig
+from .models.continuation import KEY_WEIGHT, MAX_KEY_WEIGHT, GenerateConfig
 from .models.event import EventModel
 from .models.file import PLAYABLE, kind_name, model_kind
 from .models.sampling import Sampling
@@ -37,7 +37,7 @@ class _OneLineUsageError(click.ClickException):
     exit_code = 2
 
 
-class _Group(click.Group):
+class _Group(Group):
     """Turns expected errors into one line (exit 1) and usage errors into one line (exit 2)."""
 
     def invoke(self, ctx):
@@ -66,7 +66,7 @@ def cli(verbose: int) -> None:
 @click.option("--model", "-m", type=click.Path(dir_okay=False),
               help="Model file, or a shipped model by name: folk (the default), melody (the first model), chorale, chorale-nade (piano-roll).")
 @click.option("--prime", "-p", type=click.Path(dir_okay=False), help="MIDI file to continue (default: a built-in motif).")
-@click.option("--out", "-o", type=click.Path(dir_okay=False), default="continuation.mid", show_default=True)
+@click.option("--out", "-o", type=OUT, default="continuation.mid", show_default=True, help="The MIDI file to write.")
 @click.option("--events", "-n", type=int, default=500, show_default=True, help="Events (note-ons and releases) to sample.")
 @click.option("--temperature", "-t", type=float, default=0.9, show_default=True,
               help="Below 1: the likelier notes (0.9 keeps folk's continuations in key: docs/models/folk.md).")
@@ -80,18 +80,21 @@ def cli(verbose: int) -> None:
 @click.option("--with-prime", is_flag=True, help="Write the prime first and the continuation after it (event models).")
 @click.option("--session-weight", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
               help="Mix a model of the prime's own intervals into every note's pitch (the Continuator's idea; 0: off).")
+@click.option("--key-weight", type=click.FloatRange(0, MAX_KEY_WEIGHT), default=KEY_WEIGHT, show_default=True,
+              help="Stay in the prime's key: its profile, to this power, on every note's pitch (0: off; the "
+                   "model alone wanders off the key: docs/models/folk.md).")
 @click.option("--free", is_flag=True, help="Draw the three heads independently, as the textbook did (impossible releases are then dropped).")
-@click.option("--plot", type=click.Path(dir_okay=False), help="Also write a piano-roll PNG here.")
+@click.option("--plot", type=OUT, help="Also write a piano-roll PNG here.")
 @click.option("--frames", type=int, default=64, show_default=True, help="Frames to sample (piano-roll models).")
 @click.option("--lyrics", "sing", is_flag=True, help="Lay lyrics on the notes, one syllable per note (lyric meta events).")
 @click.option("--lyric-model", type=click.Path(dir_okay=False), help="Lyric model for --lyrics (default: the shipped one).")
 @click.option("--lyric-prime", help="Text the lyrics follow on from.")
 @click.option("--lang", default="en_US", show_default=True, help="Hyphenation language for alphabetic lyrics (pyphen's codes).")
 def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, with_prime,
-             session_weight, free, plot, frames, sing, lyric_model, lyric_prime, lang):
+             session_weight, key_weight, free, plot, frames, sing, lyric_model, lyric_prime, lang):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     if bpm is not None and not 20 <= bpm <= 400:
-        raise ValueError("bpm must be in range 20..400")
+        raise ValueError("--bpm must be from 20 to 400")
     kind = model_kind(model)
     if kind not in ("events", rollmodel.KIND):
         raise ValueError(f"{model}: {kind_name(kind)}; segue generate plays {PLAYABLE}"
@@ -106,7 +109,8 @@ def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel
                    f"(primed with {count(primed, 'frames')})")
         return
     config = GenerateConfig(events=events, sampling=Sampling(temperature, top_k, top_p), seed=seed,
-                            max_note=max_note, constrain=not free, session_weight=session_weight)
+                            max_note=max_note, constrain=not free, session_weight=session_weight,
+                            key_weight=key_weight)
     report = gen.generate_file(out, config, model=model, prime=prime, prime_channel=channel,
                                prime_track=track, bpm=bpm, with_prime=with_prime, plot=plot, lyricist=lyricist)
     click.echo(f"wrote {report.out}: {count(report.notes, 'notes')} from {count(report.events, 'events')} "
@@ -181,24 +185,30 @@ def ports(backend):
                                             "note, re-pedalled at each bar line, lifted at their end.")
 @click.option("--temperature", "-t", type=float, default=0.9, show_default=True,
               help="Below 1: the likelier notes (0.9 keeps folk's continuations in key: docs/models/folk.md).")
-@click.option("--top-k", type=int, default=0, show_default=True)
-@click.option("--top-p", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=int, default=0, show_default=True, help="Draw each note from its k likeliest choices (0: all).")
+@click.option("--top-p", type=float, default=1.0, show_default=True,
+              help="Draw each note from its likeliest choices that add up to this probability (1: all).")
 @click.option("--seed", type=int, help="Random seed, for repeatable answers.")
 @click.option("--channel", type=CHANNEL, default=0, show_default=True, help="Output channel.")
 @click.option("--listen", type=CHANNEL, multiple=True, help="Channel to listen to (repeatable; default: all but drums).")
-@click.option("--velocity-scale", type=float, default=1.0, show_default=True)
+@click.option("--velocity-scale", type=float, default=1.0, show_default=True,
+              help="Multiply the answers' velocities (above 1: louder; clipped at 127).")
 @click.option("--session-weight", type=float, default=0.0, show_default=True,
               help="Mix a model of what the player played in this jam into every answer note's pitch (0..0.9; 0: off).")
+@click.option("--key-weight", type=float, default=KEY_WEIGHT, show_default=True,
+              help="Keep answers in the key of the player's last notes: its profile, to this power, on every "
+                   "note's pitch (0..4; 0: off).")
 @click.option("--max-note", type=float, default=4.0, show_default=True, help="Longest answer note, seconds.")
 @click.option("--grid", type=click.Choice(["beat", "bar", "off"]), default="beat", show_default=True,
               help="With MIDI clock coming in (or --bpm), start answers on the next beat or bar.")
 @click.option("--bpm", type=click.FloatRange(20, 400), help="Internal tempo when no MIDI clock comes in (grid, beats, bars).")
-@click.option("--beats-per-bar", type=click.IntRange(1, 32), default=4, show_default=True)
+@click.option("--beats-per-bar", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="The bar for --grid bar, lengths in bars and the model's bar position, with --bpm or MIDI clock.")
 @click.option("--link", is_flag=True, help="Join an Ableton Link session: its tempo and beat place the answers "
                                            "(MIDI clock wins when it runs; needs pip install 'segue[link]').")
 @click.option("--record", type=click.Path(dir_okay=False), help="Record the session (player and segue tracks) to this MIDI file.")
 @click.option("--replay", type=click.Path(dir_okay=False), help="Play this MIDI file in as the player, answer it, then stop.")
-@click.option("--trace", type=click.Path(dir_okay=False), help="Write each answer note-on's due and send times here (benchmarks).")
+@click.option("--trace", type=OUT, help="Write each answer note-on's due and send times here (benchmarks).")
 @click.option("--status/--no-status", default=None, help="A live status line on stderr (default: when it is a terminal).")
 @click.option("--lyrics", "sing", is_flag=True, help="Sing each answer: a line of lyrics, one syllable per note, shown and recorded.")
 @click.option("--lyric-model", type=click.Path(dir_okay=False), help="Lyric model for --lyrics (default: the shipped one).")
@@ -224,8 +234,8 @@ def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime,
 
 def _jam(model, backend, input_name, output_name, mode, voicing, silence, turn_threshold, length, play_along, thru, pedal,
          link, temperature, top_k,
-         top_p, seed, channel, listen, velocity_scale, session_weight, max_note, grid, bpm, beats_per_bar, record, replay,
-         trace, status, controls, lyricist=None):
+         top_p, seed, channel, listen, velocity_scale, session_weight, key_weight, max_note, grid, bpm, beats_per_bar, record,
+         replay, trace, status, controls, lyricist=None):
     if grid not in ("beat", "bar", "off"):  # a config file can hold any string
         raise ValueError("grid must be beat, bar or off")
     if mode not in (*MODES, "harmonize"):
@@ -238,7 +248,8 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, turn_t
     config = JamConfig(length=Span.parse(length), sampling=Sampling(temperature, top_k, top_p), seed=seed,
                        max_note=max_note, channel=channel, listen=tuple(listen) or None, velocity_scale=velocity_scale,
                        grid={"beat": 1.0, "bar": float(beats_per_bar), "off": None}[grid], bpm=bpm,
-                       beats_per_bar=beats_per_bar, thru=thru, session_weight=session_weight, pedal=pedal)
+                       beats_per_bar=beats_per_bar, thru=thru, session_weight=session_weight, key_weight=key_weight,
+                       pedal=pedal)
     if silence == "model":
         call = CallAndResponse(turn=TurnRule(threshold=turn_threshold), barge_in=not play_along)
     else:

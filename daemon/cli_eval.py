@@ -7,12 +7,13 @@ import time
 import click
 import numpy as np
 
-from .cli_offline import CHANNEL, TRACK, _torch_side
+from .cli_offline import CHANNEL, TRACK, Group, _torch_side
 from .models import roll as rollmodel
+from .models.continuation import KEY_WEIGHT, MAX_KEY_WEIGHT
 from .models.event import EventModel
 
 
-@click.group("eval")
+@click.group("eval", cls=Group)
 def evaluate():
     """Measure trained models on held-out data (checkpoints need the training extra; `roll` and
     `lyrics` read model files with the runtime alone)."""
@@ -211,7 +212,9 @@ def eval_markov(corpus, split, order, session_weight):
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
 @click.option("--order", type=click.IntRange(1, 8), default=4, show_default=True, help="The Markov baseline's order.")
 @click.option("--session-weight", type=click.FloatRange(0, 1, max_open=True), default=0.3, show_default=True)
-def eval_corpus(model, corpus, split, order, session_weight):
+@click.option("--key-weight", type=click.FloatRange(0, MAX_KEY_WEIGHT), default=KEY_WEIGHT, show_default=True,
+              help="Also score the model with the profile of the key heard so far, to this power (0: not).")
+def eval_corpus(model, corpus, split, order, session_weight, key_weight):
     """A melody model file (a path or a shipped name) on CORPUS's held-out pieces through onnxruntime:
     pitch NLL per note-on and top-1 per collection, beside the interval Markov baseline trained on
     the train split, each alone and with a session model; time NLL per event. No torch needed."""
@@ -227,6 +230,8 @@ def eval_corpus(model, corpus, split, order, session_weight):
     if session_weight:
         columns[f"Markov + session {session_weight:g}"] = me.score_markov(markov, held_out, session_weight)
         columns[f"{net.path.name} + session {session_weight:g}"] = me.score_model(net, held_out, session_weight)["pitch"]
+    if key_weight:
+        columns[f"{net.path.name} + key {key_weight:g}"] = me.score_model(net, held_out, key_weight=key_weight)["pitch"]
     click.echo(f"{corpus} {split}: {len(held_out)} pieces; pitch, per note-on")
     click.echo(me.format_scores(columns))
     unit = "beat" if net.codec.time_unit == "beats" else "second"

@@ -25,6 +25,18 @@ TRAIN_EXTRA = "pip install 'segue[train]' (in a clone of segue: pip install -e '
 PARITY = 1e-3  # `export --check`: the largest logit, bias or state difference between torch and onnxruntime
 
 
+class Group(click.Group):
+    """A command group that lists its commands with their whole first sentence, wrapped (click's
+    default cuts it to fit one line, mid-word)."""
+
+    def format_commands(self, ctx, formatter):
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, cmd.get_short_help_str(limit=300)) for name, cmd in commands if cmd and not cmd.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 class OutFile(click.Path):
     """A file to write, whose folder must exist and be writable now, not after an hour of training."""
 
@@ -132,7 +144,7 @@ def _torch_side(module: str):
                            f"{TRAIN_EXTRA}") from None
 
 
-@click.group()
+@click.group(cls=Group)
 def train():
     """Train models (needs the training extra: pip install 'segue[train]', or -e '.[train]' in a clone)."""
 
@@ -298,7 +310,7 @@ def train_lyrics(corpus, out, input_, init, run, **options):
                f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
 
 
-@click.group()
+@click.group(cls=Group)
 def data():
     """Build training corpora (needs the training extra)."""
 

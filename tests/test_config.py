@@ -84,5 +84,5 @@ def test_the_session_control_sets_the_session_models_weight():
 
     assert settings(JamConfig(), "session", 127).session_weight == 0.9
     assert settings(JamConfig(), "session", 0).session_weight == 0.0
-    with pytest.raises(ValueError, match="session weight must be in range 0..1"):
+    with pytest.raises(ValueError, match="--session-weight must be from 0 to less than 1"):
         JamConfig(session_weight=1.0)

@@ -167,7 +167,7 @@ def test_the_session_model_pulls_the_continuation_toward_the_primes_own_interval
         return hits / total
 
     assert share(0.9) > share(0.0) + 0.2
-    with pytest.raises(ValueError, match="session weight must be in range 0..1"):
+    with pytest.raises(ValueError, match="--session-weight must be from 0 to less than 1"):
         GenerateConfig(session_weight=1.0)
 
 

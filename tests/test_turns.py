@@ -39,7 +39,7 @@ def test_the_answer_by_bound_follows_the_tempo_and_bad_values_are_named():
     undecided = [0.1, 0.1, 0.2, 0.2, 0.2, 0.1, 0.1]
     rule = TurnRule(threshold=0.05)
     assert rule.wait(logits(undecided), SECONDS * 2, 1.0) == pytest.approx(2 * rule.wait(logits(undecided), SECONDS, BEAT))
-    with pytest.raises(ValueError, match="turn threshold"):
+    with pytest.raises(ValueError, match="--turn-threshold"):
         TurnRule(threshold=1.5)
     with pytest.raises(ValueError, match="phrase break"):
         TurnRule(phrase_break=0)

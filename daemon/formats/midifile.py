@@ -67,7 +67,7 @@ def read_notes(
     if track is not None and not 0 <= track < len(midi.tracks):
         raise MidiFileError(f"{path}: track must be in range 0..{len(midi.tracks) - 1}")
     if channel is not None and not 0 <= channel <= 15:
-        raise MidiFileError("channel must be in range 0..15")
+        raise MidiFileError("--channel must be from 0 to 15")
 
     tempos: list[tuple[int, int]] = []  # (tick, microseconds per beat)
     notes: list[tuple[int, int, int, int, int]] = []  # (tick, order, pitch, velocity, channel)

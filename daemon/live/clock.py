@@ -125,7 +125,7 @@ class InternalClock:
 
     def __init__(self, bpm: float, origin: float):
         if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
-            raise ValueError("bpm must be in range 20..400")
+            raise ValueError("--bpm must be from 20 to 400")
         self.beat_seconds, self.origin = 60.0 / bpm, origin
 
     @property

@@ -24,7 +24,7 @@ from .controls import CONTROLS
 OPTIONS = {
     "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
     "play_along": bool, "temperature": float, "top_k": int, "top_p": float, "seed": int, "channel": int,
-    "velocity_scale": float, "session_weight": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
+    "velocity_scale": float, "session_weight": float, "key_weight": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
     "mode": str, "voicing": str, "bpm": float, "thru": bool, "pedal": bool, "link": bool, "status": bool, "turn_threshold": float,
 }
 ALIASES = {"input": "input_name", "output": "output_name"}

@@ -22,9 +22,10 @@ import numpy as np
 from ..formats.midifile import DRUM_CHANNEL, NoteMessage
 from ..formats.notes import NoteGuard
 from ..formats.units import within
-from ..models.continuation import MAX_NOTE, GenerateConfig, NoteDraw, sample_events
+from ..models.continuation import KEY_WEIGHT, MAX_KEY_WEIGHT, MAX_NOTE, GenerateConfig, NoteDraw, sample_events
 from ..models.cursor import Cursor
 from ..models.event import EventModel
+from ..models.key import KeyTracker
 from ..models.markov import VariableOrderMarkov
 from ..models.sampling import GumbelNoise, Sampling
 from . import controls as cc
@@ -68,27 +69,29 @@ class JamConfig:
     beats_per_bar: int = 4
     thru: bool = False  # pass the player's notes to the output
     session_weight: float = 0.0  # the session model's share of each answer note's pitch (0: off)
+    key_weight: float = KEY_WEIGHT  # the player's key's profile, to this power, on each answer note's pitch
     pedal: bool = False  # the machine plays with the sustain pedal, re-pedalled at each bar line
 
     def __post_init__(self):
         if not isinstance(self.length, Span):
             object.__setattr__(self, "length", Span.parse(self.length))
         if not 0 <= self.channel <= 15 or any(not 0 <= c <= 15 for c in self.listen or ()):
-            raise ValueError("channel must be in range 0..15")
-        within("velocity scale", self.velocity_scale, 0, 10, above=True)
+            raise ValueError("--channel must be from 0 to 15")
+        within("--velocity-scale", self.velocity_scale, 0, 10, above=True)
         if self.seed is not None:
-            within("seed", self.seed, 0, 2**63 - 1)
-        within("max-note", self.max_note, 0, MAX_NOTE, above=True)
+            within("--seed", self.seed, 0, 2**63 - 1)
+        within("--max-note", self.max_note, 0, MAX_NOTE, above=True)
         low, high = LENGTHS[self.length.unit]
-        within(f"length in {self.length.unit}", self.length.value, low, high)
+        within(f"--length in {self.length.unit}", self.length.value, low, high)
         if self.grid is not None:
-            within("grid", self.grid, 0, 32, above=True)
+            within("--grid", self.grid, 0, 32, above=True)
         if self.bpm is not None and not BPM_RANGE[0] <= self.bpm <= BPM_RANGE[1]:
-            raise ValueError("bpm must be in range 20..400")
+            raise ValueError("--bpm must be from 20 to 400")
         if not 1 <= self.beats_per_bar <= 32:
-            raise ValueError("beats per bar must be in range 1..32")
+            raise ValueError("--beats-per-bar must be from 1 to 32")
         if not 0 <= self.session_weight < 1:
-            raise ValueError("session weight must be in range 0..1 (1 excluded)")
+            raise ValueError("--session-weight must be from 0 to less than 1")
+        within("--key-weight", self.key_weight, 0, MAX_KEY_WEIGHT)
 
 
 @dataclass
@@ -146,7 +149,8 @@ class Engine:
         # The session model outlives a model reload or a re-priming: it is what this jam taught.
         before = getattr(self, "cursor", None)
         session = before.session if before is not None else VariableOrderMarkov(order=4, window=SESSION)
-        self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session)
+        key = before.key if before is not None else KeyTracker()
+        self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session, key=key)
 
     def _place(self, at: float) -> float | None:
         """The cursor's tempo and bar position for an event at `at` (monotonic s); returns the beats
@@ -374,10 +378,11 @@ class Engine:
         scale = self.cursor.scale
         events, played = self.codec.encode_timed([replace(n, time=n.time / scale) for n in notes])
         self.stream = self.model.stream()
-        session, self.cursor.session = self.cursor.session, None  # it heard these notes already
+        # The session model and the key heard these notes already (and must not learn the machine's).
+        (session, key), self.cursor.session, self.cursor.key = (self.cursor.session, self.cursor.key), None, None
         self.cursor.reference = None
         rows = self.cursor.rows(events, first=first or 0.0)
-        self.cursor.session = session
+        self.cursor.session, self.cursor.key = session, key
         self.logits = self.stream.prime(rows)
         self.steps += 1
         # The decoded clock, as encode() keeps it: the first event's time plus every gap's class value.
@@ -441,7 +446,8 @@ class Engine:
         cfg = self.config
         timed = cfg.length.unit != "events"
         gen = GenerateConfig(events=MAX_EVENTS if timed else int(cfg.length.value), sampling=cfg.sampling,
-                             max_note=cfg.max_note, channel=cfg.channel, session_weight=cfg.session_weight)
+                             max_note=cfg.max_note, channel=cfg.channel, session_weight=cfg.session_weight,
+                             key_weight=cfg.key_weight)
         due = now if due is None else due
         start = self._grid(self.clock() + SLACK)
         log.debug("answering: due %.3f, start %.3f, %s", due, start, self.tempo.describe())
@@ -549,7 +555,8 @@ class Engine:
             self._place(at)
             base_pitch = self.cursor.base
             prior = self.cursor.prior(codec.pitch_classes) if cfg.session_weight else None
-            pitch, vel = voice.draw.note(self.logits, base_pitch, prior, cfg.session_weight)
+            key = self.cursor.key_prior(codec.pitch_classes, cfg.key_weight)
+            pitch, vel = voice.draw.note(self.logits, base_pitch, prior, cfg.session_weight, key)
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
             struck = NoteMessage(at, pitch + base_pitch, codec.velocity_value(vel), cfg.channel)

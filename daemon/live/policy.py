@@ -48,7 +48,7 @@ class CallAndResponse:
             self.silence, self.turn = 0.6, self.turn or TurnRule()
         self.silence = _span(self.silence)
         low, high = SILENCES[self.silence.unit]
-        within(f"silence in {self.silence.unit}", self.silence.value, low, high)
+        within(f"--silence in {self.silence.unit}", self.silence.value, low, high)
 
     def on_player(self, engine: Engine, now: float) -> None:
         if self.barge_in and engine.answering:

@@ -38,7 +38,7 @@ class TurnRule:
     slack: float = 0.05  # ... seconds: the player's timing around the grid
 
     def __post_init__(self):
-        within("turn threshold", self.threshold, 0, 1, above=True)
+        within("--turn-threshold", self.threshold, 0, 1, above=True)
         within("phrase break in beats", self.phrase_break, 0, 16, above=True)
         within("answer-by in beats", self.answer_by, 0, 16, above=True)
         within("shortest turn wait", self.shortest, 0, 10)

@@ -15,7 +15,9 @@ from .event import EventModel, EventStream
 from .sampling import GumbelNoise, Sampling
 
 MAX_NOTE = 60.0  # seconds: the longest note a model may hold
-MAX_EVENTS = 10_000_000  # events one generation samples at most (the file is written as it goes)
+MAX_EVENTS = 10_000_000
+KEY_WEIGHT = 0.5  # measured: docs/models/folk.md
+MAX_KEY_WEIGHT = 4.0  # events one generation samples at most (the file is written as it goes)
 
 
 @dataclass(frozen=True)
@@ -29,16 +31,18 @@ class GenerateConfig:
     constrain: bool = True  # releases name sounding pitches, strikes silent ones (the codec's invariant)
     channel: int = 0  # output channel
     session_weight: float = 0.0  # the session model's share of each strike's pitch distribution (0: off)
+    key_weight: float = KEY_WEIGHT  # the heard key's profile, to this power, times each strike's pitch distribution
 
     def __post_init__(self):
-        within("events", self.events, 1, MAX_EVENTS)
-        within("max-note", self.max_note, 0, MAX_NOTE, above=True)
+        within("--events", self.events, 1, MAX_EVENTS)
+        within("--max-note", self.max_note, 0, MAX_NOTE, above=True)
         if self.seed is not None:
-            within("seed", self.seed, 0, 2**63 - 1)
+            within("--seed", self.seed, 0, 2**63 - 1)
         if not 0 <= self.channel <= 15:
-            raise ValueError("channel must be in range 0..15")
+            raise ValueError("--channel must be from 0 to 15")
         if not 0 <= self.session_weight < 1:
-            raise ValueError("session weight must be in range 0..1 (1 excluded: the network always has a say)")
+            raise ValueError("--session-weight must be from 0 to less than 1 (the network always has a say)")
+        within("--key-weight", self.key_weight, 0, MAX_KEY_WEIGHT)
 
 
 @dataclass
@@ -117,7 +121,8 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
         draw.now(clock)
         base = cursor.base
         prior = cursor.prior(codec.pitch_classes) if config.session_weight else None
-        pitch, vel = draw.note(logits, base, prior, config.session_weight)
+        key = cursor.key_prior(codec.pitch_classes, config.key_weight)
+        pitch, vel = draw.note(logits, base, prior, config.session_weight, key)
         if keep:
             events.append((pitch, vel, gap))
         out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
@@ -198,10 +203,11 @@ class NoteDraw:
         return self.sampling.pick(self.model.heads(logits)[2], self.noise)
 
     def note(self, logits: np.ndarray, base: int, prior: np.ndarray | None = None,
-             prior_weight: float = 0.0) -> tuple[int, int]:
+             prior_weight: float = 0.0, key: np.ndarray | None = None) -> tuple[int, int]:
         """(pitch class, velocity class) of the next event, its gap already drawn and `now` told;
         class 0 stands for pitch `base`. `prior`: a distribution over the pitch classes (the session
-        model's) that takes `prior_weight` of a strike's pitch distribution."""
+        model's) that takes `prior_weight` of a strike's pitch distribution. `key`: log-weights over
+        the pitch classes (the heard key's) added to a strike's logits."""
         pitch_logits, vel_logits, _ = self.model.heads(logits)
         pick, at = self.sampling.pick, slice(self._pad + base, self._pad + base + self.size)
         if not self.constrain:
@@ -214,6 +220,8 @@ class NoteDraw:
             p = np.exp(pitch_logits - pitch_logits.max())
             mixed = (1 - prior_weight) * p / p.sum() + prior_weight * prior
             pitch_logits = np.log(np.maximum(mixed, 1e-30)).astype(np.float32)
+        if key is not None:
+            pitch_logits = pitch_logits + key
         silent = self._strike[at]
         if not self._holding:
             return pick(pitch_logits, self.noise, silent), vel

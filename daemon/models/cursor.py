@@ -5,7 +5,7 @@ gaps in seconds. The metrical model (EventCodec.beats) needs its place: the last
 pitch classes are intervals from it), the clock in beats and the bar (its time classes are beats,
 and it hears the position in the bar and the bar's length), and the absolute pitch it hears.
 
-A cursor can also keep a session model: a variable-order Markov model of the intervals struck in
+A cursor can also keep the key of what it heard (models/key.py), and a session model: a variable-order Markov model of the intervals struck in
 this stream (the prime, the player, the continuation so far), whose distribution `prior` gives in the
 model's pitch classes, to mix with the network's (the Continuator's idea; models/markov.py).
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..formats.codec import EventCodec, meter_class, position_class
+from .key import KeyTracker
 from .markov import MAX_INTERVAL, VariableOrderMarkov, interval_symbol
 
 
@@ -22,11 +23,12 @@ class Cursor:
 
     def __init__(self, codec: EventCodec, beat_seconds: float = 0.5, bar_beats: float | None = None,
                  heard: bool = False, reference: int | None = None, beats: float = 0.0,
-                 session: VariableOrderMarkov | None = None):
+                 session: VariableOrderMarkov | None = None, key: KeyTracker | None = None):
         self.codec, self.beat_seconds, self.bar_beats, self.heard = codec, beat_seconds, bar_beats, heard
         self.reference = reference  # the last struck pitch (interval models; the session model's too)
         self.beats = beats  # the clock, in beats from the first bar line (beat-timed models)
         self.session = session
+        self.key = key  # the key of what was heard (models/key.py)
 
     @property
     def base(self) -> int:
@@ -72,6 +74,8 @@ class Cursor:
         if velocity:
             if self.session is not None and self.reference is not None:
                 self.session.observe(interval_symbol(pitch - self.reference), learn=learn)
+            if learn and self.key is not None:
+                self.key.hear(pitch)
             self.reference = pitch
         return row
 
@@ -85,6 +89,10 @@ class Cursor:
         p = np.zeros(size)
         p[ok] = self.session.distribution()[steps[ok]]
         return p / p.sum() if p.sum() > 0 else None
+
+    def key_prior(self, size: int, weight: float) -> np.ndarray | None:
+        """Log-weights of the heard key over the `size` pitch classes from `base` (None without a key)."""
+        return None if self.key is None else self.key.log_prior(self.base, size, weight)
 
     def rows(self, events: np.ndarray, first: float = 0.0) -> np.ndarray:
         """(N, 3) events of the absolute codec's classes (EventCodec.encode_timed, times in this

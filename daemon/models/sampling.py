@@ -19,11 +19,11 @@ class Sampling:
     top_p: float = 1.0  # 1.0 = no nucleus cut
 
     def __post_init__(self):
-        within("temperature", self.temperature, 0, MAX_TEMPERATURE, above=True)
+        within("--temperature", self.temperature, 0, MAX_TEMPERATURE, above=True)
         if not isinstance(self.top_k, int) or self.top_k < 0:
-            raise ValueError("top-k must be >= 0 (0 keeps every class)")
+            raise ValueError("--top-k must be 0 or more (0 keeps every class)")
         if not 0 < self.top_p <= 1:
-            raise ValueError("top-p must be in range (0, 1]")
+            raise ValueError("--top-p must be more than 0 and at most 1")
 
     @property
     def plain(self) -> bool:

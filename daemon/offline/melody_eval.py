@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.key import KeyTracker
 from ..models.markov import MAX_INTERVAL, VariableOrderMarkov, interval_symbol
 
 
@@ -95,10 +96,12 @@ def model_events(net, piece: dict) -> np.ndarray:
 
 
 def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_order: int = 4,
-                window: int = 2000) -> dict[str, dict[str, Score]]:
+                window: int = 2000, key_weight: float = 0.0) -> dict[str, dict[str, Score]]:
     """A model file through onnxruntime on `pieces`, each streamed from its start: per collection,
     pitch on note-ons (as the Markov baseline is scored), and time per event. With `session_weight`,
-    the pitch head is mixed with a session model that learns the piece's intervals as it streams."""
+    the pitch head is mixed with a session model that learns the piece's intervals as it streams;
+    with `key_weight`, it is weighted by the profile of the key of the notes heard so far (as
+    `segue generate` and `segue jam` draw), and renormalised."""
     codec = net.codec
     middle = codec.pitch_classes // 2
     pitch_scores: dict[str, Score] = defaultdict(Score)
@@ -107,6 +110,7 @@ def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_or
         rows = model_events(net, piece)
         stream = net.stream()
         session = VariableOrderMarkov(order=session_order, window=window) if session_weight else None
+        key = KeyTracker() if key_weight else None
         reference = None
         logits = None
         for i, row in enumerate(rows):
@@ -125,11 +129,18 @@ def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_or
                         ok = (where >= 0) & (where < len(q))
                         q[where[ok]] = session.distribution()[ok]
                         p = (1 - session_weight) * p + session_weight * q / max(q.sum(), 1e-12)
+                    prior = None if key is None else key.log_prior(
+                        reference - middle if codec.pitch_mode == "interval" else codec.low, len(p), key_weight)
+                    if prior is not None:
+                        p = p * np.exp(prior)
+                        p = p / p.sum()
                     for key in (piece["collection"], "all"):
                         pitch_scores[key].add(p, int(row[0]))
             if row[1] > 0:
                 if session is not None and reference is not None:
                     session.observe(interval_symbol(pitch - reference))
+                if key is not None:
+                    key.hear(pitch)
                 reference = pitch
             logits = stream.advance(*(int(x) for x in row))
     return {"pitch": dict(pitch_scores), "time": dict(time_scores)}
