@@ -1,6 +1,15 @@
-"""Shared fixtures: the shared data sets and one small trained + exported model per session."""
+"""Shared fixtures: the shared data sets, the small model files the runtime tests play, and small
+models trained with torch for the tests of training and export.
+
+Markers (pyproject.toml): `jack` (a real JACK server), `training` (torch). A test that needs torch is
+marked by the fixtures it uses or by its module; without torch it is skipped. A test that needs
+../shared/data and finds it missing is skipped with one line naming the folder, unless
+SEGUE_REQUIRE_DATA is set (CI sets it): then it fails.
+"""
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -10,18 +19,60 @@ DATA = ROOT.parent / "shared" / "data"
 MIDI = DATA / "midi"
 KREBS = MIDI / "krebs.mid"
 ALLEGRO = MIDI / "allegroconspirito.mid"
+MODELS = Path(__file__).resolve().parent / "models"  # committed; rebuilt by tests/models/build.py
+SHIPPED = ROOT / "daemon" / "models"
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+# Fixtures that train with torch: a test that uses one is a `training` test.
+TORCH_FIXTURES = {"small_checkpoint", "exported_model", "small_rbm", "small_roll_model", "small_nade",
+                  "small_nade_model", "small_lyrics", "exported_lyric_model"}
+
+
+# Modules that train or export with torch throughout, and the ones that run a JACK server.
+TORCH_MODULES = ["test_counting.py", "test_distributed.py", "test_export.py", "test_melodies.py", "test_metrical.py",
+                 "test_nade.py", "test_rnnrbm.py", "test_training.py"]
+JACK_MODULES = ["test_jam_jack.py", "test_reliability.py"]
+collect_ignore = [] if HAS_TORCH else TORCH_MODULES  # they import torch
+
+
+def pytest_report_header(config):
+    if not HAS_TORCH:
+        return f"no torch here: {len(TORCH_MODULES)} modules of training tests are not collected"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.path.name
+        if module in TORCH_MODULES or TORCH_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.training)
+        if module in JACK_MODULES:
+            item.add_marker(pytest.mark.jack)
+        if item.get_closest_marker("training") and not HAS_TORCH:
+            item.add_marker(pytest.mark.skip(reason="needs torch: pip install -e '.[train]'"))
+
+
+def shared(path: Path) -> Path:
+    """A file or folder of ../shared/data: skipped when missing (failed with SEGUE_REQUIRE_DATA)."""
+    if not path.exists():
+        message = f"shared data missing: {path} (the project's data sets, beside this clone: data/README.md)"
+        if os.environ.get("SEGUE_REQUIRE_DATA"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture(scope="session")
 def krebs() -> Path:
-    assert KREBS.is_file(), f"shared data missing: {KREBS}"
-    return KREBS
+    return shared(KREBS)
 
 
 @pytest.fixture(scope="session")
 def allegro() -> Path:
-    assert ALLEGRO.is_file(), f"shared data missing: {ALLEGRO}"
-    return ALLEGRO
+    return shared(ALLEGRO)
+
+
+@pytest.fixture(scope="session")
+def jsb() -> Path:
+    return shared(DATA / "polyphonic" / "jsb_chorales.json")
 
 
 @pytest.fixture(scope="session")
@@ -35,21 +86,43 @@ def small_checkpoint(tmp_path_factory, krebs) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_model(small_checkpoint) -> Path:
+def exported_model(small_checkpoint) -> Path:
     from segue.export.onnx import export_melody
 
     return export_melody(small_checkpoint, small_checkpoint.with_suffix(".onnx"), command="pytest")
 
 
 @pytest.fixture(scope="session")
-def small_rbm(tmp_path_factory):
+def small_model() -> Path:
+    """An event model file (the recipe of small_checkpoint, committed: no torch needed to play it)."""
+    return MODELS / "krebs-tiny.onnx"
+
+
+@pytest.fixture(scope="session")
+def small_lyric_model() -> Path:
+    """A lyric model file (embedding 32, 64 units, 4 epochs on the anthology; committed)."""
+    return MODELS / "songci-tiny.onnx"
+
+
+@pytest.fixture(scope="session")
+def shipped_roll_model() -> Path:
+    return SHIPPED / "chorale.onnx"
+
+
+@pytest.fixture(scope="session")
+def shipped_nade_model() -> Path:
+    return SHIPPED / "chorale-nade.onnx"
+
+
+@pytest.fixture(scope="session")
+def small_rbm(tmp_path_factory, jsb):
     """A small RNN-RBM, 3 epochs on the JSB chorales' train split: (checkpoint, training record)."""
     from segue.training import polyphony
 
     out = tmp_path_factory.mktemp("rbm") / "jsb.pt"
     config = polyphony.RBMTrainConfig(hidden=40, recurrent=30, k=5, epochs=3, batch=4, lr=3e-3, valid_every=3,
                                       valid_runs=5, valid_betas=50)
-    return out, polyphony.train_rnnrbm([DATA / "polyphonic" / "jsb_chorales.json"], out, config, progress=False)
+    return out, polyphony.train_rnnrbm([jsb], out, config, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -60,13 +133,13 @@ def small_roll_model(small_rbm, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_nade(tmp_path_factory):
+def small_nade(tmp_path_factory, jsb):
     """Two epochs of a small LSTM-NADE on JSB: (checkpoint, training record)."""
     from segue.training import polyphony
 
     out = tmp_path_factory.mktemp("nade") / "jsb.pt"
     config = polyphony.NADETrainConfig(hidden=24, recurrent=24, epochs=2, chunk=50, lr=3e-3)
-    return out, polyphony.train_rnnnade([DATA / "polyphonic" / "jsb_chorales.json"], out, config, progress=False)
+    return out, polyphony.train_rnnnade([jsb], out, config, progress=False)
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +150,8 @@ def small_nade_model(small_nade) -> Path:
 
 
 def _rewrite_metadata(src: Path, dst: Path, changes: dict) -> Path:
-    """Copy a model, changing (value) or removing (None) metadata entries."""
-    import onnx
+    """Copy a model, changing (value) or removing (None) metadata entries (needs the onnx package)."""
+    onnx = pytest.importorskip("onnx", reason="rewriting a model file needs onnx: pip install -e '.[train]'")
 
     proto = onnx.load(str(src))
     meta = {p.key: p.value for p in proto.metadata_props}
@@ -101,9 +174,7 @@ def rewrite_metadata():
 
 @pytest.fixture(scope="session")
 def songci300() -> Path:
-    path = DATA / "lyrics" / "songci300.txt"
-    assert path.is_file(), f"shared data missing: {path}"
-    return path
+    return shared(DATA / "lyrics" / "songci300.txt")
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +189,7 @@ def small_lyrics(tmp_path_factory, songci300):
 
 
 @pytest.fixture(scope="session")
-def small_lyric_model(small_lyrics) -> Path:
+def exported_lyric_model(small_lyrics) -> Path:
     from segue.export.lyrics import export_lyrics
 
     return export_lyrics(small_lyrics[0], small_lyrics[0].with_suffix(".onnx"), command="pytest")

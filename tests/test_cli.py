@@ -75,6 +75,7 @@ def test_generate_and_info(small_model, krebs, tmp_path):
     assert code == 0 and "32 velocity classes" in out and "krebs.mid" in out
 
 
+@pytest.mark.training
 def test_bad_training_input(tmp_path, files):
     code, out = run("train", "melody", files["missing"], "--out", tmp_path / "c.pt")
     assert_one_line_error(code, out, "no such file or directory")

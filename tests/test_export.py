@@ -8,10 +8,10 @@ from segue.export.quantize import quantize
 from segue.training.train import load_checkpoint
 
 
-def test_parity_over_300_events_of_a_real_piece(small_checkpoint, small_model, krebs):
-    model = EventModel(small_model)
+def test_parity_over_300_events_of_a_real_piece(small_checkpoint, exported_model, krebs):
+    model = EventModel(exported_model)
     events = model.codec.encode(read_notes(krebs, channel=0))[:300]
-    worst = parity(small_checkpoint, small_model, events)
+    worst = parity(small_checkpoint, exported_model, events)
     assert worst["probs"] < 1e-5 and worst["logits"] < 1e-4 and worst["state"] < 1e-4
 
 
@@ -28,9 +28,9 @@ def test_streaming_step_equals_the_trained_sequence_model(small_checkpoint, kreb
             assert torch.allclose(step[0], whole[0, t], atol=1e-5)
 
 
-def test_int8_model_loads_and_stays_close(small_model, tmp_path, krebs):
-    q = quantize(small_model, tmp_path / "q.onnx")
-    fp, i8 = EventModel(small_model), EventModel(q)
+def test_int8_model_loads_and_stays_close(exported_model, tmp_path, krebs):
+    q = quantize(exported_model, tmp_path / "q.onnx")
+    fp, i8 = EventModel(exported_model), EventModel(q)
     assert i8.info == fp.info
     events = fp.codec.encode(read_notes(krebs, channel=0))[:100]
     a, b = fp.stream(), i8.stream()

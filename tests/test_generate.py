@@ -76,6 +76,7 @@ def test_prime_is_stepped_into_the_state(small_model, krebs):
 
 
 def test_plot_writes_a_png(small_model, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib: pip install 'segue[plot]'")
     generate_file(tmp_path / "o.mid", GenerateConfig(events=60, seed=0), model=small_model, plot=tmp_path / "o.png")
     assert (tmp_path / "o.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -177,6 +178,7 @@ def _messages(path):
 
 
 def test_the_file_written_as_it_goes_holds_what_the_whole_one_does(small_model, krebs, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib: pip install 'segue[plot]'")
     """Without --plot (or lyrics) the output is written while sampling; the messages are the same."""
     config = GenerateConfig(events=1500, seed=3)
     streamed = generate_file(tmp_path / "a.mid", config, model=small_model, prime=krebs, with_prime=True)

@@ -225,7 +225,10 @@ def test_jam_sings_each_answer_into_the_recording(jack, phrase, small_lyric_mode
     lyrics = [m.text for m in machine if m.type == "lyrics"]
     assert onsets > 0 and len(lyrics) == onsets
     sung = [line.split("♪", 1)[1].strip() for line in done.stdout.splitlines() if "♪" in line]
-    assert sung and "".join(sung) == "".join(lyrics).replace("\r", "")  # printed live: the same words
+    # Printed live as each line is written; a note then dropped as late (a busy machine) is not
+    # recorded, nor is its syllable: the recorded words are the printed ones, less those.
+    printed = iter("".join(sung))
+    assert sung and all(ch in printed for ch in "".join(lyrics).replace("\r", ""))
 
 
 def test_sigterm_keeps_the_recording(jam, phrase, tmp_path):
@@ -383,7 +386,7 @@ def test_an_output_that_vanishes_and_returns_is_reconnected(jam, phrase, jack):
 def test_harmonize_completes_the_held_chord_on_the_beat(jam, sampler, request):
     """--mode harmonize with a piano-roll model (an RNN-RBM's clamped Gibbs chain, or an LSTM-NADE's
     reweighted candidates): chords around the probe's held notes, on the --bpm grid."""
-    model = request.getfixturevalue({"rbm": "small_roll_model", "nade": "small_nade_model"}[sampler])
+    model = request.getfixturevalue({"rbm": "shipped_roll_model", "nade": "shipped_nade_model"}[sampler])
     proc, probe = jam("--mode", "harmonize", "--model", str(model), "--bpm", "240", "--channel", "1",
                       "--voicing", "48-84")
     chord = [60, 64, 67]

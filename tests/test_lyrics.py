@@ -101,6 +101,7 @@ def test_training_learns_and_is_repeatable(small_lyrics, songci300, tmp_path):
     assert clockless(a) == clockless(b)
 
 
+@pytest.mark.training
 def test_corpus_too_small_or_unusable_is_one_line(tmp_path, capsys):
     (tmp_path / "tiny.txt").write_text("明月几时有")
     (tmp_path / "bin.txt").write_bytes(b"\x00\x01\x02" * 100)
@@ -111,6 +112,7 @@ def test_corpus_too_small_or_unusable_is_one_line(tmp_path, capsys):
 
 
 # -- export and runtime -------------------------------------------------------------------------
+@pytest.mark.training
 @pytest.mark.parametrize("cell,inp", [("rnn", "onehot"), ("gru", "embedding"), ("lstm", "onehot")])
 def test_export_parity_for_every_cell(cell, inp, songci300, tmp_path):
     from segue.export.lyrics import export_lyrics, parity
@@ -126,13 +128,13 @@ def test_export_parity_for_every_cell(cell, inp, songci300, tmp_path):
     assert len(net.codec) == 300 and set(net.state_shapes) == ({"h", "c"} if cell == "lstm" else {"h"})
 
 
-def test_runtime_scores_the_split_as_torch_does(small_lyrics, small_lyric_model, songci300):
+def test_runtime_scores_the_split_as_torch_does(small_lyrics, exported_lyric_model, songci300):
     from segue.training.lyrics import evaluate, load, load_corpus
 
     ckpt = load(small_lyrics[0])
     corpus = load_corpus(songci300, ckpt.train, ckpt.codec)
     want = evaluate(ckpt.model, corpus)
-    got = lyricmodel.bits_per_char(lyricmodel.LyricModel(small_lyric_model), corpus.ids, corpus.valid)
+    got = lyricmodel.bits_per_char(lyricmodel.LyricModel(exported_lyric_model), corpus.ids, corpus.valid)
     assert got["chars"] == want["chars"] and got["bpc"] == pytest.approx(want["bpc"], abs=1e-4)
 
 

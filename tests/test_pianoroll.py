@@ -4,11 +4,11 @@ import pytest
 from segue.daemon.formats import pianoroll
 from segue.daemon.formats.midifile import NoteMessage, write_notes
 
-from tests.conftest import DATA
+from tests.conftest import DATA, shared
 
 
 def test_benchmark_json_matches_its_published_counts():
-    data = pianoroll.load_json(DATA / "polyphonic" / "jsb_chorales.json")
+    data = pianoroll.load_json(shared(DATA / "polyphonic" / "jsb_chorales.json"))
     assert [len(data[s]) for s in pianoroll.SPLITS] == [229, 76, 77]
     assert [sum(len(p) for p in data[s]) for s in pianoroll.SPLITS] == [13807, 4602, 4725]
     assert all(p.shape[1] == 88 and p.dtype == bool for p in data["train"])

@@ -46,6 +46,23 @@ def test_lyrics_land_at_their_notes_and_a_barge_in_drops_the_unsung(tmp_path):
         [("lyrics", "la"), ("note_on", None)]
 
 
+def test_a_lyric_goes_only_with_its_note_on(tmp_path):
+    """A note the scheduler never sent (dropped as late on a busy machine, or due after the session
+    ended) takes its syllable with it: every recorded lyric has its note-on."""
+    clock = FakeClock()
+    rec = Recorder(tmp_path / "s.mid", every=60, clock=clock)
+    for at, pitch, text in [(101.0, 60, "la"), (101.5, 62, "li"), (102.0, 64, "lo"), (103.0, 65, "lu")]:
+        rec.lyric(text, at=at, pitch=pitch)
+    rec.machine(mido.Message("note_on", note=60, velocity=80), at=101.001)
+    # 62 at 101.5 was dropped as late: the next note-on to go out is 64's
+    rec.machine(mido.Message("note_on", note=64, velocity=80), at=102.0)
+    rec.machine(mido.Message("note_off", note=64), at=102.5)  # and 65's never went out
+    rec.close()
+    track = mido.MidiFile(tmp_path / "s.mid", charset="utf-8").tracks[1]
+    assert [(m.type, getattr(m, "text", getattr(m, "note", None))) for m in track if m.type in ("lyrics", "note_on")
+            and (m.type == "lyrics" or m.velocity)] == [("lyrics", "la"), ("note_on", 60), ("lyrics", "lo"), ("note_on", 64)]
+
+
 def test_a_killed_session_is_recovered_up_to_its_last_flush(tmp_path):
     """SIGKILL: no close, the journal holds every flushed event, a cut last event is left out."""
     clock, path = FakeClock(), tmp_path / "s.mid"

@@ -480,7 +480,8 @@ class Engine:
                  self.last_decision_ms)
         if self.lyricist is not None:  # after every note is with the scheduler: words never delay notes
             try:
-                self.lyricist.line([start + n.time for n in result.notes if n.velocity])
+                struck = [n for n in result.notes if n.velocity]
+                self.lyricist.line([start + n.time for n in struck], [n.pitch for n in struck])
             except Exception:  # words are a side show: never let them stop the music
                 log.exception("could not write lyrics for answer %d", self.answers)
 

@@ -26,6 +26,7 @@ TEMPO = 500_000  # 120 bpm: 960 ticks a second
 TICKS_PER_SECOND = TICKS_PER_BEAT * 1_000_000 // TEMPO
 TRACKS = ("player", "segue")
 RECORDED = ("note_on", "note_off", "control_change", "pitchwheel", "program_change")
+LYRIC_SLACK = 0.01  # seconds: a note-on is sent at its due time or later, never this much earlier
 BACKLOG = 16 << 20  # bytes kept in memory while the disk refuses them; beyond, recording stops
 
 
@@ -84,7 +85,7 @@ class Recorder:
         self._pending = [bytearray(_opening(i)) for i in range(len(TRACKS))]  # encoded, not yet in the journal
         self._lengths = [0] * len(TRACKS)  # bytes in each journal
         self._files = [open(j, "w+b") for j in journals(self.path)]  # noqa: SIM115 (closed in close())
-        self._lyrics: list[tuple[float, str]] = []  # waiting for their time (a barge-in may drop them)
+        self._lyrics: list[tuple[float, int | None, str]] = []  # (due, pitch, text): waiting for their note-on
         self._lock = threading.Lock()
         self._failing = False
         self.stopped = False  # the disk refused BACKLOG bytes: nothing more is recorded
@@ -98,10 +99,12 @@ class Recorder:
     def machine(self, msg: mido.Message, at: float | None = None) -> None:
         self._add(1, msg, at)
 
-    def lyric(self, text: str, at: float | None = None) -> None:
-        """A lyric meta event on the machine's track (UTF-8), at its note's time."""
+    def lyric(self, text: str, at: float | None = None, pitch: int | None = None) -> None:
+        """A lyric meta event on the machine's track (UTF-8) for the machine's note struck at `at`
+        (of `pitch`; None: any). It is written with that note-on when the note goes out, and never
+        without it: a note cancelled (a barge-in, the session's end) takes its syllable with it."""
         with self._lock:
-            self._lyrics.append((self.clock() if at is None else at, text))
+            self._lyrics.append((self.clock() if at is None else at, pitch, text))
             self._lyrics.sort(key=lambda e: e[0])
 
     def drop_lyrics_after(self, at: float) -> None:
@@ -117,14 +120,24 @@ class Recorder:
             return
         with self._lock:
             at = self.clock() if at is None else at
-            if track == 1:
-                self._lyrics_until(at)
+            if track == 1 and msg.type == "note_on" and msg.velocity and self._lyrics:
+                self._sing(msg.note, at)
             self._pending[track] += self._tracks[track].message(self._tick(at), msg)
 
-    def _lyrics_until(self, at: float) -> None:
-        while self._lyrics and self._lyrics[0][0] <= at:
-            when, text = self._lyrics.pop(0)
-            self._pending[1] += self._tracks[1].event(self._tick(when), meta(0x05, text.encode("utf-8")))
+    def _sing(self, pitch: int, at: float) -> None:
+        """The syllable of the machine's note-on of `pitch` sent at `at` (its due time or later), written
+        just before it. The scheduler sends in due order, so a syllable due before this one's whose
+        note never went out belongs to a cancelled note: dropped."""
+        for i, (when, wanted, text) in enumerate(self._lyrics):
+            if when > at + LYRIC_SLACK:
+                return  # no syllable is due yet: a note of another voice
+            if wanted is None or wanted == pitch:
+                unsung = i
+                del self._lyrics[:i + 1]
+                if unsung:
+                    log.debug("dropped %d lyrics of notes that never went out", unsung)
+                self._pending[1] += self._tracks[1].event(self._tick(at), meta(0x05, text.encode("utf-8")))
+                return
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):
@@ -164,7 +177,9 @@ class Recorder:
         self._stop.set()
         self._thread.join(timeout=2.0)
         with self._lock:
-            self._lyrics_until(float("inf"))
+            if self._lyrics:  # their notes never went out (the session ended first)
+                log.debug("dropped %d lyrics of notes that never went out", len(self._lyrics))
+                self._lyrics.clear()
         self.flush()
         end = max(t.tick for t in self._tracks)
         try:

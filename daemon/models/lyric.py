@@ -200,16 +200,18 @@ class Lyricist:
             self.stream.feed(prime)
         self.lines = 0
 
-    def line(self, onsets: list[float]) -> list[tuple[float, str]]:
-        """(time, lyric event text) for each onset: a line of exactly len(onsets) syllables."""
+    def line(self, onsets: list[float], pitches: list[int] | None = None) -> list[tuple[float, str]]:
+        """(time, lyric event text) for each onset: a line of exactly len(onsets) syllables. With a
+        recorder, each syllable is recorded with its note (of `pitches`, when given) as it goes out."""
         if not onsets:
             return []
         sung = sung_line(self.stream, len(onsets), self.config.sampling, self.noise, self.lang)
-        events = list(zip(sorted(onsets), karaoke(sung)))
+        order = sorted(range(len(onsets)), key=lambda i: onsets[i])
+        events = [(onsets[i], text) for i, text in zip(order, karaoke(sung))]
         self.lines += 1
         if self.recorder is not None:
-            for at, text in events:
-                self.recorder.lyric(text, at=at)
+            for i, (at, text) in zip(order, events):
+                self.recorder.lyric(text, at=at, pitch=None if pitches is None else pitches[i])
         if self.show is not None:
             self.show("".join(text for _, text in events).rstrip("\r"))
         return events
