@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from segue.daemon.models.file import FORMAT_VERSION
 from segue.daemon.models.lyric import INPUT, KIND, OUTPUT, LyricModel
 from segue.training.lyrics import CharRNN, load
 
-from .onnx import stamp
+from .onnx import export_step, stamp
 
 
 class _Step(torch.nn.Module):
@@ -34,13 +33,8 @@ def export_lyrics(checkpoint: str | Path, out: str | Path, command: str = "") ->
     names = cfg.state
     batch = 2  # traced with 2 so nothing specialises on a batch of 1; the axis is dynamic
     args = (torch.zeros(batch, dtype=torch.long), *(torch.zeros(cfg.layers, batch, cfg.hidden) for _ in names))
-    dynamic = {INPUT: {0: "batch"}, OUTPUT: {0: "batch"}} | {n: {1: "batch"} for n in names} \
-        | {f"{n}_next": {1: "batch"} for n in names}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_Step(model), args, str(out), input_names=[INPUT, *names],
-                          output_names=[OUTPUT, *(f"{n}_next" for n in names)], dynamic_axes=dynamic,
-                          opset_version=17, dynamo=False)
+    export_step(_Step(model), args, out, [INPUT, *names], [OUTPUT, *(f"{n}_next" for n in names)],
+                {INPUT: 0} | {n: 1 for n in names})
     metadata = {
         "segue.format": str(FORMAT_VERSION),
         "segue.kind": KIND,

@@ -72,17 +72,14 @@ def export_nade(checkpoint: str | Path, out: str | Path, beats: float | None = N
     config = record.get("config", {})
     beats = beats or config.get("beats", 1.0)
     state = 2 * model.config.recurrent
-    example = (torch.zeros(1, KEYS), torch.zeros(1, state), torch.ones(1, 1), torch.zeros(1, KEYS),
-               torch.zeros(1, KEYS), torch.rand(1, 1, KEYS))
+    example = (torch.zeros(2, KEYS), torch.zeros(2, state), torch.ones(2, 1), torch.zeros(2, KEYS),
+               torch.zeros(2, KEYS), torch.rand(1, 2, KEYS))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dynamic = {name: {0: "batch"} for name in NADE_INPUTS[:5]}
-    dynamic.update({"noise_v": {1: "batch"}}, **{name: {0: "batch"} for name in NADE_OUTPUTS})
-    with torch.no_grad():
-        torch.onnx.export(_Step(model), example, str(out), input_names=list(NADE_INPUTS),
-                          output_names=list(NADE_OUTPUTS),
-                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    from .onnx import stamp
+    from .onnx import export_step, stamp
+
+    export_step(_Step(model), example, out, list(NADE_INPUTS), list(NADE_OUTPUTS),
+                {name: 0 for name in NADE_INPUTS[:5]} | {"noise_v": 1})
 
     meta = {
         "segue.format": str(FORMAT_VERSION),

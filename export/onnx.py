@@ -16,6 +16,7 @@ from segue.training.train import Checkpoint, load_checkpoint
 
 log = logging.getLogger(__name__)
 STATE = ("h", "c")
+OPSET = 18
 
 
 class _Step(torch.nn.Module):
@@ -29,21 +30,34 @@ class _Step(torch.nn.Module):
         return self.model.step(pitch, velocity, time, h, c)
 
 
+def export_step(step: torch.nn.Module, example: tuple, out: str | Path, inputs: list[str], outputs: list[str],
+                batch_axes: dict[str, int]) -> Path:
+    """Write `step` (a streaming step: tensors in, tensors out) as an ONNX graph with torch's
+    torch.export-based exporter (the TorchScript one is deprecated). `example`: one tensor per input,
+    each its own tensor (torch.export takes one tensor passed twice for one input: a tuple like
+    `(zeros,) * 3` would leave a single input in the graph), with a batch of 2 (a batch of 1 would
+    be specialised); `batch_axes`: each input's batch axis, dynamic in the graph."""
+    assert len({id(t) for t in example}) == len(example), "example inputs must be distinct tensors"
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    shapes = tuple({batch_axes[name]: batch} if name in batch_axes else None for name in inputs)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(step, example, input_names=list(inputs), output_names=list(outputs),
+                                    dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, verbose=False,
+                                    external_data=False)
+        program.save(str(out), external_data=False)
+    return Path(out)
+
+
 def export_melody(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
     """Write `out` (.onnx): the streaming step plus segue metadata (codec, state, training)."""
     ckpt = load_checkpoint(checkpoint)
     model, cfg = ckpt.model.eval(), ckpt.model.config
     batch = 2  # traced with 2 so nothing specialises on a batch of 1; the axis is dynamic
-    args = (torch.zeros(batch, dtype=torch.long),) * 3 + (torch.zeros(cfg.layers, batch, cfg.hidden),) * 2
-    dynamic = {name: {0: "batch"} for name in INPUTS} | {name: {1: "batch"} for name in STATE}
-    dynamic |= {OUTPUT: {0: "batch"}} | {f"{name}_next": {1: "batch"} for name in STATE}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Step(model), args, str(out), input_names=[*INPUTS, *STATE],
-            output_names=[OUTPUT, *(f"{s}_next" for s in STATE)], dynamic_axes=dynamic,
-            opset_version=17, dynamo=False,
-        )
+    args = (*(torch.zeros(batch, dtype=torch.long) for _ in INPUTS),
+            *(torch.zeros(cfg.layers, batch, cfg.hidden) for _ in STATE))
+    export_step(_Step(model), args, out, [*INPUTS, *STATE], [OUTPUT, *(f"{s}_next" for s in STATE)],
+                {name: 0 for name in INPUTS} | {name: 1 for name in STATE})
     return stamp(out, metadata_for(ckpt, command), "segue event model: one streaming step (see segue.daemon.models.event)")
 
 
@@ -142,16 +156,11 @@ def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") 
     model, codec, record = load_model(checkpoint)
     cfg = model.config
     batch = 2
-    args = ((torch.zeros(batch, dtype=torch.long),) * 3 + (torch.zeros(cfg.layers, batch, cfg.hidden),) * 2
-            + (torch.zeros(batch, dtype=torch.long),) * len(METRICAL_INPUTS))
     names = [*INPUTS, *STATE, *METRICAL_INPUTS]
-    dynamic = {name: {0: "batch"} for name in (*INPUTS, *METRICAL_INPUTS)} | {name: {1: "batch"} for name in STATE}
-    dynamic |= {OUTPUT: {0: "batch"}} | {f"{name}_next": {1: "batch"} for name in STATE}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_MetricalStep(model.eval()), args, str(out), input_names=names,
-                          output_names=[OUTPUT, *(f"{s}_next" for s in STATE)], dynamic_axes=dynamic,
-                          opset_version=17, dynamo=False)
+    args = tuple(torch.zeros(cfg.layers, batch, cfg.hidden) if name in STATE else torch.zeros(batch, dtype=torch.long)
+                 for name in names)
+    export_step(_MetricalStep(model.eval()), args, out, names, [OUTPUT, *(f"{s}_next" for s in STATE)],
+                {name: 1 if name in STATE else 0 for name in names})
     metadata = {
         "segue.format": str(FORMAT_VERSION),
         "segue.kind": "events",

@@ -91,7 +91,7 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
     config = record.get("config", {})
     beats = beats or config.get("beats", 1.0)
     hidden, recurrent = model.config.hidden, model.config.recurrent
-    batch = 1
+    batch = 2
     example = (torch.zeros(batch, KEYS), torch.zeros(batch, recurrent), torch.ones(batch, 1),
                torch.zeros(batch, KEYS), torch.zeros(batch, KEYS))
     if temperatures > 1:
@@ -103,13 +103,10 @@ def export_rnnrbm(checkpoint: str | Path, out: str | Path, gibbs: int = 25, beat
         example += (torch.rand(gibbs, batch, hidden), torch.rand(gibbs, batch, KEYS))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dynamic = {name: {0: "batch"} for name in INPUTS[:5]}
-    dynamic.update({name: {1: "batch"} for name in inputs[5:]})
-    dynamic.update({name: {0: "batch"} for name in OUTPUTS})
-    with torch.no_grad():
-        torch.onnx.export(step, example, str(out), input_names=list(inputs), output_names=list(OUTPUTS),
-                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
-    from .onnx import stamp
+    from .onnx import export_step, stamp
+
+    export_step(step, example, out, list(inputs), list(OUTPUTS),
+                {name: 0 for name in INPUTS[:5]} | {name: 1 for name in inputs[5:]})
 
     meta = {
         "segue.format": str(FORMAT_VERSION),

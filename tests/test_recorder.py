@@ -63,6 +63,21 @@ def test_a_lyric_goes_only_with_its_note_on(tmp_path):
             and (m.type == "lyrics" or m.velocity)] == [("lyrics", "la"), ("note_on", 60), ("lyrics", "lo"), ("note_on", 64)]
 
 
+def test_words_that_come_after_their_notes_are_still_recorded_with_them(tmp_path):
+    """An answer's first notes go out while the rest is sampled; its line of words comes after."""
+    clock = FakeClock()
+    rec = Recorder(tmp_path / "s.mid", every=60, clock=clock)
+    rec.machine(mido.Message("note_on", note=60, velocity=80), at=101.002)
+    rec.machine(mido.Message("note_on", note=62, velocity=80), at=101.5)
+    for at, pitch, text in [(101.0, 60, "la"), (101.5, 62, "li"), (102.0, 64, "lo")]:
+        rec.lyric(text, at=at, pitch=pitch)
+    rec.machine(mido.Message("note_on", note=64, velocity=80), at=102.0)
+    rec.close()
+    track = mido.MidiFile(tmp_path / "s.mid", charset="utf-8").tracks[1]
+    sung = [m.text for m in track if m.type == "lyrics"]
+    assert sung == ["la", "li", "lo"] and sum(1 for m in track if m.type == "note_on" and m.velocity) == 3
+
+
 def test_a_killed_session_is_recovered_up_to_its_last_flush(tmp_path):
     """SIGKILL: no close, the journal holds every flushed event, a cut last event is left out."""
     clock, path = FakeClock(), tmp_path / "s.mid"

@@ -14,6 +14,7 @@ import io
 import logging
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import mido
@@ -27,6 +28,8 @@ TICKS_PER_SECOND = TICKS_PER_BEAT * 1_000_000 // TEMPO
 TRACKS = ("player", "segue")
 RECORDED = ("note_on", "note_off", "control_change", "pitchwheel", "program_change")
 LYRIC_SLACK = 0.01  # seconds: a note-on is sent at its due time or later, never this much earlier
+LYRIC_LATE = 1.0  # seconds: a note sent later than this after its due time is not the one (the scheduler drops it)
+STRUCK = 256  # the machine's last note-ons kept for words that come after them
 BACKLOG = 16 << 20  # bytes kept in memory while the disk refuses them; beyond, recording stops
 
 
@@ -86,6 +89,7 @@ class Recorder:
         self._lengths = [0] * len(TRACKS)  # bytes in each journal
         self._files = [open(j, "w+b") for j in journals(self.path)]  # noqa: SIM115 (closed in close())
         self._lyrics: list[tuple[float, int | None, str]] = []  # (due, pitch, text): waiting for their note-on
+        self._struck: deque[tuple[float, int]] = deque(maxlen=STRUCK)  # (sent, pitch): note-ons with no words yet
         self._lock = threading.Lock()
         self._failing = False
         self.stopped = False  # the disk refused BACKLOG bytes: nothing more is recorded
@@ -101,10 +105,17 @@ class Recorder:
 
     def lyric(self, text: str, at: float | None = None, pitch: int | None = None) -> None:
         """A lyric meta event on the machine's track (UTF-8) for the machine's note struck at `at`
-        (of `pitch`; None: any). It is written with that note-on when the note goes out, and never
-        without it: a note cancelled (a barge-in, the session's end) takes its syllable with it."""
+        (of `pitch`; None: any), written with that note-on, and never without it: a note cancelled
+        or dropped as late takes its syllable with it. The note may have gone out already (an
+        answer's first notes play while the rest is sampled, and its words come after)."""
         with self._lock:
-            self._lyrics.append((self.clock() if at is None else at, pitch, text))
+            at = self.clock() if at is None else at
+            for i, (sent, struck) in enumerate(self._struck):
+                if at - LYRIC_SLACK <= sent <= at + LYRIC_LATE and pitch in (None, struck):
+                    del self._struck[i]
+                    self._pending[1] += self._tracks[1].event(self._tick(sent), meta(0x05, text.encode("utf-8")))
+                    return
+            self._lyrics.append((at, pitch, text))
             self._lyrics.sort(key=lambda e: e[0])
 
     def drop_lyrics_after(self, at: float) -> None:
@@ -120,24 +131,24 @@ class Recorder:
             return
         with self._lock:
             at = self.clock() if at is None else at
-            if track == 1 and msg.type == "note_on" and msg.velocity and self._lyrics:
-                self._sing(msg.note, at)
+            if track == 1 and msg.type == "note_on" and msg.velocity and not self._sing(msg.note, at):
+                self._struck.append((at, msg.note))
             self._pending[track] += self._tracks[track].message(self._tick(at), msg)
 
-    def _sing(self, pitch: int, at: float) -> None:
+    def _sing(self, pitch: int, at: float) -> bool:
         """The syllable of the machine's note-on of `pitch` sent at `at` (its due time or later), written
-        just before it. The scheduler sends in due order, so a syllable due before this one's whose
-        note never went out belongs to a cancelled note: dropped."""
+        just before it; False if it has none yet. The scheduler sends in due order, so a syllable due
+        before this one's whose note never went out belongs to a cancelled note: dropped."""
         for i, (when, wanted, text) in enumerate(self._lyrics):
             if when > at + LYRIC_SLACK:
-                return  # no syllable is due yet: a note of another voice
+                return False  # no syllable is due yet: its words may still come
             if wanted is None or wanted == pitch:
-                unsung = i
+                if i:
+                    log.debug("dropped %d lyrics of notes that never went out", i)
                 del self._lyrics[:i + 1]
-                if unsung:
-                    log.debug("dropped %d lyrics of notes that never went out", unsung)
                 self._pending[1] += self._tracks[1].event(self._tick(at), meta(0x05, text.encode("utf-8")))
-                return
+                return True
+        return False
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):

@@ -110,7 +110,7 @@ def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_or
         rows = model_events(net, piece)
         stream = net.stream()
         session = VariableOrderMarkov(order=session_order, window=window) if session_weight else None
-        key = KeyTracker() if key_weight else None
+        tonality = KeyTracker() if key_weight else None
         reference = None
         logits = None
         for i, row in enumerate(rows):
@@ -129,7 +129,7 @@ def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_or
                         ok = (where >= 0) & (where < len(q))
                         q[where[ok]] = session.distribution()[ok]
                         p = (1 - session_weight) * p + session_weight * q / max(q.sum(), 1e-12)
-                    prior = None if key is None else key.log_prior(
+                    prior = None if tonality is None else tonality.log_prior(
                         reference - middle if codec.pitch_mode == "interval" else codec.low, len(p), key_weight)
                     if prior is not None:
                         p = p * np.exp(prior)
@@ -139,8 +139,8 @@ def score_model(net, pieces: list[dict], session_weight: float = 0.0, session_or
             if row[1] > 0:
                 if session is not None and reference is not None:
                     session.observe(interval_symbol(pitch - reference))
-                if key is not None:
-                    key.hear(pitch)
+                if tonality is not None:
+                    tonality.hear(pitch)
                 reference = pitch
             logits = stream.advance(*(int(x) for x in row))
     return {"pitch": dict(pitch_scores), "time": dict(time_scores)}
