@@ -20,9 +20,10 @@ from collections import Counter
 import numpy as np
 from segue.daemon.formats.corpus import load
 from segue.daemon.formats.midifile import NoteMessage
-from segue.daemon.models.continuation import GenerateConfig, continue_events
+from segue.daemon.models.continuation import KEY_WEIGHT, GenerateConfig, continue_events
 from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.event import EventModel
+from segue.daemon.models.key import KeyTracker
 from segue.daemon.models.markov import (
     MAX_INTERVAL,
     VariableOrderMarkov,
@@ -69,7 +70,7 @@ def stats(onsets, pitches, prime_pitches, key, bar_offset: float) -> dict:
 
 
 def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: float = 0.0,
-                       sampling: Sampling = Sampling()):
+                       sampling: Sampling = Sampling(), key_weight: float = KEY_WEIGHT):
     """(onsets in beats from the first bar line, pitches) of the model's first LENGTH notes."""
     offset = float(piece["bar_position"][0])
     bar = float(piece["bar_length"][0])
@@ -81,7 +82,8 @@ def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: 
     beat_seconds = 0.5
     if codec.time_unit == "beats":
         session = VariableOrderMarkov(order=4, window=2000) if session_weight else None
-        cursor = Cursor(codec, beat_seconds, bar_beats=bar, heard=bool(net.info.inputs), session=session)
+        cursor = Cursor(codec, beat_seconds, bar_beats=bar, heard=bool(net.info.inputs), session=session,
+                        key=KeyTracker() if key_weight else None)
         events, played = codec.encode_timed(notes)
         rows = cursor.rows(events, first=float(played[0]))
         end = cursor.beats
@@ -89,7 +91,8 @@ def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: 
         cursor = None
         rows = codec.encode([NoteMessage(n.time * beat_seconds, n.pitch, n.velocity) for n in notes])
         end = notes[-1].time
-    config = GenerateConfig(events=LENGTH * 3, seed=seed, session_weight=session_weight, sampling=sampling)
+    config = GenerateConfig(events=LENGTH * 3, seed=seed, session_weight=session_weight, sampling=sampling,
+                            key_weight=key_weight)
     result = continue_events(net, rows, config, first_gap=True, cursor=cursor)
     strikes = [(end + n.time / beat_seconds, n.pitch) for n in result.notes if n.velocity][:LENGTH]
     return [t - offset for t, _ in strikes], [p for _, p in strikes]
@@ -178,6 +181,8 @@ def main(argv=None) -> int:
     parser.add_argument("--top-p", type=float, default=1.0, help="the model's nucleus")
     parser.add_argument("--session-weight", type=float, default=0.0,
                         help="the model's continuations also with a session model that learnt the prime (a row more)")
+    parser.add_argument("--key-weight", type=float, default=KEY_WEIGHT,
+                        help="the prime's key's profile, to this power, on the model's notes (as segue generate; 0: off)")
     args = parser.parse_args(argv)
     net = EventModel(args.model)
     sampling = Sampling(temperature=args.temperature, top_p=args.top_p)
@@ -202,9 +207,11 @@ def main(argv=None) -> int:
         offset = float(piece["bar_position"][0])
         sources = {"real": (piece["onset"][PRIME:PRIME + LENGTH], piece["pitch"][PRIME:PRIME + LENGTH]),
                    "Markov": markov_continuation(intervals, durations, values, piece, args.seed + i),
-                   net.path.name: model_continuation(net, piece, args.seed + i, sampling=sampling)}
+                   net.path.name: model_continuation(net, piece, args.seed + i, sampling=sampling,
+                                                             key_weight=args.key_weight)}
         if args.session_weight:
-            sources[session_name] = model_continuation(net, piece, args.seed + i, args.session_weight, sampling)
+            sources[session_name] = model_continuation(net, piece, args.seed + i, args.session_weight, sampling,
+                                                       args.key_weight)
         for name, (onsets, pitches) in sources.items():
             if len(pitches) > 1:
                 rows[name].append(stats(onsets, pitches, prime, key, offset))

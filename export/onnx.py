@@ -40,12 +40,17 @@ def export_step(step: torch.nn.Module, example: tuple, out: str | Path, inputs: 
     assert len({id(t) for t in example}) == len(example), "example inputs must be distinct tensors"
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     shapes = tuple({batch_axes[name]: batch} if name in batch_axes else None for name in inputs)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(step, example, input_names=list(inputs), output_names=list(outputs),
-                                    dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, verbose=False,
-                                    external_data=False)
-        program.save(str(out), external_data=False)
+    quiet = logging.getLogger("torch.onnx")  # its registry warns of every torchvision op it will not need
+    level, quiet.level = quiet.level, logging.ERROR
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(step, example, input_names=list(inputs), output_names=list(outputs),
+                                        dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, verbose=False,
+                                        external_data=False)
+            program.save(str(out), external_data=False)
+    finally:
+        quiet.setLevel(level)
     return Path(out)
 
 
