@@ -248,12 +248,13 @@ def eval_corpus(model, corpus, split, order, session_weight, key_weight):
 def eval_lyrics(model, corpus, baselines):
     """Validation bits per character of an exported lyric model, on the held-out blocks it was trained
     without (the split is rebuilt from the model's training settings), beside n-gram baselines."""
-    from .formats.text import normalise, read_corpus, split_blocks
+    from .formats.text import drop_titles, normalise, read_corpus, split_blocks
     from .models import lyric as lyricmodel
 
     net = lyricmodel.LyricModel(model)
     train = net.training.get("train", {})
-    text = normalise(read_corpus(corpus), net.codec.newlines)
+    text = read_corpus(corpus)
+    text = normalise(drop_titles(text) if train.get("titles") == "drop" else text, net.codec.newlines)
     spans_train, spans_valid = split_blocks(len(text), train.get("block", 1000), train.get("every", 10))
     ids = net.codec.encode(text)
     started = time.perf_counter()

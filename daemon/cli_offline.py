@@ -292,6 +292,9 @@ def train_rnnnade(paths, out, init, run, **options):
 @click.option("--steps", type=int, help="Stop after this many optimiser steps (default: no limit).")
 @click.option("--cap", type=int, help="Vocabulary size, the unknown symbol included (default 4000).")
 @click.option("--newlines", type=click.Choice(["keep", "space"]), help="Line breaks as a symbol (default) or as spaces, as the report did.")
+@click.option("--titles", type=click.Choice(["keep", "drop"]),
+              help="drop: each blank-line-separated block opens with a title line (the ci corpora's tune names), "
+                   "left out of training (default keep).")
 @click.option("--block", type=int, help="Held-out split: block length in characters (default 1000) ...")
 @click.option("--every", type=int, help="... and every Nth block is validation text (default 10).")
 @click.option("--valid-every", type=int, help="Epochs between validation passes (default 1).")

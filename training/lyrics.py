@@ -18,6 +18,7 @@ import torch
 from segue.daemon.formats.text import (
     CharCodec,
     TextError,
+    drop_titles,
     normalise,
     read_corpus,
     split_blocks,
@@ -100,6 +101,7 @@ class LyricsTrainConfig:
     epochs: int = 50
     cap: int = 4000  # vocabulary size, UNK included
     newlines: str = "keep"  # "space": line breaks become spaces, as the report did
+    titles: str = "keep"  # "drop": each block's first line is a title (the ci corpora's tune names), not a lyric
     block: int = 1000  # held-out split: blocks of this many characters ...
     every: int = 10  # ... every 10th of them is validation text
     valid_every: int = 1  # epochs between validation passes
@@ -110,6 +112,8 @@ class LyricsTrainConfig:
         CharConfig(2, self.cell, self.input, self.embed, self.hidden, self.layers, self.dropout)
         if min(self.length, self.batch, self.epochs, self.valid_every) < 1 or self.steps < 0:
             raise ValueError("length, batch, epochs and valid-every must be >= 1; steps >= 0")
+        if self.titles not in ("keep", "drop"):
+            raise ValueError("titles must be keep or drop")
         if not self.lr > 0 or self.clip < 0 or self.cap < 2:
             raise ValueError("lr must be > 0, clip >= 0, cap >= 2")
 
@@ -137,7 +141,8 @@ class Corpus:
 
 def load_corpus(path: str | Path, config: LyricsTrainConfig, codec: CharCodec | None = None) -> Corpus:
     """Read, normalise, split; the vocabulary comes from the training spans only (or is given)."""
-    text = normalise(read_corpus(path), config.newlines)
+    text = read_corpus(path)
+    text = normalise(drop_titles(text) if config.titles == "drop" else text, config.newlines)
     if len(text) < 2 * (config.length + 1):
         raise TextError(f"{path}: {len(text)} characters, fewer than two training sequences of {config.length + 1}")
     train, valid = split_blocks(len(text), config.block, config.every)

@@ -42,6 +42,14 @@ def read_corpus(path: str | Path) -> str:
     return text
 
 
+def drop_titles(text: str) -> str:
+    """The text without the first line of each block (blocks are separated by blank lines): a
+    corpus whose blocks open with a title (the ci anthologies: the tune's name, 词牌), so that a
+    model learns the lyrics, not the titles, and never writes a title as a line."""
+    blocks = re.split(r"\n[ \t]*\n", text.strip("\n"))
+    return "\n\n".join(body for body in (b.split("\n", 1)[1] if "\n" in b else "" for b in blocks) if body.strip())
+
+
 def normalise(text: str, newlines: str = "keep") -> str:
     """NFC, control characters other than line breaks dropped, runs of blank lines kept as one."""
     if newlines not in NEWLINES:
