@@ -19,9 +19,10 @@ import time
 
 import numpy as np
 from segue.daemon.formats.midifile import NoteMessage
-from segue.daemon.models.continuation import GenerateConfig, NoteDraw, continue_events
+from segue.daemon.models.continuation import KEY_WEIGHT, GenerateConfig, NoteDraw, continue_events
 from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.event import EventModel
+from segue.daemon.models.key import KeyTracker
 from segue.daemon.models.sampling import GumbelNoise, Sampling
 from segue.daemon.offline.generate import default_prime
 
@@ -49,7 +50,12 @@ def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
     stream.prime(np.array([[*row, *heard] for row in model.codec.encode(default_prime())], np.int64))
     event = [0, 0, 0, *heard]
     draw = NoteDraw(model, sampling, noise)
-    cursor = Cursor(model.codec)  # class 0 is the codec's lowest pitch, as for an absolute model
+    # The key of the prime, as segue generate keeps it; the cursor follows each struck pitch (an
+    # interval model's classes move with it, so the key's log-weights are looked up again).
+    cursor = Cursor(model.codec, key=KeyTracker())
+    for n in default_prime():
+        if n.velocity:
+            cursor.key.hear(n.pitch)
     clock = [0.0]
 
     def step_only():
@@ -59,8 +65,11 @@ def onnx_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
         gap = draw.time(logits)
         clock[0] += 0.1
         draw.now(clock[0])
-        pitch, vel = draw.note(logits, cursor.base)
-        draw.follow([NoteMessage(clock[0], pitch + cursor.base, vel, 0)])
+        base = cursor.base
+        pitch, vel = draw.note(logits, base, key=cursor.key_prior(model.codec.pitch_classes, KEY_WEIGHT))
+        draw.follow([NoteMessage(clock[0], pitch + base, vel, 0)])
+        if vel:
+            cursor.reference = pitch + base
         event[:3] = pitch, vel, gap
 
     logits = stream.advance(*event).copy()
@@ -96,13 +105,13 @@ def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
 
 def throughput(model: EventModel, events: int, repeats: int = 3) -> float:
     def cursor():  # a metrical model's place (4/4 at 120 bpm); None for a seconds model
-        return Cursor(model.codec, bar_beats=4.0, heard=True) if model.info.inputs else None
+        return Cursor(model.codec, bar_beats=4.0, heard=bool(model.info.inputs), key=KeyTracker())
 
     prime = model.codec.encode(default_prime(bpm=60.0 if model.info.inputs else 120.0))
     runs = []
     for i in range(repeats):
         c = cursor()
-        rows = c.rows(prime) if c else prime
+        rows = c.rows(prime)
         runs.append(continue_events(model, rows, GenerateConfig(events=events, seed=i), cursor=c))
     return statistics.median(events / r.seconds for r in runs)
 
