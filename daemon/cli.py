@@ -222,6 +222,10 @@ def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime,
     controls = {}
     if config_file:
         from_file, controls = jam_config.load(config_file)
+        try:  # the file's values get every check, whatever the command line overrides
+            _jam_setup(**{**options, **from_file, "listen": listen})
+        except ValueError as err:
+            raise ValueError(f"{config_file}: {err}") from None
         typed = {k for k in options if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
         options = jam_config.merge(options, typed, from_file)
     lyricist = None
@@ -232,11 +236,13 @@ def jam(ctx, config_file, replay, trace, listen, sing, lyric_model, lyric_prime,
     _jam(controls=controls, replay=replay, trace=trace, listen=listen, lyricist=lyricist, **options)
 
 
-def _jam(model, backend, input_name, output_name, mode, voicing, silence, turn_threshold, length, play_along, thru, pedal,
-         link, temperature, top_k,
-         top_p, seed, channel, listen, velocity_scale, session_weight, key_weight, max_note, grid, bpm, beats_per_bar, record,
-         replay, trace, status, controls, lyricist=None):
-    if grid not in ("beat", "bar", "off"):  # a config file can hold any string
+def _jam_setup(backend, mode, voicing, silence, turn_threshold, length, play_along, thru, pedal, temperature, top_k,
+               top_p, seed, channel, listen, velocity_scale, session_weight, key_weight, max_note, grid, bpm,
+               beats_per_bar, **_):
+    """Every jam value checked and built: (config, policy, the call-and-response policy, voicing)."""
+    if backend is not None and backend not in APIS:  # a config file can hold any string
+        raise ValueError(f"backend must be one of {', '.join(sorted(APIS))}, not {backend!r}")
+    if grid not in ("beat", "bar", "off"):
         raise ValueError("grid must be beat, bar or off")
     if mode not in (*MODES, "harmonize"):
         raise ValueError(f"mode must be one of {', '.join(MODES)}, harmonize")
@@ -256,6 +262,12 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, turn_t
         call = CallAndResponse(silence=Span.parse(silence, "seconds", allowed=("seconds", "beats", "bars")),
                                barge_in=not play_along)
     policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize()}[mode]
+    return config, policy, call, (low, high)
+
+
+def _jam(model, backend, input_name, output_name, mode, link, record, replay, trace, status, controls, lyricist=None,
+         **options):
+    config, policy, call, voicing = _jam_setup(backend=backend, mode=mode, **options)
 
     def ready(inport, outport):
         what = {"call": call.describe(), "continuous": "along with the player",
@@ -264,7 +276,7 @@ def _jam(model, backend, input_name, output_name, mode, voicing, silence, turn_t
 
     session.jam(config, policy, session.Ports(backend, input_name, output_name), model=model, ready=ready, trace=trace,
                 record=record, replay=replay, controls=controls, policies={"call": call}, link=link,
-                status=sys.stderr.isatty() if status is None else status, voicing=(low, high), lyricist=lyricist)
+                status=sys.stderr.isatty() if status is None else status, voicing=voicing, lyricist=lyricist)
 
 
 def _is_checkpoint(path: str) -> bool:

@@ -45,6 +45,40 @@ def test_bad_prime_files(small_model, files, tmp_path, which, words):
     assert not (tmp_path / "o.mid").exists()
 
 
+def hostile_meter_prime(path, tempo: int, numerator: int = 4, denominator: int = 4):
+    """A short prime whose tempo and time signature are as given (possibly impossible)."""
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo),
+                            mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator)])
+    for i, pitch in enumerate([60, 62, 64, 65, 67, 65, 64, 62]):
+        track += [mido.Message("note_on", note=pitch, velocity=80, time=0 if i == 0 else 240),
+                  mido.Message("note_off", note=pitch, time=240)]
+    midi = mido.MidiFile()
+    midi.tracks.append(track)
+    midi.save(path)
+    return path
+
+
+@pytest.mark.parametrize("model", ["small_model", "folk"])
+@pytest.mark.parametrize("tempo, numerator, denominator, words", [
+    (0, 4, 4, "a tempo of 0 microseconds a beat (no time at all) is read as 400 bpm"),
+    (0xFFFFFF, 4, 4, "a tempo of 16,777,215 microseconds a beat (3.58 bpm) is read as 20 bpm"),
+    (500_000, 0, 4, "a time signature of 0/4"), (500_000, 255, 1024, "a time signature of 255/1024"),
+])
+def test_a_primes_impossible_tempo_or_meter_is_clamped_with_one_line(model, tempo, numerator, denominator, words,
+                                                                     tmp_path, request):
+    """Before: ZeroDivisionError (tempo 0) and OverflowError (0xFFFFFF, written back) tracebacks."""
+    model = request.getfixturevalue(model) if model == "small_model" else model
+    prime = hostile_meter_prime(tmp_path / "p.mid", tempo, numerator, denominator)
+    done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "generate", "--model", str(model), "--prime",
+                           str(prime), "--events", "40", "--out", str(tmp_path / "o.mid")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and str(prime) in warnings[0] and words in warnings[0], done.stderr
+    written = mido.MidiFile(tmp_path / "o.mid")
+    assert 20 <= mido.tempo2bpm(next(m.tempo for m in written.tracks[0] if m.type == "set_tempo")) <= 400
+
+
 def test_bad_model_files(files, tmp_path, small_model, rewrite_metadata):
     code, out = run("generate", "--model", files["text"], "--out", tmp_path / "o.mid")
     assert_one_line_error(code, out, "not a loadable ONNX model")
@@ -203,3 +237,23 @@ def test_jam_config_values_get_the_same_checks(text, words, tmp_path):
     config.write_text(text)
     code, out = run("jam", "--backend", "jack", "--config", config)
     assert_one_line_error(code, out, words)
+
+
+@pytest.mark.parametrize("text, typed, words", [
+    ("backend = 'nope'\n", ["--backend", "jack"], "backend must be one of"),
+    ("max_note = 1e9\n", ["--max-note", "2"], "--max-note must be more than 0 and at most 60, not 1,000,000,000"),
+    ("top_k = 9999999\n", ["--top-k", "3"], "--top-k must be from 0 to 100,000"),
+    ("mode = 'dance'\n", ["--mode", "call"], "mode must be one of"),
+])
+def test_a_config_files_values_are_checked_even_where_the_command_line_overrides_them(text, typed, words, tmp_path):
+    """Before: backend = 'nope' in the file was accepted when --backend came on the command line."""
+    config = tmp_path / "jam.toml"
+    config.write_text(text)
+    code, out = run("jam", *typed, "--config", config)
+    assert_one_line_error(code, out, words)
+    assert str(config) in out
+
+
+def test_frames_have_an_upper_bound(tmp_path):
+    code, out = run("generate", "-m", "chorale", "--frames", "100000000", "--out", tmp_path / "o.mid")
+    assert_one_line_error(code, out, "--frames must be from 1 to 100,000, not 100,000,000")

@@ -41,8 +41,9 @@ def test_command_line_wins_over_file_wins_over_defaults():
 
 
 def test_jam_reports_config_errors_in_one_line(tmp_path):
-    result = CliRunner().invoke(cli, ["jam", "--config", str(write(tmp_path, "grid = 'bars'\n"))])
-    assert result.exit_code == 1 and result.output.strip() == "Error: grid must be beat, bar or off"
+    path = write(tmp_path, "grid = 'bars'\n")
+    result = CliRunner().invoke(cli, ["jam", "--config", str(path)])
+    assert result.exit_code == 1 and result.output.strip() == f"Error: {path}: grid must be beat, bar or off"
     result = CliRunner().invoke(cli, ["jam", "--config", str(tmp_path / "none.toml")])
     assert result.exit_code == 1 and "no such config file" in result.output
 

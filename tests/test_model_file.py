@@ -136,3 +136,14 @@ def test_old_files_without_a_checksum_load_with_a_warning(small_model, tmp_path,
     with caplog.at_level("WARNING"):
         EventModel(old)
     assert "has no weight checksum" in caplog.text
+
+
+@pytest.mark.parametrize("beats", [0, -1, "NaN", 1e9])
+def test_a_piano_roll_frame_of_no_length_is_refused(shipped_roll_model, rewrite_metadata, tmp_path, beats):
+    """Before: a frame of 0 beats loaded, and segue generate wrote 152 note-ons at time 0 in a 0 s file."""
+    from segue.daemon.models.roll import RollModel
+
+    codec = json.dumps({"low": 21, "high": 108, "beats": beats}).replace('"NaN"', "NaN")
+    path = rewrite_metadata(shipped_roll_model, tmp_path / "m.onnx", {"segue.codec": codec})
+    with pytest.raises(ModelFileError, match=r"broken segue metadata \(ValueError: a frame of .* beats"):
+        RollModel(path)

@@ -13,6 +13,9 @@ log = logging.getLogger(__name__)
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 DEFAULT_TEMPO = 500_000  # microseconds per beat (120 bpm), the MIDI file default
+BPM_RANGE = (20.0, 400.0)  # the tempi segue plays (--bpm); a file's are clamped to them
+FASTEST, SLOWEST = round(60e6 / BPM_RANGE[1]), round(60e6 / BPM_RANGE[0])  # microseconds per beat
+DENOMINATORS = (1, 2, 4, 8, 16, 32, 64)
 
 
 class MidiFileError(ValueError):
@@ -76,7 +79,7 @@ def read_notes(
         for msg in trk:
             tick += msg.time
             if msg.type == "set_tempo":
-                tempos.append((tick, msg.tempo))
+                tempos.append((tick, checked_tempo(path, msg.tempo)))
             elif msg.type in ("note_on", "note_off") and (track is None or index == track):
                 if channel is not None and msg.channel != channel:
                     continue
@@ -111,10 +114,33 @@ def read_meter(path: str | Path) -> Meter:
         for msg in trk:
             tick += msg.time
             if msg.type == "set_tempo" and tick >= tempo[0]:
-                tempo = (tick, msg.tempo)
+                tempo = (tick, checked_tempo(path, msg.tempo))
             elif msg.type == "time_signature" and tick >= signature[0]:
                 signature = (tick, msg.numerator, msg.denominator)
-    return Meter(round(mido.tempo2bpm(tempo[1]), 3), signature[1], signature[2])
+    numerator, denominator = signature[1:]
+    if not (1 <= numerator <= 32 and denominator in DENOMINATORS):
+        _warn(path, f"a time signature of {numerator}/{denominator} (not 1-32 beats of a whole to a 64th "
+                    f"note) is read as 4/4")
+        numerator, denominator = 4, 4
+    return Meter(round(mido.tempo2bpm(tempo[1]), 3), numerator, denominator)
+
+
+def checked_tempo(path, tempo: int) -> int:
+    """A set_tempo's microseconds per beat, clamped to the tempi segue plays (20..400 bpm, as --bpm),
+    with one warning naming the file and the value (0 would stop time; 0xFFFFFF is 3.6 bpm)."""
+    if FASTEST <= tempo <= SLOWEST:
+        return tempo
+    clamped = min(max(tempo, FASTEST), SLOWEST)
+    bpm = f"{60e6 / tempo:.3g} bpm" if tempo else "no time at all"
+    _warn(path, f"a tempo of {tempo:,} microseconds a beat ({bpm}) is read as {60e6 / clamped:g} bpm "
+                f"(segue plays {BPM_RANGE[0]:g}..{BPM_RANGE[1]:g})")
+    return clamped
+
+
+@functools.lru_cache(maxsize=64)
+def _warn(path, message: str) -> None:
+    """One log line a file and problem (the readers of one file each meet it)."""
+    log.warning("%s: %s", path, message)
 
 
 def _ticks_to_seconds(notes, tempos, ticks_per_beat) -> Iterable[NoteMessage]:

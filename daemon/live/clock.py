@@ -6,6 +6,7 @@ import re
 from collections import deque
 from dataclasses import dataclass
 
+from ..formats.midifile import BPM_RANGE  # a tempo outside it is no tempo (as for --bpm)
 from ..formats.units import count
 
 PPQN = 24  # MIDI clock ticks per quarter note
@@ -13,7 +14,6 @@ TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
 
 
 STALE_BEATS, STALE_SECONDS = 2.0, 2.0  # no tick for this long (the shorter): the clock has stopped
-BPM_RANGE = (20.0, 400.0)  # a tempo outside it is no tempo (as for --bpm)
 GRID_WAIT = 2.0  # seconds an answer waits for a grid line at most (and at most one bar)
 GRID_SLACK = 0.05  # seconds over that bound a line may be (clock jitter)
 

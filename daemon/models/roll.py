@@ -39,6 +39,8 @@ class RollModel:
         try:
             codec = json.loads(meta["segue.codec"])
             self.low, self.high, self.beats = int(codec["low"]), int(codec["high"]), float(codec["beats"])
+            if not 1 / 64 <= self.beats <= 16:  # NaN fails too
+                raise ValueError(f"a frame of {self.beats:g} beats (a piano-roll frame is 1/64 to 16 beats)")
             self.recurrent = int(json.loads(meta["segue.state"])["u"])
             self.temperatures, self.lowest = 1, 1.0
             if "segue.nade" in meta:

@@ -8,6 +8,7 @@ import numpy as np
 from ..formats.units import within
 
 MAX_TEMPERATURE = 10.0  # beyond it every class is as likely as any other, to float precision
+MAX_TOP_K = 100_000  # more classes than any head has: the same as 0
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,8 @@ class Sampling:
 
     def __post_init__(self):
         within("--temperature", self.temperature, 0, MAX_TEMPERATURE, above=True)
-        if not isinstance(self.top_k, int) or self.top_k < 0:
-            raise ValueError("--top-k must be 0 or more (0 keeps every class)")
+        if not isinstance(self.top_k, int) or not 0 <= self.top_k <= MAX_TOP_K:
+            raise ValueError(f"--top-k must be from 0 to {MAX_TOP_K:,} (0 keeps every class), not {self.top_k}")
         if not 0 < self.top_p <= 1:
             raise ValueError("--top-p must be more than 0 and at most 1")
 

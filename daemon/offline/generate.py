@@ -11,6 +11,7 @@ from ..formats.midifile import Meter, NoteMessage, read_meter, read_notes, write
 from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..formats.smf import NoteFile
+from ..formats.units import within
 from ..models.continuation import PRIME_EVENTS, GenerateConfig, continue_events
 from ..models.cursor import Cursor
 from ..models.event import EventModel
@@ -19,6 +20,7 @@ from ..models.markov import VariableOrderMarkov
 from ..models.roll import RollModel, continue_roll
 
 log = logging.getLogger(__name__)
+MAX_FRAMES = 100_000  # piano-roll frames one generation samples (at a beat a frame, 14 hours at 120 bpm)
 
 # The built-in prime when none is given: a two-bar C major motif at 120 bpm
 # (pitch, onset in beats, length in beats); public-domain material of our own.
@@ -131,8 +133,7 @@ def generate_roll_file(out: str | Path, model: RollModel, frames: int, prime: st
                        seed: int | None = None, bpm: float = 120.0, plot: str | Path | None = None,
                        velocity: int = 80) -> tuple[int, int]:
     """`segue generate` with a piano-roll model: (prime frames, notes written)."""
-    if frames < 1:
-        raise ValueError("frames must be >= 1")
+    within("--frames", frames, 1, MAX_FRAMES)
     roll = from_midi(prime, beats=model.beats) if prime else np.zeros((0, KEYS), bool)
     sampled = continue_roll(model, roll, frames, seed)
     notes = to_notes(sampled, seconds_per_frame=model.beats * 60.0 / bpm, velocity=velocity)
