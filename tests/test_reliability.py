@@ -35,6 +35,11 @@ def test_a_flood_gets_no_answer_and_the_next_phrase_does(jack, tmp_path):
     check(reliability.flood(jack, 5000, 2.0, str(tmp_path / "flood.mid")))
 
 
+def test_after_a_flood_that_lost_note_offs_the_next_phrase_is_answered_in_time(jack):
+    """Before: the keys whose note-offs the flood lost held segue back until the 8 s hold limit."""
+    check(reliability.flood(jack, 5000, 2.0, None, lossy=True))
+
+
 def test_sigkill_and_sigterm_keep_the_recording(jack, tmp_path):
     for result in reliability.signals(jack, str(tmp_path / "take"), 0.1):
         check(result)

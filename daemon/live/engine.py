@@ -31,6 +31,7 @@ from ..models.sampling import GumbelNoise, Sampling
 from . import controls as cc
 from .clock import BPM_RANGE, TRANSPORT, Span, Tempo
 from .inbox import Inbox
+from .flood import AFTER_FLOOD_HOLD, FloodWatch
 from .keys import HOLD_LIMIT, HeldKeys
 from .policy import MODES, CallAndResponse, Continuous
 from .scheduler import SUSTAIN, Scheduler
@@ -129,6 +130,8 @@ class Engine:
         self.inbox = Inbox(QUEUE_LIMIT)
         self.held = HeldKeys()
         self.hold_limit = HOLD_LIMIT
+        self.flood = FloodWatch()
+        self.flooded = 0  # note messages heard in floods (not stepped)
         self._voice: _Voice | None = None
         self.last_player = 0.0
         self.heard_since_answer = 0
@@ -281,10 +284,21 @@ class Engine:
             self.heard_since_answer = 0
 
     def _expire_held(self, now: float) -> None:
-        """Keys still "held" after HOLD_LIMIT seconds without any input lost their note-offs: forget them."""
-        if len(self.held) and now - self.last_player > self.hold_limit:
+        """Keys still "held" after HOLD_LIMIT seconds without any input lost their note-offs: forget
+        them. A flood's end forgets the keys it left held; soon after a flood (which loses messages),
+        AFTER_FLOOD_HOLD seconds without input are evidence enough."""
+        if self.flood.ended(now):
+            forgotten = self.held.clear()
+            self.forgotten += forgotten
+            self.heard_since_answer = 0  # what came in the flood is no phrase to answer
+            log.warning("a flood of up to %.0f note messages a second is over: forgot the %d keys it left held",
+                        self.flood.peak, forgotten)
+            return
+        limit = min(self.hold_limit, AFTER_FLOOD_HOLD) if self.flood.recent(now) else self.hold_limit
+        if len(self.held) and now - self.last_player > limit:
             self.forgotten += self.held.clear()
-            log.warning("forgot the player's held keys: no input for %.0f s (a lost note-off?)", self.hold_limit)
+            log.warning("forgot the player's held keys: no input for %.1f s (a lost note-off%s?)", limit,
+                        ", after a flood" if limit < self.hold_limit else "")
 
     def _all_off(self, channel: int | None) -> None:
         """The player's CC 123 / CC 120 (a channel), a system reset or panic (all): nothing they hold sounds."""
@@ -309,6 +323,7 @@ class Engine:
             self.ignored += 1
             return
         self.heard += 1
+        flooding = self.flood.note(stamp)
         if not self._listened(stamp, msg):
             return
         pitch = self.codec.fold_pitch(msg.note)
@@ -318,6 +333,13 @@ class Engine:
                 self.last_player = stamp  # let go under the pedal: no event for the model, but the silence starts now
             return  # already sounding, or still held on another channel: nothing new for the model
         self.last_player = stamp
+        if flooding:  # no phrase: held keys and the window follow it, nothing answers it
+            self.flooded += 1
+            self.heard_since_answer = 0
+            if self._voice or self.scheduler.busy:
+                self.stop_answer(stamp)
+            self.window.append(NoteMessage(stamp, pitch, msg.velocity if onset else 0, msg.channel))
+            return
         if not self.heard_since_answer:
             self.phrase_start = stamp
         self.heard_since_answer += 1

@@ -203,12 +203,13 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         if trace_file:
             trace_file.close()
     log.info("session over: %s arrived, %s heard, %s (last decided in %.2f ms), %s sent, %s dropped, "
-             "%s dropped (queue full), %s shed (heard too late to step), %s forgotten, %s ignored",
+             "%s dropped (queue full), %s shed (heard too late to step), %s in floods (not stepped), "
+             "%s forgotten, %s ignored",
              count(engine.arrived, "messages"),
              count(engine.heard, "note messages"), count(engine.answers, "answers"), engine.last_decision_ms,
              count(scheduler.sent, "notes"), count(scheduler.dropped_late, "late notes"),
              count(engine.dropped, "incoming messages"), count(engine.shed, "note messages"),
-             count(engine.forgotten, "held keys"), count(engine.ignored, "non-note messages"))
+             count(engine.flooded, "note messages"), count(engine.forgotten, "held keys"), count(engine.ignored, "non-note messages"))
     return engine
 
 
