@@ -150,6 +150,20 @@ def lyrics(prime, model, lines, chars, temperature, top_k, top_p, seed):
 
 
 @cli.command()
+@click.argument("where", nargs=-1, required=True, type=click.Path())
+def recover(where):
+    """Turn the journals a killed `segue jam --record` left into its MIDI file (a take or a folder)."""
+    from .live.recorder import left_behind
+    from .live.recorder import recover as recover_take
+
+    takes = [take for w in where for take in left_behind(w)]
+    if not takes:
+        raise ValueError(f"no recording journals at {', '.join(where)} (a session that ended by itself leaves none)")
+    for take in takes:
+        click.echo(f"recovered {recover_take(take)}")
+
+
+@cli.command()
 @click.option("--backend", type=click.Choice(sorted(APIS)),
               help="MIDI system (default: ALSA, else a running JACK server, on Linux; CoreMIDI; Windows MM).")
 def ports(backend):

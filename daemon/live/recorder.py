@@ -56,6 +56,31 @@ def _opening(index: int) -> bytes:
     return out
 
 
+def left_behind(where: str | Path) -> list[Path]:
+    """The recordings that dead sessions left as journals: under a folder, or for a take and its
+    numbered names (take.mid, take-2.mid, ...), each named by the file it stands for."""
+    where = Path(where)
+    if where.is_dir():
+        pattern, folder = "*.journal", where
+    else:
+        pattern, folder = f"{where.stem}*{where.suffix}.*.journal", where.parent
+    found = set()
+    for journal in folder.glob(pattern):
+        for track in TRACKS:
+            suffix = f".{track}.journal"
+            if journal.name.endswith(suffix):
+                take = journal.with_name(journal.name[: -len(suffix)])
+                if where.is_dir() or take == where or _numbered(take, where):
+                    found.add(take)
+    return sorted(found)
+
+
+def _numbered(take: Path, base: Path) -> bool:
+    """take is base's free_name: stem-N.suffix."""
+    rest = take.name[len(base.stem):len(take.name) - len(base.suffix)] if take.name.startswith(base.stem) else ""
+    return take.suffix == base.suffix and rest.startswith("-") and rest[1:].isdigit()
+
+
 def recover(path: str | Path) -> Path | None:
     """The journals a dead session left at `path`, made into its MIDI file (at `path`, or the next
     free name if a file is there); None when there are none."""
@@ -74,7 +99,6 @@ def recover(path: str | Path) -> Path | None:
     assemble(target, TICKS_PER_BEAT, bodies)
     for f in files:
         f.unlink(missing_ok=True)
-    log.warning("recovered the recording of a session that ended without closing it: %s", target)
     return target
 
 

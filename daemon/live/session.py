@@ -28,7 +28,7 @@ from .ports import (
     open_input,
     open_output,
 )
-from .recorder import Recorder, free_name, recover
+from .recorder import Recorder, free_name, left_behind, recover
 from .scheduler import Scheduler, all_off
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
 
     recorder = None
     if record:
-        recover(record)  # a session that died here left its journals: they become its file first
+        for take in left_behind(record):  # sessions that died here left journals: they become files first
+            log.warning("the take of a session that did not end (killed?) is recovered: %s", recover(take))
         target = free_name(record)
         if target != Path(record):
             log.warning("%s exists: this session records to %s", record, target)
