@@ -9,6 +9,8 @@ from typing import Iterable, Sequence
 
 import mido
 
+from .scan import Scanned, ScanError, scan
+
 log = logging.getLogger(__name__)
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
@@ -32,68 +34,56 @@ class NoteMessage:
     channel: int = 0
 
 
-def load_midi(path: str | Path) -> mido.MidiFile:
-    """Open a MIDI file, turning every parser failure into one MidiFileError sentence. The last file
-    read is kept (readers of its notes, its meter, its beats each ask for it): a long file is
-    parsed once. Callers do not change what they get."""
+def _scanned(path: str | Path, channel: int | None = None, track: int | None = None,
+             keep: int | None = None) -> Scanned:
+    """The file's bytes read once (formats/scan.py), every failure one MidiFileError sentence. The
+    last files read are kept (a prime's notes, then its meter): a long file is read once."""
     path = Path(path)
     if not path.is_file():
         raise MidiFileError(f"{path}: no such file")
     stat = path.stat()
-    return _load(path, path.resolve(), stat.st_mtime_ns, stat.st_size)
+    return _scan(path, path.resolve(), stat.st_mtime_ns, stat.st_size, channel, track, keep)
 
 
-@functools.lru_cache(maxsize=1)
-def _load(path: Path, resolved: Path, mtime_ns: int, size: int) -> mido.MidiFile:
+@functools.lru_cache(maxsize=4)
+def _scan(path: Path, resolved: Path, mtime_ns: int, size: int, channel, track, keep) -> Scanned:
     try:
-        midi = mido.MidiFile(path)
-    except Exception as err:  # mido raises a dozen classes (EOFError, KeySignatureError, ...) for bad bytes
-        reason = str(err) or ("it ends early (truncated?)" if isinstance(err, EOFError) else type(err).__name__)
-        raise MidiFileError(f"{path}: not a readable MIDI file ({reason})") from err
-    if midi.type == 2:
-        raise MidiFileError(f"{path}: type 2 MIDI files (independent sequences) are not supported")
-    if midi.ticks_per_beat <= 0:
-        raise MidiFileError(f"{path}: SMPTE time division is not supported")
-    return midi
+        data = path.read_bytes()
+    except OSError as err:
+        raise MidiFileError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        return scan(data, channel=channel, track=track, keep=keep)
+    except ScanError as err:
+        if "not supported" in str(err):
+            raise MidiFileError(f"{path}: {err}") from None
+        raise MidiFileError(f"{path}: not a readable MIDI file ({err})") from None
 
 
 def read_notes(
-    path: str | Path, *, channel: int | None = None, track: int | None = None, beats: bool = False
+    path: str | Path, *, channel: int | None = None, track: int | None = None, beats: bool = False,
+    last: int | None = None,
 ) -> list[NoteMessage]:
     """Note messages of one file, sorted by time.
 
     By default every channel but the drum channel is kept; `channel` or `track` narrows it.
     Times follow every set_tempo in the file, whichever track holds it; with `beats`, times
-    are in beats (quarter notes) from the start instead of seconds.
+    are in beats (quarter notes) from the start instead of seconds. `last`: only the last this
+    many note messages (read in memory bounded by it: a prime's tail is all a model steps).
     """
-    midi = load_midi(path)
-    if track is not None and not 0 <= track < len(midi.tracks):
-        raise MidiFileError(f"{path}: track must be in range 0..{len(midi.tracks) - 1}")
     if channel is not None and not 0 <= channel <= 15:
         raise MidiFileError("--channel must be from 0 to 15")
-
-    tempos: list[tuple[int, int]] = []  # (tick, microseconds per beat)
-    notes: list[tuple[int, int, int, int, int]] = []  # (tick, order, pitch, velocity, channel)
-    for index, trk in enumerate(midi.tracks):
-        tick = 0
-        for msg in trk:
-            tick += msg.time
-            if msg.type == "set_tempo":
-                tempos.append((tick, checked_tempo(path, msg.tempo)))
-            elif msg.type in ("note_on", "note_off") and (track is None or index == track):
-                if channel is not None and msg.channel != channel:
-                    continue
-                if channel is None and msg.channel == DRUM_CHANNEL:
-                    continue
-                velocity = msg.velocity if msg.type == "note_on" else 0
-                # Releases sort before onsets at the same tick so a re-struck note is not cut.
-                notes.append((tick, 0 if velocity == 0 else 1, msg.note, velocity, msg.channel))
+    if track is not None and track < 0:
+        raise MidiFileError(f"{path}: track must be 0 or more")
+    scanned = _scanned(path, channel, track, last)
+    if track is not None and track >= scanned.tracks:
+        raise MidiFileError(f"{path}: track must be in range 0..{scanned.tracks - 1}")
+    notes = scanned.notes
     if not notes:
         raise MidiFileError(f"{path}: no notes on the selected channels")
-    notes.sort()
     if beats:
-        return [NoteMessage(tick / midi.ticks_per_beat, p, v, c) for tick, _, p, v, c in notes]
-    return list(_ticks_to_seconds(notes, sorted(tempos), midi.ticks_per_beat))
+        return [NoteMessage(tick / scanned.ticks_per_beat, p, v, c) for tick, _, p, v, c in notes]
+    tempos = sorted((tick, checked_tempo(path, tempo)) for tick, tempo in scanned.tempos)
+    return list(_ticks_to_seconds(notes, tempos, scanned.ticks_per_beat))
 
 
 @dataclass(frozen=True)
@@ -105,18 +95,17 @@ class Meter:
     denominator: int = 4
 
 
-def read_meter(path: str | Path) -> Meter:
-    """The last set_tempo and time_signature of a file (MIDI's defaults, 120 bpm in 4/4, without them)."""
-    midi = load_midi(path)
-    tempo, signature = (-1, DEFAULT_TEMPO), (-1, 4, 4)
-    for trk in midi.tracks:
-        tick = 0
-        for msg in trk:
-            tick += msg.time
-            if msg.type == "set_tempo" and tick >= tempo[0]:
-                tempo = (tick, checked_tempo(path, msg.tempo))
-            elif msg.type == "time_signature" and tick >= signature[0]:
-                signature = (tick, msg.numerator, msg.denominator)
+def read_meter(path: str | Path, *, channel: int | None = None, track: int | None = None,
+               last: int | None = None) -> Meter:
+    """The last set_tempo and time_signature of a file (MIDI's defaults, 120 bpm in 4/4, without them).
+    The other arguments as read_notes was given them: the file is then read once for both."""
+    scanned = _scanned(path, channel, track, last)
+    tempo = (-1, DEFAULT_TEMPO)
+    for tick, value in scanned.tempos:
+        if tick >= tempo[0]:
+            tempo = (tick, value)
+    tempo = (tempo[0], checked_tempo(path, tempo[1]))
+    signature = scanned.signature
     numerator, denominator = signature[1:]
     if not (1 <= numerator <= 32 and denominator in DENOMINATORS):
         _warn(path, f"a time signature of {numerator}/{denominator} (not 1-32 beats of a whole to a 64th "

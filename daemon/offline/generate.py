@@ -70,7 +70,10 @@ def generate_file(
     if prime is None:
         notes, meter = default_prime(), Meter()
     else:
-        notes, meter = read_notes(prime, channel=prime_channel, track=prime_track), read_meter(prime)
+        # A model steps a prime's last PRIME_EVENTS events: only they are read (--with-prime writes it all).
+        last = None if with_prime else 2 * PRIME_EVENTS
+        notes = read_notes(prime, channel=prime_channel, track=prime_track, last=last)
+        meter = read_meter(prime, channel=prime_channel, track=prime_track, last=last)
     cursor = None
     session = VariableOrderMarkov(order=4, window=2000) if config.session_weight else None
     key = KeyTracker() if config.key_weight else None
@@ -81,7 +84,8 @@ def generate_file(
         timed = notes
         if net.codec.time_unit == "beats":  # the prime in beats (its own tempo map), bars from the file's start
             timed = default_prime(bpm=60.0) if prime is None else read_notes(prime, channel=prime_channel,
-                                                                                track=prime_track, beats=True)
+                                                                                track=prime_track, beats=True,
+                                                                                last=last)
         events, played = net.codec.encode_timed(timed)
         primed = cursor.rows(events, first=float(played[0]) if len(played) else 0.0)
     else:
