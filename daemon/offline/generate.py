@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats.midifile import Meter, NoteMessage, read_meter, read_notes, write_notes
+from ..formats.midifile import Meter, MidiFileError, NoteMessage, read_meter, read_notes, write_notes
 from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..formats.smf import NoteFile
@@ -90,6 +90,8 @@ def generate_file(
         primed = cursor.rows(events, first=float(played[0]) if len(played) else 0.0)
     else:
         primed = net.codec.encode(notes)
+    if not len(primed):
+        raise MidiFileError(f"{prime}: no notes to continue (the selected channels hold only releases)")
     shift = notes[-1].time if with_prime else 0.0
     signature = (meter.numerator, meter.denominator)
     if lyricist is None and plot is None:  # written as it is sampled: memory stays flat in --events
