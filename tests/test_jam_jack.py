@@ -277,7 +277,7 @@ def test_clock_synced_answers_start_on_the_bar(jam, phrase):
 def test_link_answers_land_on_the_beat_shared_with_another_peer(jam, phrase):
     """A second Ableton Link peer in this process: segue joins its session, follows the tempo the
     peer sets (100 bpm), and starts each answer on one of its beats (the JACK bound of the clock test)."""
-    import link
+    link = pytest.importorskip("link", reason="Ableton Link needs LinkPython-extern: pip install -e '.[link]'")
 
     peer = link.Link(100.0)
     peer.enabled = True
