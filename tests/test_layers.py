@@ -64,3 +64,55 @@ def test_the_checker_sees_a_wrong_arrow(tmp_path, monkeypatch):
 def test_the_folders_show_the_data_path():
     folders = {p.name for p in DAEMON.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert folders == {"formats", "models", "live", "offline"}
+
+
+ROOT = DAEMON.parent
+# Which of segue's packages each may import: the runtime none of the torch side; training the runtime
+# (its codecs); export both. The CLI reaches training and export lazily, by name, and only there.
+ALLOWED = {"daemon": {"daemon"}, "training": {"daemon", "training"}, "export": {"daemon", "training", "export"}}
+LAZY = {"cli.py", "cli_offline.py", "cli_eval.py"}  # the command line: `segue info CKPT.pt`, train, export, eval
+
+
+def segue_imports(path: Path) -> set[str]:
+    """The segue packages (daemon, training, export) a module imports by name, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else \
+            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        found |= {n.split(".")[1] for n in names if n.startswith("segue.") and len(n.split(".")) > 1}
+        if isinstance(node, ast.ImportFrom) and node.level:
+            found.add(path.relative_to(ROOT).parts[0])
+    return found
+
+
+def named_imports(path: Path) -> set[str]:
+    """segue.training / segue.export named in a string (an import by name)."""
+    return {s.value.split(".")[1] for s in ast.walk(ast.parse(path.read_text()))
+            if isinstance(s, ast.Constant) and isinstance(s.value, str)
+            and s.value.startswith(("segue.training.", "segue.export."))}  # not the metadata key "segue.training"
+
+
+def wrong_arrows(root: Path) -> list[str]:
+    wrong = []
+    for package, allowed in ALLOWED.items():
+        for path in (root / package).rglob("*.py"):
+            for target in segue_imports(path) - allowed:
+                wrong.append(f"{path.relative_to(root)} imports segue.{target}")
+            if package == "daemon" and path.name not in LAZY:
+                wrong += [f"{path.relative_to(root)} names segue.{t}" for t in named_imports(path)]
+    return wrong
+
+
+def test_the_runtime_never_imports_the_torch_side():
+    assert not wrong_arrows(ROOT), wrong_arrows(ROOT)
+
+
+def test_the_package_check_sees_an_upward_import(tmp_path):
+    for package in ALLOWED:
+        (tmp_path / package).mkdir()
+    (tmp_path / "daemon" / "engine.py").write_text("def f():\n    from segue.training.model import EventLSTM\n")
+    (tmp_path / "daemon" / "tool.py").write_text("MODULE = 'segue.export.onnx'\nKEY = 'segue.training'\n")
+    (tmp_path / "training" / "loop.py").write_text("import segue.export.onnx\n")
+    assert sorted(wrong_arrows(tmp_path)) == ["daemon/engine.py imports segue.training",
+                                              "daemon/tool.py names segue.export",
+                                              "training/loop.py imports segue.export"]
