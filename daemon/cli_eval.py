@@ -245,7 +245,10 @@ def eval_corpus(model, corpus, split, order, session_weight, key_weight):
 @click.argument("corpus", type=click.Path(dir_okay=False))
 @click.option("--baselines/--no-baselines", default=True, show_default=True,
               help="Also score an add-one unigram and Kneser-Ney character n-grams (orders 2-6) on the same split.")
-def eval_lyrics(model, corpus, baselines):
+@click.option("--titles", type=click.Choice(["keep", "drop"]),
+              help="Score the text with or without each block's title line (default: as the model was trained), "
+                   "to compare models trained either way on one split.")
+def eval_lyrics(model, corpus, baselines, titles):
     """Validation bits per character of an exported lyric model, on the held-out blocks it was trained
     without (the split is rebuilt from the model's training settings), beside n-gram baselines."""
     from .formats.text import drop_titles, normalise, read_corpus, split_blocks
@@ -254,7 +257,8 @@ def eval_lyrics(model, corpus, baselines):
     net = lyricmodel.LyricModel(model)
     train = net.training.get("train", {})
     text = read_corpus(corpus)
-    text = normalise(drop_titles(text) if train.get("titles") == "drop" else text, net.codec.newlines)
+    titles = titles or train.get("titles", "keep")
+    text = normalise(drop_titles(text) if titles == "drop" else text, net.codec.newlines)
     spans_train, spans_valid = split_blocks(len(text), train.get("block", 1000), train.get("every", 10))
     ids = net.codec.encode(text)
     started = time.perf_counter()

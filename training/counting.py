@@ -8,7 +8,7 @@ from the first 1 on it is determined: n - 1 more ones, then END, which is where 
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -140,6 +140,3 @@ def trajectory(model: Counter, n: int) -> dict[str, np.ndarray]:
             rows[k].append(val.numpy().copy())
     return {"input": x, **{k: np.array(v) for k, v in rows.items()}}
 
-
-def config_dict(config: CountingConfig) -> dict:
-    return asdict(config)

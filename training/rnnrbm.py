@@ -50,9 +50,6 @@ class RNNRBM(nn.Module):
         self.u0 = nn.Parameter(torch.zeros(u))
 
     # -- the recurrence ------------------------------------------------------------------------
-    def rnn_step(self, v: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.bu + u @ self.Wuu + v @ self.Wvu)
-
     def run(self, v: torch.Tensor) -> torch.Tensor:
         """u(t-1) for every frame t of v (B, T, V): (B, T, U); u(-1) is the learned u0."""
         batch, steps, _ = v.shape

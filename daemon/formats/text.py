@@ -173,8 +173,3 @@ def syllables(text: str, lang: str = "en_US") -> list[str]:
         out.append(parts[-1])
         pos = word.end()
     return out
-
-
-def lines_of(text: str) -> list[str]:
-    """Non-empty lines, stripped."""
-    return [line.strip() for line in text.split("\n") if line.strip()]
