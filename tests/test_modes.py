@@ -118,6 +118,30 @@ def test_continuous_plays_along_and_rests_after_the_tail(make):
     assert not still_sounding(sent) and not eng.answering
 
 
+def test_folk_plays_along_as_one_line():
+    """An interval model playing along a tune: one of its notes at a time. Before, it took the
+    player's releases for its own and its notes piled up to --max-note (a fifth of them did)."""
+    clock, sent = FakeClock(), []
+    sched = Scheduler(sent.append, max_note=4.0, clock=clock, thread=False)
+    eng = Engine(EventModel("folk"), sched, Continuous(), JamConfig(seed=0, length="2s", bpm=120), clock=clock)
+    tune = (67, 69, 71, 72, 74, 72, 71, 69, 67, 67, 69, 71, 72, 74, 76, 74)
+    for pitch in tune * 2:
+        eng.on_message(note(pitch))
+        drive(eng, clock.now + 0.2)
+        eng.on_message(note(pitch, 0))
+        drive(eng, clock.now + 0.05)
+    drive(eng, clock.now + 7.0)
+    sounding, most, onsets = {}, 0, 0
+    for msg in sent:
+        if msg.type == "note_on" and msg.velocity:
+            sounding[msg.note], onsets = clock.now, onsets + 1
+        elif msg.type in ("note_on", "note_off"):
+            sounding.pop(msg.note, None)
+        most = max(most, len(sounding))
+    sched.close()
+    assert onsets > 10 and most == 1 and not still_sounding(sent)
+
+
 def test_strikes_avoid_the_pitches_the_player_holds(small_model):
     model = EventModel(small_model)
     stream, noise, sampling = model.stream(), GumbelNoise(3), Sampling(temperature=2.0)

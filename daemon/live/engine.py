@@ -583,6 +583,8 @@ class Engine:
             if voice.events == 0 and voice.played == 0:
                 self.last_decision_ms = (self.clock() - at) * 1000 if at <= self.clock() else 0.0
             struck = NoteMessage(at, pitch + base_pitch, codec.velocity_value(vel), cfg.channel)
+            if vel and codec.pitch_mode == "interval":
+                self._end_line(voice, at, struck.pitch)
             self._emit(voice, voice.guard.feed(struck))
             self.logits = self.stream.advance(*self.cursor.event(pitch + base_pitch, vel, gap, learn=False))
             self.steps += 1
@@ -590,6 +592,14 @@ class Engine:
             voice.events += 1
             voice.played += 1
             time.sleep(0)  # as in answer(): the scheduler may need the GIL now
+
+    def _end_line(self, voice: _Voice, at: float, keep: int) -> None:
+        """An interval model learnt single lines. Playing along, its stream also holds the player's
+        releases, which it takes for its own: its own go undrawn and its notes pile up to --max-note
+        (a fifth of folk's did under a replayed tune). So the line's next note ends the last one."""
+        channel = self.config.channel
+        for pitch in sorted(voice.guard.sounding(channel) - {keep}):
+            self._emit(voice, voice.guard.feed(NoteMessage(at, pitch, 0, channel)))
 
     def _tail_over(self, voice: _Voice, at: float) -> bool:
         span = self.config.length
