@@ -2,7 +2,7 @@
 import mido
 import pytest
 from clocks import FakeClock
-from segue.daemon.live.recorder import Recorder, free_name, journals, recover
+from segue.daemon.live.recorder import Recorder, free_name, journals, left_behind, recover
 
 
 def notes_of(track):
@@ -94,6 +94,30 @@ def test_a_killed_session_is_recovered_up_to_its_last_flush(tmp_path):
     notes = notes_of(mido.MidiFile(path).tracks[0])
     assert len([n for n in notes if n[2]]) == 101 and (notes[-1][1], notes[-1][2]) == (90, 0)
     assert recover(path) is None  # nothing left to recover
+
+
+def killed_take(path, pitch=60):
+    """A recorder that flushed one note and was never closed (its process was killed)."""
+    rec = Recorder(path, every=3600, clock=FakeClock())
+    rec.player(mido.Message("note_on", note=pitch, velocity=90), at=100.0)
+    rec.flush()
+    return rec
+
+
+def test_the_numbered_takes_of_killed_sessions_are_found_and_recovered(tmp_path):
+    """Before, a jam's start recovered only take.mid's journals: a killed take-2.mid stayed journals."""
+    take = tmp_path / "take.mid"
+    take.write_bytes(b"an earlier take")
+    killed_take(tmp_path / "take-2.mid", 62)
+    killed_take(tmp_path / "other.mid", 64)
+    assert left_behind(take) == [tmp_path / "take-2.mid"]
+    assert left_behind(tmp_path) == [tmp_path / "other.mid", tmp_path / "take-2.mid"]
+    from segue.daemon.cli import main
+
+    assert main(["recover", str(tmp_path)]) == 0
+    assert not list(tmp_path.glob("*.journal"))
+    assert notes_of(mido.MidiFile(tmp_path / "take-2.mid").tracks[0])[0][1] == 62
+    assert main(["recover", str(take)]) == 1  # nothing left: one line, exit 1
 
 
 def test_a_recording_is_never_overwritten(tmp_path):
