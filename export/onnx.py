@@ -51,7 +51,25 @@ def export_step(step: torch.nn.Module, example: tuple, out: str | Path, inputs: 
             program.save(str(out), external_data=False)
     finally:
         quiet.setLevel(level)
+    _fold(Path(out))
     return Path(out)
+
+
+def _fold(path: Path) -> None:
+    """Fold the graph's constant parts in place (onnxruntime's basic, standard-op rewrites). The
+    exporter leaves an LSTM's weights behind Slice/Concat chains that reorder its gates on every
+    step; folded, they are plain initializers again, and int8 quantisation can reach them."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    folded = path.with_name(path.name + ".folded")
+    options.optimized_model_filepath = str(folded)
+    try:
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        folded.replace(path)
+    finally:
+        folded.unlink(missing_ok=True)
 
 
 def export_melody(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:

@@ -206,6 +206,19 @@ def test_the_shipped_songci_model_writes_ci(capsys):
     assert main(["info", "songci"]) == 0 and "kind: characters (lstm" in capsys.readouterr().out
 
 
+def test_the_shipped_model_writes_lyrics_not_tune_names(songci300):
+    """It learnt from the ci without their titles (--titles drop); the model before printed a tune
+    name (满庭芳, 水调歌头) as a line in 58 of 200 lines (benchmarks/lyrics.py --titles)."""
+    from segue.daemon.formats.text import read_corpus
+
+    names = {b.strip().split("\n", 1)[0].strip() for b in read_corpus(songci300).split("\n\n") if b.strip()}
+    net = lyricmodel.LyricModel()
+    assert net.training["train"]["titles"] == "drop"
+    printed = [line for seed in range(20)
+               for line in lyricmodel.write(net, None, lyricmodel.LyricsConfig(seed=seed), lines=4)[0].split("\n")]
+    assert len(printed) >= 80 and not [line for line in printed if line.strip() in names]
+
+
 def test_a_huge_prime_is_read_from_its_end_only(small_lyric_model, monkeypatch):
     """A megabyte of prime costs what PRIME_CHARS characters cost: its end, where the state forgets the rest."""
     net = lyricmodel.LyricModel(small_lyric_model)
