@@ -12,7 +12,8 @@ import click
 
 from .cli_eval import evaluate
 from .cli_offline import CHANNEL, OUT, TRACK, Group, _torch_side, data, export_cmd, train
-from .formats.units import count
+from .formats.midifile import BPM_RANGE
+from .formats.units import count, within
 from .live import config as jam_config
 from .live import ports as ports_mod
 from .live import session
@@ -93,8 +94,8 @@ def cli(verbose: int) -> None:
 def generate(model, prime, out, events, temperature, top_k, top_p, seed, channel, track, max_note, bpm, with_prime,
              session_weight, key_weight, free, plot, frames, sing, lyric_model, lyric_prime, lang):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
-    if bpm is not None and not 20 <= bpm <= 400:
-        raise ValueError("--bpm must be from 20 to 400")
+    if bpm is not None:
+        within("--bpm", bpm, *BPM_RANGE)
     kind = model_kind(model)
     if kind not in ("events", rollmodel.KIND):
         raise ValueError(f"{model}: {kind_name(kind)}; segue generate plays {PLAYABLE}"

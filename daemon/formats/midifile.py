@@ -9,11 +9,10 @@ from typing import Iterable, Sequence
 
 import mido
 
-from .scan import Scanned, ScanError, scan
+from .scan import DRUM_CHANNEL, Scanned, ScanError, Unsupported, scan
 
 log = logging.getLogger(__name__)
 
-DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 DEFAULT_TEMPO = 500_000  # microseconds per beat (120 bpm), the MIDI file default
 BPM_RANGE = (20.0, 400.0)  # the tempi segue plays (--bpm); a file's are clamped to them
 FASTEST, SLOWEST = round(60e6 / BPM_RANGE[1]), round(60e6 / BPM_RANGE[0])  # microseconds per beat
@@ -53,9 +52,9 @@ def _scan(path: Path, resolved: Path, mtime_ns: int, size: int, channel, track, 
         raise MidiFileError(f"{path}: cannot read ({err.strerror})") from None
     try:
         return scan(data, channel=channel, track=track, keep=keep)
+    except Unsupported as err:
+        raise MidiFileError(f"{path}: {err}") from None
     except ScanError as err:
-        if "not supported" in str(err):
-            raise MidiFileError(f"{path}: {err}") from None
         raise MidiFileError(f"{path}: not a readable MIDI file ({err})") from None
 
 

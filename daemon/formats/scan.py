@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-DRUM_CHANNEL = 9
+DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0
 # Data bytes after the status byte of each channel message kind (the high nibble).
 CHANNEL_DATA = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
 SYSTEM_DATA = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
@@ -20,6 +20,10 @@ SYSTEM_DATA = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0x
 
 class ScanError(ValueError):
     """Why a file's bytes are not a readable MIDI file (the reader names the file)."""
+
+
+class Unsupported(ScanError):
+    """A readable MIDI file of a kind segue does not read (type 2, SMPTE time)."""
 
 
 @dataclass
@@ -43,9 +47,9 @@ def scan(data: bytes, *, channel: int | None = None, track: int | None = None, k
         raise ScanError("it ends early (truncated?)")
     kind, count, division = (int.from_bytes(data[8 + 2 * i:10 + 2 * i], "big", signed=True) for i in range(3))
     if kind == 2:
-        raise ScanError("type 2 MIDI files (independent sequences) are not supported")
+        raise Unsupported("type 2 MIDI files (independent sequences) are not supported")
     if division <= 0:
-        raise ScanError("SMPTE time division is not supported")
+        raise Unsupported("SMPTE time division is not supported")
     out = Scanned(kind, division)
     pos = 8 + size
     for index in range(max(count, 0)):

@@ -14,6 +14,8 @@ from typing import BinaryIO, Iterator
 
 import mido
 
+from .midifile import BPM_RANGE, DENOMINATORS
+
 END_OF_TRACK = b"\x00\xff\x2f\x00"
 
 
@@ -142,9 +144,9 @@ class NoteFile:
         import tempfile
 
         self.path, self.ticks_per_beat = Path(path), ticks_per_beat
-        if not 20 <= bpm <= 400:  # three bytes of microseconds a beat hold 3.6 bpm at the slowest
-            raise ValueError(f"{path}: a tempo of {bpm:g} bpm cannot be written (20..400)")
-        if not 1 <= time_signature[0] <= 255 or time_signature[1] not in (1, 2, 4, 8, 16, 32, 64):
+        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:  # three bytes of microseconds a beat hold 3.6 bpm at the slowest
+            raise ValueError(f"{path}: a tempo of {bpm:g} bpm cannot be written ({BPM_RANGE[0]:g}..{BPM_RANGE[1]:g})")
+        if not 1 <= time_signature[0] <= 255 or time_signature[1] not in DENOMINATORS:
             raise ValueError(f"{path}: a time signature of {time_signature[0]}/{time_signature[1]} cannot be written")
         self._tempo = mido.bpm2tempo(bpm)
         self._scale = self._tempo * 1e-6 / ticks_per_beat  # seconds a tick, as mido.second2tick has it

@@ -7,7 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..formats.midifile import BPM_RANGE  # a tempo outside it is no tempo (as for --bpm)
-from ..formats.units import count
+from ..formats.units import count, within
 
 PPQN = 24  # MIDI clock ticks per quarter note
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
@@ -124,8 +124,7 @@ class InternalClock:
     """A steady tempo (--bpm) when no MIDI clock comes in: beats counted from `origin`."""
 
     def __init__(self, bpm: float, origin: float):
-        if not BPM_RANGE[0] <= bpm <= BPM_RANGE[1]:
-            raise ValueError("--bpm must be from 20 to 400")
+        within("--bpm", bpm, *BPM_RANGE)
         self.beat_seconds, self.origin = 60.0 / bpm, origin
 
     @property

@@ -30,8 +30,8 @@ from ..models.markov import VariableOrderMarkov
 from ..models.sampling import GumbelNoise, Sampling
 from . import controls as cc
 from .clock import BPM_RANGE, TRANSPORT, Span, Tempo
-from .inbox import Inbox
 from .flood import AFTER_FLOOD_HOLD, FloodWatch
+from .inbox import Inbox
 from .keys import HOLD_LIMIT, HeldKeys
 from .policy import MODES, CallAndResponse, Continuous
 from .scheduler import SUSTAIN, Scheduler
@@ -86,8 +86,8 @@ class JamConfig:
         within(f"--length in {self.length.unit}", self.length.value, low, high)
         if self.grid is not None:
             within("--grid", self.grid, 0, 32, above=True)
-        if self.bpm is not None and not BPM_RANGE[0] <= self.bpm <= BPM_RANGE[1]:
-            raise ValueError("--bpm must be from 20 to 400")
+        if self.bpm is not None:
+            within("--bpm", self.bpm, *BPM_RANGE)
         if not 1 <= self.beats_per_bar <= 32:
             raise ValueError("--beats-per-bar must be from 1 to 32")
         if not 0 <= self.session_weight < 1:
@@ -333,12 +333,13 @@ class Engine:
                 self.last_player = stamp  # let go under the pedal: no event for the model, but the silence starts now
             return  # already sounding, or still held on another channel: nothing new for the model
         self.last_player = stamp
+        velocity = msg.velocity if onset else 0
         if flooding:  # no phrase: held keys and the window follow it, nothing answers it
             self.flooded += 1
             self.heard_since_answer = 0
             if self._voice or self.scheduler.busy:
                 self.stop_answer(stamp)
-            self.window.append(NoteMessage(stamp, pitch, msg.velocity if onset else 0, msg.channel))
+            self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
             return
         if not self.heard_since_answer:
             self.phrase_start = stamp
@@ -347,7 +348,6 @@ class Engine:
             self._voice.events = 0
             self._voice.pending = None  # its gap was drawn before this note: draw again
         self.policy.on_player(self, stamp)
-        velocity = msg.velocity if onset else 0
         self.window.append(NoteMessage(stamp, pitch, velocity, msg.channel))
         if step:
             self._step(stamp, pitch, velocity)

@@ -137,7 +137,7 @@ class Recorder:
             for i, (sent, struck) in enumerate(self._struck):
                 if at - LYRIC_SLACK <= sent <= at + LYRIC_LATE and pitch in (None, struck):
                     del self._struck[i]
-                    self._pending[1] += self._tracks[1].event(self._tick(sent), meta(0x05, text.encode("utf-8")))
+                    self._write_lyric(sent, text)
                     return
             self._lyrics.append((at, pitch, text))
             self._lyrics.sort(key=lambda e: e[0])
@@ -170,9 +170,13 @@ class Recorder:
                 if i:
                     log.debug("dropped %d lyrics of notes that never went out", i)
                 del self._lyrics[:i + 1]
-                self._pending[1] += self._tracks[1].event(self._tick(at), meta(0x05, text.encode("utf-8")))
+                self._write_lyric(at, text)
                 return True
         return False
+
+    def _write_lyric(self, at: float, text: str) -> None:
+        """A lyric meta event on the machine's track at `at` (with the lock held)."""
+        self._pending[1] += self._tracks[1].event(self._tick(at), meta(0x05, text.encode("utf-8")))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):

@@ -15,9 +15,9 @@ from .event import EventModel, EventStream
 from .sampling import GumbelNoise, Sampling
 
 MAX_NOTE = 60.0  # seconds: the longest note a model may hold
-MAX_EVENTS = 10_000_000
-KEY_WEIGHT = 0.5  # measured: docs/models/folk.md
-MAX_KEY_WEIGHT = 4.0  # events one generation samples at most (the file is written as it goes)
+MAX_EVENTS = 10_000_000  # events one generation samples at most (the file is written as it goes)
+KEY_WEIGHT = 0.5  # the heard key's weight on each strike (measured: docs/models/folk.md)
+MAX_KEY_WEIGHT = 4.0
 
 
 @dataclass(frozen=True)

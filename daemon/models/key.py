@@ -52,11 +52,6 @@ class KeyTracker:
             self.counts[self.recent.popleft()] -= 1
         self._stale = True
 
-    def forget(self) -> None:
-        self.counts[:] = 0
-        self.recent.clear()
-        self._key, self._stale = None, False
-
     @property
     def key(self) -> tuple[int, str] | None:
         """(tonic pitch class, 'major' or 'minor'), or None before MIN_NOTES heard notes."""
