@@ -26,7 +26,7 @@ import time
 import numpy as np
 from segue.daemon.formats.codec import POSITIONS
 from segue.daemon.formats.corpus import load
-from segue.daemon.live.engine import DEFAULT_BEAT
+from segue.daemon.live.timeline import DEFAULT_BEAT
 from segue.daemon.live.turns import TurnRule
 from segue.daemon.models.event import EventModel
 from segue.daemon.offline.melody_eval import model_events

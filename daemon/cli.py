@@ -18,7 +18,7 @@ from .live import config as jam_config
 from .live import ports as ports_mod
 from .live import session
 from .live.clock import Span
-from .live.engine import JamConfig
+from .live.settings import JamConfig
 from .live.harmony import Harmonize
 from .live.policy import MODES, CallAndResponse, Continuous
 from .live.ports import APIS

@@ -70,13 +70,13 @@ def test_cc_controls_change_the_engine_live(small_model):
     cc(23, 0)
     assert not eng.enabled
     eng.hear(0.0, mido.Message("note_on", note=60, velocity=90))
-    eng.answer(1.0)
+    eng.voice("answer").answer(1.0)
     assert eng.answers == 0  # switched off: no answer
     sched.play(60, 90, 0.0, 10.0, channel=2)
     cc(24, 127)
     sched.close()
     assert [(m.channel, m.control) for m in sent if m.type == "control_change"][:3] == [(2, 64), (2, 123), (2, 120)]
-    assert eng.ignored == 0  # mapped CCs are controls, not ignored messages
+    assert eng.listener.ignored == 0  # mapped CCs are controls, not ignored messages
 
 
 def test_the_session_control_sets_the_session_models_weight():

@@ -31,8 +31,8 @@ def test_only_note_messages_of_listened_channels_are_heard(engine):
     for msg in (mido.Message("clock"), mido.Message("sysex", data=[1, 2]), note(36, channel=9),
                 note(60), mido.Message("note_off", note=61)):
         eng.hear(now, msg)
-    assert eng.ignored == 1  # the sysex; the clock went to the tempo follower
-    assert eng.heard == 3  # note messages; of them only note 60 is used
+    assert eng.listener.ignored == 1  # the sysex; the clock went to the tempo follower
+    assert eng.listener.heard == 3  # note messages; of them only note 60 is used
     assert eng.heard_since_answer == 1 and eng.player_held == 1
 
 
@@ -58,12 +58,12 @@ def test_a_backlog_is_heard_but_not_stepped_and_never_answered(clocked):
     backlog = [(clock.now + i * 0.02, note(60 + i // 2 % 12, 90 if i % 2 == 0 else 0)) for i in range(100)]
     clock.now += 2.5  # the engine wakes half a second behind the player's last message
     eng.take(backlog)
-    assert eng.shed == 100 and eng.heard == 100 and eng.reprimes == 1
-    assert eng.player_held == 0 and len(eng.window) > 0
+    assert eng.shed == 100 and eng.listener.heard == 100 and eng.context.reprimes == 1
+    assert eng.player_held == 0 and len(eng.listener.window) > 0
     # Silence counts from the last message's arrival: its answer is due 0.5 s after it, not at once.
     assert eng.policy.due(eng) == pytest.approx(backlog[-1][0] + 0.5)
     eng.take([(clock.now, note(70))])  # on time: stepped
-    assert eng.shed == 100 and eng.heard == 101
+    assert eng.shed == 100 and eng.listener.heard == 101
 
 
 def test_a_lost_note_off_does_not_silence_the_answer(clocked):
@@ -72,7 +72,7 @@ def test_a_lost_note_off_does_not_silence_the_answer(clocked):
     clock.now += 1.0
     assert eng.policy.due(eng) is None  # a held note: maybe the phrase's long last note
     phrase(eng, clock, [60, 62, 64])  # a whole note begins and ends after it: 50 is not the phrase any more
-    assert eng.player_held == 0 and eng.held.pitches() == {eng.codec.fold_pitch(50)}  # still held, not waited for
+    assert eng.player_held == 0 and eng.listener.held.pitches() == {eng.context.codec.fold_pitch(50)}  # still held, not waited for
     assert eng.policy.due(eng) == pytest.approx(clock.now + 0.5)
 
 
@@ -81,12 +81,12 @@ def test_the_phrase_s_last_held_notes_keep_it_waiting_until_the_hold_limit(clock
     phrase(eng, clock, [60, 62])
     eng.take([(clock.now, note(64)), (clock.now, note(67))])  # a held chord, legato from the last note
     assert eng.player_held == 2 and eng.policy.due(eng) is None
-    clock.now += eng.hold_limit - 0.01
-    eng._expire_held(clock.now)
+    clock.now += eng.listener.hold_limit - 0.01
+    eng.listener.expire(clock.now)
     assert eng.player_held == 2
     clock.now += 0.02
-    eng._expire_held(clock.now)
-    assert eng.player_held == 0 and eng.forgotten == 2 and eng.policy.due(eng) is not None
+    eng.listener.expire(clock.now)
+    assert eng.player_held == 0 and eng.listener.forgotten == 2 and eng.policy.due(eng) is not None
 
 
 @pytest.mark.parametrize("clear", [mido.Message("control_change", control=123), mido.Message("control_change", control=120),
@@ -95,8 +95,8 @@ def test_all_notes_off_and_reset_from_the_player_clear_held_keys(clocked, clear)
     eng, clock = clocked
     eng.take([(clock.now, note(64)), (clock.now, note(67, channel=1))])
     eng.take([(clock.now, clear)])
-    assert len(eng.held) == (1 if clear.type == "control_change" else 0)  # CC 123/120: its own channel only
-    assert eng.player_held == len(eng.held)
+    assert len(eng.listener.held) == (1 if clear.type == "control_change" else 0)  # CC 123/120: its own channel only
+    assert eng.player_held == len(eng.listener.held)
 
 
 def test_a_key_struck_again_on_its_channel_is_a_new_note(clocked):
@@ -121,7 +121,7 @@ def test_answers_after_silence_then_yields_to_the_player(clocked):
     assert eng.answers == 1 and any(m.type == "note_on" for m in eng.sent)
     eng.on_message(note(67))  # barge-in
     drive(eng, clock.now + 0.01)
-    assert not eng.scheduler.busy and not still_sounding(eng.sent)
+    assert not eng.scheduler.busy() and not still_sounding(eng.sent)
 
 
 def test_config_validates_itself():
@@ -141,7 +141,7 @@ def test_an_error_while_answering_stops_and_waits_for_the_player(clocked, monkey
         calls.append(1)
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("segue.daemon.live.engine.sample_events", broken)
+    monkeypatch.setattr("segue.daemon.live.voices.sample_events", broken)
     eng.scheduler.play(70, 90, clock.now + 0.02, 5.0)
     drive(eng, clock.now + 0.1)
     assert ("note_on", 70) in [(m.type, m.note) for m in sent]
@@ -160,19 +160,19 @@ def pedal(value, channel=0):
 def test_keys_released_under_the_pedal_sound_for_the_model_until_it_lifts(clocked):
     eng, clock = clocked
     steps = []
-    advance = eng.stream.advance
-    eng.stream.advance = lambda *event: steps.append(event) or advance(*event)
+    advance = eng.context.stream.advance
+    eng.context.stream.advance = lambda *event: steps.append(event) or advance(*event)
     eng.take([(clock.now, pedal(127))])
     phrase(eng, clock, [60, 64])  # struck and released with the pedal down
-    folded = {eng.codec.fold_pitch(p) for p in (60, 64)}
-    assert len(steps) == 2 and eng.held.pitches() == folded  # two strikes, no releases: they ring
+    folded = {eng.context.codec.fold_pitch(p) for p in (60, 64)}
+    assert len(steps) == 2 and eng.listener.held.pitches() == folded  # two strikes, no releases: they ring
     # not waited for; the silence counts from the last key let go, though it is no event for the model
     assert eng.player_held == 0 and eng.policy.due(eng) == pytest.approx(clock.now + 0.5)
     before = (eng.heard_since_answer, eng.last_player)
     clock.now += 0.2
     eng.take([(clock.now, pedal(0))])
-    assert len(steps) == 4 and eng.held.pitches() == frozenset()  # the lift: both releases stepped
-    assert [n.velocity for n in list(eng.window)[-2:]] == [0, 0]
+    assert len(steps) == 4 and eng.listener.held.pitches() == frozenset()  # the lift: both releases stepped
+    assert [n.velocity for n in list(eng.listener.window)[-2:]] == [0, 0]
     assert (eng.heard_since_answer, eng.last_player) == before  # a pedal change is not playing
 
 
@@ -234,9 +234,9 @@ def test_a_flood_is_not_answered_and_the_phrase_after_it_is_despite_lost_note_of
             eng.take([(clock.now, note(36 + (i // 2) % 48, 80 if onset else 0))])
         if i % 100 == 0:
             drive(eng, clock.now + 0.001)
-    assert not eng.sent and eng.flood.on and eng.heard_since_answer == 0
+    assert not eng.sent and eng.listener.flood.on and eng.heard_since_answer == 0
     drive(eng, clock.now + 0.3)  # the flood is over: its held keys are forgotten, nothing answers it
-    assert not eng.flood.on and len(eng.held) == 0 and not eng.sent
+    assert not eng.listener.flood.on and len(eng.listener.held) == 0 and not eng.sent
     drive(eng, clock.now + 2.0)
     assert not eng.sent
     end = phrase(eng, clock, [60, 62, 64])
@@ -253,5 +253,5 @@ def test_a_fast_player_is_no_flood(clocked):
     for i in range(400):
         clock.now += 1 / 40
         eng.take([(clock.now, note(48 + i % 24, 80 if i % 2 == 0 else 0))])
-        assert not eng.flood.on
-    assert eng.flood.floods == 0 and eng.heard_since_answer > 0
+        assert not eng.listener.flood.on
+    assert eng.listener.flood.floods == 0 and eng.heard_since_answer > 0

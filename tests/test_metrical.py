@@ -156,19 +156,19 @@ def test_the_live_engine_answers_with_a_metrical_model_on_the_bpm_grid(metrical_
     try:
         eng = Engine(EventModel(metrical_file), sched, CallAndResponse(silence=0.1),
                      JamConfig(length=24, seed=0, bpm=120, session_weight=0.3, max_note=2.0))
-        origin = eng.tempo.internal.origin
+        origin = eng.timeline.tempo.internal.origin
         for i, pitch in enumerate([60, 62, 64, 65, 67, 65, 64, 62]):
             eng.hear(origin + i * 0.25, mido.Message("note_on", note=pitch, velocity=90))
             eng.hear(origin + i * 0.25 + 0.2, mido.Message("note_off", note=pitch))
-        assert eng.cursor.reference == 62 and eng.cursor.bar_beats == 4.0
-        eng.answer(eng.clock())
-        machine = [n for n in eng.window if n.channel < 0]
+        assert eng.context.cursor.reference == 62 and eng.context.cursor.bar_beats == 4.0
+        eng.voice("answer").answer(eng.clock())
+        machine = [n for n in eng.listener.window if n.channel < 0]
         assert sum(1 for n in machine if n.velocity) >= 3
         beats = np.array([(n.time - origin) / 0.5 for n in machine])
         assert np.abs(beats * 24 - np.round(beats * 24)).max() < 1e-3  # 24ths of a beat, from the bar line
-        assert eng.cursor.session.unigram.sum() > eng.cursor.session.symbols  # it learnt the phrase
+        assert eng.context.cursor.session.unigram.sum() > eng.context.cursor.session.symbols  # it learnt the phrase
         eng.stop_answer(eng.clock())  # re-primed from the window, the session model kept
-        assert eng.logits is not None and eng.cursor.session.unigram.sum() > eng.cursor.session.symbols
+        assert eng.context.logits is not None and eng.context.cursor.session.unigram.sum() > eng.context.cursor.session.symbols
     finally:
         sched.close()
 

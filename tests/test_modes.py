@@ -8,7 +8,8 @@ import pytest
 from clocks import FakeClock, drive
 from segue.daemon.formats.notes import still_sounding
 from segue.daemon.live.clock import Span
-from segue.daemon.live.engine import MACHINE, Engine, JamConfig
+from segue.daemon.live.engine import Engine, JamConfig
+from segue.daemon.live.listener import MACHINE
 from segue.daemon.live.policy import CallAndResponse, Continuous
 from segue.daemon.live.scheduler import Scheduler
 from segue.daemon.models.continuation import NoteDraw
@@ -51,7 +52,7 @@ def test_an_answer_in_seconds_ends_in_time(make):
     eng, sent, _, answers = make(length="0.6s", max_note=1.0)
     now = eng.clock()
     phrase(eng, now - 1.0)
-    eng.answer(now)
+    eng.voice("answer").answer(now)
     (due, start, finish), = answers
     assert start <= finish <= start + 0.6 + 1e-6
     eng.scheduler.run_until(finish + 0.05)
@@ -62,9 +63,9 @@ def test_answers_start_on_the_internal_grid(make):
     eng, _, _, answers = make(bpm=150, grid=2.0)  # a grid line every 0.8 s from the session's start
     eng.clock.now = now = 100.37
     phrase(eng, now - 1.0)
-    eng.answer(now)
+    eng.voice("answer").answer(now)
     start = answers[0][1]
-    lines = (start - eng.tempo.internal.origin) / 0.8
+    lines = (start - eng.timeline.tempo.internal.origin) / 0.8
     assert lines == pytest.approx(round(lines), abs=1e-6) and now <= start < now + 0.8 + 0.01
 
 
@@ -80,17 +81,17 @@ def test_barge_in_forgets_what_was_not_played(make):
     eng, sent, sent_times, _ = make(length=60, max_note=0.3)
     now = eng.clock()
     phrase(eng, now - 1.0)
-    eng.answer(now)
+    eng.voice("answer").answer(now)
     eng.clock.now = cut = now + 0.4
     eng.scheduler.run_until(cut)
     eng.hear(cut, note(70))  # the player comes back: barge-in
-    machine_ons = [(round(n.time, 6), n.pitch) for n in eng.window if n.channel == MACHINE and n.velocity]
+    machine_ons = [(round(n.time, 6), n.pitch) for n in eng.listener.window if n.channel == MACHINE and n.velocity]
     played = [(round(due, 6), p) for due, p in sent_times]
     assert machine_ons == played and len(played) < 30  # remembered exactly what went out
-    assert eng.window[-1].pitch == 70 and eng.reprimes == 1
-    fresh = eng.model.stream()  # the state is the window's, not the sampled answer's
-    expected = fresh.prime(eng.codec.encode(list(eng.window)))
-    assert np.allclose(eng.logits, expected, atol=1e-5)
+    assert eng.listener.window[-1].pitch == 70 and eng.context.reprimes == 1
+    fresh = eng.context.model.stream()  # the state is the window's, not the sampled answer's
+    expected = fresh.prime(eng.context.codec.encode(list(eng.listener.window)))
+    assert np.allclose(eng.context.logits, expected, atol=1e-5)
 
 
 def test_reload_primes_the_new_model_from_the_window(make, small_model):
@@ -98,8 +99,8 @@ def test_reload_primes_the_new_model_from_the_window(make, small_model):
     phrase(eng, eng.clock() - 1.0)
     other = EventModel(small_model)
     eng.reload(other)
-    assert eng.model is other and eng.reprimes == 1
-    assert np.allclose(eng.logits, other.stream().prime(eng.codec.encode(list(eng.window))), atol=1e-5)
+    assert eng.context.model is other and eng.context.reprimes == 1
+    assert np.allclose(eng.context.logits, other.stream().prime(eng.context.codec.encode(list(eng.listener.window))), atol=1e-5)
 
 
 def test_continuous_plays_along_and_rests_after_the_tail(make):

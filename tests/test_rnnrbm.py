@@ -103,13 +103,14 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     from clocks import FakeClock, drive
     from segue.daemon.formats.notes import still_sounding
     from segue.daemon.live.engine import JamConfig
-    from segue.daemon.live.harmony import Harmonize, RollEngine
+    from segue.daemon.live.engine import Engine
+    from segue.daemon.live.harmony import Harmonize
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models.roll import RollModel
 
     sent, dues, clock = [], [], FakeClock()
     sched = Scheduler(sent.append, trace=lambda due, at, msg: dues.append(due), clock=clock, thread=False)
-    eng = RollEngine(RollModel(small_roll_model), sched, Harmonize(), JamConfig(seed=1, bpm=240, channel=1),
+    eng = Engine(RollModel(small_roll_model), sched, Harmonize(), JamConfig(seed=1, bpm=240, channel=1),
                      voicing=(48, 84), clock=clock)
     for p in (60, 64, 67):
         eng.on_message(mido.Message("note_on", note=p, velocity=90))
@@ -119,9 +120,9 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     drive(eng, clock.now + 0.6)
     sched.close()
     machine = [m for m in sent if m.type == "note_on" and m.velocity]
-    assert eng.frames >= 3 and machine, "no harmony"
+    assert eng.voice("harmony").frames >= 3 and machine, "no harmony"
     assert all(m.channel == 1 and 48 <= m.note <= 84 and m.note not in (60, 64, 67) for m in machine)
-    beats = [(due - eng.tempo.internal.origin) / 0.25 for due in dues]
+    beats = [(due - eng.timeline.tempo.internal.origin) / 0.25 for due in dues]
     assert all(abs(b - round(b)) < 1e-6 for b in beats), "a harmony note off the grid"
     assert not still_sounding(sent), "the machine kept playing after the player let go"
 
@@ -132,14 +133,14 @@ def test_call_and_response_in_chords(small_roll_model):
     from clocks import FakeClock, drive
     from segue.daemon.formats.notes import still_sounding
     from segue.daemon.live.engine import JamConfig
-    from segue.daemon.live.harmony import RollEngine
+    from segue.daemon.live.engine import Engine
     from segue.daemon.live.policy import CallAndResponse
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models.roll import RollModel
 
     sent, answers, clock = [], [], FakeClock()
     sched = Scheduler(sent.append, clock=clock, thread=False)
-    eng = RollEngine(RollModel(small_roll_model), sched, CallAndResponse(0.2), JamConfig(seed=1, length=4, bpm=240),
+    eng = Engine(RollModel(small_roll_model), sched, CallAndResponse(0.2), JamConfig(seed=1, length=4, bpm=240),
                      trace=lambda *a: answers.append(a), clock=clock)
     for chord in ((60, 64, 67), (62, 65, 69)):
         for p in chord:

@@ -66,11 +66,11 @@ def test_cancel_drops_pending_and_releases_sounding(sched):
     s.play(60, 90, now, 0.2)
     s.play(62, 90, now + 0.1, 0.2)
     until(now + 0.03)
-    assert s.busy
+    assert s.busy()
     s.cancel()
     until(now + 0.3)
     assert [m.note for _, m in out.messages if m.type == "note_on"] == [60]
-    assert not out.sounding() and not s.busy
+    assert not out.sounding() and not s.busy()
 
 
 def test_overlapping_same_pitch_is_released_first(sched):

@@ -51,10 +51,10 @@ def test_call_and_response_answers_when_the_model_says_and_the_engine_caches_it(
     eng.policy = CallAndResponse(turn=rule)
     phrase(eng, clock, [60, 62, 64, 65, 67])
     wait = eng.turn_wait(rule)
-    assert rule.shortest <= wait <= rule.longest(eng.beat_seconds)
+    assert rule.shortest <= wait <= rule.longest(eng.timeline.beat_seconds)
     assert eng.policy.due(eng) == pytest.approx(eng.last_player + wait)
-    seconds = eng.codec.time_array * eng.cursor.scale
-    assert wait == rule.wait(eng.model.heads(eng.logits)[2], seconds, eng.beat_seconds)
+    seconds = eng.context.codec.time_array * eng.context.cursor.scale
+    assert wait == rule.wait(eng.context.model.heads(eng.context.logits)[2], seconds, eng.timeline.beat_seconds)
     assert "model hears the phrase end" in eng.policy.describe()
 
 

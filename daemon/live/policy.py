@@ -1,8 +1,8 @@
 """When the machine plays: small, swappable policies the engine consults.
 
 A policy gets three calls from the engine thread: `on_player` for each player note event,
-`on_tick` whenever the engine wakes, and `due` (when it next wants `on_tick`). It decides; the
-engine samples and schedules. Adding a policy never touches the scheduler.
+`on_tick` whenever the engine wakes, and `due` (when it next wants `on_tick`). It decides when
+the engine's voices play; they sample and schedule. Adding a policy never touches the scheduler.
 """
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ class Engine(Protocol):
 
     def seconds(self, span: Span) -> float: ...
     def turn_wait(self, rule: TurnRule) -> float: ...
-    def answer(self, now: float, due: float | None = None) -> None: ...
     def stop_answer(self, now: float) -> None: ...
-    def accompany(self, now: float) -> float | None: ...
+    def voice(self, name: str): ...  # the voices a policy drives: "answer", "along", "harmony" (live/voices.py)
 
 
 def _span(value, unit: str = "seconds") -> Span:
@@ -57,7 +56,7 @@ class CallAndResponse:
     def on_tick(self, engine: Engine, now: float) -> None:
         due = self.due(engine)
         if due is not None and now >= due:
-            engine.answer(now, due=due)
+            engine.voice("answer").answer(now, due=due)
 
     def due(self, engine: Engine) -> float | None:
         """When on_tick next has something to do (monotonic seconds), or None for 'on input only'."""
@@ -87,7 +86,7 @@ class Continuous:
 
     def on_tick(self, engine: Engine, now: float) -> None:
         if self._next is None or now >= self._next:
-            self._next = engine.accompany(now)
+            self._next = engine.voice("along").accompany(now)
 
     def due(self, engine: Engine) -> float | None:
         return self._next  # None while resting: the next player note wakes it

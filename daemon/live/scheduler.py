@@ -4,7 +4,8 @@ Note-ons and their note-offs are always scheduled together. The scheduler knows 
 it can cancel an answer (pending notes dropped, sounding ones released), cut notes at a maximum
 length, and panic (release everything, then CC 64 = 0 Sustain off, CC 123 All Notes Off and CC 120
 All Sound Off). The machine's sustain pedal (`pedal`) belongs to the answer it was scheduled for:
-a cancel lifts it at once and drops that answer's pedal messages still to come.
+a cancel lifts it at once and drops that answer's pedal messages still to come. A cancel may name
+channels: several voices play at once on their own channels, and one of them stops alone.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class _Item:
     order: int
     message: mido.Message
     note: int  # id of the note this on/off belongs to
-    generation: int  # cancel() bumps the generation; older note-ons are dropped
+    generation: int  # its channel's generation when scheduled: a cancel bumps it, and older note-ons are dropped
 
 
 SUSTAIN = 64  # the sustain pedal's CC: down at 64..127
@@ -56,7 +57,7 @@ class Scheduler:
         self._heap: list[_Item] = []
         self._order = itertools.count()
         self._ids = itertools.count(1)
-        self._generation = 0
+        self._generations: dict[int, int] = {}  # channel -> cancels so far
         self._sounding: dict[tuple[int, int], int] = {}  # (channel, pitch) -> note id
         self._pedalled: set[int] = set()  # channels where the machine's pedal is down
         self._channels: set[int] = set()
@@ -117,30 +118,41 @@ class Scheduler:
             self._safe_send(msg, self._send_thru)
 
     def _push(self, due, message, note):
-        heapq.heappush(self._heap, _Item(due, next(self._order), message, note, self._generation))
+        generation = self._generations.get(message.channel, 0)
+        heapq.heappush(self._heap, _Item(due, next(self._order), message, note, generation))
 
-    @property
-    def busy(self) -> bool:
-        """True while an answer has notes pending or sounding."""
-        with self._wake:
-            return bool(self._sounding) or any(i.generation == self._generation and i.message.type == "note_on"
-                                               for i in self._heap)
+    def _current(self, item: _Item) -> bool:
+        return item.generation == self._generations.get(item.message.channel, 0)
 
-    def cancel(self) -> None:
-        """Drop every pending note and pedal change, lift the machine's pedal, release what sounds."""
+    def busy(self, channels=None) -> bool:
+        """True while the machine (on `channels`; None: any) has notes pending or sounding."""
+        def mine(channel):
+            return channels is None or channel in channels
+
         with self._wake:
-            self._generation += 1
-            self._lift()
-            self._release_all()
+            return any(mine(c) for c, _ in self._sounding) or any(
+                i.message.type == "note_on" and mine(i.message.channel) and self._current(i) for i in self._heap)
+
+    def cancel(self, channels=None) -> None:
+        """On `channels` (None: all): drop every pending note and pedal change, lift the machine's
+        pedal, release what sounds."""
+        with self._wake:
+            self._bump(channels)
+            self._lift(channels)
+            self._release_all(channels)
             self._wake.notify()
+
+    def _bump(self, channels) -> None:
+        for channel in self._channels if channels is None else channels:
+            self._generations[channel] = self._generations.get(channel, 0) + 1
 
     def panic(self) -> None:
         """cancel(), then CC 123 (All Notes Off) and CC 120 (All Sound Off) on every channel used."""
         with self._wake:
-            self._generation += 1
+            self._bump(None)
             self._heap.clear()
-            self._lift()
-            self._release_all()
+            self._lift(None)
+            self._release_all(None)
             for channel, pitch in sorted(self._thru):
                 self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0), self._send_thru)
             self._thru.clear()
@@ -177,7 +189,7 @@ class Scheduler:
     def _dispatch(self, item: _Item, lateness: float) -> None:
         msg = item.message
         if msg.type == "control_change":  # the pedal: never dropped as late, only with its answer
-            if item.generation == self._generation:
+            if self._current(item):
                 (self._pedalled.add if msg.value >= 64 else self._pedalled.discard)(msg.channel)
                 self._safe_send(msg)
             return
@@ -187,7 +199,7 @@ class Scheduler:
                 del self._sounding[key]
                 self._safe_send(msg)
             return
-        if item.generation != self._generation:
+        if not self._current(item):
             return  # cancelled
         if lateness > self.late:
             self.dropped_late += 1
@@ -200,15 +212,17 @@ class Scheduler:
         if self._trace:
             self._trace(item.due, self.clock(), msg)
 
-    def _lift(self) -> None:
+    def _lift(self, channels) -> None:
         for channel in sorted(self._pedalled):
-            self._safe_send(mido.Message("control_change", channel=channel, control=SUSTAIN, value=0))
-        self._pedalled.clear()
+            if channels is None or channel in channels:
+                self._safe_send(mido.Message("control_change", channel=channel, control=SUSTAIN, value=0))
+                self._pedalled.discard(channel)
 
-    def _release_all(self) -> None:
+    def _release_all(self, channels) -> None:
         for (channel, pitch) in list(self._sounding):
-            self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
-        self._sounding.clear()
+            if channels is None or channel in channels:
+                self._safe_send(mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+                del self._sounding[(channel, pitch)]
 
     def sounding(self) -> set[tuple[int, int]]:
         """(channel, pitch) of the machine's notes sounding now."""

@@ -17,8 +17,7 @@ from ..formats.units import count
 from ..models.event import EventModel
 from ..models.file import PLAYABLE, kind_name, model_kind
 from ..models.roll import KIND, RollModel
-from .engine import DEFAULT_BEAT, Engine, JamConfig
-from .harmony import RollEngine
+from .engine import KINDS, Engine
 from .ports import (
     JackServerWatch,
     PortWatch,
@@ -30,6 +29,8 @@ from .ports import (
 )
 from .recorder import Recorder, free_name, left_behind, recover
 from .scheduler import Scheduler, all_off
+from .settings import JamConfig
+from .timeline import DEFAULT_BEAT
 
 log = logging.getLogger(__name__)
 EXIT_SERVER_LOST = 3  # exit status when the MIDI server died under the session
@@ -71,8 +72,8 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     if kind == "events" and mode == "harmonize":
         raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM or LSTM-NADE file: chorale, "
                          "chorale-nade), not an event model")
-    if kind == KIND and mode not in RollEngine.MODES:
-        raise ValueError(f"a piano-roll model plays --mode {' or '.join(RollEngine.MODES)}, not {mode}")
+    if kind == KIND and mode not in KINDS[KIND].modes:
+        raise ValueError(f"a piano-roll model plays --mode {' or '.join(KINDS[KIND].modes)}, not {mode}")
     turns = [p for p in (policy, *(policies or {}).values()) if getattr(p, "turn", None) is not None]
     if kind == KIND and turns:
         raise ValueError("--silence model needs an event model's time head; a piano-roll model answers after a "
@@ -120,14 +121,10 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
         from .link import LinkClock
 
         shared = LinkClock(config.bpm or 60.0 / DEFAULT_BEAT, quantum=config.beats_per_bar)
-    if kind == KIND:
-        engine = RollEngine(net, scheduler, policy, config, voicing=voicing, recorder=recorder, controls=controls,
-                            trace=traced_answer if trace_file else None, policies=policies, link=shared)
-    else:
-        if lyricist is not None:
-            lyricist.recorder = recorder
-        engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
-                        controls=controls, policies=policies, lyricist=lyricist, link=shared)
+    if lyricist is not None:
+        lyricist.recorder = recorder
+    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
+                    controls=controls, policies=policies, lyricist=lyricist, link=shared, voicing=voicing)
     if out_watch:
         held_at_loss: set = set()
         out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
@@ -207,10 +204,11 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
              "%s dropped (queue full), %s shed (heard too late to step), %s in floods (not stepped), "
              "%s forgotten, %s ignored",
              count(engine.arrived, "messages"),
-             count(engine.heard, "note messages"), count(engine.answers, "answers"), engine.last_decision_ms,
+             count(engine.listener.heard, "note messages"), count(engine.answers, "answers"), engine.last_decision_ms,
              count(scheduler.sent, "notes"), count(scheduler.dropped_late, "late notes"),
              count(engine.dropped, "incoming messages"), count(engine.shed, "note messages"),
-             count(engine.flooded, "note messages"), count(engine.forgotten, "held keys"), count(engine.ignored, "non-note messages"))
+             count(engine.listener.flooded, "note messages"), count(engine.listener.forgotten, "held keys"),
+             count(engine.listener.ignored, "non-note messages"))
     return engine
 
 
@@ -254,7 +252,7 @@ def _release_after_return(send, scheduler: Scheduler, channel: int, held_at_loss
 def _reload(engine: Engine, model: str | Path | None) -> None:
     """SIGHUP: load the model file again (it may have been retrained) and hand it to the engine thread."""
     try:
-        fresh = RollModel(model) if isinstance(engine, RollEngine) else EventModel(model)
+        fresh = type(engine.context.model)(model)
     except Exception as err:  # a half-written or wrong file: keep playing with the old one
         log.error("reload failed, keeping the current model: %s", str(err).splitlines()[0])
         return

@@ -71,13 +71,15 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
 
 
 def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
-                  until: float | None = None, held: frozenset[int] = frozenset(),
+                  events: int | None = None, until: float | None = None, held: frozenset[int] = frozenset(),
                   emit: Callable[[list[NoteMessage]], None] | None = None,
                   first_gap: bool = False, cursor: Cursor | None = None,
                   stop: Callable[[], bool] | None = None, keep: bool = True) -> Continuation:
-    """Sample `config.events` events from a primed stream (which then holds them as context).
+    """Sample `events` (default `config.events`) events from a primed stream (which then holds them as context).
 
-    `logits` are the stream's predictions for the next event; note times count from 0.
+    `config`: how notes are drawn (sampling, max_note, channel, session_weight, key_weight; a
+    GenerateConfig or a live JamConfig). `logits` are the stream's predictions for the next event;
+    note times count from 0.
     `until`: also stop before the first event at or after this many seconds (everything is
     released then). `held`: pitches someone else holds (the player), never struck.
     `emit`: gets the playable note messages as soon as each event is sampled (the live engine
@@ -91,45 +93,84 @@ def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfi
     `keep` False: the result holds no events or notes (they went to `emit`): memory stays flat in
     `config.events`.
     """
-    model = stream.model
-    codec, channel = model.codec, config.channel
-    cursor = cursor or Cursor(codec)
-    guard = NoteGuard(config.max_note)
-    draw = NoteDraw(model, config.sampling, noise, config.constrain)
-    draw.hold(held)
-    events: list[tuple[int, int, int]] = []
+    cursor = cursor or Cursor(stream.model.codec)
+    drawn: list[tuple[int, int, int]] = []
     notes: list[NoteMessage] = []
 
     def out(batch: list[NoteMessage]) -> None:
         if keep:
             notes.extend(batch)
-        draw.follow(batch)
         if emit is not None:
             emit(batch)
 
+    line = Line(stream.model, config, noise, out, held=held)
     clock = 0.0
     started = time.perf_counter()
-    for i in range(config.events):
-        gap = draw.time(logits)
+    for i in range(config.events if events is None else events):
+        gap = line.gap(logits)
         # The first sampled gap is measured from the last event heard.
         if i or first_gap:
             clock += cursor.seconds(gap)
             cursor.move(gap)
         if until is not None and clock >= until or stop is not None and stop():
             break
-        out(guard.release_due(clock))  # so the draw below sees what still sounds then
-        draw.now(clock)
-        base = cursor.base
-        prior = cursor.prior(codec.pitch_classes) if config.session_weight else None
-        key = cursor.key_prior(codec.pitch_classes, config.key_weight)
-        pitch, vel = draw.note(logits, base, prior, config.session_weight, key)
+        logits, event = line.step(stream, logits, cursor, clock, gap)
         if keep:
-            events.append((pitch, vel, gap))
-        out(guard.feed(NoteMessage(clock, pitch + base, codec.velocity_value(vel), channel)))
-        logits = stream.advance(*cursor.event(pitch + base, vel, gap, learn=False))
+            drawn.append(event)
     seconds = time.perf_counter() - started
-    out(guard.close(clock + min(config.max_note, 0.5) if until is None else until))
-    return Continuation(np.array(events, np.int64).reshape(-1, 3), notes, guard.counts, seconds, logits)
+    line.close(clock + min(config.max_note, 0.5) if until is None else until)
+    return Continuation(np.array(drawn, np.int64).reshape(-1, 3), notes, line.guard.counts, seconds, logits)
+
+
+class Line:
+    """One voice's notes as they are drawn, and the one sampling step every continuation takes (a
+    file's, a live answer's, the continuous part's): what may be struck and released (NoteDraw),
+    what sounds and for how long (NoteGuard), the session model's and the key's say on each pitch.
+
+    `emit` gets the playable note messages as they are let out. `single`: each strike ends the
+    line's other notes (an interval model playing along; see live/voices.py)."""
+
+    def __init__(self, model: EventModel, config, noise: GumbelNoise,
+                 emit: Callable[[list[NoteMessage]], None] | None = None, held: frozenset[int] = frozenset(),
+                 single: bool = False):
+        self.codec, self.config, self.emit, self.single = model.codec, config, emit, single
+        self.guard = NoteGuard(config.max_note)
+        self.draw = NoteDraw(model, config.sampling, noise, getattr(config, "constrain", True))
+        self.draw.hold(held)
+
+    def out(self, batch: list[NoteMessage]) -> None:
+        self.draw.follow(batch)
+        if self.emit is not None:
+            self.emit(batch)
+
+    def gap(self, logits: np.ndarray) -> int:
+        return self.draw.time(logits)
+
+    def step(self, stream: EventStream, logits: np.ndarray, cursor: Cursor, at: float,
+             gap: int) -> tuple[np.ndarray, tuple[int, int, int]]:
+        """Draw the event at `at` (its gap class `gap` already drawn, the cursor moved), let its
+        notes out and step it into `stream`; returns the stream's next logits and the event's classes."""
+        cfg, codec = self.config, self.codec
+        self.advance_to(at)
+        base = cursor.base
+        prior = cursor.prior(codec.pitch_classes) if cfg.session_weight else None
+        key = cursor.key_prior(codec.pitch_classes, cfg.key_weight)
+        pitch, vel = self.draw.note(logits, base, prior, cfg.session_weight, key)
+        struck = NoteMessage(at, pitch + base, codec.velocity_value(vel), cfg.channel)
+        if vel and self.single:
+            for other in sorted(self.guard.sounding(cfg.channel) - {struck.pitch}):
+                self.out(self.guard.feed(NoteMessage(at, other, 0, cfg.channel)))
+        self.out(self.guard.feed(struck))
+        return stream.advance(*cursor.event(pitch + base, vel, gap, learn=False)), (pitch, vel, gap)
+
+    def advance_to(self, at: float) -> None:
+        """Time moves to `at`: notes due to end by then are let out, so the next draw sees what sounds."""
+        self.out(self.guard.release_due(at))
+        self.draw.now(at)
+
+    def close(self, at: float) -> None:
+        """Release everything at `at`."""
+        self.out(self.guard.close(at))
 
 
 class NoteDraw:

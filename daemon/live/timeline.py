@@ -1,0 +1,70 @@
+"""Where the beat and the bar are, for everything in the jam that plays in time.
+
+One interface over the sources of a tempo: incoming MIDI clock when it runs, else an Ableton Link
+session, else a steady --bpm, else none (a beat of DEFAULT_BEAT assumed, and no grid). The
+voices ask it where an answer starts (`start`), where the bar lines fall (`bar_lines`), how far
+into the bar a moment is (`position`, for models that hear the bar), and how long a span lasts.
+"""
+from __future__ import annotations
+
+from .clock import Span, Tempo
+
+DEFAULT_BEAT = 0.5  # seconds (120 bpm) when nothing gives a tempo
+
+
+class Timeline:
+    def __init__(self, clock, bpm: float | None = None, beats_per_bar: int = 4, grid: float | None = 1.0,
+                 link=None):
+        """`grid`: answers start on this grid, in beats (None: wherever they are ready); `link`: a LinkClock."""
+        self.tempo = Tempo(bpm, clock(), DEFAULT_BEAT, clock=clock, link=link)
+        self.beats_per_bar, self.grid = beats_per_bar, grid
+
+    def feed(self, stamp: float, msg) -> None:
+        """A transport message (MIDI clock, start, stop, continue, song position)."""
+        self.tempo.feed(stamp, msg)
+
+    @property
+    def known(self) -> bool:
+        """A tempo to follow: MIDI clock, Link or --bpm."""
+        return self.tempo.known
+
+    @property
+    def beat_seconds(self) -> float:
+        return self.tempo.beat_seconds
+
+    @property
+    def bar_seconds(self) -> float:
+        return self.beat_seconds * self.beats_per_bar
+
+    def describe(self) -> str:
+        return self.tempo.describe()
+
+    def start(self, at: float, beats: float | None = None) -> float:
+        """Where a part ready at `at` starts: the first line of a `beats` grid (default: the jam's
+        grid) at or after it when there is a tempo to follow, else `at` itself (see Tempo.next_grid:
+        never a long wait)."""
+        return self.tempo.next_grid(at, beats or self.grid, self.beats_per_bar)
+
+    def line(self, at: float, beats: float) -> float:
+        """The first line of a `beats` grid at or after `at` (`at` itself with no tempo)."""
+        return self.tempo.line(at, beats)
+
+    def position(self, at: float) -> float | None:
+        """Beats into the bar at `at`, or None when no tempo gives a bar."""
+        if not self.known:
+            return None
+        bar = float(self.beats_per_bar)
+        line = self.tempo.line(at, bar)  # the next bar line at or after `at`
+        return (bar - (line - at) / self.beat_seconds) % bar
+
+    def bar_lines(self, after: float):
+        """The bar lines after `after`: the tempo's, else every bar from `after`."""
+        bar = self.bar_seconds
+        line = self.tempo.line(after + 1e-6, float(self.beats_per_bar)) if self.known else after + bar
+        while True:
+            yield line
+            line += bar
+
+    def seconds(self, span: Span) -> float:
+        """A span in seconds at the tempo in force (not events or phrases: they have no duration)."""
+        return span.seconds(self.beat_seconds, self.beats_per_bar)
