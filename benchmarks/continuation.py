@@ -20,7 +20,8 @@ from collections import Counter
 import numpy as np
 from segue.daemon.formats.corpus import load
 from segue.daemon.formats.midifile import NoteMessage
-from segue.daemon.models.continuation import KEY_WEIGHT, GenerateConfig, continue_events
+from segue.daemon.models.continuation import KEY_WEIGHT, continue_events
+from segue.daemon.options import GenerateConfig
 from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.event import EventModel
 from segue.daemon.models.key import KeyTracker

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from segue.daemon.formats.midifile import read_notes
-from segue.daemon.models.continuation import GenerateConfig
+from segue.daemon.options import GenerateConfig
 from segue.daemon.models.sampling import Sampling
 from segue.daemon.offline.generate import generate_file
 

@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 from segue.daemon.formats.midifile import NoteMessage
-from segue.daemon.models.continuation import KEY_WEIGHT, GenerateConfig, NoteDraw, continue_events
+from segue.daemon.models.continuation import KEY_WEIGHT, NoteDraw, continue_events
+from segue.daemon.options import GenerateConfig
 from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.event import EventModel
 from segue.daemon.models.key import KeyTracker

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 from segue.daemon.formats.midifile import read_notes
 from segue.daemon.formats.notes import note_spans
-from segue.daemon.models.continuation import GenerateConfig, continue_events
+from segue.daemon.models.continuation import continue_events
+from segue.daemon.options import GenerateConfig
 from segue.daemon.models.event import EventModel
 
 

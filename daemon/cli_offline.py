@@ -15,45 +15,13 @@ from pathlib import Path
 
 import click
 
+from .cli_options import CHANNEL, OUT, TRACK, Group
 from .formats.midifile import read_notes
 from .models import roll as rollmodel
 from .models.event import EventModel
 
-CHANNEL = click.IntRange(0, 15)  # shared with cli.py's runtime commands
-TRACK = click.IntRange(0, None)
 TRAIN_EXTRA = "pip install 'segue[train]' (in a clone of segue: pip install -e '.[train]')"
 PARITY = 1e-3  # `export --check`: the largest logit, bias or state difference between torch and onnxruntime
-
-
-class Group(click.Group):
-    """A command group that lists its commands with their whole first sentence, wrapped (click's
-    default cuts it to fit one line, mid-word)."""
-
-    def format_commands(self, ctx, formatter):
-        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
-        rows = [(name, cmd.get_short_help_str(limit=300)) for name, cmd in commands if cmd and not cmd.hidden]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-
-class OutFile(click.Path):
-    """A file to write, whose folder must exist and be writable now, not after an hour of training."""
-
-    def __init__(self):
-        super().__init__(dir_okay=False)
-
-    def convert(self, value, param, ctx):
-        value = super().convert(value, param, ctx)
-        folder = Path(value).resolve().parent
-        if not folder.is_dir():
-            self.fail(f"{value}: its folder {folder} does not exist", param, ctx)
-        if not os.access(folder, os.W_OK):
-            self.fail(f"{value}: its folder {folder} is not writable", param, ctx)
-        return value
-
-
-OUT = OutFile()
 
 
 class Duration(click.ParamType):

@@ -93,7 +93,7 @@ def test_bad_model_files(files, tmp_path, small_model, rewrite_metadata):
     ("--temperature", "inf", "temperature must be"), ("--temperature", "nan", "temperature must be"),
     ("--events", "-5", "--events must be from 1 to 10,000,000, not -5"), ("--top-p", "1.5", "top-p"), ("--top-k", "-2", "top-k"),
     ("--max-note", "0", "max-note"), ("--max-note", "inf", "--max-note must be more than 0 and at most 60, not inf"),
-    ("--channel", "17", "17 is not in the range 0<=x<=15"),
+    ("--channel", "17", "--channel must be from 0 to 15, not 17"),
     ("--events", "many", "'many' is not a valid integer"),
 ])
 def test_options_out_of_range(small_model, tmp_path, option, value, words):

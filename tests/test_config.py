@@ -43,7 +43,7 @@ def test_command_line_wins_over_file_wins_over_defaults():
 def test_jam_reports_config_errors_in_one_line(tmp_path):
     path = write(tmp_path, "grid = 'bars'\n")
     result = CliRunner().invoke(cli, ["jam", "--config", str(path)])
-    assert result.exit_code == 1 and result.output.strip() == f"Error: {path}: grid must be beat, bar or off"
+    assert result.exit_code == 1 and result.output.strip() == f"Error: {path}: grid must be one of beat, bar, off, not 'bars'"
     result = CliRunner().invoke(cli, ["jam", "--config", str(tmp_path / "none.toml")])
     assert result.exit_code == 1 and "no such config file" in result.output
 
@@ -81,7 +81,7 @@ def test_cc_controls_change_the_engine_live(small_model):
 
 def test_the_session_control_sets_the_session_models_weight():
     from segue.daemon.live.controls import settings
-    from segue.daemon.live.engine import JamConfig
+    from segue.daemon.options import JamConfig
 
     assert settings(JamConfig(), "session", 127).session_weight == 0.9
     assert settings(JamConfig(), "session", 0).session_weight == 0.0

@@ -127,8 +127,10 @@ def test_answers_after_silence_then_yields_to_the_player(clocked):
 def test_config_validates_itself():
     with pytest.raises(ValueError, match="length"):
         JamConfig(length=0)
-    with pytest.raises(ValueError, match="channel"):
+    with pytest.raises(ValueError, match="--listen must be from 0 to 15, not 16"):
         JamConfig(listen=(16,))
+    with pytest.raises(ValueError, match="--channel must be from 0 to 15"):
+        JamConfig(channel=-1)
 
 
 def test_an_error_while_answering_stops_and_waits_for_the_player(clocked, monkeypatch):

@@ -57,7 +57,7 @@ def midi_bytes(draw):
               b"\xffX\x04\x00\x00\x18\x08\x00\x90\x00\x00\x00\x80\x00@\x00\xff/\x00")
 @given(data=midi_bytes())
 def test_any_prime_is_continued_or_refused_in_one_line(data, tmp_path_factory):
-    from segue.daemon.models.continuation import GenerateConfig
+    from segue.daemon.options import GenerateConfig
     from segue.daemon.offline.generate import generate_file
 
     folder = tmp_path_factory.mktemp("prime")
@@ -105,7 +105,7 @@ OPTION_VALUES = st.one_of(st.booleans(), st.integers(-2**40, 2**40), st.floats()
                           st.lists(st.integers(), max_size=2))
 
 
-@given(options=st.dictionaries(st.sampled_from(sorted(__import__("segue.daemon.live.config", fromlist=["x"]).OPTIONS)),
+@given(options=st.dictionaries(st.sampled_from(sorted(__import__("segue.daemon.options", fromlist=["x"]).config_keys())),
                                OPTION_VALUES, max_size=5))
 def test_any_config_file_is_taken_or_refused_in_one_line(options, tmp_path_factory):
     from click.testing import CliRunner

@@ -3,7 +3,8 @@ import mido
 import numpy as np
 import pytest
 from segue.daemon.formats.midifile import read_notes
-from segue.daemon.models.continuation import GenerateConfig, continue_events
+from segue.daemon.models.continuation import continue_events
+from segue.daemon.options import GenerateConfig
 from segue.daemon.models.event import EventModel
 from segue.daemon.models.sampling import Sampling
 from segue.daemon.offline.generate import default_prime, generate_file

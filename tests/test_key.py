@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from segue.daemon.formats.codec import EventCodec
 from segue.daemon.formats.midifile import read_notes
-from segue.daemon.models.continuation import GenerateConfig
+from segue.daemon.options import GenerateConfig
 from segue.daemon.models.cursor import Cursor
 from segue.daemon.models.key import KeyTracker
 from segue.daemon.offline.generate import generate_file

@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 DAEMON = Path(__file__).resolve().parents[1] / "daemon"
-LAYER = {"formats": 0, "models": 1, "live": 2, "offline": 2, "cli_offline": 3, "cli_eval": 3.5, "cli": 4}  # live and offline: side by side; cli_eval uses cli_offline's option types
+LAYER = {"formats": 0, "models": 1, "options": 1.5, "live": 2, "offline": 2, "cli_options": 2.9, "cli_offline": 3, "cli_eval": 3.5, "cli": 4}  # live and offline: side by side; cli_eval uses cli_offline's option types
 
 
 def imports(path: Path) -> list[str]:

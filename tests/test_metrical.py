@@ -122,7 +122,7 @@ def metrical_file(tmp_path_factory):
 
 def test_generate_continues_a_prime_on_its_beat_grid(metrical_file, tmp_path, krebs):
     from segue.daemon.formats.midifile import read_notes, write_notes
-    from segue.daemon.models.continuation import GenerateConfig
+    from segue.daemon.options import GenerateConfig
     from segue.daemon.offline.generate import generate_file
 
     prime = tmp_path / "prime.mid"

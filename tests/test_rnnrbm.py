@@ -102,7 +102,7 @@ def test_harmoniser_plays_around_the_held_chord_on_the_grid(small_roll_model):
     import mido
     from clocks import FakeClock, drive
     from segue.daemon.formats.notes import still_sounding
-    from segue.daemon.live.engine import JamConfig
+    from segue.daemon.options import JamConfig
     from segue.daemon.live.engine import Engine
     from segue.daemon.live.harmony import Harmonize
     from segue.daemon.live.scheduler import Scheduler
@@ -132,7 +132,7 @@ def test_call_and_response_in_chords(small_roll_model):
     import mido
     from clocks import FakeClock, drive
     from segue.daemon.formats.notes import still_sounding
-    from segue.daemon.live.engine import JamConfig
+    from segue.daemon.options import JamConfig
     from segue.daemon.live.engine import Engine
     from segue.daemon.live.policy import CallAndResponse
     from segue.daemon.live.scheduler import Scheduler

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
-from dataclasses import dataclass
 
 from ..formats.midifile import BPM_RANGE  # a tempo outside it is no tempo (as for --bpm)
-from ..formats.units import count, within
+from ..formats.units import ALL_UNITS, UNITS, Span, count, within  # noqa: F401 (Span and its units: re-exported)
 
 PPQN = 24  # MIDI clock ticks per quarter note
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
@@ -73,51 +71,6 @@ class ClockFollower:
         position = self.ticks / PPQN + (now - last) / beat  # in beats
         target = math.ceil(position / beats - 1e-9) * beats
         return last + (target - self.ticks / PPQN) * beat
-
-
-UNITS = {"": "events", "ev": "events", "events": "events", "event": "events", "s": "seconds", "sec": "seconds",
-         "seconds": "seconds", "ms": "ms", "b": "beats", "beat": "beats", "beats": "beats", "bar": "bars",
-         "bars": "bars", "phrase": "phrases", "phrases": "phrases"}
-
-
-ALL_UNITS = ("events", "seconds", "beats", "bars", "phrases")
-
-
-@dataclass(frozen=True)
-class Span:
-    """A length given by the musician: events, seconds, beats or bars ("16", "4s", "600ms", "2bars"),
-    or phrases ("phrase", "0.5phrase": the player's last phrase, as long as it was)."""
-
-    value: float
-    unit: str = "events"
-
-    @classmethod
-    def parse(cls, text: str | float | int, default_unit: str = "events", allowed=ALL_UNITS) -> "Span":
-        if isinstance(text, (int, float)) and not isinstance(text, bool):
-            number, unit = float(text), default_unit
-        else:
-            match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)?\s*([a-z]*)\s*", str(text).lower())
-            if not match or match[2] not in UNITS or (match[1] is None and UNITS[match[2]] != "phrases"):
-                raise ValueError(f"{text!r} is not a length like 16, 4s, 600ms, 2beats, 1bar or phrase")
-            number, unit = float(match[1] or 1), UNITS[match[2]] if match[2] else default_unit
-        if unit == "ms":
-            number, unit = number / 1000, "seconds"
-        if unit not in allowed:
-            raise ValueError(f"{text!r}: a length in {unit} does not fit here (use {', '.join(allowed)})")
-        if not number > 0:
-            raise ValueError(f"{text!r}: a length must be > 0")
-        if unit == "events" and number != int(number):
-            raise ValueError(f"{text!r}: a number of events must be whole")
-        return cls(number, unit)
-
-    def seconds(self, beat: float, beats_per_bar: int = 4) -> float:
-        """In seconds, for a beat of `beat` seconds; events have no duration."""
-        if self.unit in ("events", "phrases"):
-            raise ValueError(f"a length in {self.unit} has no duration of its own")
-        return self.value * {"seconds": 1.0, "beats": beat, "bars": beat * beats_per_bar}[self.unit]
-
-    def __str__(self) -> str:
-        return count(self.value, self.unit)
 
 
 class InternalClock:

@@ -18,17 +18,11 @@ from pathlib import Path
 
 import tomllib
 
-from .clock import ALL_UNITS, Span
-from .controls import CONTROLS
+from .. import options as table
+from . import controls as cc
 
-OPTIONS = {
-    "model": str, "backend": str, "input_name": str, "output_name": str, "silence": str, "length": str,
-    "play_along": bool, "temperature": float, "top_k": int, "top_p": float, "seed": int, "channel": int,
-    "velocity_scale": float, "session_weight": float, "key_weight": float, "max_note": float, "grid": str, "beats_per_bar": int, "record": str,
-    "mode": str, "voicing": str, "bpm": float, "thru": bool, "pedal": bool, "link": bool, "status": bool, "turn_threshold": float,
-}
 ALIASES = {"input": "input_name", "output": "output_name"}
-SPANS = {"silence": ("seconds", ("seconds", "beats", "bars")), "length": ("events", ALL_UNITS)}
+KINDS = {"str": str, "int": int, "float": float, "flag": bool, "switch": bool, "path": str, "out": str}
 
 
 def load(path: str | Path) -> tuple[dict, dict[int, str]]:
@@ -42,33 +36,33 @@ def load(path: str | Path) -> tuple[dict, dict[int, str]]:
         raise ValueError(f"{path}: not valid TOML ({err})") from None
     except RecursionError:
         raise ValueError(f"{path}: not a jam config (arrays or tables nested too deeply)") from None
-    cc = data.pop("cc", {})
+    cc_map = data.pop("cc", {})
+    keys = table.config_keys()
     options = {}
     for key, value in data.items():
         name = ALIASES.get(key, key.replace("-", "_"))
-        kind = OPTIONS.get(name)
-        if kind is None:
-            raise ValueError(f"{path}: unknown option {key!r} (known: {', '.join(sorted(OPTIONS))})")
+        option = keys.get(name)
+        if option is None:
+            raise ValueError(f"{path}: unknown option {key!r} (known: {', '.join(sorted(keys))})")
+        kind = KINDS[option.kind]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if name in SPANS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if option.parse is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # a bare number: seconds of silence, events of length
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"{path}: {key} must be {kind.__name__}, not {value!r}")
-        if name == "silence" and value == "model":
-            pass
-        elif name in SPANS:
-            try:
-                Span.parse(value, *SPANS[name])
-            except ValueError as err:
-                raise ValueError(f"{path}: {key}: {err}") from None
+        try:
+            option.check(value)
+        except ValueError as err:  # a length's or voicing's words do not name the option: say which
+            raise ValueError(f"{path}: {key}: {err}" if option.parse else f"{path}: {err}") from None
         options[name] = value
-    if not isinstance(cc, dict):
+    if not isinstance(cc_map, dict):
         raise ValueError(f"{path}: [cc] must be a table of control = controller number")
+    known = cc.names()
     controls = {}
-    for control, number in cc.items():
-        if control not in CONTROLS:
-            raise ValueError(f"{path}: unknown control {control!r} in [cc] (known: {', '.join(CONTROLS)})")
+    for control, number in cc_map.items():
+        if control not in known:
+            raise ValueError(f"{path}: unknown control {control!r} in [cc] (known: {', '.join(known)})")
         if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= 119:
             raise ValueError(f"{path}: [cc] {control} must be a controller number in range 0..119")
         if number in controls:

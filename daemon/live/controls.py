@@ -1,30 +1,24 @@
-"""Live controls from MIDI CC values (0..127): what each control does to a jam's settings.
+"""Live controls from MIDI CC values (0..127): the map's names and what the engine's own controls do.
 
-The CC map itself comes from the config file (live/config.py); the engine applies the result.
+The CC map comes from the config file (live/config.py). A control that moves a setting
+(temperature, the session model's weight, the length) is declared with its option in
+daemon/options.py; `mode`, `enabled` and `panic` act on the engine.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from .. import options
 
-from .clock import Span
+ENGINE_CONTROLS = ("mode", "enabled", "panic")
 
-CONTROLS = ("temperature", "length", "mode", "enabled", "panic", "session")
-CC_RANGE = {"events": (1, 64), "seconds": (0.5, 16.0), "beats": (1, 32), "bars": (1, 16)}  # the length control
+
+def names() -> tuple[str, ...]:
+    """Every control a [cc] map may name."""
+    return (*options.controls(), *ENGINE_CONTROLS)
 
 
 def settings(config, name: str, value: int):
-    """The settings after a `temperature`, `session` or `length` control (the others act on the engine)."""
-    if name == "temperature":  # 0..127 -> 0.1..2.0
-        return replace(config, sampling=replace(config.sampling, temperature=round(0.1 + 1.9 * value / 127, 3)))
-    if name == "session":  # 0..127 -> the session model's weight 0..0.9
-        return replace(config, session_weight=round(0.9 * value / 127, 3))
-    if name == "length":  # in the unit the session's length is given in
-        span = config.length
-        low, high = CC_RANGE[span.unit]
-        amount = low + (high - low) * value / 127
-        amount = max(low, round(amount)) if span.unit != "seconds" else round(amount, 2)
-        return replace(config, length=Span(amount, span.unit))
-    return config
+    """The settings after a control that moves one."""
+    return options.control(config, name, value)
 
 
 def mode(modes: list[str], value: int) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import mido
 
 from ..models.roll import RollModel
+from ..options import JamConfig
 from ..models.sampling import GumbelNoise
 from . import controls as cc
 from .clock import TRANSPORT, Span
@@ -28,7 +29,6 @@ from .harmony import ChordAnswer, Harmonize, Harmonizer, RollContext
 from .inbox import Inbox
 from .listener import Listener
 from .policy import CallAndResponse, Continuous
-from .settings import JamConfig
 from .timeline import Timeline
 from .voices import Answer, PlayAlong, phrase_span
 
@@ -261,7 +261,7 @@ class Engine:
 
     def control(self, name: str, value: int) -> None:
         """A live control from a MIDI CC value 0..127."""
-        if name in ("temperature", "length", "session"):
+        if name not in cc.ENGINE_CONTROLS:
             self.config = cc.settings(self.config, name, value)
         elif name == "mode":
             self.set_mode(cc.mode(list(self.policies), value))

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..formats.units import within
+from ..options import SILENCES
 from .clock import Span
 from .turns import TurnRule
 
-SILENCES = {"seconds": (0.01, 60.0), "beats": (0.125, 64.0), "bars": (0.125, 16.0)}  # the silence before an answer
 
 
 class Engine(Protocol):
@@ -94,5 +94,3 @@ class Continuous:
     def reset(self) -> None:
         self._next = None
 
-
-MODES = ("call", "continuous")

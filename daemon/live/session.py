@@ -17,6 +17,7 @@ from ..formats.units import count
 from ..models.event import EventModel
 from ..models.file import PLAYABLE, kind_name, model_kind
 from ..models.roll import KIND, RollModel
+from ..options import JamConfig
 from .engine import KINDS, Engine
 from .ports import (
     JackServerWatch,
@@ -29,7 +30,6 @@ from .ports import (
 )
 from .recorder import Recorder, free_name, left_behind, recover
 from .scheduler import Scheduler, all_off
-from .settings import JamConfig
 from .timeline import DEFAULT_BEAT
 
 log = logging.getLogger(__name__)

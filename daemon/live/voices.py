@@ -17,13 +17,13 @@ import numpy as np
 
 from ..formats.midifile import NoteMessage
 from ..models.continuation import Line, sample_events
+from ..options import MAX_EVENTS
 from .clock import Span
 from .listener import MACHINE
 
 log = logging.getLogger(__name__)
 SLACK = 0.002  # seconds: a note is never due sooner than this after it is sampled
 LOOKAHEAD = 0.05  # seconds: how far ahead of time the continuous part samples
-MAX_EVENTS = 512  # events per answer at most when its length is a duration
 PEDAL_LIFT, PEDAL_CATCH = 0.005, 0.04  # seconds before and after a bar line: the machine's pedal change
 PHRASE_SECONDS = (1.0, 60.0)  # --length phrase: the player's phrase as heard, within these bounds
 

@@ -2,47 +2,21 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from ..formats.midifile import NoteMessage
 from ..formats.notes import GuardCounts, NoteGuard
-from ..formats.units import within
 from .cursor import Cursor
 from .event import EventModel, EventStream
-from .sampling import GumbelNoise, Sampling
+from .sampling import GumbelNoise
 
 MAX_NOTE = 60.0  # seconds: the longest note a model may hold
 MAX_EVENTS = 10_000_000  # events one generation samples at most (the file is written as it goes)
 KEY_WEIGHT = 0.5  # the heard key's weight on each strike (measured: docs/models/folk.md)
 MAX_KEY_WEIGHT = 4.0
-
-
-@dataclass(frozen=True)
-class GenerateConfig:
-    """Options of one generation; validated on construction."""
-
-    events: int = 500
-    sampling: Sampling = field(default_factory=Sampling)
-    seed: int | None = None
-    max_note: float = 4.0  # seconds; longer notes are released
-    constrain: bool = True  # releases name sounding pitches, strikes silent ones (the codec's invariant)
-    channel: int = 0  # output channel
-    session_weight: float = 0.0  # the session model's share of each strike's pitch distribution (0: off)
-    key_weight: float = KEY_WEIGHT  # the heard key's profile, to this power, times each strike's pitch distribution
-
-    def __post_init__(self):
-        within("--events", self.events, 1, MAX_EVENTS)
-        within("--max-note", self.max_note, 0, MAX_NOTE, above=True)
-        if self.seed is not None:
-            within("--seed", self.seed, 0, 2**63 - 1)
-        if not 0 <= self.channel <= 15:
-            raise ValueError("--channel must be from 0 to 15")
-        if not 0 <= self.session_weight < 1:
-            raise ValueError("--session-weight must be from 0 to less than 1 (the network always has a say)")
-        within("--key-weight", self.key_weight, 0, MAX_KEY_WEIGHT)
 
 
 @dataclass
@@ -57,7 +31,7 @@ class Continuation:
 PRIME_EVENTS = 2048  # a prime's last events stepped at most: the state has forgotten what came before
 
 
-def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig,
+def continue_events(model: EventModel, prime: np.ndarray, config,
                     first_gap: bool = False, cursor: Cursor | None = None,
                     emit: Callable[[list[NoteMessage]], None] | None = None, keep: bool = True) -> Continuation:
     """Step `prime` (N, 3 + what the model hears; its last PRIME_EVENTS rows) into a fresh stream, then
@@ -70,15 +44,15 @@ def continue_events(model: EventModel, prime: np.ndarray, config: GenerateConfig
                          emit=emit, keep=keep)
 
 
-def sample_events(stream: EventStream, logits: np.ndarray, config: GenerateConfig, noise: GumbelNoise, *,
+def sample_events(stream: EventStream, logits: np.ndarray, config, noise: GumbelNoise, *,
                   events: int | None = None, until: float | None = None, held: frozenset[int] = frozenset(),
                   emit: Callable[[list[NoteMessage]], None] | None = None,
                   first_gap: bool = False, cursor: Cursor | None = None,
                   stop: Callable[[], bool] | None = None, keep: bool = True) -> Continuation:
     """Sample `events` (default `config.events`) events from a primed stream (which then holds them as context).
 
-    `config`: how notes are drawn (sampling, max_note, channel, session_weight, key_weight; a
-    GenerateConfig or a live JamConfig). `logits` are the stream's predictions for the next event;
+    `config`: how notes are drawn (sampling, max_note, channel, session_weight, key_weight; the
+    Drawing of daemon/options.py: a GenerateConfig or a live JamConfig). `logits` are the stream's predictions for the next event;
     note times count from 0.
     `until`: also stop before the first event at or after this many seconds (everything is
     released then). `held`: pitches someone else holds (the player), never struck.

@@ -12,7 +12,8 @@ from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..formats.smf import NoteFile
 from ..formats.units import within
-from ..models.continuation import PRIME_EVENTS, GenerateConfig, continue_events
+from ..models.continuation import PRIME_EVENTS, continue_events
+from ..options import GenerateConfig
 from ..models.cursor import Cursor
 from ..models.event import EventModel
 from ..models.key import KeyTracker
