@@ -104,7 +104,14 @@ def _o(*args, **kwargs) -> Option:
     return Option(*args, **kwargs)
 
 
-OPTIONS: list[Option] = [
+OPTIONS: list[Option] = [  # in the order --help lists them
+    _o("model", ("--model", "-m"), "path", commands=("generate",), config=False,
+       help="Model file, or a shipped model by name: folk (the default), melody (the first model), chorale, "
+            "chorale-nade (piano-roll)."),
+    _o("prime", ("--prime", "-p"), "path", commands=("generate",), config=False,
+       help="MIDI file to continue (default: a built-in motif)."),
+    _o("out", ("--out", "-o"), "out", "continuation.mid", "The MIDI file to write.", commands=("generate",),
+       config=False),
     _o("model", ("--model", "-m"), "path", commands=("jam",),
        help="Model file, or a shipped model by name (default: folk; with --mode harmonize: chorale)."),
     _o("backend", ("--backend",), choices=BACKENDS,
@@ -183,13 +190,6 @@ OPTIONS: list[Option] = [
     _o("lang", ("--lang",), default="en_US", commands=("jam", "generate"), config=False,
        help="Hyphenation language for alphabetic lyrics (pyphen's codes)."),
     # segue generate's own
-    _o("model", ("--model", "-m"), "path", commands=("generate",), config=False,
-       help="Model file, or a shipped model by name: folk (the default), melody (the first model), chorale, "
-            "chorale-nade (piano-roll)."),
-    _o("prime", ("--prime", "-p"), "path", commands=("generate",), config=False,
-       help="MIDI file to continue (default: a built-in motif)."),
-    _o("out", ("--out", "-o"), "out", "continuation.mid", "The MIDI file to write.", commands=("generate",),
-       config=False),
     _o("channel", ("--channel",), "int", None, "Read only this channel of the prime (default: all but drums).",
        bounds=(0, 15), commands=("generate",), config=False),
     _o("track", ("--track",), "int", None, "Read only this track of the prime.", bounds=(0, 65535),

@@ -87,3 +87,40 @@ def test_the_session_control_sets_the_session_models_weight():
     assert settings(JamConfig(), "session", 0).session_weight == 0.0
     with pytest.raises(ValueError, match="--session-weight must be from 0 to less than 1"):
         JamConfig(session_weight=1.0)
+
+
+def test_an_option_declared_once_reaches_help_the_config_file_and_the_cc_map(monkeypatch, tmp_path, small_model):
+    """Take one jam option out of the table: it is gone from --help, the config file and the CC
+    map; declare it again, with a control, in that one place: it is in all three, and the control
+    moves the engine's setting."""
+    import click
+    from segue.daemon import options
+    from segue.daemon.cli_options import with_options
+
+    def jam_help():
+        command = click.command()(with_options("jam")(lambda **_: None))
+        return CliRunner().invoke(command, ["--help"]).output
+
+    rest = [o for o in options.OPTIONS if o.name != "velocity_scale"]
+    monkeypatch.setattr(options, "OPTIONS", rest)
+    assert "--velocity-scale" not in jam_help()
+    with pytest.raises(ValueError, match="unknown option 'velocity_scale'"):
+        config.load(write(tmp_path, "velocity_scale = 1.5\n"))
+    with pytest.raises(ValueError, match="unknown control 'velocity'"):
+        config.load(write(tmp_path, "[cc]\nvelocity = 30\n"))
+
+    added = options.Option("velocity_scale", ("--velocity-scale",), "float", 1.0, "Louder or softer.", bounds=(0, 10),
+                           above=True, field="velocity_scale", control="velocity", cc=(0.5, 2.0))
+    monkeypatch.setattr(options, "OPTIONS", [*rest, added])
+    assert "--velocity-scale" in jam_help() and "Louder or softer." in jam_help()
+    assert config.load(write(tmp_path, "velocity_scale = 1.5\n[cc]\nvelocity = 30\n")) == ({"velocity_scale": 1.5},
+                                                                                              {30: "velocity"})
+    with pytest.raises(ValueError, match="--velocity-scale must be more than 0 and at most 10, not 20"):
+        config.load(write(tmp_path, "velocity_scale = 20\n"))
+    sched = Scheduler(lambda _: None)
+    try:
+        eng = Engine(EventModel(small_model), sched, CallAndResponse(0.1), JamConfig(), controls={30: "velocity"})
+        eng.hear(0.0, mido.Message("control_change", control=30, value=127))
+        assert eng.config.velocity_scale == 2.0
+    finally:
+        sched.close()
