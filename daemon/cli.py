@@ -1,19 +1,21 @@
 """The `segue` command: parses options, builds a config, calls a plain function.
 
-Training and export live in segue.training / segue.export and need torch; they are imported
-only when their commands run, so `segue generate` never loads torch.
+The play commands live here. The training extra's commands (train, data, eval, export) join
+through the `segue.commands` entry points of pyproject.toml, read with importlib.metadata, and
+only where that extra is installed: a runtime-only install lists what it can run, and names the
+extra for the rest. Nothing here imports torch.
 """
 from __future__ import annotations
 
+import importlib.metadata as metadata
 import logging
+import re
 import sys
 
 import click
 
 from . import options as table
-from .cli_eval import evaluate
-from .cli_offline import Group, _torch_side, data, export_cmd, train
-from .cli_options import with_options
+from .cli_options import Group, with_options
 from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod
@@ -31,6 +33,27 @@ from .options import GenerateConfig, JamConfig
 
 log = logging.getLogger("segue")
 EXPECTED = (ValueError, OSError, RuntimeError)  # problems with input; anything else is a bug
+COMMANDS, CHECKPOINTS = "segue.commands", "segue.checkpoints"  # entry-point groups (pyproject.toml)
+TRAIN_EXTRA = "pip install 'segue[train]' (in a clone of segue: pip install -e '.[train]')"
+
+
+def _installed(extras) -> bool:
+    """Whether every requirement of these extras of segue is installed."""
+    for requirement in metadata.requires("segue") or []:
+        if any(f'extra == "{extra}"' in requirement for extra in extras):
+            try:
+                metadata.distribution(re.match(r"[A-Za-z0-9_.-]+", requirement)[0])
+            except metadata.PackageNotFoundError:
+                return False
+    return True
+
+
+def _entry_points(group: str) -> tuple[dict, dict]:
+    """(name -> entry point whose extras are installed, name -> extras missing for the others)."""
+    ready, missing = {}, {}
+    for point in metadata.entry_points(group=group):
+        (ready if _installed(point.extras) else missing)[point.name] = point
+    return ready, {name: point.extras for name, point in missing.items()}
 
 
 class _OneLineUsageError(click.ClickException):
@@ -38,7 +61,28 @@ class _OneLineUsageError(click.ClickException):
 
 
 class _Group(Group):
-    """Turns expected errors into one line (exit 1) and usage errors into one line (exit 2)."""
+    """Turns expected errors into one line (exit 1) and usage errors into one line (exit 2); adds
+    the commands of the `segue.commands` entry points whose extra is installed."""
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *_entry_points(COMMANDS)[0]})
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is None:
+            ready, missing = _entry_points(COMMANDS)
+            if name in ready:
+                command = ready[name].load()
+            elif name in missing:
+                raise click.UsageError(f"segue {name} needs the {' and '.join(missing[name])} extra: {TRAIN_EXTRA}")
+        return command
+
+    def format_epilog(self, ctx, formatter):
+        missing = _entry_points(COMMANDS)[1]
+        if missing:
+            formatter.write_paragraph()
+            formatter.write_text(f"With the training extra, also: {', '.join(sorted(missing))} ({TRAIN_EXTRA}).")
+        super().format_epilog(ctx, formatter)
 
     def invoke(self, ctx):
         try:
@@ -48,6 +92,8 @@ class _Group(Group):
         except click.UsageError as err:
             hint = f" (see '{err.ctx.command_path} --help')" if err.ctx else ""
             raise _OneLineUsageError(err.format_message() + hint) from None
+        except ImportError as err:  # a command of the training extra, run without it
+            raise click.ClickException(f"this needs the training extra ({err.name} is missing): {TRAIN_EXTRA}") from None
         except EXPECTED as err:
             message = (str(err) or type(err).__name__).strip().splitlines()[0]
             raise click.ClickException(message) from None
@@ -212,7 +258,11 @@ def info(model):
     """Show what a model file or a training checkpoint (.pt) says about itself (default: the
     shipped model)."""
     if model is not None and _is_checkpoint(model):
-        for line in _torch_side("segue.training.checkpoints").describe(model):
+        ready, _ = _entry_points(CHECKPOINTS)
+        if "describe" not in ready:
+            raise RuntimeError(f"{model} is a training checkpoint; segue info reads one with the training extra: "
+                               f"{TRAIN_EXTRA}")
+        for line in ready["describe"].load()(model):
             click.echo(line)
         return
     if model_kind(model) == "characters":
@@ -279,10 +329,6 @@ def _trained_in(run: dict | None) -> None:
                    f"{', bf16' if run.get('amp') else ''}")
 
 
-cli.add_command(train)
-cli.add_command(data)
-cli.add_command(evaluate)
-cli.add_command(export_cmd)
 
 
 def main(args=None) -> int:

@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 DAEMON = Path(__file__).resolve().parents[1] / "daemon"
-LAYER = {"formats": 0, "models": 1, "options": 1.5, "live": 2, "offline": 2, "cli_options": 2.9, "cli_offline": 3, "cli_eval": 3.5, "cli": 4}  # live and offline: side by side; cli_eval uses cli_offline's option types
+LAYER = {"formats": 0, "models": 1, "options": 1.5, "live": 2, "offline": 2, "cli_options": 3, "cli": 4}  # live and offline: side by side
 
 
 def imports(path: Path) -> list[str]:
@@ -68,9 +68,9 @@ def test_the_folders_show_the_data_path():
 
 ROOT = DAEMON.parent
 # Which of segue's packages each may import: the runtime none of the torch side; training the runtime
-# (its codecs); export both. The CLI reaches training and export lazily, by name, and only there.
+# (its codecs); export both. The training side's commands join `segue` through entry points
+# (pyproject.toml), so the runtime never names them either, not even in a string.
 ALLOWED = {"daemon": {"daemon"}, "training": {"daemon", "training"}, "export": {"daemon", "training", "export"}}
-LAZY = {"cli.py", "cli_offline.py", "cli_eval.py"}  # the command line: `segue info CKPT.pt`, train, export, eval
 
 
 def segue_imports(path: Path) -> set[str]:
@@ -98,7 +98,7 @@ def wrong_arrows(root: Path) -> list[str]:
         for path in (root / package).rglob("*.py"):
             for target in segue_imports(path) - allowed:
                 wrong.append(f"{path.relative_to(root)} imports segue.{target}")
-            if package == "daemon" and path.name not in LAZY:
+            if package == "daemon":
                 wrong += [f"{path.relative_to(root)} names segue.{t}" for t in named_imports(path)]
     return wrong
 
@@ -116,3 +116,38 @@ def test_the_package_check_sees_an_upward_import(tmp_path):
     assert sorted(wrong_arrows(tmp_path)) == ["daemon/engine.py imports segue.training",
                                               "daemon/tool.py names segue.export",
                                               "training/loop.py imports segue.export"]
+
+
+def test_the_live_engine_and_the_command_load_no_torch():
+    import subprocess
+    import sys
+
+    def loaded(code: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", f"import sys; {code}; print(sorted(m for m in sys.modules))"],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return eval(done.stdout.strip().splitlines()[-1])
+
+    engine = loaded("import segue.daemon.live.engine, segue.daemon.live.session, segue.daemon.cli")
+    assert not [m for m in engine if m.split(".")[0] in ("torch", "onnx") or m.startswith(("segue.training",
+                                                                                            "segue.export"))]
+    helped = loaded("from segue.daemon.cli import main; main(['--help']); main(['train', '--help'])")
+    assert "segue.training.cli" in helped and not [m for m in helped if m.split(".")[0] in ("torch", "onnx")]
+
+
+def test_a_runtime_only_install_lists_the_play_commands_and_names_the_extra(monkeypatch):
+    """Without the training extra's packages, train, data and export are not listed; the help names
+    the extra, and typing one says what to install (eval stays: its roll and lyrics need no torch)."""
+    from click.testing import CliRunner
+    from segue.daemon import cli
+
+    monkeypatch.setattr(cli, "_installed", lambda extras: not extras)
+    result = CliRunner().invoke(cli.cli, ["--help"])
+    listed = result.output.split("Commands:")[1]
+    assert "generate" in listed and "jam" in listed and "eval" in listed
+    assert not any(f"  {name} " in listed for name in ("train", "data", "export"))
+    assert "With the training extra, also: data, export, train" in " ".join(result.output.split())
+    code = cli.main(["train", "melody", "x.mid", "--out", "m.pt"])
+    assert code == 2
+    monkeypatch.setattr(cli, "_installed", lambda extras: True)
+    assert "train" in CliRunner().invoke(cli.cli, ["--help"]).output.split("Commands:")[1]

@@ -1,12 +1,13 @@
-"""The offline commands: `segue train`, `segue data` and `segue export` (`segue eval`: cli_eval.py).
+"""`segue train` and `segue data`: the training side's commands (`segue eval`: training/cli_eval.py,
+`segue export`: export/cli.py).
 
-They need the training extra (torch), imported only when one of them runs (`_torch_side`), so
-the runtime commands in cli.py start without it. cli.py attaches these groups to `segue`.
+They join `segue` through the `segue.commands` entry points (pyproject.toml), only where the
+training extra is installed. Each command imports its torch modules when it runs, so `segue --help`
+stays quick.
 """
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import shlex
 import sys
@@ -15,10 +16,7 @@ from pathlib import Path
 
 import click
 
-from .cli_options import CHANNEL, OUT, TRACK, Group
-from .formats.midifile import read_notes
-from .models import roll as rollmodel
-from .models.event import EventModel
+from segue.daemon.cli_options import CHANNEL, OUT, TRACK, Group
 
 TRAIN_EXTRA = "pip install 'segue[train]' (in a clone of segue: pip install -e '.[train]')"
 PARITY = 1e-3  # `export --check`: the largest logit, bias or state difference between torch and onnxruntime
@@ -78,7 +76,7 @@ def _run(device, amp, time_limit, resume, nproc, quiet):
                     "-m", "segue.daemon.cli", *args]
         sys.stdout.flush(), sys.stderr.flush()
         os.execv(sys.executable, launcher)
-    runner = _torch_side("segue.training.runner")
+    from . import runner
     return runner.RunOptions(device=device, amp=amp, time_limit=time_limit or 0.0, resume=resume, progress=not quiet)
 
 
@@ -101,15 +99,6 @@ def _command_line() -> str:
 def _rank0() -> bool:
     """Whether this process speaks for the run (under torchrun, only rank 0 does)."""
     return os.environ.get("RANK", "0") == "0"
-
-
-def _torch_side(module: str):
-    """Import a training/export module, or say which extra is missing."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as err:
-        raise RuntimeError(f"this command needs the training extra ({err.name} is missing): "
-                           f"{TRAIN_EXTRA}") from None
 
 
 @click.group(cls=Group)
@@ -141,7 +130,7 @@ def train():
 @run_options
 def train_melody(paths, out, recipe, run, **options):
     """Train the event LSTM composer on MIDI files or directories."""
-    train_mod = _torch_side("segue.training.train")
+    from . import train as train_mod
     base = train_mod.TrainConfig.textbook() if recipe == "textbook" else train_mod.TrainConfig()
     config = train_mod.with_overrides(base, **options)
     result = train_mod.train_melody(paths, out, config, command=_command_line(), run=run)
@@ -173,7 +162,7 @@ def train_melody(paths, out, recipe, run, **options):
 def train_metrical(corpus, out, run, **options):
     """Train the metrical melody model (beat-timed intervals, the bar heard) on a corpus from
     `segue data melodies`, validating on its valid split every epoch."""
-    met = _torch_side("segue.training.metrical")
+    from . import metrical as met
     config = met.with_overrides(met.MetricalConfig(), **options)
     result = met.train_metrical(corpus, out, config, command=_command_line(), log=click.echo, run=run)
     if not _rank0():
@@ -204,7 +193,7 @@ def train_metrical(corpus, out, run, **options):
 @run_options
 def train_rnnrbm(paths, out, init, run, **options):
     """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
-    poly = _torch_side("segue.training.polyphony")
+    from . import polyphony as poly
     config = poly.with_overrides(poly.RBMTrainConfig(), **options)
     record = poly.train_rnnrbm(paths, out, config, command=_command_line(), init=init, run=run)
     if not _rank0():
@@ -233,7 +222,7 @@ def train_rnnrbm(paths, out, init, run, **options):
 @run_options
 def train_rnnnade(paths, out, init, run, **options):
     """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
-    poly = _torch_side("segue.training.polyphony")
+    from . import polyphony as poly
     config = poly.with_overrides(poly.NADETrainConfig(), **options)
     record = poly.train_rnnnade(paths, out, config, command=_command_line(), init=init, run=run)
     if not _rank0():
@@ -271,7 +260,7 @@ def train_rnnnade(paths, out, init, run, **options):
 @run_options
 def train_lyrics(corpus, out, input_, init, run, **options):
     """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
-    lyr = _torch_side("segue.training.lyrics")
+    from . import lyrics as lyr
     config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
     record = lyr.train_lyrics(corpus, out, config, command=_command_line(), init=init, run=run)
     if not _rank0():
@@ -304,7 +293,7 @@ def data_melodies(out_dir, collections, seed, workers, chorale_set, midi, quiet)
     """The melody corpus from music21's public-domain collections, or from your MIDI files (--midi):
     parsed, duplicates dropped, split by piece, written as training arrays (melodies.npz,
     pieces.json) into OUT_DIR for `segue train metrical`."""
-    mel = _torch_side("segue.training.melodies")
+    from . import melodies as mel
     started = time.perf_counter()
     chosen = collections or (() if midi else tuple(mel.COLLECTIONS))
     inventory = mel.build(out_dir, chosen, seed=seed, workers=workers, progress=not quiet, chorale_set=chorale_set,
@@ -313,98 +302,3 @@ def data_melodies(out_dir, collections, seed, workers, chorale_set, midi, quiet)
     click.echo(f"wrote {out_dir}/melodies.npz and pieces.json in {time.perf_counter() - started:.0f} s")
 
 
-@click.command("export")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=OUT)
-@click.option("--quantize", type=OUT, help="Also write an int8 (dynamic) copy here.")
-@click.option("--check", type=click.Path(),
-              help="MIDI file (a text file for lyric models, a melody corpus folder for metrical models) to stream through torch and onnxruntime side by side.")
-@click.option("--gibbs", type=click.IntRange(1, 1000), default=25, show_default=True,
-              help="Gibbs steps per frame (RNN-RBM checkpoints).")
-@click.option("--beats", type=click.FloatRange(0, None, min_open=True),
-              help="Frame length in beats, stored in a piano-roll model file (default: the one trained with; "
-                   "benchmark JSON does not say it: JSB's frames are quarter notes, 1, Nottingham's eighth notes, 0.5).")
-@click.option("--temperatures", type=click.IntRange(1, 16), default=1, show_default=True,
-              help="RNN-RBM checkpoints: run each frame's chain as a replica exchange over this many "
-                   "temperatures (1: a plain chain), for sharp models whose plain chains do not mix ...")
-@click.option("--lowest", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
-              help="... the hottest copy at this inverse temperature.")
-def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, lowest):
-    """Export a checkpoint to a self-describing ONNX step graph.
-
-    The file is written beside OUT as OUT.part and takes OUT's name only once it is whole and, with
-    --check, matches torch: a failed export or check leaves no file under OUT's name.
-    """
-    kind = _torch_side("segue.training.train").checkpoint_kind(checkpoint)
-    if temperatures > 1 and kind != "rnnrbm":
-        raise click.UsageError("--temperatures is for RNN-RBM checkpoints: an LSTM-NADE samples exactly, key by key")
-    if quantize and kind in ("rnnrbm", "rnnnade"):
-        raise click.UsageError("--quantize is for event and lyric models, not piano-roll models")
-    part = Path(out).with_name(Path(out).name + ".part")
-    try:
-        report = _export(kind, checkpoint, part, check, gibbs=gibbs, beats=beats, temperatures=temperatures,
-                         lowest=lowest)
-        os.replace(part, out)
-    finally:
-        part.unlink(missing_ok=True)
-    click.echo(f"wrote {out}" + (f"; {report}" if report else ""))
-    if quantize:
-        _torch_side("segue.export.quantize").quantize(out, quantize)
-        click.echo(f"wrote {quantize} (int8 weights)")
-
-
-def _export(kind: str, checkpoint, out: Path, check, *, gibbs, beats, temperatures, lowest) -> str:
-    """Write the model file to `out` and, given a `check` file, compare it with torch: the parity
-    line, or an error when the two differ by more than PARITY."""
-    if kind == "lyrics":
-        exporter = _torch_side("segue.export.lyrics")
-        exporter.export_lyrics(checkpoint, out, command=_command_line())
-        if not check:
-            return ""
-        from .formats.text import read_corpus
-
-        worst = exporter.parity(checkpoint, out, read_corpus(check)[:500])
-        return _parity(f"parity over {worst['steps']} characters: max |logit diff| {worst['logits']:.2e}",
-                       worst["logits"])
-    if kind in ("rnnrbm", "rnnnade"):  # piano-roll models: an RNN-RBM, or an LSTM-NADE (`--gibbs` unused)
-        if kind == "rnnrbm":
-            exporter = _torch_side("segue.export.rnnrbm")
-            exporter.export_rnnrbm(checkpoint, out, gibbs=gibbs, beats=beats, command=_command_line(),
-                                   temperatures=temperatures, lowest=lowest)
-        else:
-            exporter = _torch_side("segue.export.nade")
-            exporter.export_nade(checkpoint, out, beats=beats, command=_command_line())
-        if not check:
-            return ""
-        from .formats import pianoroll
-
-        roll = pianoroll.from_midi(check, beats=rollmodel.RollModel(out).beats)[:200]
-        worst = exporter.parity(checkpoint, out, roll)
-        return _parity(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
-                       f"sampled units that differ per frame (same noise): {worst['sample_units']}",
-                       max(worst["bias"], worst["state"]))
-    exporter = _torch_side("segue.export.onnx")
-    if kind == "metrical":
-        exporter.export_metrical(checkpoint, out, command=_command_line())
-        if not check:
-            return ""
-        from .formats.corpus import load, metrical_events
-
-        events = metrical_events(load(check, "valid")[0], EventModel(out).codec)
-        worst = exporter.parity_metrical(checkpoint, out, events[:500])
-        return _parity(f"parity over {min(len(events), 500)} events of {check}'s first valid piece: max |logit diff| "
-                       f"{worst['logits']:.2e}, max |state diff| {worst['state']:.2e}", max(worst["logits"], worst["state"]))
-    exporter.export_melody(checkpoint, out, command=_command_line())
-    if not check:
-        return ""
-    events = EventModel(out).codec.encode(read_notes(check))[:500]
-    worst = exporter.parity(checkpoint, out, events)
-    return _parity(f"parity over {len(events)} events: max |logit diff| {worst['logits']:.2e}, "
-                   f"max |prob diff| {worst['probs']:.2e}, max |state diff| {worst['state']:.2e}",
-                   max(worst["logits"], worst["state"]))
-
-
-def _parity(line: str, worst: float) -> str:
-    if not worst <= PARITY:  # NaN fails too
-        raise RuntimeError(f"export check failed, nothing written: {line} (more than {PARITY:g})")
-    return line

@@ -7,10 +7,10 @@ import time
 import click
 import numpy as np
 
-from .cli_offline import CHANNEL, TRACK, Group, _torch_side
-from .models import roll as rollmodel
-from .models.continuation import KEY_WEIGHT, MAX_KEY_WEIGHT
-from .models.event import EventModel
+from segue.daemon.cli_options import CHANNEL, TRACK, Group
+from segue.daemon.models import roll as rollmodel
+from segue.daemon.models.continuation import KEY_WEIGHT, MAX_KEY_WEIGHT
+from segue.daemon.models.event import EventModel
 
 
 @click.group("eval", cls=Group)
@@ -28,13 +28,13 @@ def evaluate():
 @click.option("--protocol", type=click.Choice(["stream", "window"]), help="Default: the one the model was trained with.")
 def eval_melody(checkpoint, paths, channel, track, valid_fraction, protocol):
     """Held-out NLL per event and per-head accuracy on the tail of each file."""
-    ev = _torch_side("segue.training.evaluate")
+    from . import evaluate as ev
     click.echo(ev.format_rows(ev.evaluate_melody(checkpoint, paths, channel, track, valid_fraction, protocol)))
 
 
 def _split(data, split: str) -> list:
     """The piano rolls of one split of a benchmark JSON file."""
-    from .formats import pianoroll
+    from segue.daemon.formats import pianoroll
 
     rolls = pianoroll.load_json(data, splits=(split,)).get(split)
     if not rolls:
@@ -45,7 +45,7 @@ def _split(data, split: str) -> list:
 def _tune(data, split: str) -> list | None:
     """The pieces the expected-accuracy threshold is chosen on: the validation split, unless that is
     the one measured (then there is no such figure)."""
-    from .formats import pianoroll
+    from segue.daemon.formats import pianoroll
 
     return None if split == "valid" else pianoroll.load_json(data, splits=("valid",)).get("valid") or None
 
@@ -86,7 +86,7 @@ def _pieces(what: str, quiet: bool):
 
 
 def _moved(rolls: list | None, semitones: int) -> list | None:
-    from .formats.pianoroll import shifted
+    from segue.daemon.formats.pianoroll import shifted
 
     return rolls and [shifted(r, semitones) for r in rolls]
 
@@ -110,8 +110,9 @@ def _moved(rolls: list | None, semitones: int) -> list | None:
 @_QUIET
 def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_keep, temperatures, lowest, quiet):
     """Log-likelihood per frame (AIS) and frame accuracy on a benchmark split, as in the paper's table."""
-    poly = _torch_side("segue.training.polyphony")
-    meter = _torch_side("segue.training.meter").Meter(not quiet)
+    from . import polyphony as poly
+    from .meter import Meter
+    meter = Meter(not quiet)
     model, _ = poly.load(checkpoint)
     rolls = _split(data, split)
     started = time.perf_counter()
@@ -138,8 +139,9 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @_QUIET
 def eval_rnnnade(checkpoint, data, split, seed, transpose, mix, quiet):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
-    poly = _torch_side("segue.training.polyphony")
-    meter = _torch_side("segue.training.meter").Meter(not quiet)
+    from . import polyphony as poly
+    from .meter import Meter
+    meter = Meter(not quiet)
     models = [poly.load(path, kind="rnnnade")[0] for path in (checkpoint, *mix)]
     rolls = _moved(_split(data, split), transpose)
     started = time.perf_counter()
@@ -165,7 +167,7 @@ def eval_roll(model, data, split, samples, seed, transpose, quiet):
     """A piano-roll model file (a path or a shipped name) on a benchmark split, through onnxruntime
     alone: exact log-likelihood per frame (LSTM-NADE files) and the expected-accuracy decoding, so a
     model card's figures can be checked without its checkpoint or torch."""
-    from .formats import pianoroll
+    from segue.daemon.formats import pianoroll
 
     net = rollmodel.RollModel(model)
     rolls, tune = _moved(_split(data, split), transpose), _moved(_tune(data, split), transpose)
@@ -192,8 +194,8 @@ def eval_roll(model, data, split, samples, seed, transpose, quiet):
 def eval_markov(corpus, split, order, session_weight):
     """The interval Markov baseline (Witten-Bell, trained on CORPUS's train split) on its held-out
     pieces: pitch NLL per note-on and top-1, per collection. No torch needed."""
-    from .formats.corpus import load
-    from .offline import melody_eval as me
+    from segue.daemon.formats.corpus import load
+    from segue.daemon.offline import melody_eval as me
 
     started = time.perf_counter()
     model = me.train_markov(load(corpus, "train"), order)
@@ -218,8 +220,8 @@ def eval_corpus(model, corpus, split, order, session_weight, key_weight):
     """A melody model file (a path or a shipped name) on CORPUS's held-out pieces through onnxruntime:
     pitch NLL per note-on and top-1 per collection, beside the interval Markov baseline trained on
     the train split, each alone and with a session model; time NLL per event. No torch needed."""
-    from .formats.corpus import load
-    from .offline import melody_eval as me
+    from segue.daemon.formats.corpus import load
+    from segue.daemon.offline import melody_eval as me
 
     started = time.perf_counter()
     net = EventModel(model)
@@ -251,8 +253,8 @@ def eval_corpus(model, corpus, split, order, session_weight, key_weight):
 def eval_lyrics(model, corpus, baselines, titles):
     """Validation bits per character of an exported lyric model, on the held-out blocks it was trained
     without (the split is rebuilt from the model's training settings), beside n-gram baselines."""
-    from .formats.text import drop_titles, normalise, read_corpus, split_blocks
-    from .models import lyric as lyricmodel
+    from segue.daemon.formats.text import drop_titles, normalise, read_corpus, split_blocks
+    from segue.daemon.models import lyric as lyricmodel
 
     net = lyricmodel.LyricModel(model)
     train = net.training.get("train", {})
@@ -268,7 +270,7 @@ def eval_lyrics(model, corpus, baselines, titles):
     click.echo(f"  {net.path.name}: {score['bpc']:.3f} bits/char (perplexity {score['perplexity']:.2f}) "
                f"[{time.perf_counter() - started:.0f} s]")
     if baselines:
-        ngram = _torch_side("segue.training.ngram")
+        from . import ngram
         tr, va = [ids[a:b] for a, b in spans_train], [ids[a:b] for a, b in spans_valid]
         for name, bpc in ngram.baselines(tr, va, len(net.codec)).items():
             click.echo(f"  {name}: {bpc:.3f} bits/char")
