@@ -25,8 +25,7 @@ from .live.policy import CallAndResponse, Continuous
 from .live.ports import APIS
 from .live.turns import TurnRule
 from .models import roll as rollmodel
-from .models.event import EventModel
-from .models.file import PLAYABLE, kind_name, model_kind
+from .models import kinds
 from .models.sampling import Sampling
 from .offline import generate as gen
 from .options import GenerateConfig, JamConfig
@@ -114,10 +113,7 @@ def generate(**values):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     v = table.check("generate", values)
     model, out, seed, frames = v["model"], v["out"], v["seed"], v["frames"]
-    kind = model_kind(model)
-    if kind not in ("events", rollmodel.KIND):
-        raise ValueError(f"{model}: {kind_name(kind)}; segue generate plays {PLAYABLE}"
-                         + ("; for words, segue lyrics" if kind == "characters" else ""))
+    kind = kinds.check_plays(model, "generate")
     lyricist = _lyricist(v["lyric_model"], v["lyric_prime"], v["lang"], seed) if v["sing"] else None
     if kind == rollmodel.KIND:
         if lyricist is not None:
@@ -265,70 +261,8 @@ def info(model):
         for line in ready["describe"].load()(model):
             click.echo(line)
         return
-    if model_kind(model) == "characters":
-        from .models.lyric import LyricModel
-
-        net = LyricModel(model)
-        t = net.training
-        cfg, m = t.get("model", {}), t.get("metrics") or {}
-        click.echo(f"{net.path}\n  kind: characters ({cfg.get('cell', '?')}, {cfg.get('input', '?')} input, "
-                   f"{cfg.get('layers', '?')} x {cfg.get('hidden', '?')}); vocabulary {len(net.codec)} characters, "
-                   f"line breaks {'kept' if net.codec.newlines == 'keep' else 'as spaces'}")
-        click.echo(f"  trained on {t.get('data', {}).get('corpus', '?')}: validation "
-                   f"{m.get('valid_bpc', float('nan')):.3f} bits/char at epoch {m.get('epoch', '?')}")
-        click.echo(f"  trained by: {t.get('train_command') or '?'}\n  exported by: {t.get('command') or '?'}")
-        _trained_in(t.get("data", {}).get("run"))
-        return
-    if model_kind(model) == rollmodel.KIND:
-        roll = rollmodel.RollModel(model)
-        metrics, config = roll.training.get("metrics", {}), roll.training.get("config", {})
-        name = {"rbm": "RNN-RBM", "nade": "LSTM-NADE"}[roll.sampler]
-        click.echo(f"{roll.path}\n  kind: piano-roll ({name}); keys {roll.low}..{roll.high}, a frame is "
-                   f"{count(roll.beats, 'beats')}; {roll.describe()}")
-        accuracy = f", accuracy {metrics['valid_acc']:.3f}" if "valid_acc" in metrics else ""
-        click.echo(f"  trained on {', '.join(roll.training.get('files', []))} (best epoch {metrics.get('epoch', '?')} "
-                   f"of {config.get('epochs', '?')}): validation log-likelihood "
-                   f"{metrics.get('valid_ll', float('nan')):.3f} nats/frame{accuracy}")
-        click.echo(f"  trained by: {roll.training.get('command') or '?'}\n  exported by: "
-                   f"{roll.training.get('export_command') or '?'}")
-        _trained_in(roll.training.get("run"))
-        return
-    net = EventModel(model)
-    c, t = net.codec, net.info.training
-    click.echo(f"{net.path}\n  kind: {net.info.kind}; state: {net.info.state}")
-    unit = "beats" if c.time_unit == "beats" else "s"
-    pitch = f"intervals within {c.pitch_classes // 2} semitones" if c.pitch_mode == "interval" else f"pitch {c.low}..{c.high}"
-    click.echo(f"  codec: {pitch}, {c.velocity_classes} velocity classes, "
-               f"{c.time_classes} time classes up to {c.time_values[-1]:g} {unit}")
-    if net.info.inputs:
-        click.echo("  also hears: " + ", ".join(f"{k} ({v} classes)" for k, v in net.info.inputs.items()))
-    if t and "corpus" in t.get("data", {}):  # a metrical model, trained on a melody corpus
-        m, d = t.get("metrics", {}), t["data"]
-        click.echo(f"  trained on the melody corpus {d['corpus']} ({d.get('train_pieces', '?')} pieces; best epoch "
-                   f"{m.get('epoch', '?')}): valid pitch {m.get('valid_pitch_nll', float('nan')):.3f} nats/note-on "
-                   f"(top-1 {m.get('valid_pitch_top1', 0):.3f}), time {m.get('valid_time_nll', float('nan')):.3f} "
-                   f"nats/event")
-        click.echo(f"  trained by: {t.get('train_command') or '?'}\n  exported by: {t.get('command') or '?'}")
-    elif t:
-        m = t.get("metrics", {})
-        click.echo(f"  trained on {', '.join(t.get('data', {}).get('files', []))}: "
-                   f"held-out NLL {m.get('valid_nll', float('nan')):.3f} nats/event, "
-                   f"accuracy pitch {m.get('valid_acc_pitch', 0):.3f} velocity {m.get('valid_acc_velocity', 0):.3f} "
-                   f"time {m.get('valid_acc_time', 0):.3f}")
-        click.echo(f"  trained by: {t.get('train_command') or '?'}")
-        click.echo(f"  exported by: {t.get('command') or '?'}")
-    if t:
-        _trained_in(t.get("data", {}).get("run"))
-
-
-def _trained_in(run: dict | None) -> None:
-    """How the model was trained (files made before segue recorded it say nothing)."""
-    if run:
-        backend = f", {run['backend']}" if run.get("backend") else ""
-        click.echo(f"  trained in: {run.get('world_size', 1)} process(es) on {run.get('device', '?')}{backend}"
-                   f"{', bf16' if run.get('amp') else ''}")
-
-
+    for line in kinds.open_model(model).about():
+        click.echo(line)
 
 
 def main(args=None) -> int:

@@ -177,7 +177,7 @@ def test_messages_name_every_kind_a_command_takes(small_lyric_model):
 
 def test_counts_read_as_words():
     from segue.daemon.formats.units import count
-    from segue.daemon.live.clock import Span
+    from segue.daemon.formats.units import Span
 
     assert (str(Span.parse("1beat")), str(Span.parse("2bars")), count(0.5, "beats")) == ("1 beat", "2 bars", "0.5 beats")
 

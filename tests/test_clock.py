@@ -3,7 +3,8 @@ import math
 
 import mido
 import pytest
-from segue.daemon.live.clock import ClockFollower, InternalClock, Span, Tempo
+from segue.daemon.formats.units import Span
+from segue.daemon.live.clock import ClockFollower, InternalClock, Tempo
 
 
 def ticked(bpm=120.0, ticks=48, start=10.0):

@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 from segue.daemon.cli import cli
 from segue.daemon.live import config
-from segue.daemon.live.clock import Span
+from segue.daemon.formats.units import Span
 from segue.daemon.live.engine import Engine, JamConfig
 from segue.daemon.live.policy import CallAndResponse
 from segue.daemon.live.scheduler import Scheduler

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from clocks import FakeClock, drive
 from segue.daemon.formats.notes import still_sounding
-from segue.daemon.live.clock import Span
+from segue.daemon.formats.units import Span
 from segue.daemon.live.engine import Engine, JamConfig
 from segue.daemon.live.listener import MACHINE
 from segue.daemon.live.policy import CallAndResponse, Continuous

@@ -1,7 +1,7 @@
 """Turn-taking from the model's time head (daemon/live/turns.py), and answers as long as the phrase."""
 import numpy as np
 import pytest
-from segue.daemon.live.clock import Span
+from segue.daemon.formats.units import Span
 from segue.daemon.live.policy import CallAndResponse
 from segue.daemon.live.turns import TurnRule, phrase_goes_on
 from test_engine import phrase

@@ -12,7 +12,6 @@ import os
 import shlex
 import sys
 import time
-from pathlib import Path
 
 import click
 

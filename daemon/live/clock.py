@@ -5,7 +5,7 @@ import math
 from collections import deque
 
 from ..formats.midifile import BPM_RANGE  # a tempo outside it is no tempo (as for --bpm)
-from ..formats.units import ALL_UNITS, UNITS, Span, count, within  # noqa: F401 (Span and its units: re-exported)
+from ..formats.units import count, within
 
 PPQN = 24  # MIDI clock ticks per quarter note
 TRANSPORT = ("clock", "start", "stop", "continue", "songpos")

@@ -23,7 +23,8 @@ from ..models.roll import RollModel
 from ..options import JamConfig
 from ..models.sampling import GumbelNoise
 from . import controls as cc
-from .clock import TRANSPORT, Span
+from ..formats.units import Span
+from .clock import TRANSPORT
 from .context import EventContext
 from .harmony import ChordAnswer, Harmonize, Harmonizer, RollContext
 from .inbox import Inbox

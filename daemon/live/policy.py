@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ..formats.units import within
 from ..options import SILENCES
-from .clock import Span
+from ..formats.units import Span
 from .turns import TurnRule
 
 

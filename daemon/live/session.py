@@ -14,9 +14,8 @@ import mido
 
 from ..formats.midifile import read_notes
 from ..formats.units import count
-from ..models.event import EventModel
-from ..models.file import PLAYABLE, kind_name, model_kind
-from ..models.roll import KIND, RollModel
+from ..models import kinds
+from ..models.roll import KIND
 from ..options import JamConfig
 from .engine import KINDS, Engine
 from .ports import (
@@ -66,9 +65,7 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     mode = getattr(policy, "name", "")
     if model is None and mode == "harmonize":
         model = "chorale"  # the shipped piano-roll model
-    kind = model_kind(model)
-    if kind not in ("events", KIND):
-        raise ValueError(f"{model}: {kind_name(kind)} cannot jam; segue jam plays {PLAYABLE}")
+    kind = kinds.check_plays(model, "jam")
     if kind == "events" and mode == "harmonize":
         raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM or LSTM-NADE file: chorale, "
                          "chorale-nade), not an event model")
@@ -80,7 +77,7 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
                          "fixed silence (--silence 0.6, 1beat)")
     if kind == KIND and lyricist is not None:
         raise ValueError("--lyrics sings on melodies: it needs an event model, not a piano-roll model")
-    net = RollModel(model) if kind == KIND else EventModel(model)
+    net = kinds.KINDS[kind].runtime(model)
     # Three threads share the GIL (engine, scheduler, MIDI input); by default a thread that wants
     # it may wait 5 ms for another to let go, which a note due now cannot afford.
     sys.setswitchinterval(0.0005)

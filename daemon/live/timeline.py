@@ -7,7 +7,8 @@ into the bar a moment is (`position`, for models that hear the bar), and how lon
 """
 from __future__ import annotations
 
-from .clock import Span, Tempo
+from ..formats.units import Span
+from .clock import Tempo
 
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when nothing gives a tempo
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..formats.midifile import NoteMessage
 from ..models.continuation import Line, sample_events
 from ..options import MAX_EVENTS
-from .clock import Span
+from ..formats.units import Span
 from .listener import MACHINE
 
 log = logging.getLogger(__name__)

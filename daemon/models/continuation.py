@@ -11,7 +11,7 @@ from ..formats.midifile import NoteMessage
 from ..formats.notes import GuardCounts, NoteGuard
 from .cursor import Cursor
 from .event import EventModel, EventStream
-from .sampling import GumbelNoise
+from .sampling import GumbelNoise, Sampling
 
 MAX_NOTE = 60.0  # seconds: the longest note a model may hold
 MAX_EVENTS = 10_000_000  # events one generation samples at most (the file is written as it goes)

@@ -20,6 +20,7 @@ from .file import (
     kind_name,
     open_session,
     resolve_model,
+    trained_in,
     trial_run,
 )
 
@@ -110,6 +111,33 @@ class EventModel:
         """Split (..., P+V+T) logits into the pitch, velocity and time heads (views, no copy)."""
         a, b = self._split
         return logits[..., :a], logits[..., a:b], logits[..., b:]
+
+    def about(self) -> list[str]:
+        """What `segue info` says of the file."""
+        c, t = self.codec, self.info.training
+        unit = "beats" if c.time_unit == "beats" else "s"
+        pitch = (f"intervals within {c.pitch_classes // 2} semitones" if c.pitch_mode == "interval"
+                 else f"pitch {c.low}..{c.high}")
+        lines = [f"{self.path}", f"  kind: {self.info.kind}; state: {self.info.state}",
+                 f"  codec: {pitch}, {c.velocity_classes} velocity classes, {c.time_classes} time classes up to "
+                 f"{c.time_values[-1]:g} {unit}"]
+        if self.info.inputs:
+            lines.append("  also hears: " + ", ".join(f"{k} ({v} classes)" for k, v in self.info.inputs.items()))
+        if not t:
+            return lines
+        m, d = t.get("metrics", {}), t.get("data", {})
+        if "corpus" in d:  # a metrical model, trained on a melody corpus
+            lines.append(f"  trained on the melody corpus {d['corpus']} ({d.get('train_pieces', '?')} pieces; best "
+                         f"epoch {m.get('epoch', '?')}): valid pitch {m.get('valid_pitch_nll', float('nan')):.3f} "
+                         f"nats/note-on (top-1 {m.get('valid_pitch_top1', 0):.3f}), time "
+                         f"{m.get('valid_time_nll', float('nan')):.3f} nats/event")
+        else:
+            lines.append(f"  trained on {', '.join(d.get('files', []))}: held-out NLL "
+                         f"{m.get('valid_nll', float('nan')):.3f} nats/event, accuracy pitch "
+                         f"{m.get('valid_acc_pitch', 0):.3f} velocity {m.get('valid_acc_velocity', 0):.3f} "
+                         f"time {m.get('valid_acc_time', 0):.3f}")
+        return lines + [f"  trained by: {t.get('train_command') or '?'}", f"  exported by: {t.get('command') or '?'}",
+                        *trained_in(d.get("run"))]
 
     def stream(self) -> "EventStream":
         return EventStream(self)

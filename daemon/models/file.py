@@ -29,7 +29,6 @@ class ModelFileError(ValueError):
 
 
 KIND_NAMES = {"events": "an event model", "piano-roll": "a piano-roll model", "characters": "a lyric model"}
-PLAYABLE = "event models (folk, melody) and piano-roll models (RNN-RBM or LSTM-NADE files: chorale, chorale-nade)"
 
 
 def kind_name(kind: str | None) -> str:
@@ -200,3 +199,12 @@ def model_kind(path: str | Path | None) -> str:
     except Exception as err:
         raise ModelFileError(f"{path}: not a loadable ONNX model") from err
     return session.get_modelmeta().custom_metadata_map.get("segue.kind", "?")
+
+
+def trained_in(run: dict | None) -> list[str]:
+    """`segue info`'s line on how a model was trained (files made before segue recorded it: none)."""
+    if not run:
+        return []
+    backend = f", {run['backend']}" if run.get("backend") else ""
+    return [f"  trained in: {run.get('world_size', 1)} process(es) on {run.get('device', '?')}{backend}"
+            f"{', bf16' if run.get('amp') else ''}"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.text import CharCodec, TextError, is_cjk, syllables
-from .file import ModelFileError, kind_name, open_session, resolve_model, trial_run
+from .file import ModelFileError, kind_name, open_session, resolve_model, trained_in, trial_run
 from .sampling import GumbelNoise, Sampling
 
 KIND = "characters"
@@ -44,6 +44,18 @@ class LyricModel:
         self._outputs = [OUTPUT, *(f"{s}_next" for s in self.state_shapes)]
         trial_run(self.path, self._trial, {OUTPUT: (1, len(self.codec)), **{
             f"{k}_next": (layers, 1, hidden) for k, (layers, hidden) in self.state_shapes.items()}})
+
+    def about(self) -> list[str]:
+        """What `segue info` says of the file."""
+        t = self.training
+        cfg, m = t.get("model", {}), t.get("metrics") or {}
+        return [f"{self.path}", f"  kind: characters ({cfg.get('cell', '?')}, {cfg.get('input', '?')} input, "
+                f"{cfg.get('layers', '?')} x {cfg.get('hidden', '?')}); vocabulary {len(self.codec)} characters, "
+                f"line breaks {'kept' if self.codec.newlines == 'keep' else 'as spaces'}",
+                f"  trained on {t.get('data', {}).get('corpus', '?')}: validation "
+                f"{m.get('valid_bpc', float('nan')):.3f} bits/char at epoch {m.get('epoch', '?')}",
+                f"  trained by: {t.get('train_command') or '?'}", f"  exported by: {t.get('command') or '?'}",
+                *trained_in(t.get("data", {}).get("run"))]
 
     def _trial(self) -> dict[str, np.ndarray]:
         logits, nxt = self.step(np.zeros(1, np.int64), self.initial_state(1))

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.pianoroll import KEYS
-from .file import ModelFileError, kind_name, open_session, resolve_model, trial_run
+from .file import ModelFileError, kind_name, open_session, resolve_model, trained_in, trial_run
 
 INPUTS = ("frame", "u", "start", "clamp", "fixed", "noise_h", "noise_v")
 TEMPERED_INPUTS = INPUTS + ("noise_swap",)  # an RBM whose chain is a replica exchange (export/rnnrbm.py)
@@ -90,6 +90,20 @@ class RollModel:
         tempering = (f", a replica exchange over {self.temperatures} temperatures down to {self.lowest:g}"
                      if self.temperatures > 1 else "")
         return f"RNN {self.recurrent} units, RBM {self.hidden} hidden, {self.gibbs} Gibbs steps{tempering}"
+
+    def about(self) -> list[str]:
+        """What `segue info` says of the file."""
+        metrics, config = self.training.get("metrics", {}), self.training.get("config", {})
+        name = {"rbm": "RNN-RBM", "nade": "LSTM-NADE"}[self.sampler]
+        beats = f"{self.beats:g} beat" + ("" if self.beats == 1 else "s")
+        accuracy = f", accuracy {metrics['valid_acc']:.3f}" if "valid_acc" in metrics else ""
+        return [f"{self.path}", f"  kind: piano-roll ({name}); keys {self.low}..{self.high}, a frame is {beats}; "
+                f"{self.describe()}",
+                f"  trained on {', '.join(self.training.get('files', []))} (best epoch {metrics.get('epoch', '?')} "
+                f"of {config.get('epochs', '?')}): validation log-likelihood "
+                f"{metrics.get('valid_ll', float('nan')):.3f} nats/frame{accuracy}",
+                f"  trained by: {self.training.get('command') or '?'}",
+                f"  exported by: {self.training.get('export_command') or '?'}", *trained_in(self.training.get("run"))]
 
     def stream(self, seed: int | None = None) -> "RollStream":
         return RollStream(self, seed)
