@@ -4,7 +4,7 @@ of an RBM, or one key-by-key NADE pass) in onnxruntime.
     python benchmarks/harmony.py MODEL.onnx [--frames 2000]
 
 Each frame clamps a held triad (as `segue jam --mode harmonize` does with the player's notes),
-samples the other keys and steps the RNN with the result, on one thread. Goal (issue #4):
+samples the other keys and steps the RNN with the result, on one thread. Goal:
 p99 <= 5 ms, so a 16th-note grid at 180 bpm (83 ms) never starves.
 """
 from __future__ import annotations

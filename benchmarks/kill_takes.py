@@ -24,7 +24,8 @@ import mido
 
 sys.path.insert(0, str(Path(__file__).parent))
 from reliability import Jam  # noqa: E402
-from segue.daemon.live.probe import jack_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the JACK test harness
+from jackprobe import jack_server  # noqa: E402  # noqa: E402
 
 FLUSHED = 1.0  # seconds: what a kill may lose
 

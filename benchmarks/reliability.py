@@ -16,13 +16,15 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 import threading
 import time
 from dataclasses import dataclass
 
 import mido
 from segue.daemon.formats.midifile import NoteMessage
-from segue.daemon.live.probe import Probe, jack_port, jack_ports_gone, jack_server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the JACK test harness
+from jackprobe import Probe, jack_port, jack_ports_gone, jack_server  # noqa: E402
 from segue.daemon.live.recorder import journals
 
 SILENCE = 0.4

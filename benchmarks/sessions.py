@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from segue.daemon.formats.midifile import NoteMessage, read_notes, write_notes
-from segue.daemon.live.probe import jack_server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the JACK test harness
+from jackprobe import jack_server  # noqa: E402
 
 MODES = {"harmonize": ["--mode", "harmonize", "--model", "chorale-nade", "--bpm", "120"],
          "call": ["--mode", "call", "--model", "folk", "--length", "8"],

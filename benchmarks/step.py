@@ -96,7 +96,7 @@ def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
         with torch.no_grad():
             _, state[0], state[1] = net.step(one, one, one, state[0], state[1])
 
-    def window_step():  # the textbook's way: re-run the whole 30-event window for each new event
+    def window_step():  # the seed's way: re-run the whole 30-event window for each new event
         with torch.no_grad():
             net(window)
 

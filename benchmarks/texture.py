@@ -3,7 +3,7 @@
     python benchmarks/texture.py [--model M] [--events 600] [--seeds 5] PRIMES...
 
 For each prime file: the prime itself, then continuations sampled with segue's constrained
-order (release-or-strike first, then a pitch that fits) and with the textbook's independent
+order (release-or-strike first, then a pitch that fits) and with the seed's independent
 heads (`--free`), averaged over seeds.
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ def run(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from segue.training import counting
+    import counting_model as counting
 
     config = counting.CountingConfig(**job["config"])
     started = time.perf_counter()
@@ -40,7 +40,7 @@ def plot(result: dict, config: dict, n: int, out: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-    from segue.training import counting
+    import counting_model as counting
 
     model = counting.Counter(config["cell"], config["hidden"])
     model.load_state_dict(result["state"])

@@ -35,9 +35,9 @@ def export_cmd(checkpoint, out, quantize, check, gibbs, beats, temperatures, low
     The file is written beside OUT as OUT.part and takes OUT's name only once it is whole and, with
     --check, matches torch: a failed export or check leaves no file under OUT's name.
     """
-    from segue.training.train import checkpoint_kind  # torch: imported when the command runs, not for --help
+    from segue.training.checkpoints import kind_of  # torch: imported when the command runs, not for --help
 
-    kind = checkpoint_kind(checkpoint)
+    kind = kind_of(checkpoint)
     if temperatures > 1 and kind != "rnnrbm":
         raise click.UsageError("--temperatures is for RNN-RBM checkpoints: an LSTM-NADE samples exactly, key by key")
     if quantize and kind in ("rnnrbm", "rnnnade"):

@@ -28,7 +28,7 @@ TORCH_FIXTURES = {"small_checkpoint", "exported_model", "small_rbm", "small_roll
 
 
 # Modules that train or export with torch throughout, and the ones that run a JACK server.
-TORCH_MODULES = ["test_counting.py", "test_distributed.py", "test_export.py", "test_melodies.py", "test_metrical.py",
+TORCH_MODULES = ["test_distributed.py", "test_export.py", "test_melodies.py", "test_metrical.py",
                  "test_nade.py", "test_rnnrbm.py", "test_training.py"]
 JACK_MODULES = ["test_jam_jack.py", "test_reliability.py"]
 collect_ignore = [] if HAS_TORCH else TORCH_MODULES  # they import torch

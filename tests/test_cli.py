@@ -114,7 +114,7 @@ def test_bad_training_input(tmp_path, files):
     code, out = run("train", "melody", files["missing"], "--out", tmp_path / "c.pt")
     assert_one_line_error(code, out, "no such file or directory")
     code, out = run("export", files["text"], "--out", tmp_path / "m.onnx")
-    assert_one_line_error(code, out, "not a segue melody checkpoint")
+    assert_one_line_error(code, out, "not a segue checkpoint")
 
 
 def test_export_with_check_and_quantize(small_checkpoint, krebs, tmp_path):

@@ -240,9 +240,8 @@ def test_info_describes_a_checkpoint(small_nade, tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"PK\x03\x04" + bytes(100))
     result = CliRunner().invoke(cli, ["info", str(junk)])
-    assert result.exit_code == 1 and "neither an ONNX model nor a torch checkpoint" in result.output
-    record = json.loads(torch.load(small_nade[0], weights_only=True)["record"])
-    assert record["run"]["world_size"] == 1
+    assert result.exit_code == 1 and "not a segue checkpoint (torch.load refused it" in result.output
+    assert json.loads(torch.load(small_nade[0], weights_only=True)["data"])["run"]["world_size"] == 1
 
 
 def test_two_nodes_meet_through_a_c10d_rendezvous(krebs, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 from segue.daemon.formats.midifile import read_notes
 from segue.daemon.formats.notes import still_sounding
 from segue.daemon.live.ports import alsa_problem
-from segue.daemon.live.probe import (
+from jackprobe import (
     Probe,
     jack_port,
     jack_ports_gone,

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from segue.daemon.live.probe import jack_server
+from jackprobe import jack_server
 
 spec = importlib.util.spec_from_file_location("reliability", Path(__file__).parent.parent / "benchmarks" / "reliability.py")
 reliability = importlib.util.module_from_spec(spec)

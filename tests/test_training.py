@@ -33,9 +33,9 @@ def test_plot_is_written_beside_the_checkpoint(small_checkpoint):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_textbook_recipe_uses_random_windows_of_30(krebs, tmp_path):
+def test_the_windows_recipe_uses_random_windows_of_30(krebs, tmp_path):
     out = tmp_path / "seed.pt"
-    result = train_melody([krebs], out, TrainConfig.textbook(epochs=1), progress=False)
+    result = train_melody([krebs], out, TrainConfig.windowed(epochs=1), progress=False)
     ckpt = load_checkpoint(out)
     assert ckpt.codec.velocity_classes == 128 and ckpt.codec.time_classes == 12
     assert result["data"]["valid_events"] == (826 - 30) // 10  # 1/10 of the sliding windows
@@ -89,6 +89,41 @@ def test_bad_benchmark_json(tmp_path):
 
 def test_both_recipes_score_the_same_held_out_tail(krebs, tmp_path):
     """Window and stream protocols predict exactly the last 10 % of events (83 of 826)."""
-    window = train_melody([krebs], tmp_path / "w.pt", TrainConfig.textbook(split="tail", epochs=1), progress=False)
+    window = train_melody([krebs], tmp_path / "w.pt", TrainConfig.windowed(split="tail", epochs=1), progress=False)
     stream = train_melody([krebs], tmp_path / "s.pt", TrainConfig(channel=0, epochs=1, hidden=16), progress=False)
     assert window["data"]["valid_events"] == stream["data"]["valid_events"] == 83
+
+
+def test_checkpoints_of_every_earlier_layout_still_load(small_checkpoint, small_rbm, small_lyrics, tmp_path):
+    """Each family once wrote its own layout; they now share one (training/checkpoints.py). A file
+    in each old layout loads as it did: the same weights, settings and figures."""
+    from segue.training import checkpoints, lyrics, polyphony
+
+    melody = checkpoints.read(small_checkpoint, "melody")
+    assert torch.load(small_checkpoint, weights_only=True)["format"] == checkpoints.FORMAT
+    old_melody = {"format": 1, "model": json.dumps(melody.model), "codec": melody.codec,
+                  "train": json.dumps(melody.train), "metrics": json.dumps(melody.metrics),
+                  "history": json.dumps(melody.history), "data": json.dumps(melody.data),
+                  "state_dict": melody.state, "resume": melody.resume}
+    torch.save(old_melody, tmp_path / "melody.pt")
+    torch.save({**old_melody, "kind": "metrical"}, tmp_path / "metrical.pt")
+    again = load_checkpoint(tmp_path / "melody.pt")
+    assert again.history == melody.history and again.train.epochs == melody.train["epochs"]
+    assert all(torch.equal(again.model.state_dict()[k], v) for k, v in melody.state.items())
+    assert checkpoints.read(tmp_path / "metrical.pt").kind == "metrical"
+
+    rbm = checkpoints.read(small_rbm[0], "rnnrbm")
+    torch.save({"kind": "rnnrbm", "config": rbm.model, "state": rbm.state, "resume": rbm.resume,
+                "record": json.dumps({"config": rbm.train, "metrics": rbm.metrics, "history": rbm.history, **rbm.data})},
+               tmp_path / "rbm.pt")
+    model, record = polyphony.load(tmp_path / "rbm.pt")
+    assert record["metrics"] == rbm.metrics and record["files"] == rbm.data["files"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in rbm.state.items())
+
+    words = checkpoints.read(small_lyrics[0], "lyrics")
+    torch.save({"kind": "lyrics", "model": words.model, "state": words.state, "codec": words.codec,
+                "train": words.train, "metrics": words.metrics, "history": words.history, "data": words.data,
+                "resume": words.resume}, tmp_path / "lyrics.pt")
+    assert lyrics.load(tmp_path / "lyrics.pt").metrics == words.metrics
+    with pytest.raises(ValueError, match="not an RNN-RBM checkpoint"):
+        polyphony.load(tmp_path / "lyrics.pt")

@@ -8,6 +8,7 @@ stays quick.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 import os
 import shlex
 import sys
@@ -90,6 +91,11 @@ def _without_nproc(args: list[str]):
             yield a
 
 
+def with_overrides(config, **overrides):
+    """A trainer's settings with the options the user gave (None: not given, the default stands)."""
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
 def _command_line() -> str:
     """How this run was asked for, to store beside what it makes."""
     return "segue " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -108,30 +114,32 @@ def train():
 @train.command("melody")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt); a .png plot goes beside it.")
-@click.option("--recipe", type=click.Choice(["segue", "textbook"]), default="segue", show_default=True,
-              help="segue: streaming training, fixed time classes, held-out tails; textbook: the seed's recipe.")
+@click.option("--recipe", type=click.Choice(["streaming", "windows"]), default="streaming", show_default=True,
+              help="streaming: the loss at every step of long windows, fixed time classes, held-out tails; windows: "
+                   "the seed's recipe (30 events in, 1 out, per-file time classes, random validation windows).")
 @click.option("--epochs", type=click.IntRange(1, 100_000))
 @click.option("--batch", type=click.IntRange(1, 65_536))
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True))
 @click.option("--hidden", type=click.IntRange(1, 8_192))
 @click.option("--layers", type=click.IntRange(1, 16))
 @click.option("--dropout", type=click.FloatRange(0, 1))
-@click.option("--length", type=click.IntRange(2, 100_000), help="Events per training window (segue recipe).")
-@click.option("--stride", type=click.IntRange(1, 100_000), help="Events between training window starts (segue recipe).")
-@click.option("--codec", type=click.Choice(["segue", "seed"]), help="Time/velocity classes: segue's fixed ones or the textbook's.")
-@click.option("--window", type=click.IntRange(1, 100_000), help="Events in per sample (textbook recipe).")
+@click.option("--length", type=click.IntRange(2, 100_000), help="Events per training window (streaming recipe).")
+@click.option("--stride", type=click.IntRange(1, 100_000), help="Events between training window starts (streaming recipe).")
+@click.option("--codec", type=click.Choice(["fixed", "per-file"]),
+              help="Time and velocity classes: fixed log classes, or 11 steps over the files' own gaps (the seed's).")
+@click.option("--window", type=click.IntRange(1, 100_000), help="Events in per sample (windows recipe).")
 @click.option("--split", type=click.Choice(["tail", "random"]))
 @click.option("--valid-fraction", type=click.FloatRange(0, 1))
 @click.option("--clip", type=click.FloatRange(0, 1000000.0), help="Gradient norm clip (0: off).")
-@click.option("--channel", type=CHANNEL, help="Only this MIDI channel (default: all but drums; textbook: 0).")
+@click.option("--channel", type=CHANNEL, help="Only this MIDI channel (default: all but drums; windows recipe: 0).")
 @click.option("--track", type=TRACK, help="Only this track.")
 @click.option("--seed", type=click.IntRange(0, 9_223_372_036_854_775_807), help="Random seed (default 0): the same seed gives the same weights.")
 @run_options
 def train_melody(paths, out, recipe, run, **options):
     """Train the event LSTM composer on MIDI files or directories."""
     from . import train as train_mod
-    base = train_mod.TrainConfig.textbook() if recipe == "textbook" else train_mod.TrainConfig()
-    config = train_mod.with_overrides(base, **options)
+    base = train_mod.TrainConfig.windowed() if recipe == "windows" else train_mod.TrainConfig()
+    config = with_overrides(base, **options)
     result = train_mod.train_melody(paths, out, config, command=_command_line(), run=run)
     if not _rank0():
         return
@@ -162,7 +170,7 @@ def train_metrical(corpus, out, run, **options):
     """Train the metrical melody model (beat-timed intervals, the bar heard) on a corpus from
     `segue data melodies`, validating on its valid split every epoch."""
     from . import metrical as met
-    config = met.with_overrides(met.MetricalConfig(), **options)
+    config = with_overrides(met.MetricalConfig(), **options)
     result = met.train_metrical(corpus, out, config, command=_command_line(), log=click.echo, run=run)
     if not _rank0():
         return
@@ -193,7 +201,7 @@ def train_metrical(corpus, out, run, **options):
 def train_rnnrbm(paths, out, init, run, **options):
     """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
     from . import polyphony as poly
-    config = poly.with_overrides(poly.RBMTrainConfig(), **options)
+    config = with_overrides(poly.RBMTrainConfig(), **options)
     record = poly.train_rnnrbm(paths, out, config, command=_command_line(), init=init, run=run)
     if not _rank0():
         return
@@ -222,7 +230,7 @@ def train_rnnrbm(paths, out, init, run, **options):
 def train_rnnnade(paths, out, init, run, **options):
     """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
     from . import polyphony as poly
-    config = poly.with_overrides(poly.NADETrainConfig(), **options)
+    config = with_overrides(poly.NADETrainConfig(), **options)
     record = poly.train_rnnnade(paths, out, config, command=_command_line(), init=init, run=run)
     if not _rank0():
         return
@@ -260,7 +268,7 @@ def train_rnnnade(paths, out, init, run, **options):
 def train_lyrics(corpus, out, input_, init, run, **options):
     """Train a character RNN/GRU/LSTM lyric model on a UTF-8 text corpus."""
     from . import lyrics as lyr
-    config = lyr.with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
+    config = with_overrides(lyr.LyricsTrainConfig(), input=input_, **options)
     record = lyr.train_lyrics(corpus, out, config, command=_command_line(), init=init, run=run)
     if not _rank0():
         return

@@ -94,6 +94,6 @@ def stream_windows(pieces: Sequence[Piece], length: int, stride: int, rng: np.ra
 
 
 def seed_windows(events: np.ndarray, window: int) -> np.ndarray:
-    """The textbook's samples: every run of window + 1 events, sliding by one, (W, window + 1, 3)."""
+    """The windowed recipe's samples: every run of window + 1 events, sliding by one, (W, window + 1, 3)."""
     idx = np.arange(len(events) - window)[:, None] + np.arange(window + 1)[None, :]
     return events[idx]

@@ -18,7 +18,7 @@ def evaluate_melody(checkpoint: str | Path, paths: Sequence[str | Path], channel
 
     protocol "stream": the model hears the piece from its start, state carried (how segue uses it);
     "window": each held-out event is predicted from the 30 events before it, state from zero (the
-    textbook's way). Default: the protocol the checkpoint was trained with.
+    the seed's way). Default: the protocol the checkpoint was trained with.
     """
     ckpt = load_checkpoint(checkpoint)
     model, codec = ckpt.model.eval(), ckpt.codec

@@ -29,14 +29,15 @@ class Loop:
     model: torch.nn.Module
     optimiser: torch.optim.Optimizer
     rng: np.random.Generator
-    kind: str  # the checkpoint kind `--resume` must match
+    kind: str | None  # the checkpoint kind `--resume` must match (None: a stage of a fresh run, e.g.
+    # pretraining, that neither resumes nor writes a checkpoint)
     epochs: int
     clip: float
-    validate: Callable[[], dict]  # figures on the held-out data (rank 0 only)
+    validate: Callable[[], dict] | None  # figures on the held-out data (rank 0 only; None: none)
     score: Callable[[dict], float]  # of the figures; lower is better
     best_key: str  # the row's figure the progress bar shows for the best epoch
     row: Callable[[int, float, dict | None], dict]  # an epoch's record from its mean loss and figures
-    write: Callable[[dict | None, dict | None, list, dict], None]  # (best weights, best row, history, resume)
+    write: Callable[[dict | None, dict | None, list, dict], None] | None  # (best weights, best row, history, resume)
     schedule: object | None = None  # stepped once per whole epoch
     generators: Sequence[torch.Generator] = ()
     valid_every: int = 1
@@ -59,7 +60,7 @@ class Loop:
         r = self.runner
         best_row, best_figures, best_state, since, steps = None, None, None, 0, 0
         first, skip, carried = 1, 0, (0.0, 0)
-        saved = r.resumed(self.kind)
+        saved = r.resumed(self.kind) if self.kind else None
         if saved is not None:
             _same_settings(json.loads(saved["extra"]).get("config", {}), self.config, r.options.resume)
             first, skip, extra = r.restore(saved, model=self.model, optimiser=self.optimiser, schedule=self.schedule,
@@ -92,7 +93,8 @@ class Loop:
             last = epoch == self.epochs or budget_spent or r.stopped
             if done == 0 and self.schedule is not None:
                 self.schedule.step()
-            figures = r.once(self.validate) if last or (done == 0 and epoch % self.valid_every == 0) else None
+            due = self.validate is not None and (last or (done == 0 and epoch % self.valid_every == 0))
+            figures = r.once(self.validate) if due else None
             row = self.row(epoch, total / max(count, 1), figures)
             row.update(steps=steps, examples_per_s=round((r.examples - seen) / max(r.train_seconds - seconds, 1e-9), 1))
             if done:
@@ -104,14 +106,8 @@ class Loop:
             elif figures is not None and done == 0:
                 since += 1
             self.history.append(row)
-            resume = r.snapshot(
-                epoch=epoch if done else epoch + 1, done=done, model=self.model, optimiser=self.optimiser,
-                schedule=self.schedule, rng_state=start if done else rng_state(self.rng), generators=self.generators,
-                extra={"history": self.history, "best": best_row, "best_figures": best_figures, "since": since, "steps": steps,
-                       "config": self.config,
-                       "partial": [total, count] if done else [0.0, 0]})
-            resume["best_state"] = best_state
-            r.save(lambda: self.write(best_state, best_row, self.history, resume))
+            if self.write is not None:
+                self._checkpoint(epoch, done, start, best_state, best_row, best_figures, since, steps, total, count)
             if r.main:
                 update(row, (best_row[self.best_key], best_row["epoch"]) if best_row else None)
                 if self.on_row:
@@ -127,6 +123,18 @@ class Loop:
             update.close()
         return best_row, self.history
 
+    def _checkpoint(self, epoch, done, start, best_state, best_row, best_figures, since, steps, total, count):
+        """The checkpoint after an epoch (or the part of one a stop left): the best weights, the
+        history, and where the run is, so that --resume goes on from here."""
+        r = self.runner
+        resume = r.snapshot(
+            epoch=epoch if done else epoch + 1, done=done, model=self.model, optimiser=self.optimiser,
+            schedule=self.schedule, rng_state=start if done else rng_state(self.rng), generators=self.generators,
+            extra={"history": self.history, "best": best_row, "best_figures": best_figures, "since": since,
+                   "steps": steps, "config": self.config, "partial": [total, count] if done else [0.0, 0]})
+        resume["best_state"] = best_state
+        r.save(lambda: self.write(best_state, best_row, self.history, resume))
+
     def _batches(self, batches: Iterable):
         if not (self.runner.options.progress and self.runner.main):
             return batches
@@ -136,6 +144,8 @@ class Loop:
 
 
 
+# Setting values renamed since a run may have saved them: a run saved with the old name resumes.
+RENAMED = {"codec": {"segue": "fixed", "seed": "per-file"}}
 # Settings a resumed run may change: how long it goes on, and how often it looks.
 CHANGEABLE = ("epochs", "patience", "valid_every", "steps", "valid_runs", "valid_betas")
 
@@ -143,8 +153,29 @@ CHANGEABLE = ("epochs", "patience", "valid_every", "steps", "valid_runs", "valid
 def _same_settings(saved: dict, now: dict, path) -> None:
     """A resumed run must learn as the stopped one did: a changed setting other than how long it
     goes on is an error naming it (the batches of the stopped epoch would not be the same)."""
+    saved = {k: RENAMED.get(k, {}).get(v, v) if isinstance(v, str) else v for k, v in saved.items()}
     changed = sorted(k for k in set(saved) | set(now) if k not in CHANGEABLE and saved.get(k) != now.get(k))
     if changed:
         shown = ", ".join(f"{k} {saved.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
         raise ValueError(f"{path}: --resume needs the run's own settings; changed: {shown} "
                          f"(only {', '.join(CHANGEABLE)} may change)")
+
+
+def plot_history(history: list[dict], path, panels: list, title: str = "") -> None:
+    """A run's curves per epoch, one panel per (y label, [(line label, history key, scale)]); an
+    epoch without a figure (no validation then) is left out of that line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), dpi=100, squeeze=False)
+    for ax, (label, lines) in zip(axes[0], panels):
+        for name, key, scale in lines:
+            rows = [h for h in history if key in h]
+            ax.plot([h["epoch"] for h in rows], [h[key] * scale for h in rows], "o-" if len(rows) < 3 else "-",
+                    label=name)
+        ax.set_xlabel("epoch"); ax.set_ylabel(label); ax.legend(); ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -25,7 +25,8 @@ from segue.daemon.formats.text import (
 )
 from torch import nn
 
-from .loop import Loop
+from . import checkpoints
+from .loop import Loop, plot_history
 from .runner import Runner, RunOptions
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,6 @@ class LyricsTrainConfig:
         if not self.lr > 0 or self.clip < 0 or self.cap < 2:
             raise ValueError("lr must be > 0, clip >= 0, cap >= 2")
 
-
-def with_overrides(config: LyricsTrainConfig, **overrides) -> LyricsTrainConfig:
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass
@@ -252,7 +250,8 @@ def train_lyrics(path: str | Path, out: str | Path, config: LyricsTrainConfig = 
     best, history = loop.run(batches)
     runner.close()
     if runner.main:
-        plot_history(history, Path(out).with_suffix(".png"), Path(out).stem)
+        plot_history(history, Path(out).with_suffix(".png"), [("bits per character", [
+            ("train (dropout on)", "train_nll", 1 / math.log(2)), ("validation", "valid_bpc", 1.0)])], Path(out).stem)
     return {"best": best, "history": history, "data": data}
 
 
@@ -265,11 +264,8 @@ def _loss(model: CharRNN, rows: np.ndarray):
 
 
 def _save(out, model, best_state, codec, config, best, history, data, resume=None) -> None:
-    tmp = Path(str(out) + ".part")
-    torch.save({"kind": KIND, "model": asdict(model.config), "state": best_state or model.state_dict(),
-                "codec": codec.to_json(), "train": asdict(config), "metrics": best, "history": history,
-                "data": data, "resume": resume}, str(tmp))
-    tmp.replace(out)
+    checkpoints.save(out, KIND, model=asdict(model.config), state=best_state or model.state_dict(), train=asdict(config),
+                     metrics=best, history=history, data=data, codec=codec.to_json(), resume=resume)
 
 
 @dataclass
@@ -283,34 +279,9 @@ class LyricsCheckpoint:
 
 
 def load(path: str | Path) -> LyricsCheckpoint:
-    try:
-        raw = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such checkpoint") from None
-    except Exception as err:
-        raise ValueError(f"{path}: not a torch checkpoint ({type(err).__name__})") from None
-    if not isinstance(raw, dict) or raw.get("kind") != KIND:
-        kind = raw.get("kind", "melody") if isinstance(raw, dict) else type(raw).__name__
-        raise ValueError(f"{path}: a {kind} checkpoint, but this needs a lyrics checkpoint")
-    model = CharRNN(CharConfig(**raw["model"]))
-    model.load_state_dict(raw["state"])
+    saved = checkpoints.read(path, KIND)
+    model = CharRNN(CharConfig(**saved.model))
+    model.load_state_dict(saved.state)
     model.eval()
-    return LyricsCheckpoint(model, CharCodec.from_json(raw["codec"]), LyricsTrainConfig(**raw["train"]),
-                            raw["metrics"], raw["history"], raw["data"])
-
-
-def plot_history(history: list[dict], path: Path, title: str = "") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    ax.plot([h["epoch"] for h in history], [h["train_nll"] / math.log(2) for h in history], label="train (dropout on)")
-    valid = [h for h in history if "valid_bpc" in h]
-    ax.plot([h["epoch"] for h in valid], [h["valid_bpc"] for h in valid], "o-", label="validation")
-    ax.set_xlabel("epoch"); ax.set_ylabel("bits per character"); ax.legend(); ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
+    return LyricsCheckpoint(model, CharCodec.from_json(saved.codec), LyricsTrainConfig(**saved.train), saved.metrics,
+                            saved.history, saved.data)

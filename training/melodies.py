@@ -1,6 +1,6 @@
 """The melody corpus: public-domain monophonic melodies from music21's corpus, as training arrays.
 
-Exactly these collections train segue's melody models (issue #16); music21's other collections stay
+Exactly these collections train segue's melody models; music21's other collections stay
 out, so claims can be checked on music the models never saw:
 
 - `essen`: the Essen folksong collection (ABC; permission for non-commercial use),

@@ -14,9 +14,8 @@ pitch: every register is seen.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 from segue.daemon.formats.codec import POSITIONS, EventCodec
 from segue.daemon.formats.corpus import load, metrical_events
 
+from . import checkpoints
 from .loop import Loop
 from .model import EventLSTM, ModelConfig, head_losses
 from .runner import Runner, RunOptions
@@ -191,24 +191,15 @@ def _loss(model: EventLSTM, w: np.ndarray):
 
 def save(path, model_config, codec: EventCodec, config: MetricalConfig, state_dict, metrics, history, data,
          resume=None) -> None:
-    """Tensors and JSON strings only, so `torch.load(weights_only=True)` reads it back."""
-    tmp = Path(str(path) + ".part")
-    torch.save({"format": 1, "kind": CHECKPOINT_KIND, "model": json.dumps(model_config.to_dict()),
-                "codec": codec.to_json(), "train": json.dumps(asdict(config)), "metrics": json.dumps(metrics),
-                "history": json.dumps(history), "data": json.dumps(data), "state_dict": state_dict,
-                "resume": resume}, tmp)
-    tmp.replace(path)  # a run stopped mid-write keeps its last whole checkpoint
+    checkpoints.save(path, CHECKPOINT_KIND, model=model_config.to_dict(), state=state_dict, train=asdict(config),
+                     metrics=metrics, history=history, data=data, codec=codec.to_json(), resume=resume)
 
 
 def load_model(path: str | Path) -> tuple[EventLSTM, EventCodec, dict]:
-    raw = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if not isinstance(raw, dict) or raw.get("kind") != CHECKPOINT_KIND:
-        raise ValueError(f"{path}: not a metrical melody checkpoint")
-    model = EventLSTM(ModelConfig(**json.loads(raw["model"])))
-    model.load_state_dict(raw["state_dict"])
+    saved = checkpoints.read(path, CHECKPOINT_KIND)
+    model = EventLSTM(ModelConfig(**saved.model))
+    model.load_state_dict(saved.state)
     model.eval()
-    return model, EventCodec.from_json(raw["codec"]), {k: json.loads(raw[k]) for k in ("train", "metrics", "data")}
+    return model, EventCodec.from_json(saved.codec), {"train": saved.train, "metrics": saved.metrics,
+                                                       "data": saved.data}
 
-
-def with_overrides(config: MetricalConfig, **overrides) -> MetricalConfig:
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

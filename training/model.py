@@ -1,4 +1,4 @@
-"""The event LSTM composer (the textbook's architecture, made streamable)."""
+"""The event LSTM composer (the seed's architecture, made streamable)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -15,7 +15,7 @@ class ModelConfig:
     sizes: tuple[int, int, int]  # classes of the pitch, velocity and time heads
     hidden: int = 128
     layers: int = 1
-    dropout: float = 0.2  # on the LSTM output, as the textbook did
+    dropout: float = 0.2  # on the LSTM output, as the seed has it
     inputs: tuple[int, ...] = ()  # classes of input-only features (the metrical model: position, metre)
 
     def __post_init__(self):

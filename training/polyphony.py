@@ -9,11 +9,10 @@ function) and frame accuracy TP / (TP + FP + FN).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +21,7 @@ import torch
 from segue.daemon.formats import pianoroll
 from segue.daemon.formats.pianoroll import expected_accuracy, shifted
 
+from . import checkpoints
 from .loop import Loop
 from .meter import QUIET, Meter
 from .rnnrbm import RNNRBM, RBMConfig, log_partition_ais
@@ -189,18 +189,25 @@ def transposed(roll: np.ndarray, most: int, rng) -> np.ndarray:
 
 
 def pretrain_rbm(model: RNNRBM, rolls: list[np.ndarray], config: RBMTrainConfig, generator, rng,
-                 runner: Runner | None = None, frames_per_step: int = 100) -> None:
+                 runner: Runner | None = None, frames_per_step: int = 100) -> list[dict]:
     """The paper's initialisation, first step: W, bv and bh trained as a single RBM on every
-    training frame (CD-k, frames shuffled, no recurrence), before the RNN-RBM is trained as a whole."""
+    training frame (CD-k, frames shuffled, no recurrence), before the RNN-RBM is trained as a whole.
+    Returns the history (the CD gap per epoch)."""
     runner = runner or Runner(RunOptions(progress=False), config.seed)
     frames = torch.from_numpy(np.concatenate(rolls).astype(np.float32)).to(runner.device)
-    optimiser = torch.optim.Adam([model.W, model.bv, model.bh], lr=config.lr)
     runner.wrap(model, lambda m, v: (m.rbm_loss(v, generator=generator), len(v)), partial=True)
-    for epoch in range(1, config.pretrain + 1):
+
+    def batches():
         order = torch.from_numpy(rng.permutation(len(frames))).to(runner.device)
-        gaps = [runner.step(optimiser, frames[order[i:i + frames_per_step]], config.clip)
-                for i in range(0, len(frames), frames_per_step)]
-        log.info("RBM pretraining epoch %d of %d: CD gap %.3f", epoch, config.pretrain, float(np.mean(gaps)))
+        return [frames[order[i:i + frames_per_step]] for i in range(0, len(frames), frames_per_step)]
+
+    def said(row, _):
+        log.info("RBM pretraining epoch %d of %d: CD gap %.3f", row["epoch"], config.pretrain, row["cd_gap"])
+
+    loop = Loop(runner, model, torch.optim.Adam([model.W, model.bv, model.bh], lr=config.lr), rng, None,
+                config.pretrain, config.clip, validate=None, score=lambda f: 0.0, best_key="cd_gap",
+                row=lambda epoch, gap, _: {"epoch": epoch, "cd_gap": gap}, write=None, on_row=said)
+    return loop.run(batches)[1]
 
 
 class FramePredictor(torch.nn.Module):
@@ -237,63 +244,50 @@ def pretrain_rnn(model: RNNRBM, train: list[np.ndarray], valid: list[np.ndarray]
         for weight in (model.Wvu, model.Wuu, model.Wuv):
             weight.uniform_(-bound, bound)
     predictor = FramePredictor(model, train).to(runner.device)
-    optimiser = torch.optim.Adam(predictor.parameters(), lr=config.lr)
     runner.wrap(predictor, lambda p, pieces: _frames_mean(
         lambda v, mask: -(p.log_likelihood(v) * mask).sum() / mask.sum(), runner, pieces), partial=True)
-    scores = []
-    for epoch in range(1, config.pretrain_rnn + 1):
-        predictor.train()
-        losses = [(runner.step(optimiser, pieces, config.clip), len(pieces))
-                  for pieces in chunk_batches(train, config, rng)]
-        nll = sum(a * n for a, n in losses) / sum(n for _, n in losses)
+
+    def validate():
         with torch.no_grad():
             lls = [predictor.log_likelihood(torch.from_numpy(r.astype(np.float32))[None].to(runner.device))[0]
                    for r in valid]
-        scores.append(float(torch.cat(lls).mean()))
-        log.info("RNN pretraining epoch %d of %d: train %.3f, validation %.3f nats/frame",
-                 epoch, config.pretrain_rnn, -nll, scores[-1])
-    return scores
+        return {"ll": float(torch.cat(lls).mean())}
+
+    def said(row, _):
+        log.info("RNN pretraining epoch %d of %d: train %.3f, validation %.3f nats/frame", row["epoch"],
+                 config.pretrain_rnn, row["train_ll"], row["valid_ll"])
+
+    loop = Loop(runner, predictor, torch.optim.Adam(predictor.parameters(), lr=config.lr), rng, None,
+                config.pretrain_rnn, config.clip, validate=validate, score=lambda f: -f["ll"], best_key="valid_ll",
+                row=lambda epoch, nll, f: {"epoch": epoch, "train_ll": -nll, "valid_ll": f["ll"]}, write=None,
+                on_row=said)
+    return [row["valid_ll"] for row in loop.run(lambda: chunk_batches(train, config, rng))[1]]
 
 
 def save(out: Path, model, config, metrics: dict | None, history: list, command: str, files: list[str],
          state: dict | None = None, run: dict | None = None, resume: dict | None = None) -> None:
     """`model`'s checkpoint with the weights `state` (the best validated; the current ones before any
     validation), its record and the run's resume record; written whole or not at all."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data = model.to_checkpoint()
-    if state is not None:
-        data["state"] = state
-    data["record"] = json.dumps({"config": asdict(config), "metrics": metrics, "history": history,
-                                 "command": command, "files": files, "run": run})
-    data["resume"] = resume
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    torch.save(data, tmp)
-    tmp.replace(out)
+    own = model.to_checkpoint()
+    checkpoints.save(out, own["kind"], model=own["config"], state=own["state"] if state is None else state,
+                     train=asdict(config), metrics=metrics, history=history,
+                     data={"files": files, "command": command, "run": run}, resume=resume)
 
 
 def load(path: str | Path, kind: str = "rnnrbm"):
     """(model, record) of a piano-roll checkpoint of `kind` ("rnnrbm" or "rnnnade")."""
-    path = Path(path)
-    try:
-        data = torch.load(path, weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such checkpoint") from None
-    except Exception as err:
-        raise ValueError(f"{path}: not a segue checkpoint ({str(err).splitlines()[0]})") from None
-    found = data.get("kind") if isinstance(data, dict) else None
-    if found != kind:
-        names = {"rnnrbm": "an RNN-RBM", "rnnnade": "an LSTM-NADE"}
-        raise ValueError(f"{path}: not {names[kind]} checkpoint (kind {found!r})")
+    saved = checkpoints.read(path, kind)
     if kind == "rnnnade":
-        from .nade import RNNNADE
+        from .nade import RNNNADE as family
+    else:
+        family = RNNRBM
+    return family.from_checkpoint({"config": saved.model, "state": saved.state}), load_record(path, saved)
 
-        return RNNNADE.from_checkpoint(data), json.loads(data.get("record", "{}"))
-    return RNNRBM.from_checkpoint(data), json.loads(data.get("record", "{}"))
 
-
-def load_record(path) -> dict:
-    data = torch.load(Path(path), weights_only=True)
-    return json.loads(data.get("record", "{}"))
+def load_record(path, saved: "checkpoints.Saved | None" = None) -> dict:
+    """What a piano-roll run recorded: its settings (config), figures, history, command, files and run."""
+    saved = saved or checkpoints.read(path)
+    return {"config": saved.train, "metrics": saved.metrics, "history": saved.history, **saved.data}
 
 
 def rbm_frames(model: RNNRBM, rolls: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
@@ -354,9 +348,6 @@ def evaluate(model: RNNRBM, rolls: list[np.ndarray], runs: int = 100, betas: int
             "accuracy_repeat": pianoroll.repeat_accuracy(rolls),
             "frames": len(v), "runs": runs, "betas": betas}
 
-
-def with_overrides(config: RBMTrainConfig, **overrides) -> RBMTrainConfig:
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 # -- the LSTM-NADE (exact likelihoods) -------------------------------------------------------------

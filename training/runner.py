@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from . import checkpoints
+
 log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # A validation runs on rank 0 while the others wait in a collective: generous, as an RNN-RBM's AIS
@@ -287,18 +289,12 @@ class Runner:
         if self.options.resume is None:
             return None
         path = self.options.resume
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise ValueError(f"{path}: no such checkpoint") from None
-        except Exception as err:
-            raise ValueError(f"{path}: not a segue checkpoint ({str(err).splitlines()[0][:120]})") from None
-        found = raw.get("kind", "melody") if isinstance(raw, dict) else None
-        if found != kind:
-            raise ValueError(f"{path}: a {found} checkpoint; --resume needs one of this run's kind ({kind})")
-        if "resume" not in raw:
+        saved = checkpoints.read(path)
+        if saved.kind != kind:
+            raise ValueError(f"{path}: a {saved.kind} checkpoint; --resume needs one of this run's kind ({kind})")
+        if saved.resume is None:
             raise ValueError(f"{path}: holds no resume record (written before segue kept one)")
-        return raw["resume"]
+        return saved.resume
 
     def save(self, write: Callable[[], None]) -> None:
         """`write()` on rank 0 only (a checkpoint, a plot), the others waiting until it is done."""

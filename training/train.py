@@ -1,10 +1,9 @@
-"""Training the event LSTM: the textbook's windowed recipe and segue's streaming one."""
+"""Training the event LSTM: the seed's windowed recipe and segue's streaming one."""
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -12,14 +11,15 @@ import numpy as np
 import torch
 from segue.daemon.formats.codec import EventCodec
 
+from . import checkpoints
 from .data import Piece, midi_files, pieces_from, read_all, seed_windows, stream_windows
-from .loop import Loop
+from .loop import Loop, plot_history
 from .model import EventLSTM, ModelConfig, head_hits, head_losses
 from .runner import Runner, RunOptions
 
 log = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = 1
 HEADS = ("pitch", "velocity", "time")
+OLD_CODEC_NAMES = {"segue": "fixed", "seed": "per-file"}
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class TrainConfig:
     """One training run; saved in the checkpoint and in the exported model's metadata."""
 
     mode: str = "stream"  # "stream": loss at every step of long windows; "window": 30 in, 1 out
-    codec: str = "segue"  # "segue": fixed log time classes; "seed": the textbook's per-file classes
+    codec: str = "fixed"  # "fixed": log time classes fixed for every file; "per-file": 11 steps over the files' gaps
     split: str = "tail"  # "tail": last fraction of each piece held out; "random": random windows
     channel: int | None = None
     track: int | None = None
@@ -45,9 +45,10 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
+        object.__setattr__(self, "codec", OLD_CODEC_NAMES.get(self.codec, self.codec))  # checkpoints before the rename
         checks = [
             (self.mode in ("stream", "window"), "mode must be stream or window"),
-            (self.codec in ("segue", "seed"), "codec must be segue or seed"),
+            (self.codec in ("fixed", "per-file"), "codec must be fixed or per-file"),
             (self.split in ("tail", "random"), "split must be tail or random"),
             (not (self.mode == "stream" and self.split == "random"), "stream mode needs split tail"),
             (0 < self.valid_fraction < 0.5, "valid fraction must be in range (0, 0.5)"),
@@ -61,9 +62,10 @@ class TrainConfig:
                 raise ValueError(message)
 
     @classmethod
-    def textbook(cls, **overrides) -> "TrainConfig":
-        """The textbook's recipe: channel 0, its codec, 30-event windows, random 1/10 validation."""
-        base = dict(mode="window", codec="seed", split="random", channel=0, batch=30, epochs=100, clip=0.0)
+    def windowed(cls, **overrides) -> "TrainConfig":
+        """The seed's recipe (SEEDS.md): channel 0, per-file time classes, 30 events in and 1 out,
+        random 1/10 validation."""
+        base = dict(mode="window", codec="per-file", split="random", channel=0, batch=30, epochs=100, clip=0.0)
         return cls(**{**base, **overrides})
 
 
@@ -77,7 +79,7 @@ def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConf
     rng = np.random.default_rng(config.seed)
     files = midi_files(paths)
     notes = read_all(files, config.channel, config.track)
-    codec = EventCodec() if config.codec == "segue" else EventCodec.seed(*(n for _, n in notes))
+    codec = EventCodec() if config.codec == "fixed" else EventCodec.seed(*(n for _, n in notes))
     held = config.valid_fraction if config.split == "tail" else 0.0
     pieces = pieces_from(notes, codec, held, min_events=(config.window if config.mode == "window" else config.length) + 2)
     split = _WindowRun(pieces, config, rng) if config.mode == "window" else _StreamRun(pieces, config, rng)
@@ -93,7 +95,9 @@ def train_melody(paths: Sequence[str | Path], out: str | Path, config: TrainConf
     def write(best_state, best, history, resume):
         data["train_seconds"] = round(time.monotonic() - runner.started, 1)
         save_checkpoint(out, model.config, codec, config, best_state, best, history, data, resume)
-        plot_history([h for h in history if "valid_nll" in h], Path(out).with_suffix(".png"), title=Path(out).stem)
+        plot_history([h for h in history if "valid_nll" in h], Path(out).with_suffix(".png"), [
+            ("NLL per event (nats, 3 heads summed)", [("train", "train_nll", 1.0), ("validation", "valid_nll", 1.0)]),
+            ("validation accuracy", [(head, f"valid_acc_{head}", 1.0) for head in (*HEADS, "mean")])], Path(out).stem)
 
     loop = Loop(runner, model, torch.optim.Adam(model.parameters(), lr=config.lr), rng, "melody", config.epochs,
                 config.clip, validate=lambda: split.validate(model), score=lambda f: f["valid_nll"],
@@ -118,7 +122,7 @@ def _loss(last_only: bool):
 
 
 class _WindowRun:
-    """The textbook's samples: window events in, the next one out, state from zero every time."""
+    """The windowed recipe's samples: window events in, the next one out, state from zero every time."""
 
     def __init__(self, pieces: list[Piece], config: TrainConfig, rng):
         self.config, self.rng = config, rng
@@ -186,21 +190,8 @@ def scores(model, logits, targets) -> dict:
 
 
 def save_checkpoint(path, model_config, codec, config, state_dict, metrics, history, data, resume=None) -> None:
-    """Tensors plus JSON strings only, so `torch.load(weights_only=True)` can read it back; written
-    to a side file first, so a run stopped mid-write keeps its last whole checkpoint."""
-    tmp = Path(str(path) + ".part")
-    torch.save({
-        "format": CHECKPOINT_FORMAT,
-        "model": json.dumps(model_config.to_dict()),
-        "codec": codec.to_json(),
-        "train": json.dumps(asdict(config)),
-        "metrics": json.dumps(metrics),
-        "history": json.dumps(history),
-        "data": json.dumps(data),
-        "state_dict": state_dict,
-        "resume": resume,
-    }, tmp)
-    tmp.replace(path)
+    checkpoints.save(path, "melody", model=model_config.to_dict(), state=state_dict, train=asdict(config),
+                     metrics=metrics, history=history, data=data, codec=codec.to_json(), resume=resume)
 
 
 @dataclass
@@ -215,55 +206,14 @@ class Checkpoint:
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Rebuild the model from a checkpoint without unpickling arbitrary objects."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint")
+    saved = checkpoints.read(path, "melody")
     try:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many classes, with pages of advice
-        raise ValueError(f"{path}: not a segue melody checkpoint (torch.load refused it)") from err
-    if not isinstance(raw, dict) or raw.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a segue melody checkpoint (no known checkpoint format)")
-    try:
-        model = EventLSTM(ModelConfig(**json.loads(raw["model"])))
-        model.load_state_dict(raw["state_dict"])
+        model = EventLSTM(ModelConfig(**saved.model))
+        model.load_state_dict(saved.state)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path}: a broken segue melody checkpoint ({type(err).__name__})") from err
     model.eval()
-    return Checkpoint(model, EventCodec.from_json(raw["codec"]), TrainConfig(**json.loads(raw["train"])),
-                      json.loads(raw["metrics"]), json.loads(raw["history"]), json.loads(raw["data"]))
+    return Checkpoint(model, EventCodec.from_json(saved.codec), TrainConfig(**saved.train), saved.metrics,
+                      saved.history, saved.data)
 
 
-def checkpoint_kind(path: str | Path) -> str | None:
-    """The `kind` a segue checkpoint records ("rnnrbm", "rnnnade", "lyrics"), None for a melody
-    checkpoint or a file torch cannot read (the melody loader then says what is wrong with it)."""
-    try:
-        data = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception:
-        return None
-    return data.get("kind") if isinstance(data, dict) else None
-
-
-def plot_history(history: list[dict], path: Path, title: str = "") -> None:
-    """Loss and per-head validation accuracy per epoch, like the textbook's curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [h["epoch"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
-    a.plot(epochs, [h["train_nll"] for h in history], label="train")
-    a.plot(epochs, [h["valid_nll"] for h in history], label="validation")
-    a.set_xlabel("epoch"); a.set_ylabel("NLL per event (nats, 3 heads summed)"); a.legend(); a.set_title(title + " loss")
-    for head in (*HEADS, "mean"):
-        b.plot(epochs, [h[f"valid_acc_{head}"] for h in history], label=head, lw=2 if head == "mean" else 1)
-    b.set_xlabel("epoch"); b.set_ylabel("validation accuracy"); b.set_ylim(0, 1); b.legend(); b.set_title(title + " accuracy")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def with_overrides(config: TrainConfig, **overrides) -> TrainConfig:
-    """Apply only the options a user actually passed (None = not given)."""
-    return replace(config, **{k: v for k, v in overrides.items() if v is not None})

@@ -181,7 +181,7 @@ class EventCodec:
     # -- the seed's encoding -----------------------------------------------------------------
     @classmethod
     def seed(cls, *pieces: Sequence[NoteMessage]) -> "EventCodec":
-        """The textbook's codec: 128 velocities; time = 0 or 11 steps over the [min, max] gap of its files.
+        """The seed's codec: 128 velocities; time = 0 or 11 steps over the [min, max] gap of its files.
 
         Its time classes depend on the file it was built from, and each gap is rounded on
         its own, so errors accumulate along the piece (what `carry_error` fixes).

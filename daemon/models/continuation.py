@@ -159,7 +159,7 @@ class NoteDraw:
     it would have no length) and is never struck again while it sounds; pitches someone else holds
     (the player: `hold`) are not struck while any other key is free; classes off the keyboard (an
     interval model's classes move with its last note) are never drawn.
-    Unconstrained (the textbook's way): the pitch and velocity heads are drawn independently.
+    Unconstrained (as the seed draws them): the pitch and velocity heads are drawn independently.
 
     Each class set is an additive penalty over absolute pitches (0 allowed, -inf not), padded by
     the head's size on both sides so that any window `base .. base + size` is a slice: a draw is

@@ -4,7 +4,7 @@ Counts of what followed every context of 1..`order` symbols, blended from the lo
 with Witten-Bell interpolation (each order keeps the weight its count of distinct followers earns
 for the shorter ones), down to add-one counts of single symbols. Two uses:
 
-- trained on a corpus, it is the baseline a melody network has to beat (issue #16);
+- trained on a corpus, it is the baseline a melody network has to beat;
 - with `window`, it is the session model: it learns the player's phrases as they are played and
   forgets what left the window, so its memory and its cost per event stay flat however long the
   session runs (each event adds `order` counts and removes as many).

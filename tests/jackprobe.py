@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import mido
 
-from ..formats.notes import still_sounding
+from segue.daemon.formats.notes import still_sounding
 
 
 @contextmanager

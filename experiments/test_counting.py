@@ -1,4 +1,4 @@
-"""The counting experiment's data and a tiny model that learns to count (experiments/counting.py)."""
+"""The counting experiment's data and a tiny model that learns to count (experiments/counting.py; run with python -m pytest experiments)."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from segue.training import counting
-from segue.training.counting import END, ONE, START, ZERO
+import counting_model as counting
+from counting_model import END, ONE, START, ZERO
 
 
 def test_strings_are_start_zeros_ones_and_targets_shifted_by_one():
