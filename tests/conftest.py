@@ -135,11 +135,11 @@ def small_roll_model(small_rbm, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_nade(tmp_path_factory, jsb):
     """Two epochs of a small LSTM-NADE on JSB: (checkpoint, training record)."""
-    from segue.training import polyphony
+    from segue.training import nade_training
 
     out = tmp_path_factory.mktemp("nade") / "jsb.pt"
-    config = polyphony.NADETrainConfig(hidden=24, recurrent=24, epochs=2, chunk=50, lr=3e-3)
-    return out, polyphony.train_rnnnade([jsb], out, config, progress=False)
+    config = nade_training.NADETrainConfig(hidden=24, recurrent=24, epochs=2, chunk=50, lr=3e-3)
+    return out, nade_training.train_rnnnade([jsb], out, config, progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import torch
 from click.testing import CliRunner
 from conftest import DATA
 from segue.daemon.cli import cli
-from segue.training import polyphony
+from segue.training import nade_training
 from segue.training.runner import Runner, RunOptions
 from segue.training.train import TrainConfig, load_checkpoint, train_melody
 
@@ -86,8 +86,8 @@ def test_two_ranks_with_half_batches_step_as_one_rank(krebs, tmp_path):
 
 
 def test_lstm_nade_two_ranks_step_as_one(tmp_path):
-    config = polyphony.NADETrainConfig(hidden=12, recurrent=12, chunk=40, batch=7, epochs=1, dropout=0, transpose=3)
-    polyphony.train_rnnnade([JSB], tmp_path / "one.pt", config, progress=False)
+    config = nade_training.NADETrainConfig(hidden=12, recurrent=12, chunk=40, batch=7, epochs=1, dropout=0, transpose=3)
+    nade_training.train_rnnnade([JSB], tmp_path / "one.pt", config, progress=False)
     finished(torchrun(2, "train", "rnnnade", JSB, "--out", tmp_path / "two.pt", "--hidden", 12, "--recurrent", 12,
                       "--chunk", 40, "--batch", 7, "--epochs", 1, "--dropout", 0, "--transpose", 3, "-q"))
     assert largest_difference(weights(tmp_path / "one.pt"), weights(tmp_path / "two.pt")) < TOLERANCE
@@ -108,13 +108,13 @@ def test_only_rank_zero_writes_and_the_same_seed_trains_the_same_in_two_processe
 def test_a_time_limited_run_resumed_ends_as_an_uninterrupted_one(tmp_path):
     """Dropout and transposition on: the resumed run must redraw the epoch's augmentations, skip
     the batch already done and put the torch stream back, or the weights differ."""
-    config = polyphony.NADETrainConfig(hidden=12, recurrent=12, chunk=40, batch=16, epochs=2, dropout=0.3, transpose=3)
-    polyphony.train_rnnnade([JSB], tmp_path / "whole.pt", config, progress=False)
+    config = nade_training.NADETrainConfig(hidden=12, recurrent=12, chunk=40, batch=16, epochs=2, dropout=0.3, transpose=3)
+    nade_training.train_rnnnade([JSB], tmp_path / "whole.pt", config, progress=False)
     # a limit every first step overruns: the run stops after one step, validates and checkpoints
-    stopped = polyphony.train_rnnnade([JSB], tmp_path / "cut.pt", config,
+    stopped = nade_training.train_rnnnade([JSB], tmp_path / "cut.pt", config,
                                       run=RunOptions(time_limit=1e-9, progress=False))
     assert [h.get("partial_batches") for h in stopped["history"]] == [1] and "valid_ll" in stopped["metrics"]
-    resumed = polyphony.train_rnnnade([JSB], tmp_path / "cut.pt", config,
+    resumed = nade_training.train_rnnnade([JSB], tmp_path / "cut.pt", config,
                                       run=RunOptions(resume=str(tmp_path / "cut.pt"), progress=False))
     assert torch.load(tmp_path / "cut.pt", weights_only=True)["resume"]["epoch"] == 3
     assert [h["epoch"] for h in resumed["history"]] == [1, 1, 2]
@@ -163,7 +163,7 @@ def test_resume_refuses_other_kinds_and_records_without_resume(small_nade, krebs
                         run=RunOptions(resume=str(tmp_path / "one.pt"), progress=False))  # more epochs: fine
     assert [h["epoch"] for h in load_checkpoint(tmp_path / "one.pt").history] == [1, 2] and more["epochs"] == 2
     with pytest.raises(ValueError, match="give one of them"):
-        polyphony.train_rnnnade([JSB], tmp_path / "n.pt", polyphony.NADETrainConfig(epochs=1), init=small_nade[0],
+        nade_training.train_rnnnade([JSB], tmp_path / "n.pt", nade_training.NADETrainConfig(epochs=1), init=small_nade[0],
                                 run=RunOptions(resume=str(small_nade[0]), progress=False))
 
 
@@ -196,7 +196,7 @@ def _bf16_lstm_runs() -> bool:
 
 def test_amp_is_refused_where_bf16_is_unsafe_and_trains_where_it_is(tmp_path, krebs):
     with pytest.raises(ValueError, match="--amp is not offered for this model: a frame's log-likelihood"):
-        polyphony.train_rnnnade([JSB], tmp_path / "n.pt", polyphony.NADETrainConfig(epochs=1),
+        nade_training.train_rnnnade([JSB], tmp_path / "n.pt", nade_training.NADETrainConfig(epochs=1),
                                 run=RunOptions(amp=True, progress=False))
     config = TrainConfig(channel=0, epochs=2, hidden=16, length=32)
     if _bf16_lstm_runs():

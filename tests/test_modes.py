@@ -172,3 +172,40 @@ def test_thru_passes_the_player_and_releases_at_the_end(small_model):
 def test_status_line_says_what_it_does(make):
     eng, *_ = make(bpm=90)
     assert eng.status().startswith("listening | call | 90.0 bpm (--bpm) | heard 0 | answers 0")
+
+
+def test_continuous_play_ends_after_a_stuck_key_is_forgotten():
+    """The replay whose last note-off never came: segue plays along while the key is held, forgets
+    it after the hold limit, plays its tail and rests, so a --replay session ends."""
+    clock, sent = FakeClock(), []
+    sched = Scheduler(sent.append, max_note=4.0, clock=clock, thread=False)
+    eng = Engine(EventModel("folk"), sched, Continuous(), JamConfig(seed=0, length=16), clock=clock)
+    tune = (67, 69, 71, 72, 74, 72, 71, 69) * 2
+    for i, pitch in enumerate(tune):
+        eng.on_message(note(pitch))
+        drive(eng, clock.now + 0.2)
+        if i < len(tune) - 1:  # the last key's note-off is lost
+            eng.on_message(note(pitch, 0))
+        drive(eng, clock.now + 0.05)
+    last = clock.now
+    drive(eng, last + 4.0, step=0.01)
+    assert eng.answering and eng.player_held == 1  # the held key keeps the part going
+    drive(eng, last + eng.listener.hold_limit + 8.0, step=0.01)
+    assert len(eng.listener.held) == 0 and not eng.answering and not still_sounding(sent)
+    assert eng.listener.forgotten == 1
+    played = [m for m in sent if m.type == "note_on" and m.velocity]
+    drive(eng, clock.now + 20.0, step=0.05)
+    assert [m for m in sent if m.type == "note_on" and m.velocity] == played, "it kept playing after its tail"
+    sched.close()
+
+
+def test_a_part_with_nothing_to_draw_from_ends_instead_of_hanging(make):
+    eng, sent, _, _ = make(policy=Continuous(), length=8, max_note=0.5)
+    phrase(eng, eng.clock() - 0.5)
+    along = eng.voice("along")
+    along.accompany(eng.clock())
+    assert along.playing
+    eng.context.logits = None  # e.g. a re-priming from an empty window
+    assert along.accompany(eng.clock()) is None and along.line is None
+    drive(eng, eng.clock() + 1.0)
+    assert not eng.answering and not still_sounding(sent)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from segue.daemon.cli import cli
-from segue.training import polyphony
+from segue.training import nade_training, polyphony
 from segue.training.nade import KEYS, RNNNADE, NADEConfig
 
 from tests.conftest import DATA, check_roll_model_plays
@@ -46,10 +46,10 @@ def test_training_learns_and_is_repeatable(small_nade, tmp_path):
     untrained = RNNNADE(NADEConfig(hidden=24, recurrent=24))
     with torch.no_grad():
         untrained.to_bv.bias.copy_(polyphony.frequency_logits(polyphony.read_data([JSB])["train"]))  # as training starts
-    before = polyphony.evaluate_nade(untrained, rolls)
-    after = polyphony.evaluate_nade(model, rolls)
+    before = nade_training.evaluate_nade(untrained, rolls)
+    after = nade_training.evaluate_nade(model, rolls)
     assert after["ll"] > before["ll"] + 1.5 and after["accuracy"] > before["accuracy"] + 0.03
-    again = polyphony.train_rnnnade([JSB], tmp_path / "again.pt", polyphony.NADETrainConfig(**record["config"]),
+    again = nade_training.train_rnnnade([JSB], tmp_path / "again.pt", nade_training.NADETrainConfig(**record["config"]),
                                     progress=False)
     same = lambda m: {k: v for k, v in m.items() if k not in ("seconds", "examples_per_s")}  # noqa: E731
     assert same(again["metrics"]) == same(record["metrics"])
@@ -63,11 +63,11 @@ def test_a_mixture_of_nades_has_an_exact_likelihood(small_nade):
     with torch.no_grad():
         other.to_bv.bias.copy_(polyphony.frequency_logits(polyphony.read_data([JSB])["train"]))
     rolls = polyphony.read_data([JSB])["valid"][:8]
-    alone, self_mixed = (polyphony.evaluate_nade(m, rolls, accuracy=False)["ll"] for m in (model, [model, model]))
+    alone, self_mixed = (nade_training.evaluate_nade(m, rolls, accuracy=False)["ll"] for m in (model, [model, model]))
     assert abs(alone - self_mixed) < 1e-5
-    mixed = polyphony.evaluate_nade([model, other], rolls)
+    mixed = nade_training.evaluate_nade([model, other], rolls)
     with torch.no_grad():
-        lls = [polyphony.nade_frames(m.eval(), rolls)[0] for m in (model, other)]
+        lls = [nade_training.nade_frames(m.eval(), rolls)[0] for m in (model, other)]
     assert abs(mixed["ll"] - float((torch.logaddexp(*lls) - math.log(2)).mean())) < 1e-5
     assert mixed["ll"] > float(torch.stack(lls).mean()) + 0.1
     assert 0 < mixed["accuracy"] < 1 and "accuracy_greedy" not in mixed
@@ -164,12 +164,12 @@ def test_export_matches_torch_generates_and_harmonises(small_nade, tmp_path, kre
 
 def test_init_trains_on_from_a_checkpoint(small_nade, tmp_path):
     out, record = small_nade
-    config = polyphony.NADETrainConfig(**{**record["config"], "epochs": 1})
-    fresh = polyphony.train_rnnnade([JSB], tmp_path / "fresh.pt", config, progress=False)
-    more = polyphony.train_rnnnade([JSB], tmp_path / "more.pt", config, progress=False, init=out)
+    config = nade_training.NADETrainConfig(**{**record["config"], "epochs": 1})
+    fresh = nade_training.train_rnnnade([JSB], tmp_path / "fresh.pt", config, progress=False)
+    more = nade_training.train_rnnnade([JSB], tmp_path / "more.pt", config, progress=False, init=out)
     assert more["metrics"]["valid_ll"] > max(fresh["metrics"]["valid_ll"], record["metrics"]["valid_ll"] - 0.05)
     with pytest.raises(ValueError, match="differ from this run's"):
-        polyphony.train_rnnnade([JSB], tmp_path / "x.pt", polyphony.NADETrainConfig(hidden=8, recurrent=8, epochs=1),
+        nade_training.train_rnnnade([JSB], tmp_path / "x.pt", nade_training.NADETrainConfig(hidden=8, recurrent=8, epochs=1),
                                 progress=False, init=out)
 
 
@@ -232,7 +232,7 @@ def test_a_held_key_the_model_thinks_impossible_keeps_a_finite_weight(tmp_path):
     roll[:, [0, 39, 43]] = True
     logs, _ = score_rolls(net, [roll], samples=2)
     with torch.no_grad():
-        exact = polyphony.nade_frames(model, [roll])[0].numpy()
+        exact = nade_training.nade_frames(model, [roll])[0].numpy()
     assert np.isfinite(logs).all() and logs.max() < -290, logs
     assert np.allclose(logs, exact, rtol=1e-4), (logs, exact)
     assert np.allclose(resampling(np.array([-np.inf, np.nan, 0.0, np.log(3.0)])), [0, 0, 0.25, 0.75])
@@ -260,7 +260,7 @@ def test_a_model_file_is_measured_without_its_checkpoint(small_nade, small_nade_
     rolls = [data["valid"][0][:50]]
     logs, marginals = score_rolls(RollModel(small_nade_model), rolls, samples=2000, seed=0)
     with torch.no_grad():
-        exact, bv, bh = polyphony.nade_frames(model.eval(), rolls)
+        exact, bv, bh = nade_training.nade_frames(model.eval(), rolls)
         means = model.marginals(bv, bh, 2000, torch.Generator().manual_seed(0)).numpy()
     assert len(logs) == len(marginals) == sum(map(len, rolls))
     assert np.allclose(logs, exact.numpy(), atol=1e-4), np.abs(logs - exact.numpy()).max()
@@ -272,9 +272,9 @@ def test_a_model_file_is_measured_without_its_checkpoint(small_nade, small_nade_
     assert result.exit_code == 0, result.output
     frames = sum(map(len, data["test"][:8]))
     assert f"{frames} frames" in result.output and "(exact)" in result.output and "expected-accuracy decoding" in result.output
-    torch_ll = polyphony.evaluate_nade(model, data["test"][:8], accuracy=False)["ll"]
+    torch_ll = nade_training.evaluate_nade(model, data["test"][:8], accuracy=False)["ll"]
     assert f"log-likelihood {torch_ll:.3f} nats/frame" in result.output, (torch_ll, result.output)
-    moved = polyphony.evaluate_nade(model, [polyphony.shifted(r, 2) for r in data["test"][:8]], accuracy=False)["ll"]
+    moved = nade_training.evaluate_nade(model, [polyphony.shifted(r, 2) for r in data["test"][:8]], accuracy=False)["ll"]
     result = CliRunner().invoke(cli, ["eval", "roll", str(small_nade_model), str(few), "--samples", "5", "--transpose", "2"])
     assert result.exit_code == 0 and f"log-likelihood {moved:.3f} nats/frame" in result.output, (moved, result.output)
     result = CliRunner().invoke(cli, ["eval", "roll", str(small_nade_model), str(few), "--transpose", "60"])

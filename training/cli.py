@@ -180,63 +180,66 @@ def train_metrical(corpus, out, run, **options):
                f"{best['valid_time_nll']:.3f} nats/event")
 
 
-@train.command("rnnrbm")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt).")
-@click.option("--epochs", type=click.IntRange(1, 100_000))
-@click.option("--batch", type=click.IntRange(1, 65_536), help="Sequences (chunks) per step.")
-@click.option("--chunk", type=click.IntRange(1, 100_000), help="Frames per training sequence.")
-@click.option("--lr", type=click.FloatRange(0, 10, min_open=True))
-@click.option("--hidden", type=click.IntRange(1, 8_192), help="RBM hidden units (paper: 150).")
-@click.option("--recurrent", type=click.IntRange(1, 8_192), help="RNN units (paper: 100).")
-@click.option("--k", type=click.IntRange(1, 1_000), help="CD-k Gibbs steps (paper: 15).")
-@click.option("--beats", type=click.FloatRange(0.015625, 16), help="Frame length in beats for MIDI inputs (JSON: as stored).")
-@click.option("--valid-every", type=click.IntRange(1, 100_000), help="Epochs between validation log-likelihood estimates.")
-@click.option("--seed", type=click.IntRange(0, 9_223_372_036_854_775_807), help="Random seed (default 0): the same seed gives the same weights.")
-@click.option("--pretrain", type=click.IntRange(0, 100_000), help="Epochs of the paper's pretraining (one RBM on all frames) first.")
-@click.option("--pretrain-rnn", type=click.IntRange(0, 100_000), help="Then epochs of its RNN pretraining (the RNN as a frame predictor).")
-@click.option("--transpose", type=click.IntRange(0, 24), help="Augment: shift each chunk by a random -N..N semitones every epoch.")
-@click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
-@run_options
-def train_rnnrbm(paths, out, init, run, **options):
-    """Train the RNN-RBM on benchmark JSON (its train split) or MIDI files."""
-    from . import polyphony as poly
-    config = with_overrides(poly.RBMTrainConfig(), **options)
-    record = poly.train_rnnrbm(paths, out, config, command=_command_line(), init=init, run=run)
-    if not _rank0():
-        return
-    m = record["metrics"]
-    click.echo(f"wrote {out} (best epoch {m['epoch']}): validation log-likelihood {m['valid_ll']:.3f} nats/frame "
-               f"(AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy {m['valid_acc']:.3f}")
+EPOCHS, UNITS = click.IntRange(1, 100_000), click.IntRange(1, 8_192)
+# The piano-roll trainers' options, once: flag, type, and the help for each family that takes it.
+ROLL_OPTIONS = [
+    ("--batch", click.IntRange(1, 65_536), {"*": "Sequences (chunks) per step."}),
+    ("--chunk", click.IntRange(1, 100_000), {"*": "Frames per training sequence."}),
+    ("--lr", click.FloatRange(0, 10, min_open=True), {"*": "Adam's learning rate."}),
+    ("--epochs", EPOCHS, {"rnnrbm": "Epochs to train.", "rnnnade": "At most this many epochs (default 100)."}),
+    ("--patience", click.IntRange(0, 100_000), {"rnnnade": "Stop after this many epochs without a better validation score."}),
+    ("--hidden", UNITS, {"rnnrbm": "RBM hidden units (paper: 150).", "rnnnade": "NADE hidden units (default 150)."}),
+    ("--recurrent", UNITS, {"rnnrbm": "RNN units (paper: 100).", "rnnnade": "LSTM units (default 150)."}),
+    ("--k", click.IntRange(1, 1_000), {"rnnrbm": "CD-k Gibbs steps (paper: 15)."}),
+    ("--valid-every", EPOCHS, {"rnnrbm": "Epochs between validation log-likelihood estimates."}),
+    ("--pretrain", click.IntRange(0, 100_000), {"rnnrbm": "Epochs of the paper's pretraining (one RBM on all frames) first."}),
+    ("--pretrain-rnn", click.IntRange(0, 100_000), {"rnnrbm": "Then epochs of its RNN pretraining (the RNN as a frame predictor)."}),
+    ("--dropout", click.FloatRange(0, 1), {"rnnnade": "Dropout on the LSTM state (default 0.3)."}),
+    ("--weight-decay", click.FloatRange(0, 10), {"rnnnade": "Decoupled weight decay, AdamW (default 0)."}),
+    ("--transpose", click.IntRange(0, 24), {"*": "Augment: shift each chunk by a random -N..N semitones every epoch."}),
+    ("--beats", click.FloatRange(0.015625, 16), {"*": "Frame length in beats for MIDI inputs (JSON: as stored)."}),
+    ("--seed", click.IntRange(0, 9_223_372_036_854_775_807), {"*": "Random seed (default 0): the same seed gives the same weights."}),
+    ("--init", click.Path(dir_okay=False), {"*": "Start from this checkpoint's weights (train on)."}),
+]
 
 
-@train.command("rnnnade")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt).")
-@click.option("--epochs", type=click.IntRange(1, 100_000), help="At most this many epochs (default 100).")
-@click.option("--patience", type=click.IntRange(0, 100_000), help="Stop after this many epochs without a better validation score.")
-@click.option("--batch", type=click.IntRange(1, 65_536), help="Sequences (chunks) per step.")
-@click.option("--chunk", type=click.IntRange(1, 100_000), help="Frames per training sequence.")
-@click.option("--lr", type=click.FloatRange(0, 10, min_open=True))
-@click.option("--hidden", type=click.IntRange(1, 8_192), help="NADE hidden units (default 150).")
-@click.option("--recurrent", type=click.IntRange(1, 8_192), help="LSTM units (default 150).")
-@click.option("--dropout", type=click.FloatRange(0, 1), help="Dropout on the LSTM state (default 0.3).")
-@click.option("--weight-decay", type=click.FloatRange(0, 10), help="Decoupled weight decay, AdamW (default 0).")
-@click.option("--transpose", type=click.IntRange(0, 24), help="Augment: shift each chunk by a random -N..N semitones every epoch.")
-@click.option("--beats", type=click.FloatRange(0.015625, 16), help="Frame length in beats for MIDI inputs (JSON: as stored).")
-@click.option("--seed", type=click.IntRange(0, 9_223_372_036_854_775_807), help="Random seed (default 0).")
-@click.option("--init", type=click.Path(dir_okay=False), help="Start from this checkpoint's weights (train on).")
-@run_options
-def train_rnnnade(paths, out, init, run, **options):
-    """Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files."""
-    from . import polyphony as poly
-    config = with_overrides(poly.NADETrainConfig(), **options)
-    record = poly.train_rnnnade(paths, out, config, command=_command_line(), init=init, run=run)
-    if not _rank0():
-        return
-    m = record["metrics"]
-    click.echo(f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation log-likelihood "
-               f"{m['valid_ll']:.3f} nats/frame (exact)")
+def roll_command(family: str, trainer, said):
+    """`segue train FAMILY` for a piano-roll family: its options from ROLL_OPTIONS, the run options,
+    `trainer(module)` -> (config class, train function), `said(out, config, metrics)` the report."""
+    def command(paths, out, init, run, **options):
+        config_class, train = trainer()
+        config = with_overrides(config_class(), **options)
+        record = train(paths, out, config, command=_command_line(), init=init, run=run)
+        if _rank0():
+            click.echo(said(out, config, record["metrics"]))
+
+    command = run_options(command)
+    for flag, kind, helps in reversed(ROLL_OPTIONS):
+        if family in helps or "*" in helps:
+            command = click.option(flag, type=kind, help=helps.get(family, helps.get("*")))(command)
+    command = click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt).")(command)
+    return click.argument("paths", nargs=-1, required=True, type=click.Path())(command)
+
+
+def _rbm():
+    from . import polyphony
+
+    return polyphony.RBMTrainConfig, polyphony.train_rnnrbm
+
+
+def _nade():
+    from . import nade_training
+
+    return nade_training.NADETrainConfig, nade_training.train_rnnnade
+
+
+train.command("rnnrbm", help="Train the RNN-RBM on benchmark JSON (its train split) or MIDI files.")(roll_command(
+    "rnnrbm", _rbm, lambda out, config, m: f"wrote {out} (best epoch {m['epoch']}): validation log-likelihood "
+    f"{m['valid_ll']:.3f} nats/frame (AIS {config.valid_runs} runs x {config.valid_betas} temperatures), accuracy "
+    f"{m['valid_acc']:.3f}"))
+train.command("rnnnade", help="Train an LSTM-NADE (exact likelihoods) on benchmark JSON or MIDI files.")(roll_command(
+    "rnnnade", _nade, lambda out, config, m: f"wrote {out} (best epoch {m['epoch']}, {m['seconds']:.0f} s): validation "
+    f"log-likelihood {m['valid_ll']:.3f} nats/frame (exact)"))
 
 
 @train.command("lyrics")

@@ -139,13 +139,13 @@ def eval_rnnrbm(checkpoint, data, split, runs, betas, seed, chain_steps, chain_k
 @_QUIET
 def eval_rnnnade(checkpoint, data, split, seed, transpose, mix, quiet):
     """Exact log-likelihood per frame and frame accuracy of an LSTM-NADE on a benchmark split."""
-    from . import polyphony as poly
+    from . import nade_training, polyphony as poly
     from .meter import Meter
     meter = Meter(not quiet)
     models = [poly.load(path, kind="rnnnade")[0] for path in (checkpoint, *mix)]
     rolls = _moved(_split(data, split), transpose)
     started = time.perf_counter()
-    scores = poly.evaluate_nade(models, rolls, seed=seed, tune=_moved(_tune(data, split), transpose), meter=meter)
+    scores = nade_training.evaluate_nade(models, rolls, seed=seed, tune=_moved(_tune(data, split), transpose), meter=meter)
     greedy = f", {scores['accuracy_greedy'] * 100:.2f} % greedy" if "accuracy_greedy" in scores else ""
     what = f" (a mixture of {len(models)} LSTM-NADEs)" if mix else ""
     click.echo(f"{data} {split}{what}: {scores['frames']} frames, log-likelihood {scores['ll']:.3f} nats/frame (exact), "

@@ -188,6 +188,8 @@ class PlayAlong(Voice):
         house = self.house
         context, cfg = house.context, house.config
         if context.logits is None or not house.enabled:
+            if self.line is not None:  # nothing to draw from (or switched off): the part ends, it does not hang
+                self._close(house.clock())
             return None
         if self.line is None:
             if not house.listener.heard_since_answer:
