@@ -7,7 +7,8 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mido
@@ -87,116 +88,33 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     phrase = read_notes(replay) if replay else None
     midi = backend(ports.backend)
     stop = stop or threading.Event()
-    trace_file = open(trace, "w", buffering=1) if trace else None  # noqa: SIM115 (closed below)
-    outport = open_output(midi, ports.output)
-    out_watch = PortWatch(midi, "output", outport) if ports.output else None
-    send_out = out_watch.send if out_watch else outport.send
-
-    def traced(due, sent, msg):
-        trace_file.write(f"{due:.6f} {sent:.6f} {msg.type} {msg.note}\n")
-
-    def traced_answer(due, start, end):
-        trace_file.write(f"{due:.6f} {start:.6f} answer {end:.6f}\n")
-
-    recorder = None
-    if record:
-        for take in left_behind(record):  # sessions that died here left journals: they become files first
-            log.warning("the take of a session that did not end (killed?) is recovered: %s", recover(take))
-        target = free_name(record)
-        if target != Path(record):
-            log.warning("%s exists: this session records to %s", record, target)
-        recorder = Recorder(target)
-
-    def send(msg):
-        send_out(msg)
-        if recorder:
-            recorder.machine(msg)
-
-    scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None, send_thru=send_out)
-    shared = None
-    if link:
-        from .link import LinkClock
-
-        shared = LinkClock(config.bpm or 60.0 / DEFAULT_BEAT, quantum=config.beats_per_bar)
-    if lyricist is not None:
-        lyricist.recorder = recorder
-    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
-                    controls=controls, policies=policies, lyricist=lyricist, link=shared, voicing=voicing)
-    if out_watch:
-        held_at_loss: set = set()
-        out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
-        out_watch.on_return = lambda _: _release_after_return(out_watch.send, scheduler, config.channel, held_at_loss)
-    inport = in_watch = resync = None
-    server_watch = JackServerWatch() if midi.api == "UNIX_JACK" else None
-    server_lost = False
-    previous = {}
-    try:
-        # Before the input port exists: a signal as soon as it appears still ends the session cleanly.
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda *_: stop.set())
-            if hasattr(signal, "SIGHUP"):
-                previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: _reload(engine, model))
-        inport = open_input(midi, engine.on_message, ports.input)
-        in_watch = PortWatch(midi, "input", inport) if ports.input else None
-        try:
-            resync = SysexResync(midi, input_port_name(inport))
-        except (OSError, RuntimeError) as err:  # the MIDI system cannot connect a port to segue's own
-            log.warning("no sysex resync for the input (%s): an unterminated sysex may deafen it", err)
+    with ExitStack() as teardown:  # undone last to first: see _session_parts for the order
+        engine, scheduler, parts = _session_parts(teardown, config, policy, ports, midi, net, model, stop, trace,
+                                                  record, controls, policies, voicing, lyricist, link)
         worker = threading.Thread(target=engine.run, args=(stop,), name="segue-engine", daemon=True)
         worker.start()
         if ready:
-            ready(inport.name, outport.name)
+            ready(parts.inport.name, parts.outport.name)
         if phrase:
             threading.Thread(target=_replay, args=(phrase, engine, stop), name="segue-replay", daemon=True).start()
         ticks = 0
         while not stop.wait(0.5):
             ticks += 1
             if ticks % 2 == 0:
-                if server_watch is not None and not server_watch.alive:
-                    server_lost = True
+                if parts.server_watch is not None and not parts.server_watch.alive:
+                    parts.server_lost = True
                     break
-                for watch in (in_watch, out_watch):
+                for watch in (parts.in_watch, parts.out_watch):
                     if watch:
                         _guarded(watch.check)
-                if resync:
-                    _guarded(resync.pulse)
+                if parts.resync:
+                    _guarded(parts.resync.pulse)
             if status:
                 sys.stderr.write("\r\x1b[2K" + engine.status())
                 sys.stderr.flush()
         if status:
             sys.stderr.write("\n")
         worker.join(timeout=1.0)
-    finally:
-        scheduler.close()  # releases what sounds, lifts the pedal, then CC 123 and CC 120 on the channels used
-        if shared is not None:
-            shared.close()
-        if recorder:
-            recorder.close()
-        if server_lost:
-            # libjack crashes when a client of a dead server is closed: the recording is saved,
-            # what sounded was released as far as it could be, and the process ends here.
-            log.error("segue stopped: the JACK server went away mid-session%s",
-                      f"; the recording is in {recorder.path}" if recorder else "")
-            logging.shutdown()
-            os._exit(EXIT_SERVER_LOST)
-        # JACK hands a port's messages on at its next process cycle: a port closed at once loses
-        # the releases just sent (seen on a busy machine), so give them a few periods to leave.
-        time.sleep(DRAIN)
-        if out_watch:
-            out_watch.close()
-        else:
-            outport.close()
-        if resync:
-            resync.close()
-        if in_watch:
-            in_watch.close()
-        elif inport is not None:
-            inport.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if trace_file:
-            trace_file.close()
     log.info("session over: %s arrived, %s heard, %s (last decided in %.2f ms), %s sent, %s dropped, "
              "%s dropped (queue full), %s shed (heard too late to step), %s in floods (not stepped), "
              "%s forgotten, %s ignored",
@@ -207,6 +125,112 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
              count(engine.listener.flooded, "note messages"), count(engine.listener.forgotten, "held keys"),
              count(engine.listener.ignored, "non-note messages"))
     return engine
+
+
+@dataclass
+class _Parts:
+    outport: object
+    out_watch: PortWatch | None
+    inport: object = None
+    in_watch: PortWatch | None = None
+    resync: SysexResync | None = None
+    server_watch: JackServerWatch | None = None
+    server_lost: bool = False
+    handlers: dict = field(default_factory=dict)  # the signal handlers the session replaced
+
+    def close_input(self) -> None:
+        """The input side, last: the sysex resync, the input port, the signal handlers."""
+        if self.resync:
+            self.resync.close()
+        if self.in_watch:
+            self.in_watch.close()
+        elif self.inport is not None:
+            self.inport.close()
+        for sig, handler in self.handlers.items():
+            signal.signal(sig, handler)
+
+
+def _session_parts(teardown: ExitStack, config, policy, ports: Ports, midi, net, model, stop, trace, record, controls,
+                   policies, voicing, lyricist, link):
+    """Open a session's parts, each registered on `teardown` as it opens, so that whatever fails
+    on the way closes what was opened. At the end they are undone in this order: the input (no
+    more hearing) and its resync, the signal handlers, the Link session, the scheduler (it releases
+    what sounds, lifts the pedal, sends CC 123 and 120), the recording (whole), then, unless the
+    JACK server died (libjack crashes when a client of a dead server closes: the process ends
+    there), a pause for JACK to carry the last releases, the output, the input side (the
+    signal handlers last: a signal during teardown still ends it cleanly), the trace file."""
+    trace_file = teardown.enter_context(open(trace, "w", buffering=1)) if trace else None
+    outport = open_output(midi, ports.output)
+    out_watch = PortWatch(midi, "output", outport) if ports.output else None
+    parts = _Parts(outport, out_watch)
+    teardown.callback(parts.close_input)
+    teardown.callback(out_watch.close if out_watch else outport.close)
+    teardown.callback(time.sleep, DRAIN)  # JACK hands a port's messages on at its next cycle
+    send_out = out_watch.send if out_watch else outport.send
+    recorder = _recorder(record) if record else None
+    teardown.callback(_end_if_server_lost, parts, recorder)
+    if recorder:
+        teardown.callback(recorder.close)
+
+    def send(msg):
+        send_out(msg)
+        if recorder:
+            recorder.machine(msg)
+
+    def traced(due, sent, msg):
+        trace_file.write(f"{due:.6f} {sent:.6f} {msg.type} {msg.note}\n")
+
+    def traced_answer(due, start, end):
+        trace_file.write(f"{due:.6f} {start:.6f} answer {end:.6f}\n")
+
+    scheduler = Scheduler(send, max_note=config.max_note, trace=traced if trace_file else None, send_thru=send_out)
+    teardown.callback(scheduler.close)
+    shared = None
+    if link:
+        from .link import LinkClock
+
+        shared = LinkClock(config.bpm or 60.0 / DEFAULT_BEAT, quantum=config.beats_per_bar)
+        teardown.callback(shared.close)
+    if lyricist is not None:
+        lyricist.recorder = recorder
+    engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
+                    controls=controls, policies=policies, lyricist=lyricist, link=shared, voicing=voicing)
+    if out_watch:
+        held_at_loss: set = set()
+        out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
+        out_watch.on_return = lambda _: _release_after_return(out_watch.send, scheduler, config.channel, held_at_loss)
+    parts.server_watch = JackServerWatch() if midi.api == "UNIX_JACK" else None
+    # Before the input port exists: a signal as soon as it appears still ends the session cleanly.
+    if threading.current_thread() is threading.main_thread():
+        handlers = {signal.SIGINT: lambda *_: stop.set(), signal.SIGTERM: lambda *_: stop.set()}
+        if hasattr(signal, "SIGHUP"):
+            handlers[signal.SIGHUP] = lambda *_: _reload(engine, model)
+        for sig, handler in handlers.items():
+            parts.handlers[sig] = signal.signal(sig, handler)
+    parts.inport = open_input(midi, engine.on_message, ports.input)
+    parts.in_watch = PortWatch(midi, "input", parts.inport) if ports.input else None
+    try:
+        parts.resync = SysexResync(midi, input_port_name(parts.inport))
+    except (OSError, RuntimeError) as err:  # the MIDI system cannot connect a port to segue's own
+        log.warning("no sysex resync for the input (%s): an unterminated sysex may deafen it", err)
+    return engine, scheduler, parts
+
+
+def _recorder(record) -> Recorder:
+    for take in left_behind(record):  # sessions that died here left journals: they become files first
+        log.warning("the take of a session that did not end (killed?) is recovered: %s", recover(take))
+    target = free_name(record)
+    if target != Path(record):
+        log.warning("%s exists: this session records to %s", record, target)
+    return Recorder(target)
+
+
+def _end_if_server_lost(parts: _Parts, recorder) -> None:
+    if parts.server_lost:
+        log.error("segue stopped: the JACK server went away mid-session%s",
+                  f"; the recording is in {recorder.path}" if recorder else "")
+        logging.shutdown()
+        os._exit(EXIT_SERVER_LOST)
 
 
 def _check_file_name(option: str, path: str | Path) -> None:
