@@ -150,3 +150,25 @@ def test_the_sending_thread_sends_and_releases():
     s.close()
     assert [(m.type, m.note) for m in got if m.type == "note_on"] == [("note_on", 60), ("note_on", 64)]
     assert not still_sounding(got)
+
+
+def test_a_voice_stops_alone_on_its_own_channel():
+    """Two parts on channels 0 and 1: cancelling channel 1 releases and drops only its notes."""
+    from clocks import FakeClock
+
+    sent, clock = [], FakeClock(0.0)
+    s = Scheduler(sent.append, clock=clock, thread=False)
+    s.play(60, 90, 0.0, 2.0, channel=0)
+    s.play(64, 90, 0.0, 2.0, channel=1)
+    s.play(67, 90, 1.0, 1.0, channel=1)  # still to come
+    s.play(72, 90, 1.0, 1.0, channel=0)
+    s.pedal(True, 0.0, channel=1)
+    s.run_until(0.5)
+    s.cancel((1,))
+    assert s.busy((0,)) and not s.busy((1,))
+    s.run_until(5.0)
+    ons = [(m.channel, m.note) for m in sent if m.type == "note_on" and m.velocity]
+    assert ons == [(0, 60), (1, 64), (0, 72)]
+    assert (1, 64) not in s.sounding() and any(m.type == "control_change" and m.channel == 1 and m.value == 0
+                                              for m in sent)
+    s.close()
