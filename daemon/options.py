@@ -167,8 +167,11 @@ OPTIONS: list[Option] = [  # in the order --help lists them
        commands=("jam", "generate"), field="max_note"),
     _o("grid", ("--grid",), default="beat", choices=tuple(GRIDS),
        help="With MIDI clock coming in (or --bpm), start answers on the next beat or bar."),
-    _o("bpm", ("--bpm",), "float", None, "Internal tempo when no MIDI clock comes in (grid, beats, bars).",
-       bounds=BPM_RANGE, field="bpm"),
+    _o("bpm", ("--bpm",), "float", None,
+       "Tempo when no MIDI clock or Link comes in: the first guess of the beat heard in your notes (with "
+       "--fixed-tempo: the tempo itself, its beats counted from the start).", bounds=BPM_RANGE, field="bpm"),
+    _o("fixed_tempo", ("--fixed-tempo",), "flag", field="fixed_tempo",
+       help="Do not follow the beat of your notes: with no MIDI clock or Link, keep to --bpm (or to no grid)."),
     _o("beats_per_bar", ("--beats-per-bar",), "int", 4,
        "The bar for --grid bar, lengths in bars and the model's bar position, with --bpm or MIDI clock.",
        bounds=(1, 32), field="beats_per_bar"),
@@ -301,6 +304,7 @@ class JamConfig(Drawing):
     beats_per_bar: int = 4
     thru: bool = False  # pass the player's notes to the output
     pedal: bool = False  # the machine plays with the sustain pedal, re-pedalled at each bar line
+    fixed_tempo: bool = False  # no beat tracking: --bpm (or nothing) when no clock or Link comes in
 
     def __post_init__(self):
         if not isinstance(self.length, Span):
@@ -317,5 +321,6 @@ class JamConfig(Drawing):
         return cls(length=v["length"], sampling=Sampling(v["temperature"], v["top_k"], v["top_p"]), seed=v["seed"],
                    max_note=v["max_note"], channel=v["channel"], listen=tuple(v["listen"] or ()) or None,
                    velocity_scale=v["velocity_scale"], grid=beats, bpm=v["bpm"], beats_per_bar=v["beats_per_bar"],
-                   thru=v["thru"], session_weight=v["session_weight"], key_weight=v["key_weight"], pedal=v["pedal"])
+                   thru=v["thru"], session_weight=v["session_weight"], key_weight=v["key_weight"], pedal=v["pedal"],
+                   fixed_tempo=v["fixed_tempo"])
 

@@ -91,11 +91,14 @@ class InternalClock:
 
 class Tempo:
     """Where the beat is: incoming MIDI clock when it runs, else an Ableton Link session (`link`,
-    daemon/live/link.py), else a steady --bpm, else none (120 bpm assumed)."""
+    daemon/live/link.py), else the player's beat as heard (`heard`, daemon/live/heard.py) when the
+    tracker is sure of it, else a steady --bpm, else none (120 bpm assumed)."""
 
-    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5, clock=None, link=None):
+    def __init__(self, bpm: float | None, origin: float, default_beat: float = 0.5, clock=None, link=None,
+                 heard=None):
         self.follower = ClockFollower(clock=clock)
         self.link = link
+        self.heard = heard
         self.internal = InternalClock(bpm, origin) if bpm else None
         self.default_beat = default_beat  # seconds a beat when nothing gives a tempo
 
@@ -104,12 +107,21 @@ class Tempo:
 
     @property
     def known(self) -> bool:
-        """A tempo to follow: MIDI clock, Link or --bpm."""
-        return self.follower.synced or self.link is not None or self.internal is not None
+        """A tempo to follow: MIDI clock, Link, the heard beat or --bpm."""
+        return self.follower.synced or self._steady() is not None
 
     def _steady(self):
-        """The source that is not MIDI clock: Link, else --bpm (None: neither)."""
-        return self.link if self.link is not None else self.internal
+        """The source that is not MIDI clock: Link, else the heard beat when sure, else --bpm (None: none)."""
+        if self.link is not None:
+            return self.link
+        if self.heard is not None and self.heard.synced:
+            return self.heard
+        return self.internal
+
+    @property
+    def tracked(self) -> bool:
+        """The heard beat is the tempo in force."""
+        return not self.follower.synced and self.heard is not None and self._steady() is self.heard
 
     @property
     def source(self) -> str:
@@ -117,6 +129,8 @@ class Tempo:
             return "clock"
         if self.link is not None:
             return f"link, {count(self.link.peers, 'peers')}"
+        if self.tracked:
+            return self.heard.describe()
         return "--bpm" if self.internal else "no tempo"
 
     @property

@@ -2,7 +2,7 @@
 
     MIDI input -> inbox -> listener -> context (the model's state)
                                     \\-> policy -> voices -> scheduler -> MIDI output
-                       timeline (clock, Link, --bpm) places every part in time
+                       timeline (clock, Link, heard beat, --bpm) places every part in time
 
 The MIDI input callback only timestamps and enqueues (live/inbox.py). One engine thread owns the
 model: it hears everything queued (live/listener.py says what is new for the model; the context
@@ -70,7 +70,8 @@ class Engine:
         self.controls = controls or {}  # MIDI CC number -> live control (see daemon/live/config.py)
         self.voicing = voicing  # the keys a piano-roll voice may play
         self.kind = KINDS[kind_of(model)]
-        self.timeline = Timeline(clock, config.bpm, config.beats_per_bar, config.grid, link=link)
+        self.timeline = Timeline(clock, config.bpm, config.beats_per_bar, config.grid, link=link,
+                                 track=not config.fixed_tempo)
         self.context = self.kind.context(model, self.timeline, config.seed)
         self.listener = Listener(self.context.fold, config.listen, scheduler.thru if config.thru else None, recorder)
         self.voices = {v.name: v for v in (cls(self, lyricist=lyricist) if cls is Answer else cls(self)
@@ -230,6 +231,9 @@ class Engine:
                 voice.on_player(stamp)
             self.policy.on_player(self, stamp)
         self.listener.keep(heard.notes)
+        for n in heard.notes:
+            if n.velocity:
+                self.timeline.hear(n.time, n.pitch, n.velocity)
         if step:
             for n in heard.notes:
                 self.context.step(n.time, n.pitch, n.velocity)

@@ -1,7 +1,8 @@
 """Where the beat and the bar are, for everything in the jam that plays in time.
 
 One interface over the sources of a tempo: incoming MIDI clock when it runs, else an Ableton Link
-session, else a steady --bpm, else none (a beat of DEFAULT_BEAT assumed, and no grid). The
+session, else the player's beat as heard (when the tracker is sure of it), else a steady --bpm,
+else none (a beat of DEFAULT_BEAT assumed, and no grid). The
 voices ask it where an answer starts (`start`), where the bar lines fall (`bar_lines`), how far
 into the bar a moment is (`position`, for models that hear the bar), and how long a span lasts.
 """
@@ -9,20 +10,41 @@ from __future__ import annotations
 
 from ..formats.units import Span
 from .clock import Tempo
+from .heard import HeardBeat
 
 DEFAULT_BEAT = 0.5  # seconds (120 bpm) when nothing gives a tempo
 
 
 class Timeline:
     def __init__(self, clock, bpm: float | None = None, beats_per_bar: int = 4, grid: float | None = 1.0,
-                 link=None):
-        """`grid`: answers start on this grid, in beats (None: wherever they are ready); `link`: a LinkClock."""
-        self.tempo = Tempo(bpm, clock(), DEFAULT_BEAT, clock=clock, link=link)
-        self.beats_per_bar, self.grid = beats_per_bar, grid
+                 link=None, track: bool = True):
+        """`grid`: answers start on this grid, in beats (None: wherever they are ready); `link`: a
+        LinkClock; `track`: follow the beat heard in the player's notes (`bpm` its first guess)."""
+        heard = HeardBeat(clock, bpm) if track else None
+        self.tempo = Tempo(bpm, clock(), DEFAULT_BEAT, clock=clock, link=link, heard=heard)
+        self._beats_per_bar, self.grid = beats_per_bar, grid
 
     def feed(self, stamp: float, msg) -> None:
         """A transport message (MIDI clock, start, stop, continue, song position)."""
         self.tempo.feed(stamp, msg)
+
+    def hear(self, stamp: float, pitch: int, velocity: int) -> None:
+        """A note the player struck: the beat tracker hears it (with no tracker, nothing)."""
+        if self.tempo.heard is not None:
+            self.tempo.heard.hear(stamp, pitch, velocity)
+
+    @property
+    def beats_per_bar(self) -> int:
+        """The bar: the heard one when the heard beat is in force, else --beats-per-bar."""
+        if self.tempo.tracked:
+            position = self.tempo.heard.position(0.0)
+            if position is not None:
+                return position[1]
+        return self._beats_per_bar
+
+    @property
+    def tracked(self) -> bool:
+        return self.tempo.tracked
 
     @property
     def known(self) -> bool:
@@ -54,6 +76,8 @@ class Timeline:
         """Beats into the bar at `at`, or None when no tempo gives a bar."""
         if not self.known:
             return None
+        if self.tempo.tracked:
+            return self.tempo.heard.position(at)[0]
         bar = float(self.beats_per_bar)
         line = self.tempo.line(at, bar)  # the next bar line at or after `at`
         return (bar - (line - at) / self.beat_seconds) % bar

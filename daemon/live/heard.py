@@ -1,0 +1,56 @@
+"""The player's beat as segue hears it: a tempo source for jams with no MIDI clock and no Link.
+
+Every note the player strikes goes to the beat tracker (daemon/models/beat.py); once the tracker
+is sure enough (CONFIDENT), its beat and bar place the answers as a DAW's clock would. It says
+nothing while it is unsure or the player has stopped, and the timeline falls back to --bpm.
+"""
+from __future__ import annotations
+
+from ..models.beat import CHORD, PointerTracker
+
+CONFIDENT = 0.25  # the tracker's confidence from which its beat places the answers (free time: < 0.15)
+
+
+class HeardBeat:
+    def __init__(self, clock, bpm: float | None = None):
+        """`bpm`: a first guess (--bpm), which the tracker refines."""
+        self.clock = clock
+        self.tracker = PointerTracker(bpm)
+
+    def hear(self, stamp: float, pitch: int, velocity: int) -> None:
+        """A note the player struck (monotonic seconds). O(1): one filter step per onset."""
+        self.tracker.note(stamp, pitch, velocity)
+
+    def _settled(self):
+        """The tracker, with an onset whose chord can no longer grow heard."""
+        tracker = self.tracker
+        if tracker.pending is not None and self.clock() - tracker.pending[0] > CHORD:
+            tracker.flush()
+        return tracker
+
+    def confidence(self) -> float:
+        return self._settled().confidence(self.clock())
+
+    @property
+    def synced(self) -> bool:
+        """A beat to play on: the tracker is sure of it and the player has not stopped."""
+        return self.confidence() >= CONFIDENT
+
+    @property
+    def beat_seconds(self) -> float:
+        return self._settled().beat_seconds
+
+    @property
+    def bpm(self) -> float:
+        return 60.0 / self.beat_seconds
+
+    def next_grid(self, now: float, beats: float) -> float:
+        """The first line of a `beats` grid at or after `now` (a bar or more: the heard bar lines)."""
+        return self._settled().next_beat(now, beats)
+
+    def position(self, at: float) -> tuple[float, int]:
+        """(beats into the heard bar at `at`, beats in that bar)."""
+        return self._settled().position(at)
+
+    def describe(self) -> str:
+        return f"heard, {self.confidence():.0%} sure"

@@ -1,0 +1,60 @@
+"""The beat tracker on onsets whose times the test sets (no wall clock): it locks, it follows a
+change of tempo, it says when there is no beat, and it never uses a note it has not heard."""
+import numpy as np
+import pytest
+from segue.daemon.models.beat import PointerTracker, track
+
+
+def played(bpm, beats, start=0.0, jitter=0.012, seed=0, pattern=(1, 0.5, 0.5, 1, 1)):
+    """A melody's onsets at `bpm`: a rhythm of quarter and eighth notes, louder on the beat."""
+    rng = np.random.default_rng(seed)
+    period, t, notes, i = 60.0 / bpm, start, [], 0
+    while t < start + beats * period - 1e-9:
+        on_beat = abs((t - start) / period - round((t - start) / period)) < 1e-6
+        notes.append((t + rng.normal(0, jitter), 60 + i % 7, 96 if on_beat else 70))
+        t += pattern[i % len(pattern)] * period
+        i += 1
+    return notes
+
+
+def test_it_locks_to_a_90_bpm_phrase_and_follows_a_change_to_120():
+    first = played(90, 16)
+    end = 16 * 60 / 90
+    second = played(120, 24, start=end)
+    tracker = PointerTracker()
+    for t, pitch, velocity in first:
+        tracker.note(t, pitch, velocity)
+    tracker.flush()
+    assert tracker.bpm == pytest.approx(90, rel=0.04)
+    nearest = min(abs(tracker.next_beat(end - 0.2) - b) for b in (end - 60 / 90, end))
+    assert nearest < 0.05  # the next beat where the player's next beat is
+    for t, pitch, velocity in second[:16]:  # two bars of 4 at 120: 8 beats
+        tracker.note(t, pitch, velocity)
+    tracker.flush()
+    assert tracker.bpm == pytest.approx(120, rel=0.04), "it did not follow the new tempo within two bars"
+
+
+def test_the_beats_it_says_are_causal_and_on_the_players_grid():
+    notes = played(100, 32, seed=3)
+    beats = track(notes, tracker=PointerTracker)
+    truth = np.arange(32) * 0.6
+    late = [b.time for b in beats if b.time > 6.0]
+    assert late and np.median([np.min(np.abs(truth - t)) for t in late]) < 0.04
+    # causal: the beats said before 10 s do not change when the notes after 10 s change
+    other = notes[: sum(1 for n in notes if n[0] < 10.0)] + played(70, 20, start=10.0, seed=9)
+    before = [round(b.time, 6) for b in beats if b.time < 10.0]
+    again = [round(b.time, 6) for b in track(other, tracker=PointerTracker) if b.time < 10.0]
+    assert before == again
+
+
+def test_free_time_has_less_confidence_than_a_steady_beat():
+    rng = np.random.default_rng(1)
+    free = np.cumsum(rng.exponential(0.45, 60))
+    loose, steady = PointerTracker(), PointerTracker()
+    for t in free:
+        loose.note(float(t), 60, 80)
+    for t, pitch, velocity in played(100, 40):
+        steady.note(t, pitch, velocity)
+    loose.flush(), steady.flush()
+    assert loose.confidence() < steady.confidence()
+    assert steady.confidence(now=100.0) == 0.0  # the player stopped long ago: no beat
