@@ -181,6 +181,25 @@ def recover(where):
 
 
 @cli.command()
+@click.argument("midi", type=click.Path(dir_okay=False))
+@click.option("--bpm", type=click.FloatRange(*table.BPM_RANGE), help="A first guess of the tempo.")
+@click.option("--offline", is_flag=True, help="Let each beat be placed by what follows it (4 s ahead), not only "
+                                              "by what came before (the live tracker).")
+def beats(midi, bpm, offline):
+    """Print the beats heard in a MIDI file's notes: seconds, tempo, confidence, 'bar' on downbeats.
+
+    The same causal tracker as `segue jam` with no clock: each beat as it was predicted before it came."""
+    from .formats.midifile import read_notes
+    from .models.beat import track
+
+    notes = [(n.time, n.pitch, n.velocity) for n in read_notes(midi)]
+    if not any(v for _, _, v in notes):
+        raise ValueError(f"{midi}: no notes to hear a beat in")
+    for beat in track(notes, bpm, lookahead=4.0 if offline else 0.0):
+        click.echo(f"{beat.time:9.3f} {beat.bpm:6.1f} bpm {beat.confidence:4.2f}{'  bar' if beat.downbeat else ''}")
+
+
+@cli.command()
 @click.option("--backend", type=click.Choice(sorted(APIS)),
               help="MIDI system (default: ALSA, else a running JACK server, on Linux; CoreMIDI; Windows MM).")
 def ports(backend):

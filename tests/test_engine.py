@@ -257,3 +257,38 @@ def test_a_fast_player_is_no_flood(clocked):
         eng.take([(clock.now, note(48 + i % 24, 80 if i % 2 == 0 else 0))])
         assert not eng.listener.flood.on
     assert eng.listener.flood.floods == 0 and eng.heard_since_answer > 0
+
+
+def test_with_no_clock_an_answer_starts_on_the_beat_heard_in_the_player_s_notes(small_model):
+    """A player at 90 bpm, their first beat 0.23 s after the session began (off any grid counted from
+    the start), no MIDI clock and no --bpm: the answer starts on the player's next beat, and the
+    status line says the tempo was heard. With --fixed-tempo it starts where it was ready."""
+    beat = 60 / 90
+    starts = {}
+    for fixed in (False, True):
+        clock, sent = FakeClock(), []
+        sched = Scheduler(sent.append, max_note=2.0, clock=clock, thread=False)
+        traced = []
+        eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.7),
+                     JamConfig(length=4, seed=0, fixed_tempo=fixed), clock=clock,
+                     trace=lambda *a: traced.append(a))
+        first = clock.now + 0.23
+        rhythm = [0, 1, 1.5, 2, 3] * 4  # quarters and eighths, louder on the beat
+        times = [first + (bar * 4 + b) * beat for bar in range(4) for b in rhythm[:5]]
+        for i, t in enumerate(times):
+            drive(eng, until=t)
+            on_beat = float(rhythm[i % 5]).is_integer()
+            eng.take([(clock.now, note(60 + i % 5 * 2, 100 if on_beat else 60))])
+            drive(eng, until=t + 0.15)
+            eng.take([(clock.now, note(60 + i % 5 * 2, 0))])
+        if not fixed:
+            assert eng.timeline.tracked and "heard" in eng.status()
+            assert 60 / eng.timeline.beat_seconds == pytest.approx(90, rel=0.03)
+        drive(eng, until=times[-1] + 2.5)
+        assert eng.answers == 1
+        assert [m for m in sent if m.type == "note_on" and m.velocity]
+        starts[fixed] = traced[0][1]
+    offset = (starts[False] - first) / beat
+    assert abs(offset - round(offset)) * beat < 0.03, f"the answer starts {offset:.2f} beats after the player's first"
+    offset = (starts[True] - first) / beat
+    assert abs(offset - round(offset)) * beat > 0.03  # ready 0.7 s after the last note: not on the beat

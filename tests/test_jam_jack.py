@@ -443,3 +443,29 @@ def test_connections_are_client_segue_and_never_segues_own_ports(jam, phrase, ja
     assert "no input port matches 'segue' (segue's own ports are left out)" in feedback.stderr
     synth.close()
     probe.close()
+
+
+def test_with_no_clock_the_answer_starts_on_the_beat_heard_in_the_phrase(jam):
+    """No MIDI clock, no Link, no --bpm: a phrase at 90 bpm in quarters and eighths, louder on the
+    beat, and the answer's first note falls on the player's beat (counted from their first note)."""
+    from segue.daemon.formats.midifile import NoteMessage
+
+    beat, rhythm = 60 / 90, (0, 1, 1.5, 2, 3)  # the last note lasts 0.6 s: with the 0.4 s silence, the
+    # answer is ready half way between two beats (where it starts with --fixed-tempo)
+    notes = []
+    for bar in range(4):
+        for i, b in enumerate(rhythm):
+            t = (bar * 4 + b) * beat
+            notes += [NoteMessage(t, 60 + 2 * i, 100 if b == int(b) else 60), NoteMessage(t + 0.15, 60 + 2 * i, 0)]
+    notes[-1] = NoteMessage(notes[-2].time + 0.6, notes[-1].pitch, 0)  # ready 1.5 beats after the last onset
+    notes.sort(key=lambda n: n.time)
+    proc, probe = jam("--length", "6")
+    origin = time.monotonic()
+    last = probe.play(notes, speed=1.0)
+    assert probe.wait_for(lambda: probe.note_ons(after=last), timeout=5), "no answer"
+    first = probe.note_ons(after=last)[0][0]
+    offset = (first - origin) / beat
+    late = (offset - round(offset)) * beat
+    # the probe's own notes leave up to a period late, the answer's up to two (see the clock test)
+    assert abs(late) <= 3 * PERIOD + 0.03, f"answer began {late * 1000:.0f} ms from the player's beat"
+    probe.close()

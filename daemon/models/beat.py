@@ -295,7 +295,7 @@ def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None)
     """The beats a tracker says for note messages (time, pitch, velocity; note-ons with velocity > 0
     are onsets), in order. `lookahead` 0: each beat as the live tracker predicted it before it came
     (causal); more: each beat as the tracker saw it `lookahead` seconds later (an offline pass)."""
-    tracker = (tracker or BeatTracker)(bpm)
+    tracker = (tracker or PointerTracker)(bpm)
     beats: list[Beat] = []
     done = None  # beats before this are said
     last = 0.0
