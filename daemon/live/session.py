@@ -287,7 +287,8 @@ def _replay(notes, engine: Engine, stop: threading.Event, lead: float = 0.5) -> 
         if stop.wait(max(0.0, start + note.time - engine.clock())):
             return
         engine.on_message(mido.Message("note_on", channel=note.channel, note=note.pitch, velocity=note.velocity))
+    before = engine.answers  # answers to the phrase's earlier pauses do not end it: the one after its end does
     stop.wait(0.1)
     while not stop.wait(0.05):  # the answer starts after the silence, and ends when nothing is due
-        if engine.answers and not engine.answering:
+        if engine.answers > before and not engine.answering:
             stop.set()
