@@ -17,8 +17,8 @@ Sets:
 
 Trackers: `fixed` (today's behaviour without a clock: 120 bpm from the first note), `global` (one
 tempo for the whole piece from its inter-onset intervals, the phase that fits most onsets: a
-simple offline baseline), `agents` (causal: a bank of BeatRoot-like agents, BeatTracker),
-`causal` (the beat pointer, PointerTracker, each beat as predicted before it came), `offline`
+simple offline baseline), `agents` (causal: a bank of BeatRoot-like agents, benchmarks/beat_agents.py),
+`causal` (segue's live tracker, PointerTracker, each beat as predicted before it came), `offline`
 (the same pointer seeing 4 s ahead: the ceiling the live one is held to).
 Measures (mir_eval, its default 5 s trim): beat F-measure (+-70 ms), Cemgil accuracy, P-score,
 downbeat F-measure, and the annotated beats before the tracker locks (the first of 4 annotated
@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 from segue.daemon.formats.midifile import read_notes
-from segue.daemon.models.beat import BeatTracker, PointerTracker, track
+from beat_agents import AgentTracker
+from segue.daemon.models.beat import PointerTracker, track
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -188,7 +189,7 @@ def segue_tracker(lookahead, kind=None):
     return run
 
 
-TRACKERS = {"fixed": fixed, "global": global_tempo, "agents": segue_tracker(0.0, BeatTracker),
+TRACKERS = {"fixed": fixed, "global": global_tempo, "agents": segue_tracker(0.0, AgentTracker),
             "causal": segue_tracker(0.0, PointerTracker), "offline": segue_tracker(4.0, PointerTracker)}
 
 

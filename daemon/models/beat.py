@@ -1,25 +1,21 @@
 """Hearing the player's beat: a causal beat and bar tracker on note onsets (numpy only).
 
-A bank of beat hypotheses ("agents", as in Dixon's BeatRoot) each carries a beat period, the time
-of its last beat and a score. Every onset (notes struck within CHORD seconds of each other are one
-onset, weighted by how loud, how many and how low they are) is heard once, in time order:
+The beat is a belief over (beat period, phase in the beat) on a small grid (TEMPI x BINS), filtered
+onset by onset, as in the bar-pointer and Kalman tempo trackers (Whiteley, Cemgil and Godsill;
+Cemgil et al.):
+- between two onsets every phase moves on at its tempo, the tempo spreads a little, and a small
+  share may jump to any tempo (a deliberate change); a beat that passes with no onset on it
+  speaks against its tempo and phase (else twice the tempo always explains the onsets as well);
+- an onset multiplies in how likely it is at each phase: salient onsets (louder, fuller, lower than
+  the recent ones) on the beat, the others on a subdivision too; when the next onset comes, the
+  note's length (longer than usual marks a beat) is heard at the phase it had. Each tempo's
+  likelihood is a density over the phase, so no tempo wins by its window covering more of a cycle.
+The beat is the most believed tempo and its phase; the confidence is the belief held near them.
+The bar: accents (salience, a long note) on the beat counted per beat of the bar for 2, 3 and 4
+beats; the most uneven count wins and its most accented beat is the downbeat.
 
-- each agent predicts its beat nearest the onset; an onset close to it is a hit: the agent's phase
-  moves part of the way to the onset and its period part of the way to the interval it implies
-  (a phase-locked loop), and its score grows by the onset's weight; an onset on the half beat
-  counts a little; a miss counts against it. Scores fade with time (FADE seconds), so a new tempo
-  takes over within a bar or two;
-- the intervals from the onset back to the last few onsets propose new agents (at 1/n of each
-  interval, in the tempo range), so the bank always holds what the music now suggests;
-- the agent with the best score, times a prior on the beat period (people tap near 100-120 bpm),
-  is the beat; a new winner must beat the old one by a margin (no flicker).
-
-The bar: onsets on the winner's beats add their accent (weight, a long note after them, a low
-note) to a count per beat of the bar, for bars of 2, 3 and 4 beats; the bar whose accents are
-most uneven wins, and its most accented beat is the downbeat.
-
-Cost per onset: a few vector operations over at most AGENTS agents: flat in the session's length.
-Causal: nothing it says at time t depends on a note after t.
+Cost per onset: a few operations on a 56 x 32 array, flat in the session's length. Causal:
+nothing it says at time t depends on a note after t. benchmarks/beats.py measures it.
 """
 from __future__ import annotations
 
@@ -30,19 +26,10 @@ import numpy as np
 
 CHORD = 0.04  # seconds: notes struck this close are one onset
 CHORD_SHARE = 0.5  # each further note of a chord adds this share of its loudness to the onset's weight
-BASS, BASS_BELOW = 0.3, 55  # an onset with a note below this key weighs this much more
 PERIODS = (60 / 220, 60 / 40)  # seconds: the beat periods the tracker considers (40-220 bpm)
 PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109 bpm), sigma in octaves... of e
-AGENTS = 32
-BACK = 6  # onsets back whose intervals propose agents
-FADE = 8.0  # beats: the time constant of an agent's score
-PHASE_GAIN, PERIOD_GAIN = 0.35, 0.12  # how far a hit moves an agent's phase and period
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
-HALF, MISS = 0.25, 0.3  # the credit of an onset on the half beat, the debit of one elsewhere (times its weight)
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
-GAMMA = 1.0
-SWITCH = 1.15  # a new winner must rank this much above the old one
-LONG = 0.5  # the credit a note on the beat gets per beat it lasts
 METERS = (2, 3, 4)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
 
@@ -53,242 +40,6 @@ class Beat:
     downbeat: bool
     bpm: float
     confidence: float  # 0..1
-
-
-class BeatTracker:
-    def __init__(self, bpm: float | None = None):
-        """`bpm`: a first guess (--bpm), which the tracker starts from and refines."""
-        self.period = np.zeros(0)
-        self.last = np.zeros(0)  # time of each agent's last beat
-        self.score = np.zeros(0)
-        self.count = np.zeros(0, np.int64)  # beats each agent has counted (its beat index at `last`)
-        self.seen = np.zeros(0)  # time each agent's score was last faded to
-        self.guess = 60.0 / bpm if bpm else None
-        self.onsets: list[tuple[float, float]] = []  # (time, weight), the last BACK
-        self.pending: tuple[float, float, int] | None = None  # an onset still gathering its chord
-        self.winner = -1
-        self.hits = 0.5  # moving share of onsets on the winner's beats or half beats
-        self.accents = {m: np.zeros(m) for m in METERS}
-        self.accented: tuple[int, float] | None = None  # (the winner's beat index, accent) of the last onset
-        self.heard = 0.0  # time of the last onset
-        if self.guess:
-            self._spawn(0.0, [self.guess], start=1.0)
-
-    # -- input -------------------------------------------------------------------------------
-    def note(self, time: float, pitch: int, velocity: int) -> None:
-        """A note struck at `time` (seconds, never earlier than the last one heard)."""
-        if self.pending is not None and time - self.pending[0] <= CHORD:
-            start, weight, low = self.pending
-            self.pending = (start, weight + velocity / 127 * CHORD_SHARE, min(low, pitch))
-            return
-        self.flush()
-        self.pending = (time, velocity / 127, pitch)
-
-    def flush(self) -> None:
-        """Hear the onset still gathering its chord (the next note, or time passing, closes it)."""
-        if self.pending is None:
-            return
-        time, weight, low = self.pending
-        self.pending = None
-        self._onset(time, min(3.0, weight) * (1.0 + BASS * (low < BASS_BELOW)))
-
-    def _onset(self, t: float, weight: float) -> None:
-        if len(self.period):
-            self._fade(t)
-            self._hear(t, weight)
-            self._merge(t)
-        self._accent(t, weight)
-        self._spawn(t, [t - u for u, _ in self.onsets[-BACK:]])
-        self.onsets = (self.onsets + [(t, weight)])[-BACK:]
-        self.heard = t
-        self._choose()
-
-    # -- the agents --------------------------------------------------------------------------
-    def _fade(self, t: float) -> None:
-        # In beats, not seconds: an agent at twice the tempo hits twice as many onsets and forgets
-        # twice as fast, so no metrical level wins by counting more onsets; accents and the prior decide.
-        self.score *= np.exp(-(t - self.seen) / (FADE * self.period))
-        self.seen[:] = t
-
-    def _hear(self, t: float, weight: float) -> None:
-        p, last = self.period, self.last
-        if self.onsets:  # the last onset's note lasted until now: a long note on an agent's beat marks it
-            before, was = self.onsets[-1]
-            offset = (before - last) / p
-            on = np.abs(offset - np.round(offset)) * p <= TOLERANCE + TOLERANCE_SHARE * p
-            self.score += np.where(on, LONG * was * np.minimum(2.0, (t - before) / p), 0.0)
-        k = np.maximum(1, np.round((t - last) / p))
-        error = t - (last + k * p)
-        window = TOLERANCE + TOLERANCE_SHARE * p
-        hit = np.abs(error) <= window
-        within = (t - last) / p % 1.0  # where in the beat the onset falls
-        parts = np.min(np.abs(within[:, None] - SUBDIVISIONS[None, :]), axis=1) * p
-        half = ~hit & (parts <= window)  # on a half, third or quarter of the beat
-        closeness = 1 - np.abs(error) / window
-        strong = weight ** GAMMA  # a strong onset (loud, a chord, a bass note) says more about where beats are
-        self.score += np.where(hit, strong * closeness, np.where(half, HALF * weight, -MISS * strong))
-        # A hit corrects phase and period; a miss leaves the agent's beat where it predicted it.
-        moved = last + k * p
-        self.period = np.where(hit, np.clip(p + PERIOD_GAIN * error / k, *PERIODS), p)
-        self.last = np.where(hit, moved + PHASE_GAIN * error, last)
-        self.count = np.where(hit, self.count + k.astype(np.int64), self.count)
-        if 0 <= self.winner < len(p):
-            self.hits = 0.85 * self.hits + 0.15 * float(hit[self.winner] or half[self.winner])
-
-    def _merge(self, t: float) -> None:
-        """Agents that have come to the same tempo and phase are one: the best of them stays."""
-        n = len(self.period)
-        if n < 2:
-            return
-        order = np.argsort(-self.score)
-        period, last = self.period[order], self.last[order]
-        same_tempo = np.abs(np.log(period[:, None] / period[None, :])) < 0.02
-        gap = (last[:, None] - last[None, :]) / period[None, :]
-        same_phase = np.abs(gap - np.round(gap)) * period[None, :] < 0.03
-        dup = np.triu(same_tempo & same_phase, 1).any(axis=0)  # a better agent (earlier in order) is the same
-        if dup.any():
-            keep = np.sort(order[~dup])
-            winner = self.winner
-            self.period, self.last, self.score = self.period[keep], self.last[keep], self.score[keep]
-            self.count, self.seen = self.count[keep], self.seen[keep]
-            self.winner = int(np.nonzero(keep == winner)[0][0]) if winner in keep else -1
-
-    def _spawn(self, t: float, intervals, start: float = 0.0) -> None:
-        low, high = PERIODS
-        new = (np.asarray(intervals, float)[:, None] / np.arange(1, 5)).ravel()
-        new = np.unique(new[(new >= low) & (new <= high)])
-        if not len(new):
-            return
-        if len(self.period):  # not one an agent already is: the same tempo and the same phase
-            offset = (t - self.last) / self.period
-            on_beat = np.abs(offset - np.round(offset)) * self.period < 0.06
-            same = np.abs(np.log(self.period[None, :] / new[:, None])) < 0.05
-            new = new[~np.any(same & on_beat[None, :], axis=1)]
-        if len(new):  # and not two alike among themselves
-            new = new[np.concatenate([[True], np.diff(np.log(new)) > 0.05])]
-            self.period = np.concatenate([self.period, new])
-            self.last = np.concatenate([self.last, np.full(len(new), t)])
-            self.score = np.concatenate([self.score, np.full(len(new), start + 0.1)])
-            self.count = np.concatenate([self.count, np.zeros(len(new), np.int64)])
-            self.seen = np.concatenate([self.seen, np.full(len(new), t)])
-        if len(self.period) > AGENTS:
-            keep = np.sort(np.argpartition(-self._rank(), AGENTS)[:AGENTS])
-            winner = self.winner
-            self.period, self.last, self.score = self.period[keep], self.last[keep], self.score[keep]
-            self.count, self.seen = self.count[keep], self.seen[keep]
-            self.winner = int(np.nonzero(keep == winner)[0][0]) if winner in keep else -1
-
-    def _rank(self) -> np.ndarray:
-        centre = self.guess or PREFERRED
-        prior = np.exp(-0.5 * (np.log(self.period / centre) / (SPREAD * 0.5)) ** 2)
-        return np.maximum(self.score, 0) * prior
-
-    def _choose(self) -> None:
-        if not len(self.period):
-            return
-        rank = self._rank()
-        best = int(np.argmax(rank))
-        if self.winner < 0 or self.winner >= len(rank) or rank[best] > SWITCH * rank[self.winner]:
-            if best != self.winner:
-                for m in METERS:
-                    self.accents[m][:] = 0.0
-            self.winner = best
-
-    # -- the bar -----------------------------------------------------------------------------
-    def _accent(self, t: float, weight: float) -> None:
-        """Credit the last onset with the length of the note it began (known now), and this one with
-        its weight, to the beat of the bar each falls on."""
-        w = self.winner
-        if not 0 <= w < len(self.period):
-            return
-        p = self.period[w]
-        if self.accented is not None:
-            index, before = self.accented
-            length = min(2.0, (t - self.heard) / p)  # a long note marks its beat
-            for m in METERS:
-                self.accents[m] *= 0.97
-                self.accents[m][index % m] += before + 0.5 * length
-        k = (t - self.last[w]) / p
-        if abs(k - round(k)) * p <= 0.04 + 0.1 * p:
-            self.accented = (int(self.count[w] + round(k)), weight)
-        else:
-            self.accented = None
-
-    def _meter(self) -> tuple[int, int]:
-        """(beats per bar, the winner's beat index that is a downbeat, mod the bar)."""
-        best, pick = 4, (0.0, 0)
-        for m in METERS:
-            a = self.accents[m]
-            if a.sum() <= 0:
-                continue
-            contrast = (a.max() - a.mean()) / (a.mean() + 1e-9) * (1.15 if m == 4 else 1.0)
-            if contrast > pick[0]:
-                best, pick = m, (contrast, int(np.argmax(a)))
-        return best, pick[1]
-
-    # -- output ------------------------------------------------------------------------------
-    @property
-    def known(self) -> bool:
-        return 0 <= self.winner < len(self.period)
-
-    @property
-    def beat_seconds(self) -> float:
-        return float(self.period[self.winner]) if self.known else (self.guess or 0.5)
-
-    @property
-    def bpm(self) -> float:
-        return 60.0 / self.beat_seconds
-
-    def confidence(self, now: float | None = None) -> float:
-        """0..1: how well the beat explains the recent onsets (0 when the player has stopped)."""
-        if not self.known:
-            return 0.0
-        if now is not None and now - self.heard > SILENCE * self.beat_seconds:
-            return 0.0
-        return float(np.clip(self.hits, 0.0, 1.0))
-
-    def beats_between(self, start: float, end: float) -> list[Beat]:
-        """The beats the tracker now predicts in [start, end)."""
-        if not self.known:
-            return []
-        w = self.winner
-        p, last = float(self.period[w]), float(self.last[w])
-        meter, down = self._meter()
-        first = math.ceil((start - last) / p - 1e-9)
-        out = []
-        k = first
-        while last + k * p < end:
-            index = int(self.count[w]) + k
-            out.append(Beat(last + k * p, (index - down) % meter == 0, 60.0 / p, self.confidence()))
-            k += 1
-        return out
-
-    def next_beat(self, after: float, beats: float = 1.0) -> float | None:
-        """The first line of a `beats` grid (1: beats; the bar's length: downbeats) at or after
-        `after`; None without a beat."""
-        if not self.known:
-            return None
-        w = self.winner
-        p, last = float(self.period[w]), float(self.last[w])
-        meter, down = self._meter()
-        if beats >= meter:  # bar lines
-            index = int(self.count[w])
-            k = math.ceil((after - last) / p - 1e-9)
-            while (index + k - down) % meter:
-                k += 1
-            return last + k * p
-        step = beats * p
-        return last + math.ceil((after - last) / step - 1e-9) * step
-
-    def position(self, at: float) -> tuple[float, int] | None:
-        """(beats into the bar at `at`, beats per bar), or None without a beat."""
-        if not self.known:
-            return None
-        w = self.winner
-        p, last = float(self.period[w]), float(self.last[w])
-        meter, down = self._meter()
-        beats = int(self.count[w]) - down + (at - last) / p
-        return beats % meter, meter
 
 
 def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None) -> list[Beat]:
@@ -360,7 +111,14 @@ class PointerTracker:
         self.ioi = 0.3  # running geometric mean of the time between onsets
         self.loudness = self.spread = self.low = None  # running mean and variance of onset weight; mean lowest key
 
-    note = BeatTracker.note
+    def note(self, time: float, pitch: int, velocity: int) -> None:
+        """A note struck at `time` (seconds, never earlier than the last one heard)."""
+        if self.pending is not None and time - self.pending[0] <= CHORD:
+            start, weight, low = self.pending
+            self.pending = (start, weight + velocity / 127 * CHORD_SHARE, min(low, pitch))
+            return
+        self.flush()
+        self.pending = (time, velocity / 127, pitch)
 
     def _places(self, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """How near each phase (in beats, 0..1) is to the beat, and to a subdivision of it (0..1 each)."""
@@ -401,7 +159,20 @@ class PointerTracker:
         self.spread = max(self.spread, 0.0025)
         self.low += STATS * (low - self.low)
         self._onset(time, 1.0 / (1.0 + math.exp(-SALIENCE * z)))
-    _meter = BeatTracker._meter
+    def _meter(self) -> tuple[int, int]:
+        """(beats per bar, the winner's beat index that is a downbeat, mod the bar)."""
+        best, pick = 4, (0.0, 0)
+        for m in METERS:
+            a = self.accents[m]
+            if a.sum() <= 0:
+                continue
+            contrast = (a.max() - a.mean()) / (a.mean() + 1e-9) * (1.15 if m == 4 else 1.0)
+            if contrast > pick[0]:
+                best, pick = m, (contrast, int(np.argmax(a)))
+        return best, pick[1]
+
+    # -- output ------------------------------------------------------------------------------
+
 
     def _onset(self, t: float, weight: float) -> None:
         if self.time is not None:
@@ -480,7 +251,13 @@ class PointerTracker:
     def bpm(self) -> float:
         return 60.0 / self.beat_seconds
 
-    confidence = BeatTracker.confidence
+    def confidence(self, now: float | None = None) -> float:
+        """0..1: how well the beat explains the recent onsets (0 when the player has stopped)."""
+        if not self.known:
+            return 0.0
+        if now is not None and now - self.heard > SILENCE * self.beat_seconds:
+            return 0.0
+        return float(np.clip(self.hits, 0.0, 1.0))
 
     def _grid(self):
         i, angle = self._best
