@@ -1,4 +1,6 @@
 """Headless generation: repeatable, and never a hanging note whatever the model emits."""
+from pathlib import Path
+
 import mido
 import numpy as np
 import pytest
@@ -198,3 +200,25 @@ def test_a_long_prime_is_stepped_from_its_last_events_only(small_model, tmp_path
     report = generate_file(tmp_path / "o.mid", GenerateConfig(events=50, seed=1), model=small_model,
                            prime=tmp_path / "long.mid")
     assert report.prime_events == PRIME_EVENTS < 6000
+
+
+FOLK = Path(__file__).resolve().parents[1] / "daemon" / "models" / "folk.onnx"
+
+
+def test_a_performance_with_no_useful_tempo_in_its_file_gets_the_beat_heard_in_its_notes(waltz, tmp_path):
+    """A take played at 87 bpm but written at the file's default 120 bpm (its notes off that file's
+    grid): the continuation is written at the tempo the tracker hears. A file whose notes sit on
+    its own grid keeps its tempo."""
+    from segue.daemon.formats.midifile import NoteMessage, write_notes
+
+    rng, beat, notes = np.random.default_rng(0), 60 / 87, []
+    for bar in range(6):
+        for i, b in enumerate((0, 1, 1.5, 2, 3)):
+            t = (bar * 4 + b) * beat + rng.normal(0, 0.012)
+            notes += [NoteMessage(t, 62 + 2 * i, 100 if b == int(b) else 60), NoteMessage(t + 0.2, 62 + 2 * i, 0)]
+    take = tmp_path / "take.mid"
+    write_notes(take, sorted(notes, key=lambda n: n.time), bpm=120)
+    for prime, bpm in ((take, 87), (waltz, 90)):
+        generate_file(tmp_path / "out.mid", GenerateConfig(events=40, seed=1), model=FOLK, prime=prime)
+        tempo = next(m.tempo for m in mido.MidiFile(tmp_path / "out.mid").tracks[0] if m.type == "set_tempo")
+        assert mido.tempo2bpm(tempo) == pytest.approx(bpm, rel=0.03)

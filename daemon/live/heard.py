@@ -6,9 +6,7 @@ nothing while it is unsure or the player has stopped, and the timeline falls bac
 """
 from __future__ import annotations
 
-from ..models.beat import CHORD, PointerTracker
-
-CONFIDENT = 0.25  # the tracker's confidence from which its beat places the answers (free time: < 0.15)
+from ..models.beat import CHORD, CONFIDENT, PointerTracker
 
 
 class HeardBeat:

@@ -31,6 +31,7 @@ PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
 METERS = (2, 3, 4)
+CONFIDENT = 0.25  # the confidence from which a beat is used (free time stays below 0.15)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
 
 

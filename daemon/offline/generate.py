@@ -12,6 +12,7 @@ from ..formats.notes import GuardCounts
 from ..formats.pianoroll import KEYS, from_midi, to_notes
 from ..formats.smf import NoteFile
 from ..formats.units import within
+from ..models.beat import CONFIDENT, track
 from ..models.continuation import PRIME_EVENTS, continue_events
 from ..options import GenerateConfig
 from ..models.cursor import Cursor
@@ -21,12 +22,44 @@ from ..models.markov import VariableOrderMarkov
 from ..models.roll import RollModel, continue_roll
 
 log = logging.getLogger(__name__)
+GRID_FIT, FITS = 0.015, 0.6  # a file's grid fits its notes when this share of onsets is within this many seconds of it
 MAX_FRAMES = 100_000  # piano-roll frames one generation samples (at a beat a frame, 14 hours at 120 bpm)
 
 # The built-in prime when none is given: a two-bar C major motif at 120 bpm
 # (pitch, onset in beats, length in beats); public-domain material of our own.
 DEFAULT_PRIME = [(60, 0, 1), (64, 1, 1), (67, 2, 1), (72, 3, 1), (71, 4, 0.5), (67, 4.5, 0.5),
                  (65, 5, 0.5), (62, 5.5, 0.5), (64, 6, 1), (60, 7, 1)]
+
+
+def heard_beats(notes, timed, meter: Meter):
+    """A performance whose file has no useful tempo (its notes are off the file's sixteenth grid, as
+    in a take recorded at a default tempo) gets its beat from the live beat tracker: the notes in
+    tracked beats, bar lines on the tracked downbeats, and the tracked tempo at its end. None when
+    the file's grid fits (the file's own beats are better) or the tracker is not sure of a beat."""
+    onsets = np.array([n.time for n in timed if n.velocity])
+    sixteenth = 15.0 / meter.bpm  # seconds
+    if not len(onsets) or np.mean(np.abs(onsets * 4 - np.round(onsets * 4)) * sixteenth < GRID_FIT) >= FITS:
+        return None
+    beats = track([(n.time, n.pitch, n.velocity) for n in notes])
+    if len(beats) < 8 or beats[-1].confidence < CONFIDENT:
+        return None
+    times = np.array([b.time for b in beats])
+    index = np.arange(len(times), dtype=float)
+    downbeats = [i for i, b in enumerate(beats) if b.downbeat]
+    bar = meter.numerator * 4 / meter.denominator
+    if downbeats:  # the last tracked downbeat on a bar line
+        index += (-downbeats[-1]) % bar
+    period = times[-1] - times[-2]
+
+    def position(t: float) -> float:  # beats, extrapolated at the first and last beats' tempo
+        if t < times[0]:
+            return index[0] - (times[0] - t) / (times[1] - times[0])
+        if t > times[-1]:
+            return index[-1] + (t - times[-1]) / period
+        return float(np.interp(t, times, index))
+
+    log.info("the prime's notes are off its file's beat grid: its beat heard from its notes, %.1f bpm", 60 / period)
+    return [replace(n, time=position(n.time)) for n in notes], 60.0 / period
 
 
 def default_prime(bpm: float = 120.0) -> list[NoteMessage]:
@@ -87,6 +120,12 @@ def generate_file(
             timed = default_prime(bpm=60.0) if prime is None else read_notes(prime, channel=prime_channel,
                                                                                 track=prime_track, beats=True,
                                                                                 last=last)
+        if prime is not None and net.codec.time_unit == "beats" and bpm is None:
+            heard = heard_beats(notes, timed, meter)
+            if heard is not None:
+                timed, tracked = heard
+                cursor.beat_seconds = 60.0 / tracked
+                meter = replace(meter, bpm=tracked)
         events, played = net.codec.encode_timed(timed)
         primed = cursor.rows(events, first=float(played[0]) if len(played) else 0.0)
     else:
