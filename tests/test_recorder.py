@@ -148,3 +148,38 @@ def test_cost_per_message_does_not_grow(tmp_path):
 def test_a_folder_that_cannot_hold_it_fails_at_once(tmp_path):
     with pytest.raises(OSError):
         Recorder(tmp_path / "missing-dir" / "s.mid", every=60)
+
+
+def test_a_take_that_followed_the_heard_beat_gets_its_tempo_map(tmp_path):
+    """A player at 90 bpm recorded (at 120 bpm's ticks, as every take is journalled): on close the
+    take is rewritten on the beats heard in the player's track, so its notes sit on the file's
+    beat grid at 90 bpm and every event still sounds when it did. Without the heard beat in force
+    the take keeps 120 bpm."""
+    import numpy as np
+    from segue.daemon.formats.midifile import read_notes
+
+    for heard in (True, False):
+        clock, rng, beat = FakeClock(), np.random.default_rng(0), 60 / 90
+        rec = Recorder(tmp_path / f"{heard}.mid", every=60, clock=clock)
+        rec.heard_beat = lambda: heard
+        played = []
+        for bar in range(8):
+            for b in (0, 1, 1.5, 2, 3):
+                t = 100.3 + (bar * 4 + b) * beat + rng.normal(0, 0.01)
+                rec.player(mido.Message("note_on", note=60 + int(2 * b), velocity=100 if b == int(b) else 60), at=t)
+                rec.player(mido.Message("note_off", note=60 + int(2 * b)), at=t + 0.2)
+                played.append(t - 100.0)
+        rec.machine(mido.Message("note_on", note=72, velocity=80), at=played[-1] + 100.5)
+        clock.now = played[-1] + 101.5
+        path = rec.close()
+        midi = mido.MidiFile(path)
+        tempi = [mido.tempo2bpm(m.tempo) for m in midi.tracks[0] if m.type == "set_tempo"]
+        seconds = [n.time for n in read_notes(path, track=0) if n.velocity]
+        assert np.allclose(np.diff(seconds), np.diff(played), atol=0.003)  # each note when it sounded
+        beats = np.array([n.time for n in read_notes(path, track=0, beats=True) if n.velocity])
+        if heard:
+            assert np.median(tempi) == pytest.approx(90, rel=0.03)
+            late = beats[len(beats) // 2:]  # after the tracker is sure: on the eighth grid of the file
+            assert np.median(np.abs(late * 2 - np.round(late * 2))) < 0.1
+        else:
+            assert tempi == [120]

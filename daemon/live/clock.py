@@ -101,6 +101,7 @@ class Tempo:
         self.heard = heard
         self.internal = InternalClock(bpm, origin) if bpm else None
         self.default_beat = default_beat  # seconds a beat when nothing gives a tempo
+        self.followed: set[str] = set()  # the sources that placed a part: clock, heard, steady
 
     def feed(self, stamp: float, msg) -> None:
         self.follower.feed(stamp, msg)
@@ -144,9 +145,12 @@ class Tempo:
         """The first line of a `beats` grid at or after `start` on the tempo in force; `start` itself
         when there is no tempo (or no grid)."""
         if beats and self.follower.synced:  # following the DAW: its beats (or bars)
+            self.followed.add("clock")
             return self.follower.next_grid(start, beats)
-        if beats and self._steady() is not None:
-            return self._steady().next_grid(start, beats)
+        steady = self._steady() if beats else None
+        if steady is not None:
+            self.followed.add("heard" if steady is self.heard else "steady")
+            return steady.next_grid(start, beats)
         return start
 
     def next_grid(self, start: float, beats: float | None, bar: float = 4.0) -> float:

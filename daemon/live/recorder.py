@@ -20,6 +20,7 @@ from pathlib import Path
 import mido
 
 from ..formats.smf import TrackBody, assemble, meta, recover_body
+from .tempo_map import write_tempo_map
 
 log = logging.getLogger(__name__)
 TICKS_PER_BEAT = 480
@@ -118,6 +119,7 @@ class Recorder:
         self._failing = False
         self.stopped = False  # the disk refused BACKLOG bytes: nothing more is recorded
         self._stop = threading.Event()
+        self.heard_beat = None  # a callable: did the session follow the beat heard in the player's notes?
         self._thread = threading.Thread(target=self._loop, name="segue-recorder", daemon=True)
         self._thread.start()
 
@@ -233,4 +235,9 @@ class Recorder:
                 f.close()
         for j in journals(self.path):
             j.unlink(missing_ok=True)
+        if self.heard_beat is not None and self.heard_beat():
+            try:
+                write_tempo_map(self.path, TICKS_PER_SECOND)
+            except (OSError, ValueError, EOFError) as err:  # the take stays as it was recorded
+                log.warning("could not write the take's tempo map (%s): it keeps 120 bpm", err)
         return self.path

@@ -195,6 +195,8 @@ def _session_parts(teardown: ExitStack, config, policy, ports: Ports, midi, net,
         lyricist.recorder = recorder
     engine = Engine(net, scheduler, policy, config, trace=traced_answer if trace_file else None, recorder=recorder,
                     controls=controls, policies=policies, lyricist=lyricist, link=shared, voicing=voicing)
+    if recorder:  # a take that followed the player's beat alone gets the tempo map heard in it
+        recorder.heard_beat = lambda: engine.timeline.tempo.followed == {"heard"}
     if out_watch:
         held_at_loss: set = set()
         out_watch.on_lost = lambda: held_at_loss.update(scheduler.sounding())
