@@ -257,3 +257,26 @@ def test_a_config_files_values_are_checked_even_where_the_command_line_overrides
 def test_frames_have_an_upper_bound(tmp_path):
     code, out = run("generate", "-m", "chorale", "--frames", "100000000", "--out", tmp_path / "o.mid")
     assert_one_line_error(code, out, "--frames must be from 1 to 100,000, not 100,000,000")
+
+
+def test_beats_prints_the_beats_heard_in_a_file(tmp_path):
+    """`segue beats`: one line per beat (seconds, tempo, confidence, `bar` on downbeats) from the live
+    tracker; a file with no notes, or not a MIDI file, is one line and a non-zero exit."""
+    from segue.daemon.formats.midifile import NoteMessage, write_notes
+
+    beat, notes = 60 / 100, []
+    for k in range(40):
+        notes += [NoteMessage(k * beat, 60 + k % 5, 100 if k % 4 == 0 else 70), NoteMessage(k * beat + 0.3, 60 + k % 5, 0)]
+    write_notes(tmp_path / "steady.mid", notes, bpm=100)
+    code, output = run("beats", tmp_path / "steady.mid")
+    assert code == 0, output
+    rows = [line.split() for line in output.splitlines()]
+    times = [float(r[0]) for r in rows]
+    late = [t for t in times if t > 8.0]
+    assert late and max(abs(t / beat - round(t / beat)) * beat for t in late) < 0.03
+    assert float(rows[-1][1]) == pytest.approx(100, rel=0.03) and any(r[-1] == "bar" for r in rows)
+    (tmp_path / "junk.mid").write_bytes(b"not midi")
+    assert_one_line_error(*run("beats", tmp_path / "junk.mid"), "not a readable MIDI file")
+    write_notes(tmp_path / "empty.mid", [NoteMessage(0.0, 60, 0)], bpm=100)
+    code, output = run("beats", tmp_path / "empty.mid")
+    assert code != 0 and "Traceback" not in output

@@ -82,6 +82,7 @@ FLOOR = 0.15  # an onset's likelihood anywhere in the beat
 STATS, SALIENCE, BASS_SALIENCE = 0.1, 1.5, 1.0  # how fast the salience's norms follow; its slope; a low note's share
 LONG_SALIENCE, LONG_WEIGHT = 3.0, 0.5  # a long note's salience slope; the weight of that evidence
 NORMALISE = True
+WEAK_ON = 0.5  # a weak onset's likelihood on the beat, as a share of its likelihood on a subdivision
 ON, SUB = 1.0, 0.5  # the likelihood of an onset on the beat, on a half/third/quarter of it (times the floor)
 
 
@@ -135,7 +136,7 @@ class PointerTracker:
         strength = 1.0 / (1.0 + math.exp(-LONG_SALIENCE * z))
         then = (np.arange(BINS)[None, :] / BINS - dt / self.periods[:, None]) % 1.0
         on, sub = self._places(then)
-        self.belief = self.belief * self._density(FLOOR + ON * strength * on + SUB * (1.0 - strength) * sub) ** LONG_WEIGHT
+        self.belief = self.belief * self._density(FLOOR + ON * strength * on + SUB * (1.0 - strength) * (sub + WEAK_ON * on)) ** LONG_WEIGHT
 
     @staticmethod
     def _density(likelihood: np.ndarray) -> np.ndarray:
@@ -227,7 +228,7 @@ class PointerTracker:
         self.belief = (1 - JUMP) * moved / total + JUMP * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
 
     def _observe(self, weight: float) -> None:
-        likelihood = self._density(FLOOR + ON * weight * self.on + SUB * (1.0 - weight) * self.sub)
+        likelihood = self._density(FLOOR + ON * weight * self.on + SUB * (1.0 - weight) * (self.sub + WEAK_ON * self.on))
         b = self.belief * likelihood
         self.belief = b / b.sum()
 
