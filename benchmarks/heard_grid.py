@@ -1,7 +1,8 @@
 """Answers in the player's time with no clock: held-out tunes replayed through JACK at 66, 96 and
 132 bpm with human timing, no MIDI clock, no Link, no --bpm; the share of segue's answer onsets
-within 40 ms of the player's eighth-note grid, and how far the answer's median note spacing is
-from a musical ratio (1/2, 1, 3/2, 2, 3) of the player's eighth. Beside it, --fixed-tempo (no
+within 40 ms of the player's eighth-note grid (halves of the beat; thirds where the beat is a
+dotted quarter, as in a jig), and how far the answer's median note spacing is from a musical ratio
+(1/2, 1, 3/2, 2, 3) of the player's eighth. Beside it, --fixed-tempo (no
 beat tracking: the behaviour before the tracker).
 
     python benchmarks/heard_grid.py --tunes 8        # 8 tunes x 3 tempi x (heard, fixed): about 12 min
@@ -45,6 +46,17 @@ def tune_at(piece, bpm, rng):
     return name, notes, truth[truth < SECONDS + 4]
 
 
+def eighths_in_a_beat(played, truth) -> int:
+    """The player's eighth notes: halves of the beat, or thirds where the beat is a dotted quarter
+    (a jig in 6/8): whichever grid holds more of the onsets the player struck."""
+    onsets = np.array([t for t, _, v in played if v])
+    onsets = onsets[(onsets >= truth[0]) & (onsets < truth[-1])]
+    index = np.searchsorted(truth, onsets, side="right") - 1
+    phase = (onsets - truth[index]) / (truth[index + 1] - truth[index])
+    fit = {parts: np.mean(np.abs(phase * parts - np.round(phase * parts)) < 0.12) for parts in (2, 3)}
+    return 3 if fit[3] > fit[2] else 2
+
+
 def measure(recorded: Path, played, truth):
     midi_player = read_notes(recorded, track=0)
     machine = [n.time for n in read_notes(recorded, track=1) if n.velocity]
@@ -53,13 +65,15 @@ def measure(recorded: Path, played, truth):
     shift = first_heard - first_played  # the recording's clock against the file's
     beat = float(np.median(np.diff(truth[-8:])))
     grid = np.concatenate([truth, truth[-1] + beat * np.arange(1, 200)])
-    eighths = np.sort(np.concatenate([grid, (grid[:-1] + grid[1:]) / 2])) + shift
+    parts = eighths_in_a_beat(played, truth)
+    eighths = np.sort(np.concatenate([grid] + [grid[:-1] + k / parts * np.diff(grid) for k in range(1, parts)]))
+    eighths = eighths + shift
     if not machine:
         return None
     on = np.mean([np.min(np.abs(eighths - t)) <= NEAR for t in machine])
     spacing = np.diff(machine)
     spacing = spacing[spacing > 0.03]
-    ratio = float(np.median(spacing)) / (beat / 2) if len(spacing) else float("nan")
+    ratio = float(np.median(spacing)) / (beat / parts) if len(spacing) else float("nan")
     off = float(np.min(np.abs(ratio / RATIOS - 1))) if len(spacing) else float("nan")
     return on, off
 

@@ -31,6 +31,7 @@ PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
 METERS = (2, 3, 4)
+GRID_AGREE = 0.06  # a period within this share of a whole number of tatums, a phase within twice it: on the grid
 CONFIDENT = 0.25  # the confidence from which a beat is used (free time stays below 0.15)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
 
@@ -75,9 +76,9 @@ def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None)
 
 # -- a beat pointer: a grid of tempo and phase, filtered onset by onset ---------------------------
 TEMPI, BINS = 56, 32  # beat periods on a log grid over PERIODS; phase bins per beat
-DRIFT = 0.02  # the tempo's spread per second of elapsed time (log units)
+DRIFT = 0.02  # the tempo's spread per square root of a second (log units)
 EMPTY = 0.5  # the likelihood of a beat passing with no onset on it (relative to one with an onset)
-JUMP = 0.06  # the share of belief that may jump to any tempo between two onsets (a change of tempo)
+JUMP = 0.06  # the share of belief that may jump to any tempo in half a second (a change of tempo)
 FLOOR = 0.15  # an onset's likelihood anywhere in the beat
 STATS, SALIENCE, BASS_SALIENCE = 0.1, 1.5, 1.0  # how fast the salience's norms follow; its slope; a low note's share
 LONG_SALIENCE, LONG_WEIGHT = 3.0, 0.5  # a long note's salience slope; the weight of that evidence
@@ -95,11 +96,13 @@ class PointerTracker:
 
     def __init__(self, bpm: float | None = None):
         self.periods = np.exp(np.linspace(np.log(PERIODS[0]), np.log(PERIODS[1]), TEMPI))
+        self.step = math.log(PERIODS[1] / PERIODS[0]) / (TEMPI - 1)  # log units between two tempi
         centre = 60.0 / bpm if bpm else PREFERRED
         self.prior = np.exp(-0.5 * (np.log(self.periods / centre) / (SPREAD * 0.5)) ** 2)
         self.prior /= self.prior.sum()
         self.belief = np.repeat(self.prior[:, None] / BINS, BINS, axis=1)
         phase = np.arange(BINS) / BINS
+        self._phases = phase[None, :]
         self.width = (TOLERANCE + TOLERANCE_SHARE * self.periods)[:, None] / self.periods[:, None] / 2
         self.on, self.sub = self._places(np.broadcast_to(phase[None, :], (TEMPI, BINS)))
         self.time = None  # the last onset heard
@@ -109,7 +112,7 @@ class PointerTracker:
         self.count = 0  # beats counted up to the last onset's beat
         self.accents = {m: np.zeros(m) for m in METERS}
         self.accented = None
-        self._best = None  # (tempo index, phase in beats at the last onset)
+        self._best = None  # (tempo index, phase in beats at the last onset, beat period in seconds)
         self.ioi = 0.3  # running geometric mean of the time between onsets
         self.loudness = self.spread = self.low = None  # running mean and variance of onset weight; mean lowest key
 
@@ -188,21 +191,42 @@ class PointerTracker:
         row = self.belief[i]
         angle = np.angle(np.sum(row * np.exp(2j * np.pi * np.arange(BINS) / BINS))) / (2 * np.pi) % 1.0
         if before is not None and self.heard:
-            passed = before[1] + (t - self.heard) / self.periods[before[0]]
+            passed = before[1] + (t - self.heard) / before[2]
             self.count += int(np.floor(passed + 0.5)) - int(np.floor(angle + 0.5 - 1e-9) if angle > 0.5 else 0)
         near = min(angle, 1 - angle) * self.periods[i] <= TOLERANCE + TOLERANCE_SHARE * self.periods[i]
-        # How sure: the belief near the chosen tempo (and its octaves, the same beat counted in
-        # halves or doubles) and phase, against what a belief spread evenly would hold there.
-        rows = np.abs(np.log(self.periods / self.periods[i]))
-        rows = np.min(np.abs(rows[:, None] - np.log([1.0, 2.0])[None, :]), axis=1) < 0.06
-        j = int(round(angle * BINS)) % BINS
-        cols = np.minimum((np.arange(BINS) - j) % BINS, (j - np.arange(BINS)) % BINS) <= 2
-        held = float(self.belief[np.ix_(rows, cols)].sum())
-        even = rows.mean() * cols.mean()
-        self.hits = float(np.clip((held - even) / (1.0 - even), 0.0, 1.0))
+        self.hits = self._sure(i, angle)
         self._accent_pointer(t, weight, i, angle, near)
-        self._best = (i, angle)
+        self._best = (i, angle, self._period(i))
         self.heard = t
+
+    def _period(self, i: int) -> float:
+        """The beat period between the grid's tempi: the belief-weighted mean (in log) of the tempi
+        next to the most believed one (the grid's steps are 3 %: an answer of 16 beats would drift
+        a third of a beat on them)."""
+        rows = slice(max(0, i - 2), i + 3)
+        weight = self.belief[rows].sum(axis=1)
+        return float(np.exp(np.sum(weight * np.log(self.periods[rows])) / weight.sum()))
+
+    def _sure(self, i: int, angle: float) -> float:
+        """How sure of the grid the beat is on: the belief in hypotheses whose beats fall on the chosen
+        beat's halves (or thirds), at a period of a whole number of them, against what a belief spread
+        evenly would hold there (0: no better than chance). Which eighth of a jig is the beat may stay
+        open while its eighths are sure: an answer on any of them is on the player's grid."""
+        period = self.periods[i]
+        best = 0.0
+        for parts in (2, 3):
+            tatum = period / parts
+            n = self.periods / tatum
+            rows = (np.abs(n / np.maximum(np.round(n), 1) - 1) < GRID_AGREE) & (np.round(n) <= 2 * parts)
+            offset = (self._phases * self.periods[:, None] - angle * period) % tatum
+            cols = np.minimum(offset, tatum - offset) <= GRID_AGREE * tatum * 2
+            mask = rows[:, None] & cols
+            even = mask.mean()
+            if even >= 1.0:
+                continue
+            held = float(self.belief[mask].sum())
+            best = max(best, (held - even) / (1.0 - even))
+        return float(np.clip(best, 0.0, 1.0))
 
     def _move(self, dt: float) -> None:
         # A beat that passed with no onset on it speaks against its tempo and phase: without this,
@@ -219,13 +243,18 @@ class PointerTracker:
         b = self.belief
         rows = np.arange(TEMPI)[:, None]
         moved = (1 - f) * b[rows, (j - k[:, None]) % BINS] + f * b[rows, (j - k[:, None] - 1) % BINS]
-        spread = min(3, max(1, int(dt * DRIFT * TEMPI / np.log(PERIODS[1] / PERIODS[0]) * 4)))
-        for _ in range(spread):
-            moved = 0.5 * moved + 0.25 * (np.roll(moved, 1, axis=0) + np.roll(moved, -1, axis=0))
+        # the tempo spreads by DRIFT (log units) per square root of a second: a variance in rows of
+        # the grid in proportion to the time elapsed, in passes of a [a, 1 - 2a, a] kernel
+        variance = dt * (DRIFT / self.step) ** 2
+        passes = min(4, max(1, math.ceil(variance / 0.5)))
+        a = min(0.25, variance / passes / 2)
+        for _ in range(passes):
+            moved = (1 - 2 * a) * moved + a * (np.roll(moved, 1, axis=0) + np.roll(moved, -1, axis=0))
         blur = min(0.4, 0.1 + 0.05 * dt)
         moved = (1 - blur) * moved + blur / 2 * (np.roll(moved, 1, axis=1) + np.roll(moved, -1, axis=1))
         total = moved.sum()
-        self.belief = (1 - JUMP) * moved / total + JUMP * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
+        jump = 1.0 - (1.0 - JUMP) ** min(dt / 0.5, 8.0)  # JUMP per half second
+        self.belief = (1 - jump) * moved / total + jump * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
 
     def _observe(self, weight: float) -> None:
         likelihood = self._density(FLOOR + ON * weight * self.on + SUB * (1.0 - weight) * (self.sub + WEAK_ON * self.on))
@@ -247,7 +276,7 @@ class PointerTracker:
 
     @property
     def beat_seconds(self) -> float:
-        return float(self.periods[self._best[0]]) if self.known else PREFERRED
+        return self._best[2] if self.known else PREFERRED
 
     @property
     def bpm(self) -> float:
@@ -262,8 +291,7 @@ class PointerTracker:
         return float(np.clip(self.hits, 0.0, 1.0))
 
     def _grid(self):
-        i, angle = self._best
-        p = float(self.periods[i])
+        i, angle, p = self._best
         last = self.heard - angle * p  # the beat at or before the last onset
         index = self.count - (1 if angle > 0.5 else 0)
         return p, last, index
