@@ -58,3 +58,24 @@ def test_free_time_has_less_confidence_than_a_steady_beat():
     loose.flush(), steady.flush()
     assert loose.confidence() < steady.confidence()
     assert steady.confidence(now=100.0) == 0.0  # the player stopped long ago: no beat
+
+
+def test_a_jig_s_beat_is_heard_in_thirds_and_the_jam_counts_it_in_quarter_notes():
+    """6/8 at 100 dotted quarters a minute, mostly eighths (thirds of the beat): the tracker hears the
+    beat divided in three, and the jam's beat is the quarter note the models count in (two thirds of
+    it), its bar 3 of them. A 2/4 tune of eighths and sixteenths is heard in halves."""
+    from segue.daemon.live.heard import HeardBeat
+
+    now = [0.0]
+    jig = played(100, 48, pattern=(1 / 3, 1 / 3, 1 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3))
+    reel = played(100, 48, pattern=(0.5, 0.25, 0.25, 0.5, 0.5))
+    for notes, division in ((jig, 3), (reel, 2)):
+        heard = HeardBeat(lambda: now[0])
+        for t, pitch, velocity in notes:
+            now[0] = t
+            heard.hear(t, pitch, velocity)
+        now[0] += 0.1
+        tracker = heard.tracker
+        assert tracker.bpm == pytest.approx(100, rel=0.04)
+        assert tracker.division == division
+        assert heard.beat_seconds == pytest.approx(tracker.beat_seconds * (2 / 3 if division == 3 else 1))

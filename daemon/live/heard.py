@@ -34,9 +34,15 @@ class HeardBeat:
         """A beat to play on: the tracker is sure of it and the player has not stopped."""
         return self.confidence() >= CONFIDENT
 
+    def _unit(self, tracker) -> float:
+        """The beat the jam counts in, in the tracker's beats: a quarter note, as the models count.
+        A beat heard in thirds is a dotted quarter (6/8, 9/8, 12/8): two thirds of it."""
+        return 2 / 3 if tracker.division == 3 else 1.0
+
     @property
     def beat_seconds(self) -> float:
-        return self._settled().beat_seconds
+        tracker = self._settled()
+        return tracker.beat_seconds * self._unit(tracker)
 
     @property
     def bpm(self) -> float:
@@ -44,11 +50,16 @@ class HeardBeat:
 
     def next_grid(self, now: float, beats: float) -> float:
         """The first line of a `beats` grid at or after `now` (a bar or more: the heard bar lines)."""
-        return self._settled().next_beat(now, beats)
+        tracker = self._settled()
+        return tracker.next_beat(now, beats * self._unit(tracker))
 
-    def position(self, at: float) -> tuple[float, int]:
-        """(beats into the heard bar at `at`, beats in that bar)."""
-        return self._settled().position(at)
+    def position(self, at: float) -> tuple[float, float]:
+        """(beats into the heard bar at `at`, beats in that bar), in quarter notes: a bar of two
+        dotted quarters is 3 beats, as the models count 6/8."""
+        tracker = self._settled()
+        unit = self._unit(tracker)
+        beats, meter = tracker.position(at)
+        return beats / unit, meter / unit
 
     def describe(self) -> str:
         return f"heard, {self.confidence():.0%} sure"

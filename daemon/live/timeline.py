@@ -34,7 +34,7 @@ class Timeline:
             self.tempo.heard.hear(stamp, pitch, velocity)
 
     @property
-    def beats_per_bar(self) -> int:
+    def beats_per_bar(self) -> float:
         """The bar: the heard one when the heard beat is in force, else --beats-per-bar."""
         if self.tempo.tracked:
             position = self.tempo.heard.position(0.0)

@@ -31,6 +31,7 @@ PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
 METERS = (2, 3, 4)
+DIVISION_WIDTH, DIVISION_MEMORY = 0.02, 0.95  # seconds: an off-beat onset's reach; how fast the count forgets
 GRID_AGREE = 0.06  # a period within this share of a whole number of tatums, a phase within twice it: on the grid
 CONFIDENT = 0.25  # the confidence from which a beat is used (free time stays below 0.15)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
@@ -42,6 +43,7 @@ class Beat:
     downbeat: bool
     bpm: float
     confidence: float  # 0..1
+    division: int = 2  # the beat heard in halves (2) or thirds (3: a dotted quarter)
 
 
 def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None) -> list[Beat]:
@@ -71,7 +73,7 @@ def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None)
     if done is not None:
         beats += [b for b in tracker.beats_between(done, last + tracker.beat_seconds)
                   if not beats or b.time - beats[-1].time >= 0.5 * tracker.beat_seconds]
-    return [Beat(float(b.time), b.downbeat, float(b.bpm), b.confidence) for b in beats]
+    return [Beat(float(b.time), b.downbeat, float(b.bpm), b.confidence, b.division) for b in beats]
 
 
 # -- a beat pointer: a grid of tempo and phase, filtered onset by onset ---------------------------
@@ -111,6 +113,7 @@ class PointerTracker:
         self.hits = 0.5
         self.count = 0  # beats counted up to the last onset's beat
         self.accents = {m: np.zeros(m) for m in METERS}
+        self.divided = np.zeros(2)  # off-beat onsets on halves/quarters of the beat, on thirds of it
         self.accented = None
         self._best = None  # (tempo index, phase in beats at the last onset, beat period in seconds)
         self.ioi = 0.3  # running geometric mean of the time between onsets
@@ -196,6 +199,12 @@ class PointerTracker:
         near = min(angle, 1 - angle) * self.periods[i] <= TOLERANCE + TOLERANCE_SHARE * self.periods[i]
         self.hits = self._sure(i, angle)
         self._accent_pointer(t, weight, i, angle, near)
+        if not near:  # an onset off the beat: on a half (or quarter) of it, or on a third
+            width = DIVISION_WIDTH / self.periods[i]
+            halves = min(abs(angle - x) for x in (0.25, 0.5, 0.75))
+            thirds = min(abs(angle - x) for x in (1 / 3, 2 / 3))
+            self.divided *= DIVISION_MEMORY
+            self.divided += np.exp(-0.5 * (np.array([halves, thirds]) / width) ** 2)
         self._best = (i, angle, self._period(i))
         self.heard = t
 
@@ -282,6 +291,11 @@ class PointerTracker:
     def bpm(self) -> float:
         return 60.0 / self.beat_seconds
 
+    @property
+    def division(self) -> int:
+        """3 when the beat is heard in thirds (a dotted quarter: 6/8, 9/8, 12/8), else 2."""
+        return 3 if self.divided[1] > self.divided[0] else 2
+
     def confidence(self, now: float | None = None) -> float:
         """0..1: how well the beat explains the recent onsets (0 when the player has stopped)."""
         if not self.known:
@@ -304,7 +318,8 @@ class PointerTracker:
         k = math.ceil((start - last) / p - 1e-9)
         out = []
         while last + k * p < end:
-            out.append(Beat(last + k * p, (index + k - down) % meter == 0, 60.0 / p, self.confidence()))
+            out.append(Beat(last + k * p, (index + k - down) % meter == 0, 60.0 / p, self.confidence(),
+                            self.division))
             k += 1
         return out
 
