@@ -183,8 +183,8 @@ def recover(where):
 @cli.command()
 @click.argument("midi", type=click.Path(dir_okay=False))
 @click.option("--bpm", type=click.FloatRange(*table.BPM_RANGE), help="A first guess of the tempo.")
-@click.option("--offline", is_flag=True, help="Let each beat be placed by what follows it (4 s ahead), not only "
-                                              "by what came before (the live tracker).")
+@click.option("--offline", is_flag=True, help="Place each beat by every note of the file, before and after it "
+                                              "(the live tracker smoothed both ways; one meter for the file).")
 def beats(midi, bpm, offline):
     """Print the beats heard in a MIDI file's notes: seconds, tempo, confidence, 'bar' on downbeats.
 
@@ -195,7 +195,7 @@ def beats(midi, bpm, offline):
     notes = [(n.time, n.pitch, n.velocity) for n in read_notes(midi)]
     if not any(v for _, _, v in notes):
         raise ValueError(f"{midi}: no notes to hear a beat in")
-    for beat in track(notes, bpm, lookahead=4.0 if offline else 0.0):
+    for beat in track(notes, bpm, offline=offline):
         click.echo(f"{beat.time:9.3f} {beat.bpm:6.1f} bpm {beat.confidence:4.2f}{'  bar' if beat.downbeat else ''}")
 
 

@@ -79,3 +79,20 @@ def test_a_jig_s_beat_is_heard_in_thirds_and_the_jam_counts_it_in_quarter_notes(
         assert tracker.bpm == pytest.approx(100, rel=0.04)
         assert tracker.division == division
         assert heard.beat_seconds == pytest.approx(tracker.beat_seconds * (2 / 3 if division == 3 else 1))
+
+
+def test_the_offline_pass_places_the_first_beats_too_and_finds_the_bar():
+    """Smoothed both ways, the beats before the live tracker had locked are placed by the notes
+    after them, and the one meter of the piece puts the bar lines on the accented beats."""
+    notes = played(100, 32, seed=5, pattern=(1, 0.5, 0.5, 1, 1, 1))
+    bar_starts = {round(i * 4 * 0.6, 3) for i in range(8)}
+    notes = [(t, p, 120 if any(abs(t - b) < 0.05 for b in bar_starts) else v) for t, p, v in notes]
+    truth = np.arange(32) * 0.6
+    offline = track(notes, offline=True)
+    causal = track(notes)
+    early = [b.time for b in offline if b.time < 3.0]
+    assert len(early) >= 4 and max(np.min(np.abs(truth - t)) for t in early) < 0.04
+    assert np.median([np.min(np.abs(truth - b.time)) for b in offline]) <= \
+        np.median([np.min(np.abs(truth - b.time)) for b in causal]) + 0.005
+    downs = [b.time for b in offline if b.downbeat]
+    assert downs and all(min(abs(t - b) for b in bar_starts) < 0.05 for t in downs if t < 19.0)

@@ -46,11 +46,13 @@ class Beat:
     division: int = 2  # the beat heard in halves (2) or thirds (3: a dotted quarter)
 
 
-def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None) -> list[Beat]:
+def track(notes, bpm: float | None = None, offline: bool = False, tracker=None) -> list[Beat]:
     """The beats a tracker says for note messages (time, pitch, velocity; note-ons with velocity > 0
-    are onsets), in order. `lookahead` 0: each beat as the live tracker predicted it before it came
-    (causal); more: each beat as the tracker saw it `lookahead` seconds later (an offline pass)."""
+    are onsets), in order: each beat as the live tracker predicted it before it came (causal), or
+    `offline`, each placed by every note of the piece, before and after it (see `smooth`)."""
     tracker = (tracker or PointerTracker)(bpm)
+    if offline:
+        return smooth(tracker, notes)
     beats: list[Beat] = []
     done = None  # beats before this are said
     last = 0.0
@@ -60,13 +62,12 @@ def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None)
         if tracker.pending is not None and time - tracker.pending[0] > CHORD:
             tracker.flush()
         done = time if done is None else done
-        until = time - lookahead
-        if until > done:
-            for beat in tracker.beats_between(done, until):
+        if time > done:
+            for beat in tracker.beats_between(done, time):
                 # a corrected phase may put a beat just after one already said: never two in a beat
                 if not beats or beat.time - beats[-1].time >= 0.5 * tracker.beat_seconds:
                     beats.append(beat)
-            done = until
+            done = time
         tracker.note(time, pitch, velocity)
         last = time
     tracker.flush()
@@ -74,6 +75,63 @@ def track(notes, bpm: float | None = None, lookahead: float = 0.0, tracker=None)
         beats += [b for b in tracker.beats_between(done, last + tracker.beat_seconds)
                   if not beats or b.time - beats[-1].time >= 0.5 * tracker.beat_seconds]
     return [Beat(float(b.time), b.downbeat, float(b.bpm), b.confidence, b.division) for b in beats]
+
+
+def smooth(tracker: "PointerTracker", notes) -> list[Beat]:
+    """The offline pass: the live tracker's filter run forward over the piece, then its transpose run
+    backward (forward-backward smoothing of the same model), so each onset's tempo and phase is
+    believed from every note before and after it; the beats run from each onset on at its smoothed
+    tempo and phase. The bar: one meter and downbeat for the piece, the one whose accents (salient
+    onsets on the beat, long notes) are most uneven over the bar. Memory: about 14 KB an onset."""
+    tracker.trace = []
+    for time, pitch, velocity in notes:
+        if velocity:
+            tracker.note(time, pitch, velocity)
+    tracker.flush()
+    trace = tracker.trace
+    if not trace:
+        return []
+    after = np.full((TEMPI, BINS), 1.0 / (TEMPI * BINS))  # what the onsets after this one say
+    states = [None] * len(trace)
+    for n in range(len(trace) - 1, -1, -1):
+        t, _, _, likelihood, belief = trace[n]
+        posterior = belief * after
+        posterior /= posterior.sum()
+        i = int(np.argmax(posterior.sum(axis=1)))
+        angle = np.angle(np.sum(posterior[i] * np.exp(2j * np.pi * np.arange(BINS) / BINS))) / (2 * np.pi) % 1.0
+        tracker.belief = posterior
+        states[n] = (t, angle, tracker._period(i), tracker._sure(i, angle))
+        if n:
+            after = tracker._move(after * likelihood, trace[n][1], backward=True)
+    times = [s[0] for s in states] + [trace[-1][0] + states[-1][2]]
+    beats: list[tuple[float, float, float]] = []  # (time, period, confidence)
+    for (t, angle, period, sure), until in zip(states, times[1:]):
+        beat = t - angle * period  # the beat at or before this onset
+        while beat < until:
+            if beat >= t - 0.5 * period and (not beats or beat - beats[-1][0] >= 0.5 * period):
+                beats.append((beat, period, sure))
+            beat += period
+    # the bar: each beat's accent from the onsets on it (salience, and how long until the next onset)
+    onsets = np.array([e[0] for e in trace])
+    weights = np.array([e[2] for e in trace])
+    lengths = np.append(np.diff(onsets), 1.0)
+    accent = np.zeros(len(beats))
+    for b, (time, period, _) in enumerate(beats):
+        lo, hi = np.searchsorted(onsets, [time - TOLERANCE - TOLERANCE_SHARE * period,
+                                          time + TOLERANCE + TOLERANCE_SHARE * period])
+        if hi > lo:
+            accent[b] = weights[lo:hi].max() + 0.5 * min(2.0, lengths[lo:hi].max() / period)
+    best, down, pick = 4, 0, 0.0
+    for m in METERS:
+        if len(beats) < 2 * m:
+            continue
+        counts = np.array([accent[d::m].mean() for d in range(m)])
+        contrast = (counts.max() - counts.mean()) / (counts.mean() + 1e-9) * (1.15 if m == 4 else 1.0)
+        if contrast > pick:
+            best, down, pick = m, int(np.argmax(counts)), contrast
+    division = tracker.division
+    return [Beat(float(time), (b - down) % best == 0, 60.0 / period, sure, division)
+            for b, (time, period, sure) in enumerate(beats)]
 
 
 # -- a beat pointer: a grid of tempo and phase, filtered onset by onset ---------------------------
@@ -116,6 +174,7 @@ class PointerTracker:
         self.divided = np.zeros(2)  # off-beat onsets on halves/quarters of the beat, on thirds of it
         self.accented = None
         self._best = None  # (tempo index, phase in beats at the last onset, beat period in seconds)
+        self.trace: list | None = None  # a list: every onset's time, gap, weight, likelihood, belief
         self.ioi = 0.3  # running geometric mean of the time between onsets
         self.loudness = self.spread = self.low = None  # running mean and variance of onset weight; mean lowest key
 
@@ -134,15 +193,16 @@ class PointerTracker:
         sub = np.min(np.abs(phase[..., None] - SUBDIVISIONS), axis=-1)
         return np.exp(-0.5 * (near / self.width) ** 2), np.exp(-0.5 * (sub / self.width) ** 2)
 
-    def _lasted(self, dt: float) -> None:
+    def _lasted(self, dt: float) -> np.ndarray:
         """The onset before this one began a note that lasted `dt` (to this onset): longer than
-        usual marks a beat. Heard now, at the phase that onset had under each hypothesis."""
+        usual marks a beat. Heard now, at the phase that onset had under each hypothesis: the
+        likelihood of each (tempo, phase) now."""
         z = math.log(max(dt, 0.02) / self.ioi)
         self.ioi = math.exp(math.log(self.ioi) + STATS * math.log(max(dt, 0.02) / self.ioi))
         strength = 1.0 / (1.0 + math.exp(-LONG_SALIENCE * z))
         then = (np.arange(BINS)[None, :] / BINS - dt / self.periods[:, None]) % 1.0
         on, sub = self._places(then)
-        self.belief = self.belief * self._density(FLOOR + ON * strength * on + SUB * (1.0 - strength) * (sub + WEAK_ON * on)) ** LONG_WEIGHT
+        return self._density(FLOOR + ON * strength * on + SUB * (1.0 - strength) * (sub + WEAK_ON * on)) ** LONG_WEIGHT
 
     @staticmethod
     def _density(likelihood: np.ndarray) -> np.ndarray:
@@ -183,12 +243,18 @@ class PointerTracker:
 
 
     def _onset(self, t: float, weight: float) -> None:
+        likelihood = self._likelihood(weight)
+        dt = None
         if self.time is not None:
-            self._move(t - self.time)
+            dt = t - self.time
+            self.belief = self._move(self.belief, dt)
             if LONG_WEIGHT:
-                self._lasted(t - self.time)
+                likelihood = likelihood * self._lasted(dt)
         before = self._best
-        self._observe(weight)
+        b = self.belief * likelihood
+        self.belief = b / b.sum()
+        if self.trace is not None:  # for the offline pass: what this onset said, and the belief after it
+            self.trace.append((t, dt, weight, likelihood.astype(np.float32), self.belief.astype(np.float32)))
         self.time = t
         i = int(np.argmax(self.belief.sum(axis=1)))
         row = self.belief[i]
@@ -237,38 +303,51 @@ class PointerTracker:
             best = max(best, (held - even) / (1.0 - even))
         return float(np.clip(best, 0.0, 1.0))
 
-    def _move(self, dt: float) -> None:
+    def _move(self, b: np.ndarray, dt: float, backward: bool = False) -> np.ndarray:
+        """The belief `b` `dt` seconds on: every phase moves on at its tempo, the tempo spreads, the
+        phase blurs, a share jumps to any tempo. `backward`: the transpose of that step, which
+        carries what the later onsets say back to an earlier one (the offline pass)."""
         # A beat that passed with no onset on it speaks against its tempo and phase: without this,
         # twice the tempo explains every onset as well and always wins.
+        empty = None
         if EMPTY < 1.0:
             start = np.arange(BINS)[None, :] / BINS
             window = ((TOLERANCE + TOLERANCE_SHARE * self.periods) / self.periods)[:, None]
             end = start + (dt / self.periods)[:, None]
-            empty = np.maximum(0, np.floor(end - window) - np.floor(start + window))
-            self.belief = self.belief * EMPTY ** np.minimum(empty, 8)
+            empty = EMPTY ** np.minimum(np.maximum(0, np.floor(end - window) - np.floor(start + window)), 8)
         shift = dt / self.periods * BINS
-        k, f = np.floor(shift).astype(np.int64), (shift % 1.0)[:, None]
+        k, f = np.floor(shift).astype(np.int64)[:, None], (shift % 1.0)[:, None]
         j = np.arange(BINS)[None, :]
-        b = self.belief
         rows = np.arange(TEMPI)[:, None]
-        moved = (1 - f) * b[rows, (j - k[:, None]) % BINS] + f * b[rows, (j - k[:, None] - 1) % BINS]
         # the tempo spreads by DRIFT (log units) per square root of a second: a variance in rows of
         # the grid in proportion to the time elapsed, in passes of a [a, 1 - 2a, a] kernel
         variance = dt * (DRIFT / self.step) ** 2
         passes = min(4, max(1, math.ceil(variance / 0.5)))
         a = min(0.25, variance / passes / 2)
-        for _ in range(passes):
-            moved = (1 - 2 * a) * moved + a * (np.roll(moved, 1, axis=0) + np.roll(moved, -1, axis=0))
         blur = min(0.4, 0.1 + 0.05 * dt)
-        moved = (1 - blur) * moved + blur / 2 * (np.roll(moved, 1, axis=1) + np.roll(moved, -1, axis=1))
-        total = moved.sum()
         jump = 1.0 - (1.0 - JUMP) ** min(dt / 0.5, 8.0)  # JUMP per half second
-        self.belief = (1 - jump) * moved / total + jump * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
 
-    def _observe(self, weight: float) -> None:
-        likelihood = self._density(FLOOR + ON * weight * self.on + SUB * (1.0 - weight) * (self.sub + WEAK_ON * self.on))
-        b = self.belief * likelihood
-        self.belief = b / b.sum()
+        def spread(m):  # symmetric: its own transpose
+            for _ in range(passes):
+                m = (1 - 2 * a) * m + a * (np.roll(m, 1, axis=0) + np.roll(m, -1, axis=0))
+            return (1 - blur) * m + blur / 2 * (np.roll(m, 1, axis=1) + np.roll(m, -1, axis=1))
+
+        if not backward:
+            if empty is not None:
+                b = b * empty
+            moved = spread((1 - f) * b[rows, (j - k) % BINS] + f * b[rows, (j - k - 1) % BINS])
+            total = moved.sum()
+            return (1 - jump) * moved / total + jump * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
+        b = (1 - jump) * b + jump * (self.prior[:, None] * b).sum(axis=0)[None, :]
+        b = spread(b)
+        b = (1 - f) * b[rows, (j + k) % BINS] + f * b[rows, (j + k + 1) % BINS]
+        if empty is not None:
+            b = b * empty
+        return b / b.sum()
+
+    def _likelihood(self, weight: float) -> np.ndarray:
+        """An onset of salience `weight` (0..1), at each (tempo, phase)."""
+        return self._density(FLOOR + ON * weight * self.on + SUB * (1.0 - weight) * (self.sub + WEAK_ON * self.on))
 
     def _accent_pointer(self, t, weight, i, angle, near) -> None:
         if self.accented is not None:
