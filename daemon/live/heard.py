@@ -62,4 +62,9 @@ class HeardBeat:
         return beats / unit, meter / unit
 
     def describe(self) -> str:
-        return f"heard, {self.confidence():.0%} sure"
+        """`heard 6/8, 41% sure`: the bar heard (eighths where the beat is heard in thirds)."""
+        tracker = self._settled()
+        position = tracker.position(self.clock())
+        meter = 4 if position is None else position[1]
+        bar = f"{meter * 3}/8" if tracker.division == 3 else f"{meter}/4"
+        return f"heard {bar}, {self.confidence():.0%} sure"

@@ -32,6 +32,7 @@ TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
 METERS = (2, 3, 4)
 DIVISION_WIDTH, DIVISION_MEMORY = 0.02, 0.95  # seconds: an off-beat onset's reach; how fast the count forgets
+THIRDS = 2.0  # off-beat onsets on thirds against those on halves from which the beat is heard in thirds
 GRID_AGREE = 0.06  # a period within this share of a whole number of tatums, a phase within twice it: on the grid
 CONFIDENT = 0.25  # the confidence from which a beat is used (free time stays below 0.15)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
@@ -172,6 +173,7 @@ class PointerTracker:
         self.count = 0  # beats counted up to the last onset's beat
         self.accents = {m: np.zeros(m) for m in METERS}
         self.divided = np.zeros(2)  # off-beat onsets on halves/quarters of the beat, on thirds of it
+        self.thirds = False
         self.accented = None
         self._best = None  # (tempo index, phase in beats at the last onset, beat period in seconds)
         self.trace: list | None = None  # a list: every onset's time, gap, weight, likelihood, belief
@@ -271,6 +273,10 @@ class PointerTracker:
             thirds = min(abs(angle - x) for x in (1 / 3, 2 / 3))
             self.divided *= DIVISION_MEMORY
             self.divided += np.exp(-0.5 * (np.array([halves, thirds]) / width) ** 2)
+            # thirds once they outweigh halves clearly (a duple tune heard in thirds plays its answers
+            # off the grid), halves again once they outweigh thirds
+            ratio = self.divided[1] / (self.divided[0] + 1e-9)
+            self.thirds = ratio > 1.0 if self.thirds else ratio > THIRDS
         self._best = (i, angle, self._period(i))
         self.heard = t
 
@@ -373,7 +379,7 @@ class PointerTracker:
     @property
     def division(self) -> int:
         """3 when the beat is heard in thirds (a dotted quarter: 6/8, 9/8, 12/8), else 2."""
-        return 3 if self.divided[1] > self.divided[0] else 2
+        return 3 if self.thirds else 2
 
     def confidence(self, now: float | None = None) -> float:
         """0..1: how well the beat explains the recent onsets (0 when the player has stopped)."""
