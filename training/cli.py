@@ -312,3 +312,18 @@ def data_melodies(out_dir, collections, seed, workers, chorale_set, midi, quiet)
     click.echo(f"wrote {out_dir}/melodies.npz and pieces.json in {time.perf_counter() - started:.0f} s")
 
 
+
+@data.command("pop909")
+@click.argument("source", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def data_pop909(source, out_dir):
+    """The accompaniment corpus from POP909's songs in SOURCE (e.g. ../shared/data/pop909; nothing is
+    downloaded): per song the melody, the piano part, beats, bars, chords and keys, in beats, split by
+    song (train / valid / test), written to OUT_DIR (pop909.npz, songs.json)."""
+    from . import pop909
+    started = time.perf_counter()
+    try:
+        pop909.build(source, out_dir, log=click.echo)
+    except pop909.Pop909Error as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"wrote {out_dir}/pop909.npz and songs.json in {time.perf_counter() - started:.0f} s")
