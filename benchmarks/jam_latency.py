@@ -56,6 +56,9 @@ def main(argv=None) -> int:
     parser.add_argument("--mode", choices=["call", "continuous"], default="call")
     parser.add_argument("--no-realtime", action="store_true", help="run jackd without realtime scheduling")
     parser.add_argument("--lyrics", action="store_true", help="sing the answers (segue jam --lyrics, shipped lyric model)")
+    parser.add_argument("--grid", choices=["beat", "bar", "off"], default="beat",
+                        help="segue jam --grid: with the beat heard in the phrases, an answer waits for the next "
+                             "beat (up to a beat); off measures the decision alone")
     args = parser.parse_args(argv)
     phrase = whole_notes(read_notes(KREBS, channel=0), 8)
     with tempfile.TemporaryDirectory() as tmp, jack_server(period=args.period, realtime=not args.no_realtime) as env:
@@ -63,7 +66,8 @@ def main(argv=None) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
                                  "--silence", str(args.silence), "--length", args.length if args.mode == "call" else "1s",
                                  "--mode", args.mode, "--seed", "1",
-                                 "--max-note", "0.5", "--trace", str(trace), *(["--lyrics"] if args.lyrics else [])],
+                                 "--max-note", "0.5", "--trace", str(trace), "--grid", args.grid,
+                                 *(["--lyrics"] if args.lyrics else [])],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         jack_port(env, "segue out")
         probe = Probe(env)
