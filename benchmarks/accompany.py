@@ -138,26 +138,6 @@ def rule_classes(song, melody: np.ndarray, start: int, end: int) -> list[int]:
     return out
 
 
-def model_classes(model, features, classes, slots, start: int, end: int) -> list[int]:
-    """The chord model run over the song from its first beat, its own chords fed back (greedy);
-    the chords of beats start..end."""
-    import torch
-    from segue.daemon.formats.chords import MELODY_FEATURES
-
-    chosen, state = [], None
-    previous, before = 0, np.zeros(MELODY_FEATURES, np.float32)
-    with torch.no_grad():
-        for b in range(end):
-            logits, state = model(torch.as_tensor(before)[None, None], torch.as_tensor([[previous]]),
-                                  torch.as_tensor([[int(slots[b])]]), state)
-            scores = logits[0, -1].clone()
-            scores[0] = -float("inf")  # the accompanist always names a chord: no N (a song's intro is N)
-            previous = int(scores.argmax())
-            chosen.append(previous)
-            before = features[b]
-    return chosen[start:end]
-
-
 def textured_part(patterns, classes_per_beat, song, start: int, end: int, seed: int, hold: int = 4) -> np.ndarray:
     """Per-beat chord classes played with texture patterns (daemon/models/texture.py), bar by bar
     from the song's downbeats: one pattern (drawn by how common it is) for `hold` bars, then another."""
@@ -196,7 +176,7 @@ def main() -> int:
     model = None
     if Path(args.model).exists():
         import torch
-        from segue.training.chords import ChordConfig, ChordModel
+        from segue.training.chords import ChordConfig, ChordModel, follow
 
         saved = torch.load(args.model, weights_only=False)
         model = ChordModel(ChordConfig(**saved["config"]))
@@ -223,7 +203,7 @@ def main() -> int:
         results["annotated+texture"].append(measure(song, melody, textured_part(patterns, classes[start:end], song, start,
                                                                                 end, seed=int(song.name)), start, end))
         if model is not None:
-            chosen = model_classes(model, features, classes, slots, start, end)
+            chosen = follow(model, features, slots)[start:end]
             results["chords"].append(measure(song, melody, triad_part(chosen, start, end), start, end))
             results["accompanist"].append(measure(song, melody, textured_part(patterns, chosen, song, start, end,
                                                                               seed=int(song.name)), start, end))

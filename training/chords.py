@@ -279,3 +279,19 @@ def extract_patterns(corpus: str | Path, split: str = "train", keep: int = 256, 
                 example[key] = Pattern(chord.root, chord.quality, steps, lengths, pitches[inside].astype(int),
                                        velocities[inside].astype(int))
     return [(example[k], n) for k, n in counts.most_common(keep)]
+
+
+if __name__ == "__main__":  # the experiment's runs: python -m segue.training.chords CORPUS OUT [--noise N] [--epochs E]
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train the chord model on a POP909 corpus (segue data pop909).")
+    parser.add_argument("corpus")
+    parser.add_argument("out")
+    parser.add_argument("--noise", type=float, default=ChordConfig.noise)
+    parser.add_argument("--epochs", type=int, default=ChordConfig.epochs)
+    parser.add_argument("--baseline", action="store_true", help="print the Markov baseline on the valid split instead")
+    args = parser.parse_args()
+    if args.baseline:
+        print(markov_baseline(args.corpus, "valid"))
+    else:
+        train_chords(args.corpus, args.out, ChordConfig(epochs=args.epochs, noise=args.noise))

@@ -182,16 +182,12 @@ def read_song(folder: Path, split: str) -> tuple[Song, dict[str, np.ndarray]]:
         open_at: dict[int, tuple[float, int]] = {}
         count = 0
         for m in messages:
-            if m.velocity:
-                if m.pitch in open_at:  # struck again while sounding: the first ends here
-                    start, velocity = open_at.pop(m.pitch)
-                    columns_add(columns, start, m.time, m.pitch, velocity, part_index)
-                    count += 1
-                open_at[m.pitch] = (m.time, m.velocity)
-            elif m.pitch in open_at:
+            if m.pitch in open_at:  # a release, or struck again while sounding: the note ends here
                 start, velocity = open_at.pop(m.pitch)
                 columns_add(columns, start, m.time, m.pitch, velocity, part_index)
                 count += 1
+            if m.velocity:
+                open_at[m.pitch] = (m.time, m.velocity)
         song.notes[part] = count
     arrays = {f: np.asarray(v) for f, v in columns.items()}
     arrays["onset"] = to_beats(arrays["onset"], beats) if len(arrays["onset"]) else np.zeros(0)

@@ -78,6 +78,18 @@ def track(notes, bpm: float | None = None, offline: bool = False, tracker=None) 
     return [Beat(float(b.time), b.downbeat, float(b.bpm), b.confidence, b.division) for b in beats]
 
 
+def phase_of(row: np.ndarray) -> float:
+    """The circular mean of a belief over one beat's phase bins, in beats (0..1)."""
+    return float(np.angle(np.sum(row * np.exp(2j * np.pi * np.arange(len(row)) / len(row)))) / (2 * np.pi) % 1.0)
+
+
+def meter_contrast(accents: np.ndarray) -> float:
+    """How uneven accents counted per beat of a bar are (the bar of 4 a little favoured): the meter
+    with the most uneven count is the bar, its most accented beat the downbeat."""
+    mean = accents.mean()
+    return float((accents.max() - mean) / (mean + 1e-9) * (1.15 if len(accents) == 4 else 1.0))
+
+
 def smooth(tracker: "PointerTracker", notes) -> list[Beat]:
     """The offline pass: the live tracker's filter run forward over the piece, then its transpose run
     backward (forward-backward smoothing of the same model), so each onset's tempo and phase is
@@ -99,7 +111,7 @@ def smooth(tracker: "PointerTracker", notes) -> list[Beat]:
         posterior = belief * after
         posterior /= posterior.sum()
         i = int(np.argmax(posterior.sum(axis=1)))
-        angle = np.angle(np.sum(posterior[i] * np.exp(2j * np.pi * np.arange(BINS) / BINS))) / (2 * np.pi) % 1.0
+        angle = phase_of(posterior[i])
         tracker.belief = posterior
         states[n] = (t, angle, tracker._period(i), tracker._sure(i, angle))
         if n:
@@ -127,7 +139,7 @@ def smooth(tracker: "PointerTracker", notes) -> list[Beat]:
         if len(beats) < 2 * m:
             continue
         counts = np.array([accent[d::m].mean() for d in range(m)])
-        contrast = (counts.max() - counts.mean()) / (counts.mean() + 1e-9) * (1.15 if m == 4 else 1.0)
+        contrast = meter_contrast(counts)
         if contrast > pick:
             best, down, pick = m, int(np.argmax(counts)), contrast
     division = tracker.division
@@ -236,7 +248,7 @@ class PointerTracker:
             a = self.accents[m]
             if a.sum() <= 0:
                 continue
-            contrast = (a.max() - a.mean()) / (a.mean() + 1e-9) * (1.15 if m == 4 else 1.0)
+            contrast = meter_contrast(a)
             if contrast > pick[0]:
                 best, pick = m, (contrast, int(np.argmax(a)))
         return best, pick[1]
@@ -260,7 +272,7 @@ class PointerTracker:
         self.time = t
         i = int(np.argmax(self.belief.sum(axis=1)))
         row = self.belief[i]
-        angle = np.angle(np.sum(row * np.exp(2j * np.pi * np.arange(BINS) / BINS))) / (2 * np.pi) % 1.0
+        angle = phase_of(row)
         if before is not None and self.heard:
             passed = before[1] + (t - self.heard) / before[2]
             self.count += int(np.floor(passed + 0.5)) - int(np.floor(angle + 0.5 - 1e-9) if angle > 0.5 else 0)
