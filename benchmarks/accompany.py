@@ -7,9 +7,12 @@ Each song's melody from its first note, BEATS beats of it, against:
 - `real`: the song's own piano part (POP909's PIANO track) over the same beats;
 - `rule`: the annotated key's diatonic triad that holds the bar's most frequent melody pitch class,
   root in the bass (36-47), the triad above it (55-67), struck on every beat;
-- `chords`: the chord model (runs/chords/gru.pt, `--model`) naming each beat's chord from the
-  melody before it, voiced as the rule voices its triads (the chord model's part alone; the
-  accompanist's texture is not in it yet).
+- `annotated+texture`: the song's annotated chords played with the accompanist's texture patterns
+  (what the texture does with perfect chords);
+- `pop chords`: the chords the shipped accompanist (`--model`, default pop) plays, voiced as the
+  rule voices its triads (its chord choice alone);
+- `pop`: the shipped accompanist as it plays (daemon/offline/accompany.py, the same beat-by-beat
+  path as live): its chords with its texture, bass and chords.
 
 Figures (per song, then the median over songs):
 - chord tones: share of the part's onsets whose pitch class is in the annotated chord then (N left out);
@@ -162,31 +165,59 @@ def textured_part(patterns, classes_per_beat, song, start: int, end: int, seed: 
     return np.array(rows, float).reshape(-1, 3)
 
 
+def _notes_of(notes) -> np.ndarray:
+    """(beat, accompanist Note) messages -> (onset, end, pitch) rows."""
+    rows, sounding = [], {}
+    for at, n in sorted(notes, key=lambda e: (e[0], e[1].velocity > 0)):
+        if n.pitch in sounding:
+            rows.append((sounding.pop(n.pitch), at, n.pitch))
+        if n.velocity:
+            sounding[n.pitch] = at
+    return np.array(rows, float).reshape(-1, 3)
+
+
+def plot(path, song, melody, real, ours, start, end) -> None:
+    """Melody over the real part, and melody over segue's, one above the other."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(14, 7), sharex=True)
+    for ax, part, title in ((axes[0], real, "real piano part"), (axes[1], ours, "segue (pop)")):
+        for rows, colour in ((part, "tab:blue"), (melody, "tab:red")):
+            rows = rows[(rows[:, 0] >= start) & (rows[:, 0] < end)]
+            ax.hlines(rows[:, 2], rows[:, 0], np.minimum(rows[:, 1], end), colors=colour, linewidth=3)
+        for s, e, label in song.chords:
+            if start <= s < end:
+                ax.axvline(s, color="0.85", linewidth=0.8, zorder=0)
+                ax.text(s, 30, label.split(":")[0] + ("m" if ":min" in label else ""), fontsize=6, color="0.4")
+        ax.set_title(f"POP909 song {song.name}: melody (red) over the {title} (blue)")
+        ax.set_ylabel("MIDI pitch")
+    axes[1].set_xlabel("beats")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus")
     parser.add_argument("--songs", type=int, default=24)
     parser.add_argument("--beats", type=int, default=128)
     parser.add_argument("--split", default="test")
-    parser.add_argument("--model", default=str(ROOT / "runs" / "chords" / "gru.pt"))
+    parser.add_argument("--model", default="pop", help="the accompanist file (default: the shipped pop)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", help="a PNG: the first song's melody over its real part and over segue's")
     args = parser.parse_args()
+    from segue.daemon.models.accompanist import AccompanistModel
+    from segue.daemon.offline.accompany import accompaniment
     from segue.training import pop909
 
     songs = pop909.load(args.corpus, args.split)[: args.songs]
-    model = None
-    if Path(args.model).exists():
-        import torch
-        from segue.training.chords import ChordConfig, ChordModel, follow
-
-        saved = torch.load(args.model, weights_only=False)
-        model = ChordModel(ChordConfig(**saved["config"]))
-        model.load_state_dict(saved["state"])
-        model.eval()
-    from segue.training.chords import extract_patterns
-
-    patterns = extract_patterns(args.corpus, "train")
-    results: dict[str, list[dict]] = {"real": [], "rule": [], "chords": [], "annotated+texture": [],
-                                      "accompanist": []}
+    net = AccompanistModel(args.model)
+    patterns = list(zip(net.patterns, net.weights))
+    results: dict[str, list[dict]] = {"real": [], "rule": [], "annotated+texture": [], "pop chords": [], "pop": []}
+    shown = None
     for song, notes in songs:
         mel = notes["part"] == pop909.PARTS.index("MELODY")
         melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
@@ -202,11 +233,15 @@ def main() -> int:
         features, classes, slots = arrays_of(song, notes)
         results["annotated+texture"].append(measure(song, melody, textured_part(patterns, classes[start:end], song, start,
                                                                                 end, seed=int(song.name)), start, end))
-        if model is not None:
-            chosen = follow(model, features, slots)[start:end]
-            results["chords"].append(measure(song, melody, triad_part(chosen, start, end), start, end))
-            results["accompanist"].append(measure(song, melody, textured_part(patterns, chosen, song, start, end,
-                                                                              seed=int(song.name)), start, end))
+        notes, chosen = accompaniment(net, melody, start, end, [int(s) for s in slots], song.beats_per_bar,
+                                      seed=args.seed + int(song.name))
+        part = _notes_of(notes)
+        results["pop chords"].append(measure(song, melody, triad_part(chosen, start, end), start, end))
+        results["pop"].append(measure(song, melody, part, start, end))
+        if shown is None:
+            shown = (song, melody, real, part, start, end)
+    if args.plot and shown is not None:
+        plot(args.plot, *shown)
     names = [n for n in results if results[n]]
     figures = list(results["real"][0])
     print(f"{len(songs)} {args.split} songs, {args.beats} beats each from the melody's first note; medians")

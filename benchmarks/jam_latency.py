@@ -12,8 +12,10 @@ are time.monotonic(), which every process on the machine shares. Prints:
   schedule    each answer note-on: sent - due (segue's scheduler alone)
   delivered   each answer note-on: received - due (through JACK: adds up to one period)
   CPU         segue's CPU time / wall time, idle-listening and over the answering rounds
-With --mode continuous segue plays along (and 1 s past each phrase): there is no threshold, so
-only the schedule, delivery and CPU rows apply. With --silence model the threshold is the model's
+With --mode continuous segue plays along (and 1 s past each phrase), and with --mode accompany
+(the shipped pop, --bpm 120) it plays a bass and chords under each phrase, each beat decided just
+before its line (benchmarks/accompany_step.py times that decision): there is no threshold, so only
+the schedule, delivery and CPU rows apply. With --silence model the threshold is the model's
 (segue's trace gives it), so there is no end-to-end row.
 """
 from __future__ import annotations
@@ -53,7 +55,7 @@ def main(argv=None) -> int:
     parser.add_argument("--period", type=int, default=1024, help="JACK frames per period (at 48 kHz)")
     parser.add_argument("--silence", default="0.3", help="Seconds, or model (segue jam --silence model).")
     parser.add_argument("--length", default="16")
-    parser.add_argument("--mode", choices=["call", "continuous"], default="call")
+    parser.add_argument("--mode", choices=["call", "continuous", "accompany"], default="call")
     parser.add_argument("--no-realtime", action="store_true", help="run jackd without realtime scheduling")
     parser.add_argument("--lyrics", action="store_true", help="sing the answers (segue jam --lyrics, shipped lyric model)")
     parser.add_argument("--grid", choices=["beat", "bar", "off"], default="beat",
@@ -66,6 +68,7 @@ def main(argv=None) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
                                  "--silence", str(args.silence), "--length", args.length if args.mode == "call" else "1s",
                                  "--mode", args.mode, "--seed", "1",
+                                 *(["--bpm", "120"] if args.mode == "accompany" else []),
                                  "--max-note", "0.5", "--trace", str(trace), "--grid", args.grid,
                                  *(["--lyrics"] if args.lyrics else [])],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -20,6 +20,8 @@ from .formats.units import count
 from .live import config as jam_config
 from .live import ports as ports_mod
 from .live import session
+from .live.accompany import Accompany
+from .models.accompanist import KIND as ACCOMPANIMENT
 from .live.harmony import Harmonize
 from .live.policy import CallAndResponse, Continuous
 from .live.ports import APIS
@@ -113,7 +115,12 @@ def generate(**values):
     """Continue a MIDI file with a model; write the continuation as a MIDI file."""
     v = table.check("generate", values)
     model, out, seed, frames = v["model"], v["out"], v["seed"], v["frames"]
+    if v["accompany"] is not None:
+        _accompany(v)
+        return
     kind = kinds.check_plays(model, "generate")
+    if kind == ACCOMPANIMENT:
+        raise ValueError(f"{model}: an accompanist plays under a melody: segue generate --accompany MELODY.mid")
     lyricist = _lyricist(v["lyric_model"], v["lyric_prime"], v["lang"], seed) if v["sing"] else None
     if kind == rollmodel.KIND:
         if lyricist is not None:
@@ -133,6 +140,23 @@ def generate(**values):
     click.echo(f"wrote {report.out}: {count(report.notes, 'notes')} from {count(report.events, 'events')} "
                f"(primed with {count(report.prime_events, 'events')}, sampled in {report.seconds * 1000:.0f} ms)"
                + (f", {count(lyricist.lines, 'lines')} of lyrics" if lyricist else ""))
+
+
+def _accompany(v: dict) -> None:
+    """segue generate --accompany MELODY.mid: the melody with a bass and chords under it."""
+    from .offline.accompany import accompany_file
+
+    model = v["model"] or "pop"
+    if kinds.check_plays(model, "generate") != ACCOMPANIMENT:
+        raise ValueError(f"--accompany needs an accompanist (pop); {model} is {kinds.kind_name(kinds.model_kind(model))}")
+    if v["prime"] is not None:
+        raise ValueError("--accompany takes the melody; --prime is for continuing one")
+    report = accompany_file(v["accompany"], v["out"], model=model, channel=v["channel"], track=v["track"],
+                            seed=v["seed"], bpm=v["bpm"], plot=v["plot"])
+    chart = " ".join(report.chords[:8]) + (" ..." if len(report.chords) > 8 else "")
+    click.echo(f"wrote {report.out}: {count(report.notes['bass'], 'bass notes')} and "
+               f"{count(report.notes['chords'], 'chord notes')} under {count(report.notes['melody'], 'melody notes')} "
+               f"({count(report.beats, 'beats')}; bars: {chart})")
 
 
 def _lyricist(model, prime, lang, seed, show=None):
@@ -237,7 +261,9 @@ def jam(ctx, config_file, **options):
 
     def ready(inport, outport):
         what = {"call": call.describe(), "continuous": "along with the player",
-                "harmonize": "chords around the player's notes"}[v["mode"]]
+                "harmonize": "chords around the player's notes",
+                "accompany": f"a bass (channel {config.bass_channel}) and chords (channel {config.channel}) "
+                             "under the player's melody"}[v["mode"]]
         click.echo(f"listening on '{inport}', playing on '{outport}' {what}; Ctrl-C to stop", err=True)
 
     status = sys.stderr.isatty() if v["status"] is None else v["status"]
@@ -254,7 +280,7 @@ def _jam_setup(v: dict):
         call = CallAndResponse(turn=TurnRule(threshold=v["turn_threshold"]), barge_in=not v["play_along"])
     else:
         call = CallAndResponse(silence=v["silence"], barge_in=not v["play_along"])
-    policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize()}[v["mode"]]
+    policy = {"call": call, "continuous": Continuous(), "harmonize": Harmonize(), "accompany": Accompany()}[v["mode"]]
     return config, policy, call
 
 

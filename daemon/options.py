@@ -18,7 +18,7 @@ from .models.continuation import KEY_WEIGHT, MAX_EVENTS as MAX_FILE_EVENTS, MAX_
 from .models.sampling import MAX_TEMPERATURE, MAX_TOP_K, Sampling
 
 BACKENDS = ("alsa", "coremidi", "jack", "windows")  # the MIDI systems (live/ports.py maps them to rtmidi's APIs)
-MODES = ("call", "continuous", "harmonize")
+MODES = ("call", "continuous", "harmonize", "accompany")
 GRIDS = {"beat": 1.0, "bar": None, "off": None}  # --grid: beats between lines (bar: --beats-per-bar)
 MAX_EVENTS = 512  # events per live answer at most when its length is a duration
 # An answer's length at most, per unit (a timed answer also stops at MAX_EVENTS events).
@@ -108,6 +108,9 @@ OPTIONS: list[Option] = [  # in the order --help lists them
     _o("model", ("--model", "-m"), "path", commands=("generate",), config=False,
        help="Model file, or a shipped model by name: folk (the default), melody (the first model), chorale, "
             "chorale-nade (piano-roll)."),
+    _o("accompany", ("--accompany",), "path", commands=("generate",), config=False,
+       help="A melody file to accompany: writes it with a bass and chords under it (an accompanist: pop, the default "
+            "for it; --channel and --track pick the melody)."),
     _o("prime", ("--prime", "-p"), "path", commands=("generate",), config=False,
        help="MIDI file to continue (default: a built-in motif)."),
     _o("out", ("--out", "-o"), "out", "continuation.mid", "The MIDI file to write.", commands=("generate",),
@@ -122,7 +125,8 @@ OPTIONS: list[Option] = [  # in the order --help lists them
        help="Play to this existing port (partial name) instead of a virtual 'segue out'."),
     _o("mode", ("--mode",), default="call", choices=MODES,
        help="call: answer after the player's silence; continuous: play along all the time; harmonize (piano-roll "
-            "models): complete the player's chords on every grid step."),
+            "models): complete the player's chords on every grid step; accompany (accompanists: pop, the "
+            "default for it): a bass and chords under the player's melody, on the beat."),
     _o("voicing", ("--voicing",), default="36-96", parse=_voicing,
        help="harmonize: the keys the machine may play, LOW-HIGH."),
     _o("silence", ("--silence",), default="0.6", parse=_silence,
@@ -148,7 +152,10 @@ OPTIONS: list[Option] = [  # in the order --help lists them
        above=True, commands=("jam", "generate"), field="sampling.top_p"),
     _o("seed", ("--seed",), "int", None, "Random seed, for repeatable notes.", bounds=(0, SEED_MAX),
        commands=("jam", "generate"), field="seed"),
-    _o("channel", ("--channel",), "int", 0, "Output channel.", bounds=(0, 15), field="channel"),
+    _o("channel", ("--channel",), "int", 0, "Output channel (--mode accompany: the chords).", bounds=(0, 15),
+       field="channel"),
+    _o("bass_channel", ("--bass-channel",), "int", None, "--mode accompany: the bass's channel (default: the one "
+       "after --channel).", bounds=(0, 15), commands=("jam",), field="bass_channel"),
     _o("listen", ("--listen",), "int", None, "Channel to listen to (repeatable; default: all but drums).",
        bounds=(0, 15), multiple=True, config=False, field="listen"),
     _o("velocity_scale", ("--velocity-scale",), "float", 1.0,
@@ -305,6 +312,7 @@ class JamConfig(Drawing):
     thru: bool = False  # pass the player's notes to the output
     pedal: bool = False  # the machine plays with the sustain pedal, re-pedalled at each bar line
     fixed_tempo: bool = False  # no beat tracking: --bpm (or nothing) when no clock or Link comes in
+    bass_channel: int | None = None  # --mode accompany: the bass's channel (None: the one after --channel)
 
     def __post_init__(self):
         if not isinstance(self.length, Span):
@@ -312,6 +320,9 @@ class JamConfig(Drawing):
         check_settings(self, "jam")
         if self.grid is not None:
             within("--grid", self.grid, 0, 32, above=True)
+        if self.bass_channel is None:
+            object.__setattr__(self, "bass_channel", (self.channel + 1) % 16)
+        within("--bass-channel", self.bass_channel, 0, 15)
 
     @classmethod
     def from_options(cls, values: dict) -> "JamConfig":
@@ -322,5 +333,5 @@ class JamConfig(Drawing):
                    max_note=v["max_note"], channel=v["channel"], listen=tuple(v["listen"] or ()) or None,
                    velocity_scale=v["velocity_scale"], grid=beats, bpm=v["bpm"], beats_per_bar=v["beats_per_bar"],
                    thru=v["thru"], session_weight=v["session_weight"], key_weight=v["key_weight"], pedal=v["pedal"],
-                   fixed_tempo=v["fixed_tempo"])
+                   fixed_tempo=v["fixed_tempo"], bass_channel=v["bass_channel"])
 

@@ -169,8 +169,8 @@ def test_an_output_folder_that_does_not_exist_is_refused_before_any_work(command
 def test_messages_name_every_kind_a_command_takes(small_lyric_model):
     result = CliRunner().invoke(cli, ["generate", "--model", str(small_lyric_model), "--out", "x.mid"])
     assert result.exit_code == 1
-    assert "a lyric model; segue generate plays event models (folk, melody) and piano-roll models (RNN-RBM or " \
-           "LSTM-NADE files: chorale, chorale-nade); for words, segue lyrics" in result.output
+    assert "a lyric model; segue generate plays event models (folk, melody), piano-roll models (RNN-RBM or " \
+           "LSTM-NADE files: chorale, chorale-nade) and accompanists (pop); for words, segue lyrics" in result.output
     result = CliRunner().invoke(cli, ["jam", "--mode", "harmonize", "--model", "melody"])
     assert result.exit_code == 1 and "RNN-RBM or LSTM-NADE file: chorale, chorale-nade" in result.output
 

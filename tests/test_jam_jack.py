@@ -9,6 +9,7 @@ import threading
 import time
 
 import mido
+import numpy as np
 import pytest
 from segue.daemon.formats.midifile import read_notes
 from segue.daemon.formats.notes import still_sounding
@@ -406,6 +407,40 @@ def test_harmonize_completes_the_held_chord_on_the_beat(jam, sampler, request):
     # Frames are a beat (0.25 s) apart: every onset lies a whole number of beats after the first.
     assert all(abs((t - starts[0]) / 0.25 - round((t - starts[0]) / 0.25)) < (2 * PERIOD + 0.01) / 0.25 for t in starts)
     assert not [t for t in starts if t > let_go + 0.25 + 2 * PERIOD + 0.02], "it went on after the player let go"
+    probe.close()
+
+
+def test_accompany_plays_a_bass_and_chords_under_the_melody_on_the_beat(jam):
+    """--mode accompany (the shipped pop): a C major melody on the --bpm beat gets a bass on
+    --bass-channel and chords on --channel, starting on the beat after its first note, on the
+    sixteenth grid, never the key the player holds, in the tune's key; SIGTERM leaves nothing on."""
+    proc, probe = jam("--mode", "accompany", "--bpm", "120", "--fixed-tempo", "--channel", "2", "--bass-channel", "3",
+                      "--length", "8beats", "--max-note", "4.0")
+    tune = [60, 64, 67, 72, 67, 64, 65, 62] * 2
+    first = time.monotonic()
+    held = []  # (from, to, pitch) of the player's notes
+    for i, pitch in enumerate(tune):
+        at = first + i * 0.5
+        time.sleep(max(0.0, at - time.monotonic()))
+        probe.outport.send(mido.Message("note_on", note=pitch, velocity=90))
+        time.sleep(0.4)
+        probe.outport.send(mido.Message("note_off", note=pitch))
+        held.append((at, time.monotonic(), pitch))
+    assert probe.wait_for(lambda: len(probe.note_ons()) > 8, timeout=3), "no accompaniment"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert probe.wait_for(lambda: not probe.sounding(), timeout=2), "accompaniment notes left sounding"
+    ons = probe.note_ons()
+    bass = [(t, m.note) for t, m in ons if m.channel == 3]
+    chords = [(t, m.note) for t, m in ons if m.channel == 2]
+    assert bass and chords and len(bass) + len(chords) == len(ons)
+    assert max(p for _, p in bass) < 53 <= min(p for _, p in chords)
+    starts = sorted(t for t, _ in ons)
+    assert first < starts[0] < first + 1.0 + 0.1  # the beat line after the melody's first note
+    # the --bpm grid: every onset a whole number of sixteenths (0.125 s) after the first, within JACK's periods
+    assert all(abs((t - starts[0]) / 0.125 - round((t - starts[0]) / 0.125)) < (2 * PERIOD + 0.02) / 0.125 for t in starts)
+    assert not [t for t, p in bass + chords if any(a + 0.02 < t < b - 0.02 and p == q for a, b, q in held)]
+    assert np.mean([p % 12 in {0, 2, 4, 5, 7, 9, 11} for _, p in bass + chords]) >= 0.8
     probe.close()
 
 

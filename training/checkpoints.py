@@ -18,9 +18,10 @@ import torch
 FORMAT = 2
 NAMES = {"melody": "event LSTM (segue train melody)", "metrical": "metrical melody model (segue train metrical)",
          "rnnrbm": "RNN-RBM (segue train rnnrbm)", "rnnnade": "LSTM-NADE (segue train rnnnade)",
-         "lyrics": "character model (segue train lyrics)"}
+         "lyrics": "character model (segue train lyrics)",
+         "chords": "accompanist's chord model (python -m segue.training.chords)"}
 ARTICLED = {"melody": "a segue melody", "metrical": "a metrical melody", "rnnrbm": "an RNN-RBM",
-            "rnnnade": "an LSTM-NADE", "lyrics": "a lyrics"}
+            "rnnnade": "an LSTM-NADE", "lyrics": "a lyrics", "chords": "an accompanist's chord"}
 # The figure a kind's best epoch is chosen on, and how to say it.
 BEST = {"melody": ("valid_nll", "held-out NLL {:.3f} nats/event"),
         "metrical": ("valid_pitch_nll", "valid pitch {:.3f} nats/note-on"),

@@ -42,6 +42,7 @@ class ChordConfig:
     dropout: float = 0.2
     seed: int = 0
     noise: float = 0.4  # the share of beats whose "chord before" is replaced by a random one in training
+    previous: bool = False  # hear the chord it played the beat before (the experiment's variant; see the module)
 
 
 def song_arrays(song: pop909.Song, notes: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -72,14 +73,16 @@ class ChordModel(torch.nn.Module):
     def __init__(self, config: ChordConfig):
         super().__init__()
         self.config = config
-        self.chord = torch.nn.Embedding(CLASSES, config.embed)
+        self.chord = torch.nn.Embedding(CLASSES, config.embed) if config.previous else None
         self.slot = torch.nn.Embedding(SLOTS, 8)
-        self.gru = torch.nn.GRU(MELODY_FEATURES + config.embed + 8, config.hidden, batch_first=True)
+        width = MELODY_FEATURES + 8 + (config.embed if config.previous else 0)
+        self.gru = torch.nn.GRU(width, config.hidden, batch_first=True)
         self.drop = torch.nn.Dropout(config.dropout)
         self.out = torch.nn.Linear(config.hidden, CLASSES)
 
     def forward(self, melody, previous, slot, state=None):
-        x = torch.cat([melody, self.chord(previous), self.slot(slot)], dim=-1)
+        parts = [melody, self.slot(slot)] + ([self.chord(previous)] if self.chord is not None else [])
+        x = torch.cat(parts, dim=-1)
         h, state = self.gru(x, state)
         return self.out(self.drop(h)), state
 
@@ -165,14 +168,22 @@ def evaluate_free(model: ChordModel, songs) -> float:
 
 
 def train_chords(corpus: str | Path, out: str | Path, config: ChordConfig = ChordConfig(), log=print,
-                 time_limit: float | None = None) -> dict:
+                 time_limit: float | None = None, command: str = "") -> dict:
+    """Train on the corpus's train split, validate each epoch, keep the best (valid NLL) in `out`
+    (training/checkpoints.py's format, kind "chords"), with the texture patterns of the train
+    split's piano parts (`extract_patterns`) in its data: the checkpoint is all the exporter needs."""
+    from . import checkpoints
+
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     train, valid = load_split(corpus, "train"), load_split(corpus, "valid")
+    patterns = [{**p.to_dict(), "count": n} for p, n in extract_patterns(corpus, "train")]
     model = ChordModel(config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     best, started, history = None, time.perf_counter(), []
+    data = {"corpus": str(corpus), "command": command, "songs": {"train": len(train), "valid": len(valid)},
+            "patterns": patterns}
     for epoch in range(1, config.epochs + 1):
         losses = []
         for melody, previous, slot, target in windows(train, config, rng):
@@ -185,18 +196,30 @@ def train_chords(corpus: str | Path, out: str | Path, config: ChordConfig = Chor
             losses.append(float(loss.detach()))
         schedule.step()
         figures = evaluate(model, valid)
-        figures["played"] = evaluate_free(model, valid[:20])
+        if config.previous:  # fed its own chords, it plays differently from how it is scored
+            figures["played"] = evaluate_free(model, valid[:20])
         row = {"epoch": epoch, "train": float(np.mean(losses)), **figures, "seconds": time.perf_counter() - started}
         history.append(row)
         log(f"epoch {epoch}: train {row['train']:.3f}, valid nll {figures['nll']:.3f} per beat, "
-            f"accuracy {figures['accuracy']:.3f}, played alone {figures['played']:.3f} ({row['seconds']:.0f} s)")
+            f"accuracy {figures['accuracy']:.3f}" + (f", played alone {figures['played']:.3f}" if "played" in figures
+                                                     else "") + f" ({row['seconds']:.0f} s)")
         if best is None or figures["nll"] < best["nll"]:
             best = row
-            torch.save({"kind": "chords", "config": asdict(config), "state": model.state_dict(), "best": best,
-                        "history": history}, out)
+            checkpoints.save(out, "chords", model=asdict(config), state=model.state_dict(),
+                             train={"epochs": config.epochs}, metrics=best, history=history, data=data)
         if time_limit and time.perf_counter() - started > time_limit:
             break
     return {"best": best, "history": history}
+
+
+def load_model(path: str | Path) -> tuple[ChordModel, dict]:
+    """A chord-model checkpoint: the model (eval mode) and its data (corpus, patterns)."""
+    from . import checkpoints
+
+    saved = checkpoints.read(path, "chords")
+    model = ChordModel(ChordConfig(**saved.model))
+    model.load_state_dict(saved.state)
+    return model.eval(), saved.data
 
 
 def markov_baseline(corpus: str | Path, split: str = "valid", smoothing: float = 0.5) -> dict:
@@ -289,9 +312,15 @@ if __name__ == "__main__":  # the experiment's runs: python -m segue.training.ch
     parser.add_argument("out")
     parser.add_argument("--noise", type=float, default=ChordConfig.noise)
     parser.add_argument("--epochs", type=int, default=ChordConfig.epochs)
+    parser.add_argument("--previous", action="store_true", help="the variant that hears its own chord before")
+    parser.add_argument("--hidden", type=int, default=ChordConfig.hidden)
     parser.add_argument("--baseline", action="store_true", help="print the Markov baseline on the valid split instead")
     args = parser.parse_args()
     if args.baseline:
         print(markov_baseline(args.corpus, "valid"))
     else:
-        train_chords(args.corpus, args.out, ChordConfig(epochs=args.epochs, noise=args.noise))
+        import sys
+
+        train_chords(args.corpus, args.out, command="python -m segue.training.chords " + " ".join(sys.argv[1:]),
+                     config=ChordConfig(epochs=args.epochs, noise=args.noise,
+                                                                 previous=args.previous, hidden=args.hidden))

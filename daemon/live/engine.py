@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import mido
 
+from ..models.accompanist import AccompanistModel
 from ..models.roll import RollModel
 from ..options import JamConfig
 from ..models.sampling import GumbelNoise
 from . import controls as cc
 from ..formats.units import Span
 from .clock import TRANSPORT
+from .accompany import Accompany, AccompanyContext, AccompanyVoice
 from .context import EventContext
 from .harmony import ChordAnswer, Harmonize, Harmonizer, RollContext
 from .inbox import Inbox
@@ -51,10 +53,13 @@ class Kind:
 KINDS = {
     "events": Kind(EventContext, (Answer, PlayAlong), {"call": CallAndResponse, "continuous": Continuous}),
     "piano-roll": Kind(RollContext, (ChordAnswer, Harmonizer), {"call": CallAndResponse, "harmonize": Harmonize}),
+    "accompaniment": Kind(AccompanyContext, (AccompanyVoice,), {"accompany": Accompany}),
 }
 
 
 def kind_of(model) -> str:
+    if isinstance(model, AccompanistModel):
+        return "accompaniment"
     return "piano-roll" if isinstance(model, RollModel) else "events"
 
 
@@ -142,7 +147,8 @@ class Engine:
         else:
             state = "listening"
         late = self.scheduler.dropped_late
-        return (f"{state:<9} | {self.mode} | {self.timeline.describe()} | heard {self.listener.heard} | "
+        said = "".join(f" | {v.describe()}" for v in self.voices.values() if hasattr(v, "describe"))
+        return (f"{state:<9} | {self.mode} | {self.timeline.describe()}{said} | heard {self.listener.heard} | "
                 f"answers {self.answers} | last {self.last_decision_ms:.2f} ms" + (f" | {late} late" if late else ""))
 
     # -- input (the backend's thread) ---------------------------------------------------------

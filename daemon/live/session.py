@@ -16,6 +16,8 @@ import mido
 from ..formats.midifile import read_notes
 from ..formats.units import count
 from ..models import kinds
+from ..models.accompanist import KIND as ACCOMPANIMENT
+from ..models.file import kind_name
 from ..models.roll import KIND
 from ..options import JamConfig
 from .engine import KINDS, Engine
@@ -35,6 +37,9 @@ from .timeline import DEFAULT_BEAT
 log = logging.getLogger(__name__)
 EXIT_SERVER_LOST = 3  # exit status when the MIDI server died under the session
 DRAIN = 0.25  # seconds between the last releases and closing the output (several JACK periods, even when busy)
+
+
+DEFAULTS = {"harmonize": "chorale", "accompany": "pop"}  # the model a mode plays when --model is not given
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,14 @@ def jam(config: JamConfig, policy, ports: Ports, model: str | Path | None = None
     time.monotonic() seconds, which another process on the machine can compare with its own clock.
     """
     mode = getattr(policy, "name", "")
-    if model is None and mode == "harmonize":
-        model = "chorale"  # the shipped piano-roll model
+    if model is None and mode in DEFAULTS:
+        model = DEFAULTS[mode]  # the shipped model for the mode
     kind = kinds.check_plays(model, "jam")
+    if (kind == ACCOMPANIMENT) != (mode == "accompany"):
+        raise ValueError("--mode accompany plays an accompanist (pop), and an accompanist plays --mode accompany"
+                         + (f"; {model} is {kind_name(kind)}" if kind != ACCOMPANIMENT else f", not {mode}"))
+    if kind == ACCOMPANIMENT and lyricist is not None:
+        raise ValueError("--lyrics sings the answers of --mode call, not an accompaniment")
     if kind == "events" and mode == "harmonize":
         raise ValueError("--mode harmonize needs a piano-roll model (an RNN-RBM or LSTM-NADE file: chorale, "
                          "chorale-nade), not an event model")

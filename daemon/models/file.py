@@ -28,7 +28,8 @@ class ModelFileError(ValueError):
     """A file that is not a usable segue model."""
 
 
-KIND_NAMES = {"events": "an event model", "piano-roll": "a piano-roll model", "characters": "a lyric model"}
+KIND_NAMES = {"events": "an event model", "piano-roll": "a piano-roll model", "characters": "a lyric model",
+              "accompaniment": "an accompanist"}
 
 
 def kind_name(kind: str | None) -> str:
@@ -36,7 +37,7 @@ def kind_name(kind: str | None) -> str:
     return KIND_NAMES.get(kind, f"a model of unknown kind {kind!r}")
 
 
-SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci")  # in segue/daemon/models, usable by name: --model chorale
+SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci", "pop")  # in segue/daemon/models, usable by name: --model chorale
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:

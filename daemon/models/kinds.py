@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .accompanist import AccompanistModel
 from .event import EventModel
 from .file import kind_name, model_kind
 from .lyric import LyricModel
@@ -30,6 +31,7 @@ KINDS = {k.name: k for k in (
     Kind("piano-roll", RollModel, ("generate", "jam"), ("rnnrbm", "rnnnade"),
          "piano-roll models (RNN-RBM or LSTM-NADE files: chorale, chorale-nade)"),
     Kind("characters", LyricModel, ("lyrics",), ("lyrics",), "lyric models (songci)"),
+    Kind("accompaniment", AccompanistModel, ("generate", "jam"), ("chords",), "accompanists (pop)"),
 )}
 
 
@@ -43,7 +45,8 @@ def open_model(path: str | Path | None):
 
 def playing(command: str) -> str:
     """The kinds a command plays, in words."""
-    return " and ".join(k.words for k in KINDS.values() if command in k.plays)
+    words = [k.words for k in KINDS.values() if command in k.plays]
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
 
 
 def check_plays(path, command: str) -> str:

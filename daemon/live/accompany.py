@@ -1,0 +1,192 @@
+"""The accompanist in a jam (`segue jam --mode accompany`): a bass and chords under the player's melody.
+
+The context hears the player's notes as the chord model hears a melody: how much of each beat each
+pitch class sounded (formats/chords.py). The policy wakes just before every beat line of the
+timeline (MIDI clock, Link, the heard beat or --bpm; with none, beats of the heard or default
+period from the player's first note); the voice then steps the accompaniment (models/accompanist.py)
+with the beat that just ended and hands the coming beat's notes to the scheduler: the bass on
+--bass-channel, the chords on --channel, never a key the player holds. It starts on the first beat
+line after the player's first note and rests once the player has rested for --length (in events,
+two bars), every note released on the beat it stops.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..formats.chords import melody_features
+from ..formats.midifile import NoteMessage
+from ..models.accompanist import STEPS_PER_BEAT, AccompanistModel
+from .voices import Voice
+
+log = logging.getLogger(__name__)
+EARLY = 0.005  # seconds: a beat is decided this long before its line
+HEARD_NOTES = 256  # the player's finished notes kept for the beat being heard (a flood keeps the last ones)
+REST_BARS = 2  # with --length in events: the part rests after the player has rested this many bars
+
+
+@dataclass
+class Accompany:
+    """Policy: from the player's first note, wake just before every beat line and let the accompanist play it."""
+
+    name = "accompany"
+    _next: float | None = field(default=None, repr=False)
+
+    def on_player(self, engine, now: float) -> None:
+        if self._next is None and engine.enabled:
+            self._next = engine.voice("accompany").first_line(now)
+
+    def on_tick(self, engine, now: float) -> None:
+        if self._next is not None and now >= self._next - EARLY:
+            line, self._next = self._next, None
+            voice = engine.voice("accompany")
+            if voice.play_beat(line):
+                self._next = voice.next_line(line)
+
+    def due(self, engine) -> float | None:
+        return None if self._next is None else self._next - EARLY
+
+    def reset(self) -> None:
+        self._next = None
+
+
+class AccompanyContext:
+    """What the accompanist keeps of the jam: the player's notes of the beat being heard."""
+
+    def __init__(self, model: AccompanistModel, timeline, seed: int | None = None):
+        self.timeline, self.seed = timeline, seed
+        self.steps = self.reprimes = 0
+        self.logits = None  # no event logits: no --silence model
+        self.load(model)
+
+    def load(self, model: AccompanistModel) -> None:
+        self.model = model
+        self.stream = model.stream(self.seed)
+        self.sounding: dict[int, float] = {}  # pitch -> when the player struck it
+        self.done: deque[tuple[float, float, int]] = deque(maxlen=HEARD_NOTES)  # (start, end, pitch)
+
+    @staticmethod
+    def fold(pitch: int) -> int:
+        return pitch
+
+    def step(self, stamp: float, pitch: int, velocity: int) -> None:
+        if velocity:
+            if pitch in self.sounding:
+                self.done.append((self.sounding[pitch], stamp, pitch))
+            self.sounding[pitch] = stamp
+        elif pitch in self.sounding:
+            self.done.append((self.sounding.pop(pitch), stamp, pitch))
+        self.steps += 1
+
+    def heard(self, start: float, end: float, held) -> np.ndarray:
+        """The melody features (14) of the player's notes over [start, end), and forget what ended
+        before `end`. `held`: the keys the listener says are down (a lost release ends a note here too)."""
+        length = max(end - start, 1e-6)
+        rows = [(s, e, p) for s, e, p in self.done if e > start]
+        held = set(held)
+        for pitch in [p for p in self.sounding if p not in held]:  # the listener forgot it (a lost note-off)
+            self.done.append((self.sounding.pop(pitch), end, pitch))
+            rows.append(self.done[-1])
+        rows += [(s, end, p) for p, s in self.sounding.items()]
+        self.done.clear()
+        if not rows:
+            return melody_features(np.zeros(0), np.zeros(0), np.zeros(0), 1)[0]
+        rows = np.array(rows, float)
+        onsets, ends = (rows[:, 0] - start) / length, (np.minimum(rows[:, 1], end) - start) / length
+        return melody_features(onsets, ends, rows[:, 2], 1)[0]
+
+    def reprime(self, window, now: float):
+        """The accompanist keeps its chord model's state (the key it has heard): nothing to replay."""
+        self.reprimes += 1
+        return window
+
+    def place(self, at: float) -> None:
+        """The accompanist asks the timeline for the bar itself."""
+
+
+class AccompanyVoice(Voice):
+    """The bass (on --bass-channel) and the chords (on --channel), one beat at a time."""
+
+    name = "accompany"
+
+    def __init__(self, house, channel: int | None = None):
+        super().__init__(house, channel)
+        self.parts = {"bass": Voice(house, house.config.bass_channel), "chords": Voice(house, channel)}
+        self.previous: float | None = None  # the last beat line played
+        self.beats = 0
+
+    @property
+    def playing(self) -> bool:
+        return self.previous is not None or any(p.playing for p in self.parts.values())
+
+    def describe(self) -> str:
+        return f"chord {self.house.context.stream.name}"
+
+    def first_line(self, now: float) -> float:
+        """The first beat line after the player's first note: the accompanist has heard it."""
+        timeline = self.house.timeline
+        line = timeline.line(now + 1e-3, 1.0)
+        return line if line > now else now + timeline.beat_seconds
+
+    def next_line(self, line: float) -> float:
+        timeline = self.house.timeline
+        after = timeline.line(line + timeline.beat_seconds / 2, 1.0)
+        return after if after > line + timeline.beat_seconds / 2 else line + timeline.beat_seconds
+
+    def play_beat(self, line: float) -> bool:
+        """The beat from `line`: step the chord model with the beat before, schedule this beat's
+        notes. False when the part rests (the player has rested long enough, or segue is off)."""
+        house = self.house
+        context, listener, timeline = house.context, house.listener, house.timeline
+        beat = timeline.beat_seconds
+        if not house.enabled or self._rested(line):
+            self._close(line)
+            return False
+        held = listener.held.pitches()
+        heard = context.heard(self.previous if self.previous is not None else line - beat, line, held)
+        position = timeline.position(line)
+        bar = max(1, int(round(timeline.beats_per_bar)))
+        slot = None if position is None else int(round(position)) % bar
+        stream = context.stream
+        base = stream.beats * STEPS_PER_BEAT
+        notes = stream.beat(heard, slot, bar, held=held)
+        for name, part in self.parts.items():
+            part.play([NoteMessage(line + (n.step - base) * beat / STEPS_PER_BEAT, n.pitch, n.velocity, part.channel)
+                       for n in notes if n.part == name])
+        if self.previous is None:
+            log.info("accompanying from %.3f: %s", line, stream.name)
+        self.previous = line
+        self.beats += 1
+        house.last_decision_ms = (house.clock() - (line - EARLY)) * 1000
+        return True
+
+    def _rested(self, line: float) -> bool:
+        house = self.house
+        listener, span = house.listener, house.config.length
+        if listener.sustaining:
+            return False
+        rest = REST_BARS * house.timeline.bar_seconds if span.unit == "events" else house.seconds(span)
+        return line - listener.last_player > rest
+
+    def _close(self, at: float) -> None:
+        """The part ends at `at`: every note it holds is released then."""
+        self.house.context.stream.close()
+        for part in self.parts.values():
+            part.release(at)
+            part.open.clear()  # every release is scheduled
+        if self.previous is not None:  # a part played: it counts as an answer
+            log.info("accompaniment rests after %d beats", self.beats)
+            self.house.answered()
+        self.previous, self.beats = None, 0
+
+    def stop(self) -> None:
+        for part in self.parts.values():
+            part.stop()
+        self.house.context.stream.sounding.clear()
+        self.previous, self.beats = None, 0
+        policy = self.house.policy
+        if hasattr(policy, "reset") and getattr(policy, "name", "") == "accompany":
+            policy.reset()

@@ -1,0 +1,192 @@
+"""The accompanist (model kind "accompaniment") on onnxruntime: a chord model under a texture.
+
+The file holds one streaming step of the chord model (export/accompanist.py): at each beat, the
+melody heard over the beat before (14 numbers, formats/chords.py) and where the coming beat falls
+in the bar -> logits over 181 chord classes for the coming beat, and the next state. Its metadata
+holds the texture patterns (models/texture.py: bars of POP909's piano parts) the chords are played
+with. An `Accompaniment` is one part as it goes, beat by beat, the same live (live/accompany.py)
+and from a file (offline/accompany.py):
+
+- the chord: the model's most likely chord, kept until another is clearly more likely (STAY times,
+  less at a bar line): a part that changes chord on every wobble of the melody sounds nervous;
+- the texture: a pattern drawn by how common it is, kept for HOLD bars, each beat's notes of it on
+  the beat's chord; a note still sounding when the chord changes under it ends there unless it is
+  a tone of the new chord; a key the player holds is never struck;
+- two parts: the bass (notes below BASS_BELOW) and the chords, each to its own channel.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..formats.chords import CLASSES, MELODY_FEATURES, chord_name, chord_of, pitch_classes
+from .file import ModelFileError, kind_name, open_session, resolve_model, trained_in, trial_run
+from .texture import STEPS, Pattern
+
+KIND = "accompaniment"
+INPUTS, OUTPUTS = ("melody", "slot", "h"), ("logits", "h_next")
+DEFAULT_ACCOMPANIST = "pop.onnx"  # the shipped accompanist (docs/models/pop.md)
+SLOTS = 6  # bar positions the model tells apart (training/chords.py)
+STEPS_PER_BEAT = 4
+BASS_BELOW = 53  # MIDI key: a pattern's notes below F3 are the bass part
+HOLD = 4  # bars a texture pattern is kept
+STAY, STAY_BAR = 2.0, 1.25  # a new chord must be this many times likelier than the one in force (at a bar line)
+
+
+class AccompanistModel:
+    """A loaded accompanist file: the chord model's session and the texture patterns."""
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1):
+        self.path = resolve_model(path, DEFAULT_ACCOMPANIST)
+        self.session, meta = open_session(self.path, threads)
+        kind = meta.get("segue.kind")
+        if kind != KIND:
+            raise ModelFileError(f"{self.path}: {kind_name(kind)}, but this needs an accompanist (segue.kind {KIND})")
+        try:
+            codec = json.loads(meta["segue.codec"])
+            if (int(codec["classes"]), int(codec["melody"]), int(codec["slots"])) != (CLASSES, MELODY_FEATURES, SLOTS):
+                raise ValueError(f"a codec of {codec['classes']} chords, {codec['melody']} melody features and "
+                                 f"{codec['slots']} bar slots (this segue reads {CLASSES}, {MELODY_FEATURES}, {SLOTS})")
+            self.hidden = int(json.loads(meta["segue.state"])["h"][-1])
+            rows = json.loads(meta["segue.patterns"])
+            self.patterns = [Pattern.from_dict(r) for r in rows]
+            counts = np.array([float(r.get("count", 1)) for r in rows])
+            if not self.patterns or not (counts > 0).all():
+                raise ValueError("no texture patterns, or a pattern with no count")
+            self.weights = counts / counts.sum()
+            self.training = json.loads(meta.get("segue.training", "{}"))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+            raise ModelFileError(f"{self.path}: broken segue metadata ({type(err).__name__}: {err})") from None
+        names = {i.name for i in self.session.get_inputs()}, {o.name for o in self.session.get_outputs()}
+        if names != (set(INPUTS), set(OUTPUTS)):
+            raise ModelFileError(f"{self.path}: graph inputs/outputs do not match an accompanist")
+        trial_run(self.path, lambda: dict(zip(OUTPUTS, self._run(np.zeros(MELODY_FEATURES, np.float32), 0,
+                                                                   self.initial_state()))),
+                  {"logits": (1, CLASSES), "h_next": (1, 1, self.hidden)})
+
+    def initial_state(self) -> np.ndarray:
+        return np.zeros((1, 1, self.hidden), np.float32)
+
+    def _run(self, melody: np.ndarray, slot: int, h: np.ndarray):
+        return self.session.run(list(OUTPUTS), {"melody": melody.reshape(1, MELODY_FEATURES).astype(np.float32),
+                                                "slot": np.array([slot], np.int64), "h": h})
+
+    def step(self, melody: np.ndarray, slot: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the melody of the beat before, the coming beat's bar slot, state) -> (logits (181,), next state)."""
+        logits, h_next = self._run(melody, min(max(int(slot), 0), SLOTS - 1), h)
+        return logits[0], h_next
+
+    def stream(self, seed: int | None = None) -> "Accompaniment":
+        return Accompaniment(self, seed)
+
+    def about(self) -> list[str]:
+        metrics = self.training.get("metrics", {})
+        lines = [str(self.path), f"  kind: accompanist: a chord model (GRU, hidden {self.hidden}, {CLASSES} chord "
+                 f"classes, one step a beat) under {len(self.patterns)} texture patterns"]
+        if metrics:
+            lines.append(f"  valid: {metrics.get('nll', float('nan')):.3f} nats/beat, chord accuracy "
+                         f"{metrics.get('accuracy', float('nan')):.3f}")
+        if self.training.get("train_command"):
+            lines.append(f"  trained by: {self.training['train_command']}")
+        return lines + trained_in(self.training.get("run"))
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note message of the accompaniment: `step` sixteenths from the part's first beat; velocity 0 ends it."""
+
+    step: int
+    pitch: int
+    velocity: int
+    part: str  # "bass" or "chords"
+
+
+@dataclass
+class Accompaniment:
+    """One accompaniment as it goes: call `beat` at every beat, in order."""
+
+    model: AccompanistModel
+    seed: int | None = None
+    chord: int = 0  # the chord class in force (0: none yet)
+    beats: int = 0  # beats played
+    pattern: Pattern | None = None
+    bars: int = 0  # bars with the current pattern
+    sounding: dict[int, tuple[int, str]] = field(default_factory=dict)  # pitch -> (the step it ends, its part)
+
+    def __post_init__(self):
+        self.h = self.model.initial_state()
+        self.rng = np.random.default_rng(self.seed)
+
+    @property
+    def name(self) -> str:
+        return chord_name(self.chord) if self.chord else "-"
+
+    def choose(self, logits: np.ndarray, downbeat: bool) -> int:
+        """The chord for the coming beat: the likeliest, unless the one in force is nearly as likely."""
+        scores = np.asarray(logits, np.float64).copy()
+        scores[0] = -np.inf  # an accompanist plays: never "no chord"
+        best = int(np.argmax(scores))
+        if self.chord and scores[best] - scores[self.chord] < np.log(STAY_BAR if downbeat else STAY):
+            return self.chord
+        return best
+
+    def beat(self, heard: np.ndarray, slot: int, beats_per_bar: int = 4, held=()) -> list[Note]:
+        """The notes of the coming beat (and the ends of earlier notes that fall in it), from the
+        melody heard over the beat before and the coming beat's place in the bar (`slot`, 0 on a
+        downbeat; None: not known). `held`: the player's held keys, never struck."""
+        slot = 0 if slot is None else int(slot)
+        logits, self.h = self.model.step(heard, slot, self.h)
+        chord = self.choose(logits, slot == 0)
+        start = self.beats * STEPS_PER_BEAT
+        out: list[Note] = []
+        if chord != self.chord:  # what sounds on and is not a tone of the new chord ends at the change
+            tones = pitch_classes(chord)
+            for pitch, (end, part) in sorted(self.sounding.items()):
+                if pitch % 12 not in tones:
+                    out.append(Note(start, pitch, 0, part))
+                    del self.sounding[pitch]
+        self.chord = chord
+        if slot == 0 or self.pattern is None:
+            if self.pattern is None or self.bars >= HOLD:
+                self.pattern = self.model.patterns[int(self.rng.choice(len(self.model.patterns), p=self.model.weights))]
+                self.bars = 0
+            self.bars += 1
+        out += self._notes(start, slot % (STEPS // STEPS_PER_BEAT), set(held))
+        self.beats += 1
+        return out
+
+    def _notes(self, start: int, beat_in_pattern: int, held: set[int]) -> list[Note]:
+        root, quality = chord_of(self.chord)
+        pattern = self.pattern
+        pitches = pattern.on(root, quality)
+        lo, hi = beat_in_pattern * STEPS_PER_BEAT, (beat_in_pattern + 1) * STEPS_PER_BEAT
+        events: list[Note] = []
+        for i in np.argsort(pattern.steps, kind="stable"):
+            s = int(pattern.steps[i])
+            if not lo <= s < hi:
+                continue
+            pitch = int(np.clip(pitches[i], 0, 127))
+            if pitch in held:
+                continue
+            at = start + s - lo
+            if pitch in self.sounding:  # struck again: the old one ends first
+                events.append(Note(at, pitch, 0, self.sounding.pop(pitch)[1]))
+            part = "bass" if pitch < BASS_BELOW else "chords"
+            self.sounding[pitch] = (at + int(pattern.lengths[i]), part)
+            events.append(Note(at, pitch, int(np.clip(pattern.velocities[i], 1, 127)), part))
+        end = start + STEPS_PER_BEAT  # notes that end within this beat (before the next is drawn)
+        for pitch, (stop, part) in sorted(self.sounding.items(), key=lambda kv: kv[1][0]):
+            if stop <= end:
+                events.append(Note(max(stop, start), pitch, 0, part))
+                del self.sounding[pitch]
+        return sorted(events, key=lambda e: (e.step, e.velocity > 0))
+
+    def close(self) -> list[Note]:
+        """The ends of what still sounds, at the end of the beats played."""
+        end = self.beats * STEPS_PER_BEAT
+        out = [Note(min(stop, end), p, 0, part) for p, (stop, part) in sorted(self.sounding.items())]
+        self.sounding.clear()
+        return out

@@ -1,0 +1,201 @@
+"""The accompanist (pop): its model file, a part played beat by beat, a melody file accompanied, the CLI."""
+from __future__ import annotations
+
+import mido
+import numpy as np
+import pytest
+from segue.daemon.cli import main
+from segue.daemon.formats.chords import chord_class, melody_features, pitch_classes
+from segue.daemon.models import accompanist as acc
+from segue.daemon.models.file import ModelFileError
+
+C_MAJOR = {0, 2, 4, 5, 7, 9, 11}
+
+
+@pytest.fixture(scope="module")
+def pop():
+    return acc.AccompanistModel("pop")
+
+
+def melody_file(path, pitches, beats_each=1.0, bpm=100, hold=0.9):
+    """A one-track melody, one note per `beats_each` beats, in 4/4."""
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)),
+                            mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+    step = int(480 * beats_each)
+    for p in pitches:
+        track.append(mido.Message("note_on", note=p, velocity=90, time=0))
+        track.append(mido.Message("note_off", note=p, velocity=0, time=int(step * hold)))
+        track.append(mido.MetaMessage("marker", text="", time=step - int(step * hold)))
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(path)
+    return path
+
+
+def test_the_shipped_file_reads_and_steps(pop):
+    assert pop.patterns and abs(pop.weights.sum() - 1) < 1e-9
+    logits, h = pop.step(np.zeros(14, np.float32), 0, pop.initial_state())
+    assert logits.shape == (181,) and h.shape == pop.initial_state().shape
+    assert any("accompanist" in line for line in pop.about())
+
+
+def test_a_model_of_another_kind_is_refused_in_one_sentence():
+    with pytest.raises(ModelFileError, match="an event model, but this needs an accompanist"):
+        acc.AccompanistModel("folk")
+
+
+def test_a_chord_is_kept_until_another_is_clearly_likelier(pop):
+    part = pop.stream(0)
+    c, g = chord_class(0, "maj"), chord_class(7, "maj")
+    logits = np.full(181, -10.0)
+    logits[c] = 0.0
+    assert part.choose(logits, downbeat=False) == c  # nothing in force yet: the likeliest
+    part.chord = c
+    logits[g] = np.log(acc.STAY) - 0.1  # likelier, but not by STAY
+    assert part.choose(logits, downbeat=False) == c
+    assert part.choose(logits, downbeat=True) == g  # at a bar line a smaller margin does
+    logits[0] = 5.0
+    assert part.choose(logits, downbeat=True) != 0  # never "no chord"
+
+
+def test_a_part_ends_every_note_it_strikes_and_never_strikes_a_held_key(pop):
+    part = pop.stream(3)
+    heard = melody_features(np.array([0.0]), np.array([1.0]), np.array([60]), 1)[0]
+    held = {48, 52, 55, 60, 64, 67}  # C major around middle C, held by the player
+    notes, chords = [], set()
+    for b in range(64):
+        notes += part.beat(heard, b % 4, 4, held=held)
+        chords.add(part.chord)
+    notes += part.close()
+    sounding = {}
+    for n in sorted(notes, key=lambda n: (n.step, n.velocity > 0)):
+        assert n.part == ("bass" if n.pitch < acc.BASS_BELOW else "chords")
+        if n.velocity:
+            assert n.pitch not in held and n.pitch not in sounding
+            sounding[n.pitch] = n.step
+        else:
+            assert sounding.pop(n.pitch) <= n.step
+    assert not sounding
+    assert {n.part for n in notes} == {"bass", "chords"}
+    # a C heard on every beat: the chords it plays hold C
+    assert all(0 in pitch_classes(c) for c in chords)
+
+
+def test_a_change_of_chord_ends_the_old_chord_s_tones(pop):
+    part = pop.stream(0)
+    heard = np.zeros(14, np.float32)
+    heard[12] = 1.0
+    part.beat(heard, 0, 4)
+    first = part.chord
+    part.h = pop.initial_state()
+    # force a change by taking a chord with no tone in common
+    far = next(c for c in range(1, 181) if not pitch_classes(c) & pitch_classes(first))
+    logits = np.full(181, -20.0)
+    logits[far] = 0.0
+    part.model = type("Fixed", (), {"step": lambda self, *a: (logits, pop.initial_state()), "patterns": pop.patterns,
+                                    "weights": pop.weights})()
+    before = dict(part.sounding)
+    notes = part.beat(heard, 1, 4)
+    ended = {n.pitch for n in notes if not n.velocity and n.step == 4}
+    assert part.chord == far and ended & set(before), "a held note off the new chord went on"
+    assert {p for p in before if p % 12 not in pitch_classes(far)} <= ended | {p for p, (s, _) in before.items() if s <= 4}
+
+
+def test_a_melody_file_gets_a_bass_and_chords_in_its_key(tmp_path):
+    melody = melody_file(tmp_path / "tune.mid", [60, 64, 67, 64, 65, 69, 72, 69, 67, 71, 74, 71, 72, 67, 64, 60] * 2)
+    out = tmp_path / "band.mid"
+    assert main(["generate", "--accompany", str(melody), "--out", str(out), "--seed", "0"]) == 0
+    midi = mido.MidiFile(out)
+    assert midi.type == 1 and [t.name for t in midi.tracks[1:]] == ["melody", "bass", "chords"]
+    parts = {}
+    for track in midi.tracks[1:]:
+        tick, ons, sounding = 0, [], set()
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity:
+                ons.append((tick / 480, msg.note, msg.channel))
+                sounding.add(msg.note)
+            elif msg.type in ("note_on", "note_off"):
+                sounding.discard(msg.note)
+        assert not sounding, f"{track.name}: notes left on"
+        parts[track.name] = ons
+    assert {c for *_, c in parts["bass"]} == {1} and {c for *_, c in parts["chords"]} == {2}
+    assert all(p < acc.BASS_BELOW for _, p, _ in parts["bass"]) and all(p >= acc.BASS_BELOW for _, p, _ in parts["chords"])
+    under = parts["bass"] + parts["chords"]
+    assert all(abs(t * 4 - round(t * 4)) < 1e-6 for t, _, _ in under)  # on the sixteenth grid
+    in_key = np.mean([p % 12 in C_MAJOR for _, p, _ in under])
+    assert in_key >= 0.8, in_key  # a C major tune: its accompaniment in C major
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--model", "pop"], "an accompanist plays under a melody"),
+    (["--accompany", "TUNE", "--model", "folk"], "--accompany needs an accompanist"),
+    (["--accompany", "JUNK"], "not a readable MIDI file"),
+])
+def test_wrong_uses_get_one_line(tmp_path, capsys, args, said):
+    tune = melody_file(tmp_path / "tune.mid", [60, 62, 64])
+    junk = tmp_path / "junk.mid"
+    junk.write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    args = [{"TUNE": str(tune), "JUNK": str(junk)}.get(a, a) for a in args]
+    assert main(["generate", *args, "--out", str(tmp_path / "out.mid")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert said in err and len(err.splitlines()) == 1
+
+
+def engine(**config):
+    """An accompanying engine on a clock the test moves, the scheduler sending exactly on time."""
+    from clocks import FakeClock
+    from segue.daemon.live.accompany import Accompany
+    from segue.daemon.live.engine import Engine, JamConfig
+    from segue.daemon.live.scheduler import Scheduler
+
+    clock, sent, times = FakeClock(), [], []
+    sched = Scheduler(sent.append, max_note=4.0, clock=clock, thread=False,
+                      trace=lambda due, at, msg: times.append((due, msg)))
+    eng = Engine(acc.AccompanistModel("pop"), sched, Accompany(), JamConfig(seed=0, **config), clock=clock)
+    return eng, sent, times
+
+
+def play(eng, pitches, beat, hold=0.9):
+    from clocks import drive
+
+    for p in pitches:
+        eng.on_message(mido.Message("note_on", note=p, velocity=90))
+        drive(eng, eng.clock.now + beat * hold)
+        eng.on_message(mido.Message("note_off", note=p))
+        drive(eng, eng.clock.now + beat * (1 - hold))
+
+
+def test_in_a_jam_it_plays_on_the_beat_on_two_channels_and_rests_after_the_player():
+    from clocks import drive
+    from segue.daemon.formats.notes import still_sounding
+
+    eng, sent, times = engine(bpm=120.0, fixed_tempo=True, channel=4, bass_channel=5, length="1bar")
+    start = eng.clock()
+    play(eng, [60, 64, 67, 72, 67, 64, 62, 60] * 2, 0.5)
+    last = eng.clock()
+    assert "chord " in eng.status() and "chord -" not in eng.status()
+    drive(eng, last + 4.0)
+    ons = [(due, m) for due, m in times if m.type == "note_on" and m.velocity]
+    assert {m.channel for _, m in ons} == {4, 5}
+    assert all((m.note < acc.BASS_BELOW) == (m.channel == 5) for _, m in ons)
+    line = eng.timeline.line(start, 1.0)  # the --bpm grid: sixteenths from its beat lines
+    assert all(abs((due - line) / 0.125 - round((due - line) / 0.125)) < 1e-6 for due, _ in ons)
+    assert min(due for due, _ in ons) <= start + 1.0  # it comes in within the first two beats
+    assert max(due for due, _ in ons) <= last + 2.0 + 0.5  # a bar's rest, then it rests too
+    assert not still_sounding(sent) and not eng.answering and eng.answers == 1
+
+
+def test_in_a_jam_a_flood_or_barge_in_stops_it_and_nothing_is_left_on():
+    from segue.daemon.formats.notes import still_sounding
+
+    eng, sent, _ = engine(bpm=100.0)
+    play(eng, [62, 65, 69, 65], 0.6)
+    assert eng.answering
+    eng.stop_answer(eng.clock())
+    eng.scheduler.run_until(eng.clock.now + 0.01)
+    assert not still_sounding(sent)
+    play(eng, [62, 65, 69, 65], 0.6)  # it comes back with the player
+    assert eng.answering
+    eng.scheduler.close()
+    assert not still_sounding(sent)
