@@ -7,6 +7,8 @@ Each song's melody from its first note, BEATS beats of it, against:
 - `real`: the song's own piano part (POP909's PIANO track) over the same beats;
 - `rule`: the annotated key's diatonic triad that holds the bar's most frequent melody pitch class,
   root in the bass (36-47), the triad above it (55-67), struck on every beat;
+- `harmonize chorale`: today's `--mode harmonize` with the shipped chorale (RNN-RBM), frame by
+  frame as live/harmony.py plays it;
 - `annotated+texture`: the song's annotated chords played with the accompanist's texture patterns
   (what the texture does with perfect chords);
 - `pop chords`: the chords the shipped accompanist (`--model`, default pop) plays, voiced as the
@@ -22,7 +24,8 @@ Figures (per song, then the median over songs):
 - follows: beats after an annotated chord change until the part's onsets over a beat are in the new
   chord (at most the chord's length), median over the changes;
 - grid: share of onsets within 0.08 beat of a sixteenth; at once: notes sounding together, averaged
-  over the time something sounds; lowest and mean pitch; coverage: share of the time something sounds.
+  over the time something sounds; above the melody: share of the part's onsets (while the melody
+  sounds) higher than the melody note; lowest and mean pitch; coverage: share of the time something sounds.
 """
 from __future__ import annotations
 
@@ -58,7 +61,7 @@ def measure(song, melody: np.ndarray, part: np.ndarray, start: float, end: float
     melody = melody[(melody[:, 0] >= start) & (melody[:, 0] < end)]
     if not len(part):
         return {"chord tones": 0.0, "melody harmony": 0.0, "follows": float("nan"), "grid": 0.0, "at once": 0.0,
-                "lowest": float("nan"), "mean": float("nan"), "coverage": 0.0}
+                "above the melody": float("nan"), "lowest": float("nan"), "mean": float("nan"), "coverage": 0.0}
     tones = [p % 12 in c.pitch_classes for o, _, p in part if (c := chord_at(o)) is not None and c.root >= 0]
     good, heard = 0, 0
     for onset, _, pitch in melody:
@@ -80,12 +83,14 @@ def measure(song, melody: np.ndarray, part: np.ndarray, start: float, end: float
                 break
         follows.append(lag)
     grid = np.mean(np.abs(part[:, 0] * 4 - np.round(part[:, 0] * 4)) < 0.32)
+    over = [p > sounding(melody, o).max() for o, _, p in part if len(sounding(melody, o))]
     steps = np.arange(start, end, 1 / 16)
     counts = np.array([len(sounding(part, t)) for t in steps])
     return {"chord tones": float(np.mean(tones)) if tones else float("nan"),
             "melody harmony": good / heard if heard else float("nan"),
             "follows": float(np.median(follows)) if follows else float("nan"),
             "grid": float(grid), "at once": float(counts[counts > 0].mean()) if (counts > 0).any() else 0.0,
+            "above the melody": float(np.mean(over)) if over else float("nan"),
             "lowest": float(part[:, 2].min()), "mean": float(part[:, 2].mean()),
             "coverage": float(np.mean(counts > 0))}
 
@@ -141,6 +146,31 @@ def rule_classes(song, melody: np.ndarray, start: int, end: int) -> list[int]:
     return out
 
 
+def harmonize_part(model, melody: np.ndarray, start: int, end: int, seed: int) -> np.ndarray:
+    """Today's `segue jam --mode harmonize` (live/harmony.py) over the melody, frame by frame (a
+    frame is the model's length, a beat for chorale): at each frame line the keys the player holds
+    or struck during the frame before are clamped, the machine plays the sampled keys the player is
+    not playing (--voicing 36-96) for the frame, and rests when the player rests."""
+    from segue.daemon.formats.pianoroll import KEYS, LOW
+
+    stream, previous, rows = model.stream(seed), None, []
+    frame = model.beats
+    for line in np.arange(start, end, frame):
+        player = np.zeros(KEYS, bool)
+        playing = melody[(melody[:, 1] > line - frame) & (melody[:, 0] <= line)]
+        for pitch in playing[:, 2].astype(int):
+            if LOW <= pitch < LOW + KEYS:
+                player[pitch - LOW] = True
+        if not player.any():
+            previous = None
+            continue
+        sample = stream.advance(previous, held=player)
+        machine = sample & ~player & (np.arange(KEYS) + LOW >= 36) & (np.arange(KEYS) + LOW <= 96)
+        rows += [(line, line + frame, k + LOW) for k in np.nonzero(machine)[0]]
+        previous = player | machine
+    return np.array(rows, float).reshape(-1, 3)
+
+
 def textured_part(patterns, classes_per_beat, song, start: int, end: int, seed: int, hold: int = 4) -> np.ndarray:
     """Per-beat chord classes played with texture patterns (daemon/models/texture.py), bar by bar
     from the song's downbeats: one pattern (drawn by how common it is) for `hold` bars, then another."""
@@ -191,7 +221,8 @@ def plot(path, song, melody, real, ours, start, end) -> None:
         for s, e, label in song.chords:
             if start <= s < end:
                 ax.axvline(s, color="0.85", linewidth=0.8, zorder=0)
-                ax.text(s, 30, label.split(":")[0] + ("m" if ":min" in label else ""), fontsize=6, color="0.4")
+                ax.text(s, 0.01, label.split(":")[0] + ("m" if ":min" in label else ""), fontsize=6, color="0.4",
+                        transform=ax.get_xaxis_transform())
         ax.set_title(f"POP909 song {song.name}: melody (red) over the {title} (blue)")
         ax.set_ylabel("MIDI pitch")
     axes[1].set_xlabel("beats")
@@ -216,7 +247,11 @@ def main() -> int:
     songs = pop909.load(args.corpus, args.split)[: args.songs]
     net = AccompanistModel(args.model)
     patterns = list(zip(net.patterns, net.weights))
-    results: dict[str, list[dict]] = {"real": [], "rule": [], "annotated+texture": [], "pop chords": [], "pop": []}
+    from segue.daemon.models.roll import RollModel
+
+    chorale = RollModel("chorale")
+    results: dict[str, list[dict]] = {"real": [], "rule": [], "harmonize chorale": [], "annotated+texture": [],
+                                      "pop chords": [], "pop": []}
     shown = None
     for song, notes in songs:
         mel = notes["part"] == pop909.PARTS.index("MELODY")
@@ -228,6 +263,8 @@ def main() -> int:
         results["real"].append(measure(song, melody, real, start, end))
         results["rule"].append(measure(song, melody, triad_part(rule_classes(song, melody, start, end), start, end),
                                        start, end))
+        results["harmonize chorale"].append(measure(song, melody, harmonize_part(chorale, melody, start, end,
+                                                                                 args.seed + int(song.name)), start, end))
         from segue.training.chords import song_arrays as arrays_of
 
         features, classes, slots = arrays_of(song, notes)

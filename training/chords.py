@@ -267,6 +267,49 @@ def markov_baseline(corpus: str | Path, split: str = "valid", smoothing: float =
     return {"nll": nll / count, "accuracy": hits / count, "beats": count}
 
 
+def hmm_baseline(corpus: str | Path, split: str = "valid", smoothing: float = 0.5) -> dict:
+    """The chord model's baseline on its own task, in numpy: an HMM filtered online. Hidden: the
+    chord of each beat; transitions P(chord | chord before, bar slot); emissions: a beat's melody
+    as naive Bayes over its pitch classes relative to the chord's root (per quality), all counted
+    on the train split in all 12 keys. Each beat's chord is predicted from the melody before it
+    (the filtered belief of the beat before, moved on by the transitions), as the GRU is; NLL per
+    beat (nats) and accuracy of the argmax, on `split`."""
+    from segue.daemon.formats.chords import chord_of
+
+    roots = np.array([max(chord_of(c)[0], 0) for c in range(CLASSES)])
+    quality = np.array([(c - 1) % 15 if c else 15 for c in range(CLASSES)])
+    counts = np.full((SLOTS, CLASSES, CLASSES), smoothing)
+    emit, emitted = np.full((16, 12), smoothing), np.full(16, smoothing * 12)
+    for features, classes, slots in load_split(corpus, "train"):
+        for k in range(12):
+            c, f = transpose(classes, features, k)
+            np.add.at(counts, (slots, np.concatenate([[0], c[:-1]]), c), 1.0)
+            for q in range(16):
+                rows = quality[c] == q
+                if rows.any():
+                    idx = (np.arange(12)[None, :] + roots[c[rows]][:, None]) % 12
+                    emit[q] += np.take_along_axis(f[rows, :12], idx, axis=1).sum(axis=0)
+                    emitted[q] += f[rows, :12].sum()
+    moves = counts / counts.sum(axis=2, keepdims=True)
+    log_emit = np.log(emit / emitted[:, None])[quality]  # (classes, 12): by pitch class above the root
+    around = (np.arange(12)[None, :] + roots[:, None]) % 12
+    nll, hits, count = 0.0, 0, 0
+    for features, classes, slots in load_split(corpus, split):
+        belief = np.zeros(CLASSES)
+        belief[0] = 1.0
+        for b in range(len(classes)):
+            predicted = belief @ moves[slots[b]]
+            predicted /= predicted.sum()
+            nll -= np.log(predicted[classes[b]])
+            hits += int(np.argmax(predicted) == classes[b])
+            count += 1
+            melody = features[b, :12]
+            score = (log_emit * melody[around]).sum(axis=1) if melody.sum() > 0 else np.zeros(CLASSES)
+            belief = predicted * np.exp(score - score.max())
+            belief /= belief.sum()
+    return {"nll": nll / count, "accuracy": hits / count, "beats": count}
+
+
 def extract_patterns(corpus: str | Path, split: str = "train", keep: int = 256, min_notes: int = 3):
     """The most common bars of the piano parts, as texture patterns (daemon/models/texture.py):
     every 4-beat bar over one chord (not N) whose notes all start inside it, the notes on the
@@ -315,8 +358,13 @@ if __name__ == "__main__":  # the experiment's runs: python -m segue.training.ch
     parser.add_argument("--previous", action="store_true", help="the variant that hears its own chord before")
     parser.add_argument("--hidden", type=int, default=ChordConfig.hidden)
     parser.add_argument("--baseline", action="store_true", help="print the Markov baseline on the valid split instead")
+    parser.add_argument("--test", action="store_true",
+                        help="score the checkpoint OUT and the online HMM baseline on the test split instead")
     args = parser.parse_args()
-    if args.baseline:
+    if args.test:
+        model = load_model(args.out)[0]
+        print({"model": evaluate(model, load_split(args.corpus, "test")), "hmm": hmm_baseline(args.corpus, "test")})
+    elif args.baseline:
         print(markov_baseline(args.corpus, "valid"))
     else:
         import sys

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..formats.chords import melody_features
 from ..formats.midifile import NoteMessage
-from ..models.accompanist import STEPS_PER_BEAT, AccompanistModel
+from ..models.accompanist import RECENT_BEATS, STEPS_PER_BEAT, AccompanistModel, ceiling_of
 from .voices import Voice
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class AccompanyContext:
         self.stream = model.stream(self.seed)
         self.sounding: dict[int, float] = {}  # pitch -> when the player struck it
         self.done: deque[tuple[float, float, int]] = deque(maxlen=HEARD_NOTES)  # (start, end, pitch)
+        self.struck: deque[tuple[float, int]] = deque(maxlen=HEARD_NOTES)  # (when, pitch) of the player's strikes
 
     @staticmethod
     def fold(pitch: int) -> int:
@@ -74,6 +75,7 @@ class AccompanyContext:
 
     def step(self, stamp: float, pitch: int, velocity: int) -> None:
         if velocity:
+            self.struck.append((stamp, pitch))
             if pitch in self.sounding:
                 self.done.append((self.sounding[pitch], stamp, pitch))
             self.sounding[pitch] = stamp
@@ -97,6 +99,10 @@ class AccompanyContext:
         rows = np.array(rows, float)
         onsets, ends = (rows[:, 0] - start) / length, (np.minimum(rows[:, 1], end) - start) / length
         return melody_features(onsets, ends, rows[:, 2], 1)[0]
+
+    def ceiling(self, since: float) -> int | None:
+        """The highest key the chords may play: under the player's recent melody (models/accompanist.py)."""
+        return ceiling_of(p for t, p in self.struck if t >= since)
 
     def reprime(self, window, now: float):
         """The accompanist keeps its chord model's state (the key it has heard): nothing to replay."""
@@ -152,7 +158,7 @@ class AccompanyVoice(Voice):
         slot = None if position is None else int(round(position)) % bar
         stream = context.stream
         base = stream.beats * STEPS_PER_BEAT
-        notes = stream.beat(heard, slot, bar, held=held)
+        notes = stream.beat(heard, slot, bar, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat))
         for name, part in self.parts.items():
             part.play([NoteMessage(line + (n.step - base) * beat / STEPS_PER_BEAT, n.pitch, n.velocity, part.channel)
                        for n in notes if n.part == name])

@@ -7,12 +7,15 @@ holds the texture patterns (models/texture.py: bars of POP909's piano parts) the
 with. An `Accompaniment` is one part as it goes, beat by beat, the same live (live/accompany.py)
 and from a file (offline/accompany.py):
 
-- the chord: the model's most likely chord, kept until another is clearly more likely (STAY times,
-  less at a bar line): a part that changes chord on every wobble of the melody sounds nervous;
+- the chord: the model's most likely chord for the beat (never "no chord"). Keeping the chord in
+  force until another was clearly likelier scored worse on every measure on the valid songs and
+  changed chord less often than the real parts do (docs/notes/accompanist.md), so there is no
+  such margin;
 - the texture: a pattern drawn by how common it is, kept for HOLD bars, each beat's notes of it on
   the beat's chord; a note still sounding when the chord changes under it ends there unless it is
   a tone of the new chord; a key the player holds is never struck;
-- two parts: the bass (notes below BASS_BELOW) and the chords, each to its own channel.
+- two parts: the bass (notes below BASS_BELOW) and the chords, each to its own channel; the chords
+  kept under the melody (at most the median of its last RECENT_BEATS beats, an octave down at a time).
 """
 from __future__ import annotations
 
@@ -33,7 +36,8 @@ SLOTS = 6  # bar positions the model tells apart (training/chords.py)
 STEPS_PER_BEAT = 4
 BASS_BELOW = 53  # MIDI key: a pattern's notes below F3 are the bass part
 HOLD = 4  # bars a texture pattern is kept
-STAY, STAY_BAR = 2.0, 1.25  # a new chord must be this many times likelier than the one in force (at a bar line)
+CEILING_BELOW = 0  # semitones: the chords stay this far under the median of the melody's recent pitches
+RECENT_BEATS = 8  # the melody's recent pitches: its notes struck over this many beats
 
 
 class AccompanistModel:
@@ -94,6 +98,13 @@ class AccompanistModel:
         return lines + trained_in(self.training.get("run"))
 
 
+def ceiling_of(pitches) -> int | None:
+    """The highest key the chords may play under a melody whose recent pitches are `pitches`: its
+    median less CEILING_BELOW (None: no melody heard yet)."""
+    pitches = list(pitches)
+    return int(np.median(pitches)) - CEILING_BELOW if pitches else None
+
+
 @dataclass(frozen=True)
 class Note:
     """A note message of the accompaniment: `step` sixteenths from the part's first beat; velocity 0 ends it."""
@@ -124,22 +135,19 @@ class Accompaniment:
     def name(self) -> str:
         return chord_name(self.chord) if self.chord else "-"
 
-    def choose(self, logits: np.ndarray, downbeat: bool) -> int:
-        """The chord for the coming beat: the likeliest, unless the one in force is nearly as likely."""
-        scores = np.asarray(logits, np.float64).copy()
-        scores[0] = -np.inf  # an accompanist plays: never "no chord"
-        best = int(np.argmax(scores))
-        if self.chord and scores[best] - scores[self.chord] < np.log(STAY_BAR if downbeat else STAY):
-            return self.chord
-        return best
+    @staticmethod
+    def choose(logits: np.ndarray) -> int:
+        """The chord for the coming beat: the likeliest that is a chord (an accompanist plays)."""
+        return 1 + int(np.argmax(np.asarray(logits)[1:]))
 
-    def beat(self, heard: np.ndarray, slot: int, beats_per_bar: int = 4, held=()) -> list[Note]:
+    def beat(self, heard: np.ndarray, slot: int, beats_per_bar: int = 4, held=(), ceiling: int | None = None) -> list[Note]:
         """The notes of the coming beat (and the ends of earlier notes that fall in it), from the
         melody heard over the beat before and the coming beat's place in the bar (`slot`, 0 on a
-        downbeat; None: not known). `held`: the player's held keys, never struck."""
+        downbeat; None: not known). `held`: the player's held keys, never struck. `ceiling`: the
+        chords stay at or under it (the melody's register: `ceiling_of`), an octave down at a time."""
         slot = 0 if slot is None else int(slot)
         logits, self.h = self.model.step(heard, slot, self.h)
-        chord = self.choose(logits, slot == 0)
+        chord = self.choose(logits)
         start = self.beats * STEPS_PER_BEAT
         out: list[Note] = []
         if chord != self.chord:  # what sounds on and is not a tone of the new chord ends at the change
@@ -154,11 +162,11 @@ class Accompaniment:
                 self.pattern = self.model.patterns[int(self.rng.choice(len(self.model.patterns), p=self.model.weights))]
                 self.bars = 0
             self.bars += 1
-        out += self._notes(start, slot % (STEPS // STEPS_PER_BEAT), set(held))
+        out += self._notes(start, slot % (STEPS // STEPS_PER_BEAT), set(held), ceiling)
         self.beats += 1
         return out
 
-    def _notes(self, start: int, beat_in_pattern: int, held: set[int]) -> list[Note]:
+    def _notes(self, start: int, beat_in_pattern: int, held: set[int], ceiling: int | None) -> list[Note]:
         root, quality = chord_of(self.chord)
         pattern = self.pattern
         pitches = pattern.on(root, quality)
@@ -169,6 +177,10 @@ class Accompaniment:
             if not lo <= s < hi:
                 continue
             pitch = int(np.clip(pitches[i], 0, 127))
+            if ceiling is not None and pitch >= BASS_BELOW and pitch > ceiling:
+                pitch -= 12 * -(-(pitch - ceiling) // 12)
+                if pitch < BASS_BELOW:
+                    continue  # no room under the melody for this one
             if pitch in held:
                 continue
             at = start + s - lo

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..formats.chords import chord_name, melody_features
 from ..formats.midifile import MidiFileError, NoteMessage, read_meter, read_notes
-from ..models.accompanist import STEPS_PER_BEAT, AccompanistModel, Note
+from ..models.accompanist import RECENT_BEATS, STEPS_PER_BEAT, AccompanistModel, Note, ceiling_of
 from .generate import heard_beats
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def accompany_file(melody: str | Path, out: str | Path, *, model: str | Path | N
 
 
 def accompaniment(net: AccompanistModel, rows: np.ndarray, first: int, end: int, slots, bar: int,
-                  seed: int | None = None) -> tuple[list[tuple[float, Note]], list[int]]:
+                  seed: int | None = None, ceiling: bool = True) -> tuple[list[tuple[float, Note]], list[int]]:
     """The accompaniment of the melody `rows` ((onset, end, pitch) in beats) from beat `first` to
     `end`, beat by beat as it is played live: each beat's chord from the melody before it. `slots`:
     each beat's place in its bar (by beat index; None: not known). Returns the notes with their
@@ -116,7 +116,8 @@ def accompaniment(net: AccompanistModel, rows: np.ndarray, first: int, end: int,
     for b in range(first, end):
         heard = features[b - 1] if b > first else np.zeros_like(features[0])
         held = {int(p) for p in rows[(rows[:, 0] <= b) & (rows[:, 1] > b), 2]}
-        for n in stream.beat(heard, slots[b], bar, held=held):
+        recent = rows[(rows[:, 0] >= b - RECENT_BEATS) & (rows[:, 0] < b), 2]
+        for n in stream.beat(heard, slots[b], bar, held=held, ceiling=ceiling_of(recent) if ceiling else None):
             notes.append((first + n.step / STEPS_PER_BEAT, n))
         chords.append(stream.chord)
     notes += [(first + n.step / STEPS_PER_BEAT, n) for n in stream.close()]
