@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from segue.daemon.formats.chords import CLASSES, MELODY_FEATURES
-from segue.daemon.models.accompanist import INPUTS, KIND, OUTPUTS, SLOTS, AccompanistModel
+from segue.daemon.models.accompanist import BASS_BELOW, INPUTS, KIND, OUTPUTS, SLOTS, AccompanistModel
 from segue.daemon.models.file import FORMAT_VERSION
 
 from .onnx import export_step, stamp
@@ -25,6 +25,13 @@ class _Step(torch.nn.Module):
     def forward(self, melody, slot, h):
         logits, h_next = self.model(melody[:, None], None, slot[:, None], h)
         return logits[:, 0], h_next
+
+
+def both_parts(pattern: dict) -> bool:
+    """A pattern with a bass (a note below BASS_BELOW) and chords (two keys at or above it): the
+    accompanist plays both; the few bars of a left hand alone are left out."""
+    pitches = [n[2] for n in pattern["notes"]]
+    return any(p < BASS_BELOW for p in pitches) and len({p for p in pitches if p >= BASS_BELOW}) >= 2
 
 
 def export_accompanist(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
@@ -44,7 +51,7 @@ def export_accompanist(checkpoint: str | Path, out: str | Path, command: str = "
         "segue.kind": KIND,
         "segue.codec": json.dumps({"classes": CLASSES, "melody": MELODY_FEATURES, "slots": SLOTS}),
         "segue.state": json.dumps({"h": [1, hidden]}),
-        "segue.patterns": json.dumps(data["patterns"], separators=(",", ":")),
+        "segue.patterns": json.dumps([p for p in data["patterns"] if both_parts(p)], separators=(",", ":")),
         "segue.training": json.dumps({"model": saved.model, "train": saved.train, "metrics": saved.metrics,
                                       "data": {k: v for k, v in data.items() if k != "patterns"},
                                       "command": command, "train_command": data.get("command", "")}),

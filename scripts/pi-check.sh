@@ -8,7 +8,7 @@
 #   sudo scripts/pi-check.sh --arch armhf --suite trixie   # 32-bit Pi OS style, Debian's own packages
 #
 # Needs root and the Debian packages debootstrap and qemu-user-static. Not part of CI (it takes
-# minutes under emulation); docs/raspberry-pi.md quotes its output.
+# minutes under emulation); docs/notes/raspberry-pi.md quotes its output.
 #
 # Emulation is as close to a Pi 4 as qemu-user goes: the CPU model is a Cortex-A72 (QEMU_CPU), and a
 # Pi 4's /proc/cpuinfo is bind-mounted over the host's, which the guest would otherwise see (x86),
@@ -150,6 +150,10 @@ say "segue info"
 timed segue info
 say "segue generate --events 500 --seed 1 --out /tmp/pi.mid"
 timed segue generate --events 500 --seed 1 --out /tmp/pi.mid
+say "segue generate --accompany /tmp/pi.mid --seed 1 --out /tmp/band.mid (the accompanist under folk's melody)"
+timed segue generate --accompany /tmp/pi.mid --seed 1 --out /tmp/band.mid
+say "the accompanist's cost a beat (benchmarks/accompany_step.py, emulated)"
+guest python3 /opt/segue/benchmarks/accompany_step.py --beats 1000
 say "segue lyrics --seed 1 --lines 2"
 timed segue lyrics --seed 1 --lines 2
 say "the headless commands import neither torch nor rtmidi"
