@@ -59,3 +59,29 @@ def test_a_failed_export_check_leaves_no_file_under_the_output_name(small_checkp
 
     result = CliRunner().invoke(cli, ["export", str(small_checkpoint), "--out", str(out)])
     assert result.exit_code == 0 and out.is_file() and not (tmp_path / "m.onnx.part").exists()
+
+
+def test_a_chord_model_trains_exports_and_accompanies(tmp_path):
+    """segue data pop909 -> segue train chords -> segue export -> segue generate --accompany."""
+    from click.testing import CliRunner
+    from conftest import DATA, shared
+    from segue.daemon.cli import cli, main
+    from segue.daemon.models.accompanist import AccompanistModel
+    from segue.training.cli import data, train
+
+    source = tmp_path / "songs"
+    source.mkdir()
+    for name in ("001", "002", "003"):
+        (source / name).symlink_to(shared(DATA / "pop909" / name))
+    runner = CliRunner()
+    assert runner.invoke(data, ["pop909", str(source), str(tmp_path / "corpus")]).exit_code == 0
+    checkpoint, model = tmp_path / "chords.pt", tmp_path / "acc.onnx"
+    result = runner.invoke(train, ["chords", str(tmp_path / "corpus"), "--out", str(checkpoint), "--hidden", "8",
+                                   "--epochs", "2", "--batch", "2"])
+    assert result.exit_code == 0 and "nats a beat" in result.output, result.output
+    result = runner.invoke(cli, ["export", str(checkpoint), "--out", str(model)])
+    assert result.exit_code == 0 and "parity over 200 beats" in result.output, result.output
+    net = AccompanistModel(model)
+    assert net.hidden == 8 and net.patterns
+    assert main(["generate", "--accompany", str(source / "001" / "001.mid"), "--track", "1", "--model", str(model),
+                 "--out", str(tmp_path / "band.mid")]) == 0

@@ -280,6 +280,25 @@ def train_lyrics(corpus, out, input_, init, run, **options):
                f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
 
 
+@train.command("chords")
+@click.argument("corpus", type=click.Path(file_okay=False))
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt): the best valid NLL, with the texture patterns.")
+@click.option("--hidden", type=click.IntRange(1, 8_192), help="GRU units (default 160; the shipped pop: 256).")
+@click.option("--epochs", type=click.IntRange(1, 100_000), help="Default 60 (the shipped pop: 40).")
+@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), help="Adam learning rate (default 3e-3).")
+@click.option("--batch", type=click.IntRange(1, 65_536), help="Windows of 64 beats per step (default 48).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Random seed (default 0).")
+@click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), help="Stop after the epoch that passes this many seconds.")
+def train_chords_cmd(corpus, out, time_limit, **options):
+    """Train the accompanist's chord model on a POP909 corpus (segue data pop909): the melody heard
+    before each beat -> the beat's chord; then `segue export` makes the accompanist file."""
+    from . import chords
+    config = with_overrides(chords.ChordConfig(), **options)
+    record = chords.train_chords(corpus, out, config, log=click.echo, time_limit=time_limit, command=_command_line())
+    m = record["best"]
+    click.echo(f"wrote {out} (best epoch {m['epoch']}): valid {m['nll']:.3f} nats a beat, chord accuracy {m['accuracy']:.3f}")
+
+
 @click.group(cls=Group)
 def data():
     """Build training corpora (needs the training extra)."""

@@ -1,0 +1,94 @@
+"""The accompanist's runtime choices, tried on POP909's valid songs (docs/notes/accompanist.md).
+
+    python experiments/accompanist_choices.py runs/pop909 [--songs 40]
+
+1. Keeping the chord in force until another is `stay` times likelier (`bar` times at a bar line),
+   against playing the likeliest chord each beat (stay 1): the medians of benchmarks/accompany.py's
+   figures, and how often the chord changes against the annotations.
+2. Keeping the chords under the melody (at most the median of its last 8 beats less `below`
+   semitones), against no ceiling.
+The runtime plays the likeliest chord with the ceiling at the median (below 0): what this found.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import accompany as bench  # noqa: E402
+from segue.daemon.models import accompanist as acc  # noqa: E402
+from segue.daemon.offline.accompany import accompaniment  # noqa: E402
+from segue.training import pop909  # noqa: E402
+from segue.training.chords import song_arrays  # noqa: E402
+
+FIGURES = ("chord tones", "melody harmony", "follows", "at once", "above the melody")
+
+
+class Kept(acc.Accompaniment):
+    """The chord in force is kept unless another is STAY (at a bar line BAR) times likelier."""
+
+    stay, bar = 1.0, 1.0
+
+    def beat(self, heard, slot, beats_per_bar=4, held=(), ceiling=None):
+        self._downbeat = slot in (0, None)
+        return super().beat(heard, slot, beats_per_bar, held, ceiling)
+
+    def choose(self, logits):
+        best = acc.Accompaniment.choose(logits)
+        margin = np.log(self.bar if self._downbeat else self.stay)
+        if self.chord and logits[best] - logits[self.chord] < margin:
+            return self.chord
+        return best
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus")
+    parser.add_argument("--songs", type=int, default=40)
+    parser.add_argument("--model", default="pop")
+    args = parser.parse_args()
+    net = acc.AccompanistModel(args.model)
+    songs = []
+    for song, notes in pop909.load(args.corpus, "valid")[: args.songs]:
+        mel = notes["part"] == pop909.PARTS.index("MELODY")
+        melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
+        start = int(np.floor(melody[:, 0].min()))
+        end = min(start + 128, len(song.beats))
+        _, classes, slots = song_arrays(song, notes)
+        songs.append((song, melody, start, end, [int(s) for s in slots], classes[start:end]))
+
+    def run(label, stay=1.0, bar=1.0, ceiling=True, below=0):
+        Kept.stay, Kept.bar = stay, bar
+        acc.CEILING_BELOW = below
+        stream, rows, changes, real = net.stream, [], [], []
+        net.stream = lambda seed=None: Kept(net, seed)
+        try:
+            for song, melody, start, end, slots, classes in songs:
+                notes, chosen = accompaniment(net, melody, start, end, slots, song.beats_per_bar,
+                                              seed=int(song.name), ceiling=ceiling)
+                rows.append(bench.measure(song, melody, bench._notes_of(notes), start, end))
+                changes.append(np.mean(np.diff(chosen) != 0))
+                real.append(np.mean(np.diff(classes) != 0))
+        finally:
+            net.stream = stream
+        cells = [f"{statistics.median([r[f] for r in rows if r[f] == r[f]]):.3f}" for f in FIGURES]
+        print(f"| {label} | " + " | ".join(cells) + f" | {np.mean(changes):.3f} ({np.mean(real):.3f}) |", flush=True)
+
+    print(f"{len(songs)} valid songs, 128 beats each; medians (changes: mean share of beats the chord changes on; "
+          "the annotations' in brackets)")
+    print("| choice | " + " | ".join(FIGURES) + " | changes |")
+    print("|---|" + "---|" * (len(FIGURES) + 1))
+    for stay, bar in ((1.0, 1.0), (1.2, 1.0), (1.5, 1.25), (2.0, 1.25), (3.0, 2.0), (5.0, 2.0)):
+        run(f"stay {stay:g}, at a bar line {bar:g}", stay, bar)
+    run("the likeliest chord, no ceiling", ceiling=False)
+    for below in (3, 6):
+        run(f"the likeliest chord, ceiling {below} under the median", below=below)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
