@@ -2,8 +2,9 @@
 
 The context hears the player's notes as the chord model hears a melody: how much of each beat each
 pitch class sounded (formats/chords.py). The policy wakes just before every beat line of the
-timeline (MIDI clock, Link, the heard beat or --bpm; with none, beats of the heard or default
-period from the player's first note); the voice then steps the accompaniment (models/accompanist.py)
+timeline when something places the beat (MIDI clock, Link, or with no --bpm the heard beat when
+sure); with --bpm (or nothing sure: the default period) the beats are counted from the player's
+first note, taken as a downbeat; the voice then steps the accompaniment (models/accompanist.py)
 with the beat that just ended and hands the coming beat's notes to the scheduler: the bass on
 --bass-channel, the chords on --channel, never a key the player holds. It starts on the first beat
 line after the player's first note and rests once the player has rested for --length (in events,
@@ -131,14 +132,30 @@ class AccompanyVoice(Voice):
     def describe(self) -> str:
         return f"chord {self.house.context.stream.name}"
 
+    def phased(self) -> bool:
+        """Whether the part follows the timeline's beat lines: MIDI clock, Link, or with no --bpm
+        the heard beat when sure. Given --bpm, the player has said the tempo: the part counts it
+        from their first note (a melody's beat heard alone wanders: docs/notes/accompanist.md)."""
+        tempo = self.house.timeline.tempo
+        return tempo.follower.synced or tempo.link is not None or (tempo.tracked and not self.house.config.bpm)
+
+    def beat_seconds(self) -> float:
+        bpm = self.house.config.bpm
+        return self.house.timeline.beat_seconds if self.phased() or not bpm else 60.0 / bpm
+
     def first_line(self, now: float) -> float:
-        """The first beat line after the player's first note: the accompanist has heard it."""
+        """The first beat line after the player's first note (the accompanist has heard it): the
+        timeline's, or with no phase to follow one beat after that note, which is then a downbeat."""
         timeline = self.house.timeline
+        if not self.phased():
+            return now + self.beat_seconds()
         line = timeline.line(now + 1e-3, 1.0)
         return line if line > now else now + timeline.beat_seconds
 
     def next_line(self, line: float) -> float:
         timeline = self.house.timeline
+        if not self.phased():
+            return line + self.beat_seconds()
         after = timeline.line(line + timeline.beat_seconds / 2, 1.0)
         return after if after > line + timeline.beat_seconds / 2 else line + timeline.beat_seconds
 
@@ -147,15 +164,18 @@ class AccompanyVoice(Voice):
         notes. False when the part rests (the player has rested long enough, or segue is off)."""
         house = self.house
         context, listener, timeline = house.context, house.listener, house.timeline
-        beat = timeline.beat_seconds
+        beat = self.beat_seconds()
         if not house.enabled or self._rested(line):
             self._close(line)
             return False
         held = listener.held.pitches()
         heard = context.heard(self.previous if self.previous is not None else line - beat, line, held)
-        position = timeline.position(line)
         bar = max(1, int(round(timeline.beats_per_bar)))
-        slot = None if position is None else int(round(position)) % bar
+        if self.phased():
+            position = timeline.position(line)
+            slot = None if position is None else int(round(position)) % bar
+        else:  # counted from the player's first note, a downbeat
+            slot = (self.beats + 1) % bar
         stream = context.stream
         base = stream.beats * STEPS_PER_BEAT
         notes = stream.beat(heard, slot, bar, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat))
