@@ -193,3 +193,15 @@ def test_in_a_jam_a_flood_or_barge_in_stops_it_and_nothing_is_left_on():
     assert eng.answering
     eng.scheduler.close()
     assert not still_sounding(sent)
+
+
+def test_with_the_pedal_it_is_changed_with_the_chord_and_lifted_at_the_end():
+    from clocks import drive
+
+    eng, sent, _ = engine(bpm=120.0, pedal=True, channel=0, bass_channel=1, length="1bar")
+    play(eng, [60, 64, 67, 72, 65, 69, 72, 77, 67, 71, 74, 79] * 2, 0.5)
+    drive(eng, eng.clock.now + 3.0)
+    pedal = [m for m in sent if m.type == "control_change" and m.control == 64]
+    assert pedal and all(m.channel == 0 for m in pedal)
+    assert pedal[0].value >= 64 and pedal[-1].value < 64  # down from the first beat, up at the end
+    assert len(pedal) > 2  # changed at least once with the chord

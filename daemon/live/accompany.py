@@ -8,7 +8,8 @@ first note, taken as a downbeat; the voice then steps the accompaniment (models/
 with the beat that just ended and hands the coming beat's notes to the scheduler: the bass on
 --bass-channel, the chords on --channel, never a key the player holds. It starts on the first beat
 line after the player's first note and rests once the player has rested for --length (in events,
-two bars), every note released on the beat it stops.
+two bars), every note released on the beat it stops. With --pedal the chords are pedalled, the
+pedal changed with each chord.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 from ..formats.chords import melody_features
 from ..formats.midifile import NoteMessage
 from ..models.accompanist import RECENT_BEATS, STEPS_PER_BEAT, AccompanistModel, ceiling_of
-from .voices import Voice
+from .voices import PEDAL_CATCH, PEDAL_LIFT, Voice
 
 log = logging.getLogger(__name__)
 EARLY = 0.005  # seconds: a beat is decided this long before its line
@@ -178,7 +179,15 @@ class AccompanyVoice(Voice):
             slot = (self.beats + 1) % bar
         stream = context.stream
         base = stream.beats * STEPS_PER_BEAT
+        before = stream.chord
         notes = stream.beat(heard, slot, bar, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat))
+        if house.config.pedal:  # --pedal: the chords' pedal down from the first beat, changed with the chord
+            chords = self.parts["chords"]
+            if self.previous is None:
+                house.scheduler.pedal(True, line, chords.channel)
+            elif stream.chord != before:
+                house.scheduler.pedal(False, line - PEDAL_LIFT, chords.channel)
+                house.scheduler.pedal(True, line + PEDAL_CATCH, chords.channel)
         for name, part in self.parts.items():
             part.play([NoteMessage(line + (n.step - base) * beat / STEPS_PER_BEAT, n.pitch, n.velocity, part.channel)
                        for n in notes if n.part == name])
@@ -202,6 +211,8 @@ class AccompanyVoice(Voice):
         self.house.context.stream.close()
         for part in self.parts.values():
             part.release(at)
+        if self.house.config.pedal and self.previous is not None:
+            self.house.scheduler.pedal(False, at, self.parts["chords"].channel)
             part.open.clear()  # every release is scheduled
         if self.previous is not None:  # a part played: it counts as an answer
             log.info("accompaniment rests after %d beats", self.beats)
