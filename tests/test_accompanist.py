@@ -205,3 +205,23 @@ def test_with_the_pedal_it_is_changed_with_the_chord_and_lifted_at_the_end():
     assert pedal and all(m.channel == 0 for m in pedal)
     assert pedal[0].value >= 64 and pedal[-1].value < 64  # down from the first beat, up at the end
     assert len(pedal) > 2  # changed at least once with the chord
+
+
+def test_given_bpm_the_beats_count_from_the_first_note_and_a_later_part_comes_in_on_them():
+    """With --bpm the player's first note begins the grid (the session's --bpm clock began at
+    segue's start, a fraction of a beat away); a phrase after a rest, begun off the beat, gets a
+    part on the same grid."""
+    from clocks import drive
+
+    eng, sent, times = engine(bpm=120.0, length="1bar")
+    drive(eng, eng.clock.now + 0.37)  # the player starts 0.37 s after segue: not on the --bpm clock's beat
+    first = eng.clock()
+    play(eng, [60, 64, 67, 72] * 2, 0.5)
+    drive(eng, eng.clock.now + 2.5)  # a rest: the part stops
+    assert not eng.answering and eng.answers == 1
+    drive(eng, eng.clock.now + 0.3)  # the next phrase begins off the beat
+    play(eng, [62, 65, 69, 74] * 2, 0.5)
+    drive(eng, eng.clock.now + 3.0)
+    ons = [due for due, m in times if m.type == "note_on" and m.velocity]
+    assert eng.answers == 2 and ons
+    assert all(abs((due - first) / 0.125 - round((due - first) / 0.125)) < 1e-6 for due in ons)

@@ -125,6 +125,7 @@ class AccompanyVoice(Voice):
         self.parts = {"bass": Voice(house, house.config.bass_channel), "chords": Voice(house, channel)}
         self.previous: float | None = None  # the last beat line played
         self.beats = 0
+        self.origin: float | None = None  # unphased: the player's first note, a downbeat, where the beats are counted from
 
     @property
     def playing(self) -> bool:
@@ -148,8 +149,11 @@ class AccompanyVoice(Voice):
         """The first beat line after the player's first note (the accompanist has heard it): the
         timeline's, or with no phase to follow one beat after that note, which is then a downbeat."""
         timeline = self.house.timeline
-        if not self.phased():
-            return now + self.beat_seconds()
+        if not self.phased():  # the grid the session's first note began; a later part comes in on it
+            beat = self.beat_seconds()
+            if self.origin is None:
+                self.origin = now
+            return self.origin + (np.floor((now - self.origin) / beat + 1e-6) + 1) * beat
         line = timeline.line(now + 1e-3, 1.0)
         return line if line > now else now + timeline.beat_seconds
 
@@ -176,7 +180,7 @@ class AccompanyVoice(Voice):
             position = timeline.position(line)
             slot = None if position is None else int(round(position)) % bar
         else:  # counted from the player's first note, a downbeat
-            slot = (self.beats + 1) % bar
+            slot = int(round((line - (self.origin if self.origin is not None else line)) / beat)) % bar
         stream = context.stream
         base = stream.beats * STEPS_PER_BEAT
         before = stream.chord
