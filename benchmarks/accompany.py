@@ -23,7 +23,7 @@ Figures (per song, then the median over songs):
   (melody notes with nothing under them left out);
 - follows: beats after an annotated chord change until the part's onsets over a beat are in the new
   chord (at most the chord's length), median over the changes;
-- grid: share of onsets within 0.08 beat of a sixteenth; at once: notes sounding together, averaged
+- grid: share of onsets within 0.08 beat of a sixteenth; eighths: of an eighth; at once: notes sounding together, averaged
   over the time something sounds; above the melody: share of the part's onsets (while the melody
   sounds) higher than the melody note; lowest and mean pitch; coverage: share of the time something sounds.
 """
@@ -60,7 +60,8 @@ def measure(song, melody: np.ndarray, part: np.ndarray, start: float, end: float
     part = part[(part[:, 0] >= start) & (part[:, 0] < end)]
     melody = melody[(melody[:, 0] >= start) & (melody[:, 0] < end)]
     if not len(part):
-        return {"chord tones": 0.0, "melody harmony": 0.0, "follows": float("nan"), "grid": 0.0, "at once": 0.0,
+        return {"chord tones": 0.0, "melody harmony": 0.0, "follows": float("nan"), "grid": 0.0, "eighths": 0.0,
+                "at once": 0.0,
                 "above the melody": float("nan"), "lowest": float("nan"), "mean": float("nan"), "coverage": 0.0}
     tones = [p % 12 in c.pitch_classes for o, _, p in part if (c := chord_at(o)) is not None and c.root >= 0]
     good, heard = 0, 0
@@ -89,7 +90,8 @@ def measure(song, melody: np.ndarray, part: np.ndarray, start: float, end: float
     return {"chord tones": float(np.mean(tones)) if tones else float("nan"),
             "melody harmony": good / heard if heard else float("nan"),
             "follows": float(np.median(follows)) if follows else float("nan"),
-            "grid": float(grid), "at once": float(counts[counts > 0].mean()) if (counts > 0).any() else 0.0,
+            "grid": float(grid), "eighths": float(np.mean(np.abs(part[:, 0] * 2 - np.round(part[:, 0] * 2)) < 0.16)),
+            "at once": float(counts[counts > 0].mean()) if (counts > 0).any() else 0.0,
             "above the melody": float(np.mean(over)) if over else float("nan"),
             "lowest": float(part[:, 2].min()), "mean": float(part[:, 2].mean()),
             "coverage": float(np.mean(counts > 0))}

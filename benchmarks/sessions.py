@@ -1,11 +1,11 @@
 """Start, replay, stop: many short `segue jam` sessions in a row, each recording, each checked.
 
-    python benchmarks/sessions.py --runs 200                   # the three modes in turn
+    python benchmarks/sessions.py --runs 200                   # the four modes in turn
     python benchmarks/sessions.py --runs 20 --only harmonize
 
 Each session replays a short phrase of chords (harmonize: chorale-nade) or a melody (call and
 continuous: folk) through its own JACK server's ports, records, and ends by itself after the
-answer. A session holds when it exits 0 within its time, its recording holds the player's notes
+answer (accompany: pop under the melody, the part resting a bar after it). A session holds when it exits 0 within its time, its recording holds the player's notes
 and the machine's, and every machine note it recorded is released. Prints one line per failure
 and a summary; the exit code is the number of sessions that did not hold.
 """
@@ -24,7 +24,8 @@ from jackprobe import jack_server  # noqa: E402
 
 MODES = {"harmonize": ["--mode", "harmonize", "--model", "chorale-nade", "--bpm", "120"],
          "call": ["--mode", "call", "--model", "folk", "--length", "8"],
-         "continuous": ["--mode", "continuous", "--model", "folk", "--length", "1s"]}
+         "continuous": ["--mode", "continuous", "--model", "folk", "--length", "1s"],
+         "accompany": ["--mode", "accompany", "--model", "pop", "--bpm", "120", "--length", "1bar"]}
 CHORDS = [(60, 64, 67), (57, 60, 64), (53, 57, 60), (55, 59, 62)]
 MELODY = [67, 69, 71, 72, 74, 72, 71, 69]
 
