@@ -225,3 +225,28 @@ def test_given_bpm_the_beats_count_from_the_first_note_and_a_later_part_comes_in
     ons = [due for due, m in times if m.type == "note_on" and m.velocity]
     assert eng.answers == 2 and ons
     assert all(abs((due - first) / 0.125 - round((due - first) / 0.125)) < 1e-6 for due in ons)
+
+
+def test_a_key_the_player_strikes_after_the_beat_is_decided_is_not_struck_by_the_machine():
+    from clocks import drive
+
+    eng, sent, times = engine(bpm=120.0, length="2bars")
+    play(eng, [60, 64, 67, 72], 0.5)
+    voice = eng.voice("accompany")
+    drive(eng, eng.clock.now + 0.01)
+    later = [(t, p) for t, _, p, v in voice.pending if v and t > eng.clock.now + 0.05]
+    while not later:  # the next beat with a strike still to come
+        drive(eng, eng.clock.now + 0.05)
+        later = [(t, p) for t, _, p, v in voice.pending if v and t > eng.clock.now + 0.05]
+    due, pitch = later[0]
+    struck = eng.clock.now
+    eng.on_message(mido.Message("note_on", note=pitch, velocity=80))
+    drive(eng, due + 0.2)
+    eng.on_message(mido.Message("note_off", note=pitch))
+    let_go = eng.clock.now
+    assert not [t for t, m in times if m.type == "note_on" and m.velocity and m.note == pitch and struck < t < let_go]
+    drive(eng, let_go + 5.0)  # two bars' rest, then it rests
+    assert not eng.answering
+    eng.scheduler.close()
+    from segue.daemon.formats.notes import still_sounding
+    assert not still_sounding(sent)

@@ -439,7 +439,8 @@ def test_accompany_plays_a_bass_and_chords_under_the_melody_on_the_beat(jam):
     assert first < starts[0] < first + 1.0 + 0.1  # the beat line after the melody's first note
     # the --bpm grid: every onset a whole number of sixteenths (0.125 s) after the first, within JACK's periods
     assert all(abs((t - starts[0]) / 0.125 - round((t - starts[0]) / 0.125)) < (2 * PERIOD + 0.02) / 0.125 for t in starts)
-    assert not [t for t, p in bass + chords if any(a + 0.02 < t < b - 0.02 and p == q for a, b, q in held)]
+    # never a key the player holds, once segue can have heard it (a JACK period or two each way after the strike)
+    assert not [t for t, p in bass + chords if any(a + 3 * PERIOD + 0.02 < t < b - 0.02 and p == q for a, b, q in held)]
     assert np.mean([p % 12 in {0, 2, 4, 5, 7, 9, 11} for _, p in bass + chords]) >= 0.8
     probe.close()
 

@@ -32,7 +32,8 @@ REST_BARS = 2  # with --length in events: the part rests after the player has re
 
 @dataclass
 class Accompany:
-    """Policy: from the player's first note, wake just before every beat line and let the accompanist play it."""
+    """Policy: from the player's first note, wake just before every beat line and let the accompanist
+    decide the beat, and just before each of its notes to hand it to the scheduler."""
 
     name = "accompany"
     _next: float | None = field(default=None, repr=False)
@@ -42,14 +43,16 @@ class Accompany:
             self._next = engine.voice("accompany").first_line(now)
 
     def on_tick(self, engine, now: float) -> None:
+        voice = engine.voice("accompany")
         if self._next is not None and now >= self._next - EARLY:
             line, self._next = self._next, None
-            voice = engine.voice("accompany")
             if voice.play_beat(line):
                 self._next = voice.next_line(line)
+        voice.flush(now + EARLY)
 
     def due(self, engine) -> float | None:
-        return None if self._next is None else self._next - EARLY
+        due = [t - EARLY for t in (self._next, engine.voice("accompany").next_due()) if t is not None]
+        return min(due) if due else None
 
     def reset(self) -> None:
         self._next = None
@@ -126,10 +129,14 @@ class AccompanyVoice(Voice):
         self.previous: float | None = None  # the last beat line played
         self.beats = 0
         self.origin: float | None = None  # unphased: the player's first note, a downbeat, where the beats are counted from
+        # The beat's notes, decided at its line, go to the scheduler just before each is due: a key
+        # the player strikes meanwhile is not struck by the machine (nor released by it).
+        self.pending: deque[tuple[float, str, int, int]] = deque()  # (time, part, pitch, velocity), in time order
+        self.skipped: set[tuple[str, int]] = set()  # (part, pitch) whose strike was dropped: its release too
 
     @property
     def playing(self) -> bool:
-        return self.previous is not None or any(p.playing for p in self.parts.values())
+        return self.previous is not None or bool(self.pending) or any(p.playing for p in self.parts.values())
 
     def describe(self) -> str:
         return f"chord {self.house.context.stream.name}"
@@ -192,15 +199,34 @@ class AccompanyVoice(Voice):
             elif stream.chord != before:
                 house.scheduler.pedal(False, line - PEDAL_LIFT, chords.channel)
                 house.scheduler.pedal(True, line + PEDAL_CATCH, chords.channel)
-        for name, part in self.parts.items():
-            part.play([NoteMessage(line + (n.step - base) * beat / STEPS_PER_BEAT, n.pitch, n.velocity, part.channel)
-                       for n in notes if n.part == name])
+        self.pending.extend((line + (n.step - base) * beat / STEPS_PER_BEAT, n.part, n.pitch, n.velocity)
+                            for n in notes)
         if self.previous is None:
             log.info("accompanying from %.3f: %s", line, stream.name)
         self.previous = line
         self.beats += 1
         house.last_decision_ms = (house.clock() - (line - EARLY)) * 1000
         return True
+
+    def next_due(self) -> float | None:
+        return self.pending[0][0] if self.pending else None
+
+    def flush(self, until: float) -> None:
+        """Hand the notes due by `until` to the scheduler; a strike of a key the player holds now is dropped."""
+        if not self.pending or self.pending[0][0] > until:
+            return
+        held = set(self.house.listener.held.pitches())
+        while self.pending and self.pending[0][0] <= until:
+            at, name, pitch, velocity = self.pending.popleft()
+            part = self.parts[name]
+            if velocity and pitch in held:
+                self.skipped.add((name, pitch))
+                continue
+            if not velocity and (name, pitch) in self.skipped:
+                self.skipped.discard((name, pitch))
+                continue
+            self.skipped.discard((name, pitch))
+            part.play([NoteMessage(at, pitch, velocity, part.channel)])
 
     def _rested(self, line: float) -> bool:
         house = self.house
@@ -212,6 +238,9 @@ class AccompanyVoice(Voice):
 
     def _close(self, at: float) -> None:
         """The part ends at `at`: every note it holds is released then."""
+        self.flush(at)
+        self.pending.clear()
+        self.skipped.clear()
         self.house.context.stream.close()
         for part in self.parts.values():
             part.release(at)
@@ -224,6 +253,8 @@ class AccompanyVoice(Voice):
         self.previous, self.beats = None, 0
 
     def stop(self) -> None:
+        self.pending.clear()
+        self.skipped.clear()
         for part in self.parts.values():
             part.stop()
         self.house.context.stream.sounding.clear()
