@@ -2,12 +2,14 @@
 
     python experiments/accompanist_choices.py runs/pop909 [--songs 40]
 
-1. Keeping the chord in force until another is `stay` times likelier (`bar` times at a bar line),
-   against playing the likeliest chord each beat (stay 1): the medians of benchmarks/accompany.py's
-   figures, and how often the chord changes against the annotations.
-2. Keeping the chords under the melody (at most the median of its last 8 beats less `below`
+1. The chord each beat: the likeliest, or the one whose tones are likeliest to be the true chord's
+   (each pitch class's chance of being a tone, summed over the model's chords; the runtime's).
+2. Keeping the likeliest chord in force until another is `stay` times likelier (`bar` times at a
+   bar line): the medians of benchmarks/accompany.py's figures, and how often the chord changes
+   against the annotations.
+3. Keeping the chords under the melody (at most the median of its last 8 beats less `below`
    semitones), against no ceiling.
-The runtime plays the likeliest chord with the ceiling at the median (below 0): what this found.
+The runtime plays the chord whose tones are likeliest, with the ceiling at the median (below 0).
 """
 from __future__ import annotations
 
@@ -31,14 +33,23 @@ FIGURES = ("chord tones", "melody harmony", "follows", "at once", "above the mel
 class Kept(acc.Accompaniment):
     """The chord in force is kept unless another is STAY (at a bar line BAR) times likelier."""
 
-    stay, bar = 1.0, 1.0
+    stay, bar, tones, margin = 1.0, 1.0, False, 0.0
 
     def beat(self, heard, slot, beats_per_bar=4, held=(), ceiling=None):
         self._downbeat = slot in (0, None)
         return super().beat(heard, slot, beats_per_bar, held, ceiling)
 
     def choose(self, logits):
-        best = acc.Accompaniment.choose(logits)
+        if self.tones:
+            best = acc.Accompaniment.choose(logits)
+            if self.margin and self.chord:  # kept unless the best's tones score `margin` more
+                p = np.exp(logits - logits.max())
+                p[0] = 0.0
+                score = acc.TONES @ ((p @ acc.TONES) / p.sum()) / np.maximum(acc.TONES.sum(axis=1), 1)
+                if score[best] - score[self.chord] < self.margin:
+                    return self.chord
+            return best
+        best = 1 + int(np.argmax(logits[1:]))
         margin = np.log(self.bar if self._downbeat else self.stay)
         if self.chord and logits[best] - logits[self.chord] < margin:
             return self.chord
@@ -61,8 +72,8 @@ def main() -> int:
         _, classes, slots = song_arrays(song, notes)
         songs.append((song, melody, start, end, [int(s) for s in slots], classes[start:end]))
 
-    def run(label, stay=1.0, bar=1.0, ceiling=True, below=0):
-        Kept.stay, Kept.bar = stay, bar
+    def run(label, stay=1.0, bar=1.0, ceiling=True, below=0, tones=False, margin=0.0):
+        Kept.stay, Kept.bar, Kept.tones, Kept.margin = stay, bar, tones, margin
         acc.CEILING_BELOW = below
         stream, rows, changes, real = net.stream, [], [], []
         net.stream = lambda seed=None: Kept(net, seed)
@@ -82,11 +93,14 @@ def main() -> int:
           "the annotations' in brackets)")
     print("| choice | " + " | ".join(FIGURES) + " | changes |")
     print("|---|" + "---|" * (len(FIGURES) + 1))
+    run("the chord whose tones are likeliest (shipped)", tones=True)
     for stay, bar in ((1.0, 1.0), (1.2, 1.0), (1.5, 1.25), (2.0, 1.25), (3.0, 2.0), (5.0, 2.0)):
-        run(f"stay {stay:g}, at a bar line {bar:g}", stay, bar)
-    run("the likeliest chord, no ceiling", ceiling=False)
+        run(f"the likeliest chord, kept unless another is {stay:g} times likelier ({bar:g} at a bar line)", stay, bar)
+    for margin in (0.02, 0.05):
+        run(f"shipped, kept unless another's tones score {margin:g} more", tones=True, margin=margin)
+    run("shipped, no ceiling", ceiling=False, tones=True)
     for below in (3, 6):
-        run(f"the likeliest chord, ceiling {below} under the median", below=below)
+        run(f"shipped, ceiling {below} under the median", below=below, tones=True)
     return 0
 
 

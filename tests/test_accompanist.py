@@ -44,12 +44,17 @@ def test_a_model_of_another_kind_is_refused_in_one_sentence():
         acc.AccompanistModel("folk")
 
 
-def test_the_chord_is_the_likeliest_and_never_no_chord(pop):
-    logits = np.full(181, -10.0)
+def test_the_chord_is_the_one_whose_tones_are_likeliest_right_and_never_no_chord(pop):
+    logits = np.full(181, -30.0)
     logits[chord_class(7, "maj")] = 0.0
     assert pop.stream(0).choose(logits) == chord_class(7, "maj")
     logits[0] = 5.0
     assert pop.stream(0).choose(logits) == chord_class(7, "maj")
+    # C likeliest (0.4), E minor and G (0.3 each): E minor's tones are likelier tones of the true chord
+    logits = np.full(181, -30.0)
+    for (root, quality), p in {(0, "maj"): 0.4, (4, "min"): 0.3, (7, "maj"): 0.3}.items():
+        logits[chord_class(root, quality)] = np.log(p)
+    assert pop.stream(0).choose(logits) == chord_class(4, "min")
 
 
 def test_a_part_ends_every_note_it_strikes_and_never_strikes_a_held_key(pop):

@@ -7,10 +7,12 @@ holds the texture patterns (models/texture.py: bars of POP909's piano parts) the
 with. An `Accompaniment` is one part as it goes, beat by beat, the same live (live/accompany.py)
 and from a file (offline/accompany.py):
 
-- the chord: the model's most likely chord for the beat (never "no chord"). Keeping the chord in
-  force until another was clearly likelier scored worse on every measure on the valid songs and
-  changed chord less often than the real parts do (docs/notes/accompanist.md), so there is no
-  such margin;
+- the chord: of the model's distribution over chords, the chord whose tones are likeliest to be
+  tones of the chord the song has there (each pitch class's chance of being a tone, summed over
+  the chords; the chord's mean over its tones): the part's notes are then as often as can be in
+  the right chord, where the single likeliest chord may be a guess between two unlike ones. Never
+  "no chord". (Keeping the chord in force until another was clearly likelier scored worse on the
+  valid songs: docs/notes/accompanist.md);
 - the texture: a pattern drawn by how common it is, kept for HOLD bars, each beat's notes of it on
   the beat's chord; a note still sounding when the chord changes under it ends there unless it is
   a tone of the new chord; a key the player holds is never struck;
@@ -34,6 +36,7 @@ INPUTS, OUTPUTS = ("melody", "slot", "h"), ("logits", "h_next")
 DEFAULT_ACCOMPANIST = "pop.onnx"  # the shipped accompanist (docs/models/pop.md)
 SLOTS = 6  # bar positions the model tells apart (training/chords.py)
 STEPS_PER_BEAT = 4
+TONES = np.array([[pc in pitch_classes(c) for pc in range(12)] for c in range(CLASSES)], np.float64)  # (181, 12)
 BASS_BELOW = 53  # MIDI key: a pattern's notes below F3 are the bass part
 HOLD = 4  # bars a texture pattern is kept
 CEILING_BELOW = 0  # semitones: the chords stay this far under the median of the melody's recent pitches
@@ -137,8 +140,12 @@ class Accompaniment:
 
     @staticmethod
     def choose(logits: np.ndarray) -> int:
-        """The chord for the coming beat: the likeliest that is a chord (an accompanist plays)."""
-        return 1 + int(np.argmax(np.asarray(logits)[1:]))
+        """The chord for the coming beat whose tones are, on average, likeliest to be the true chord's."""
+        logits = np.asarray(logits, np.float64)
+        p = np.exp(logits - logits.max())
+        p[0] = 0.0  # an accompanist plays: never "no chord"
+        tone = (p @ TONES) / p.sum()  # each pitch class's chance of being a tone of the chord
+        return 1 + int(np.argmax(TONES[1:] @ tone / TONES[1:].sum(axis=1)))
 
     def beat(self, heard: np.ndarray, slot: int, beats_per_bar: int = 4, held=(), ceiling: int | None = None) -> list[Note]:
         """The notes of the coming beat (and the ends of earlier notes that fall in it), from the
