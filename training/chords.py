@@ -357,6 +357,7 @@ if __name__ == "__main__":  # the experiment's runs: python -m segue.training.ch
     parser.add_argument("--epochs", type=int, default=ChordConfig.epochs)
     parser.add_argument("--previous", action="store_true", help="the variant that hears its own chord before")
     parser.add_argument("--hidden", type=int, default=ChordConfig.hidden)
+    parser.add_argument("--window", type=int, default=ChordConfig.window)
     parser.add_argument("--baseline", action="store_true", help="print the Markov baseline on the valid split instead")
     parser.add_argument("--test", action="store_true",
                         help="score the checkpoint OUT and the online HMM baseline on the test split instead")
@@ -370,5 +371,5 @@ if __name__ == "__main__":  # the experiment's runs: python -m segue.training.ch
         import sys
 
         train_chords(args.corpus, args.out, command="python -m segue.training.chords " + " ".join(sys.argv[1:]),
-                     config=ChordConfig(epochs=args.epochs, noise=args.noise,
-                                                                 previous=args.previous, hidden=args.hidden))
+                     config=ChordConfig(epochs=args.epochs, noise=args.noise, previous=args.previous,
+                                        hidden=args.hidden, window=args.window))

@@ -286,7 +286,8 @@ def train_lyrics(corpus, out, input_, init, run, **options):
 @click.option("--hidden", type=click.IntRange(1, 8_192), help="GRU units (default 160; the shipped pop: 256).")
 @click.option("--epochs", type=click.IntRange(1, 100_000), help="Default 60 (the shipped pop: 40).")
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True), help="Adam learning rate (default 3e-3).")
-@click.option("--batch", type=click.IntRange(1, 65_536), help="Windows of 64 beats per step (default 48).")
+@click.option("--batch", type=click.IntRange(1, 65_536), help="Windows per step (default 48).")
+@click.option("--window", type=click.IntRange(2, 100_000), help="Beats per training window (default 64).")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Random seed (default 0).")
 @click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), help="Stop after the epoch that passes this many seconds.")
 def train_chords_cmd(corpus, out, time_limit, **options):
