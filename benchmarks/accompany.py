@@ -20,7 +20,8 @@ Figures (per song, then the median over songs):
 - chord tones: share of the part's onsets whose pitch class is in the annotated chord then (N left out);
 - melody harmony: share of the melody's notes that are a tone of, or consonant (unison, third,
   fourth, fifth, sixth, octave) with, every accompaniment note sounding at the melody note's onset
-  (melody notes with nothing under them left out);
+  (melody notes with nothing under them left out); melody in chord: the share of those notes whose
+  pitch class the accompaniment sounds then (ReaLchords' note-in-chord "harmony");
 - follows: beats after an annotated chord change until the part's onsets over a beat are in the new
   chord (at most the chord's length), median over the changes;
 - grid: share of onsets within 0.08 beat of a sixteenth; eighths: of an eighth; at once: notes sounding together, averaged
@@ -60,17 +61,18 @@ def measure(song, melody: np.ndarray, part: np.ndarray, start: float, end: float
     part = part[(part[:, 0] >= start) & (part[:, 0] < end)]
     melody = melody[(melody[:, 0] >= start) & (melody[:, 0] < end)]
     if not len(part):
-        return {"chord tones": 0.0, "melody harmony": 0.0, "follows": float("nan"), "grid": 0.0, "eighths": 0.0,
+        return {"chord tones": 0.0, "melody harmony": 0.0, "melody in chord": 0.0, "follows": float("nan"), "grid": 0.0, "eighths": 0.0,
                 "at once": 0.0,
                 "above the melody": float("nan"), "lowest": float("nan"), "mean": float("nan"), "coverage": 0.0}
     tones = [p % 12 in c.pitch_classes for o, _, p in part if (c := chord_at(o)) is not None and c.root >= 0]
-    good, heard = 0, 0
+    good, inside, heard = 0, 0, 0
     for onset, _, pitch in melody:
         under = sounding(part, onset)
         if not len(under):
             continue
         heard += 1
         pcs = {int(u) % 12 for u in under}
+        inside += int(pitch) % 12 in pcs
         good += int(pitch) % 12 in pcs or all((int(pitch) - int(u)) % 12 in CONSONANT for u in under)
     follows = []
     for (s0, e0, c0), (s1, e1, c1) in zip(chords, chords[1:]):
@@ -89,6 +91,7 @@ def measure(song, melody: np.ndarray, part: np.ndarray, start: float, end: float
     counts = np.array([len(sounding(part, t)) for t in steps])
     return {"chord tones": float(np.mean(tones)) if tones else float("nan"),
             "melody harmony": good / heard if heard else float("nan"),
+            "melody in chord": inside / heard if heard else float("nan"),
             "follows": float(np.median(follows)) if follows else float("nan"),
             "grid": float(grid), "eighths": float(np.mean(np.abs(part[:, 0] * 2 - np.round(part[:, 0] * 2)) < 0.16)),
             "at once": float(counts[counts > 0].mean()) if (counts > 0).any() else 0.0,
