@@ -255,3 +255,17 @@ def test_a_key_the_player_strikes_after_the_beat_is_decided_is_not_struck_by_the
     eng.scheduler.close()
     from segue.daemon.formats.notes import still_sounding
     assert not still_sounding(sent)
+
+
+def test_with_no_tempo_given_it_waits_for_the_heard_beat_and_plays_on_it():
+    """No clock, no --bpm: nothing until the beat heard in the player's notes is sure (not a
+    made-up 120 bpm), then the part on that beat."""
+    from clocks import drive
+
+    eng, sent, times = engine(length="1bar")
+    first = eng.clock()
+    play(eng, [60, 64, 67, 72, 67, 64, 65, 62] * 3, 0.6, hold=0.8)  # 100 bpm, 24 beats
+    ons = [due for due, m in times if m.type == "note_on" and m.velocity]
+    assert ons and eng.timeline.tracked and abs(eng.timeline.beat_seconds - 0.6) < 0.02
+    assert min(ons) > first + 1.2  # it waited for the beat
+    assert all(abs((t - first) / 0.15 - round((t - first) / 0.15)) < 0.03 / 0.15 for t in ons)  # the player's sixteenths

@@ -2,9 +2,9 @@
 
 The context hears the player's notes as the chord model hears a melody: how much of each beat each
 pitch class sounded (formats/chords.py). The policy wakes just before every beat line of the
-timeline when something places the beat (MIDI clock, Link, or with no --bpm the heard beat when
-sure); with --bpm (or nothing sure: the default period) the beats are counted from the player's
-first note, taken as a downbeat; the voice then steps the accompaniment (models/accompanist.py)
+timeline when something places the beat (MIDI clock, Link, or with no --bpm the heard beat, which
+the part waits for); with --bpm (or --fixed-tempo and nothing: the default period) the beats are
+counted from the player's first note, taken as a downbeat; the voice then steps the accompaniment (models/accompanist.py)
 with the beat that just ended and hands the coming beat's notes to the scheduler: the bass on
 --bass-channel, the chords on --channel, never a key the player holds. It starts on the first beat
 line after the player's first note and rests once the player has rested for --length (in events,
@@ -39,7 +39,7 @@ class Accompany:
     _next: float | None = field(default=None, repr=False)
 
     def on_player(self, engine, now: float) -> None:
-        if self._next is None and engine.enabled:
+        if self._next is None and engine.enabled:  # (None again while the beat is still being heard)
             self._next = engine.voice("accompany").first_line(now)
 
     def on_tick(self, engine, now: float) -> None:
@@ -152,10 +152,14 @@ class AccompanyVoice(Voice):
         bpm = self.house.config.bpm
         return self.house.timeline.beat_seconds if self.phased() or not bpm else 60.0 / bpm
 
-    def first_line(self, now: float) -> float:
+    def first_line(self, now: float) -> float | None:
         """The first beat line after the player's first note (the accompanist has heard it): the
-        timeline's, or with no phase to follow one beat after that note, which is then a downbeat."""
+        timeline's, or with no phase to follow one beat after that note, which is then a downbeat.
+        None while the beat is still being heard (no clock, Link or --bpm): the part waits for it
+        rather than play at a tempo nobody gave."""
         timeline = self.house.timeline
+        if not self.phased() and not self.house.config.bpm and timeline.tempo.heard is not None:
+            return None
         if not self.phased():  # the grid the session's first note began; a later part comes in on it
             beat = self.beat_seconds()
             if self.origin is None:
