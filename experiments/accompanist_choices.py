@@ -9,7 +9,9 @@
    against the annotations.
 3. Keeping the chords under the melody (at most the median of its last 8 beats less `below`
    semitones), against no ceiling.
-The runtime plays the chord whose tones are likeliest, with the ceiling at the median (below 0).
+4. Leaving out the chord notes whose pitch class is unlikely to be a chord tone (below `thin`).
+The runtime plays the chord whose tones are likeliest, with the ceiling at the median (below 0),
+its chord notes below 0.4 tone chance left out.
 """
 from __future__ import annotations
 
@@ -27,20 +29,20 @@ from segue.daemon.offline.accompany import accompaniment  # noqa: E402
 from segue.training import pop909  # noqa: E402
 from segue.training.chords import song_arrays  # noqa: E402
 
-FIGURES = ("chord tones", "melody harmony", "follows", "at once", "above the melody")
+FIGURES = ("chord tones", "melody harmony", "follows", "at once", "coverage", "above the melody")
 
 
 class Kept(acc.Accompaniment):
     """The chord in force is kept unless another is STAY (at a bar line BAR) times likelier."""
 
-    stay, bar, tones, margin = 1.0, 1.0, False, 0.0
+    stay, bar, by_tones, margin = 1.0, 1.0, False, 0.0
 
     def beat(self, heard, slot, beats_per_bar=4, held=(), ceiling=None):
         self._downbeat = slot in (0, None)
         return super().beat(heard, slot, beats_per_bar, held, ceiling)
 
     def choose(self, logits):
-        if self.tones:
+        if self.by_tones:
             best = acc.Accompaniment.choose(logits)
             if self.margin and self.chord:  # kept unless the best's tones score `margin` more
                 p = np.exp(logits - logits.max())
@@ -72,8 +74,9 @@ def main() -> int:
         _, classes, slots = song_arrays(song, notes)
         songs.append((song, melody, start, end, [int(s) for s in slots], classes[start:end]))
 
-    def run(label, stay=1.0, bar=1.0, ceiling=True, below=0, tones=False, margin=0.0):
-        Kept.stay, Kept.bar, Kept.tones, Kept.margin = stay, bar, tones, margin
+    def run(label, stay=1.0, bar=1.0, ceiling=True, below=0, tones=False, margin=0.0, thin=acc.THIN):
+        Kept.stay, Kept.bar, Kept.by_tones, Kept.margin = stay, bar, tones, margin
+        acc.THIN = thin
         acc.CEILING_BELOW = below
         stream, rows, changes, real = net.stream, [], [], []
         net.stream = lambda seed=None: Kept(net, seed)
@@ -93,11 +96,15 @@ def main() -> int:
           "the annotations' in brackets)")
     print("| choice | " + " | ".join(FIGURES) + " | changes |")
     print("|---|" + "---|" * (len(FIGURES) + 1))
-    run("the chord whose tones are likeliest (shipped)", tones=True)
+    run("the chord whose tones are likeliest, every pattern note", tones=True, thin=0.0)
+    run("the same, chord notes left out below 0.4 tone chance (shipped)", tones=True)
     for stay, bar in ((1.0, 1.0), (1.2, 1.0), (1.5, 1.25), (2.0, 1.25), (3.0, 2.0), (5.0, 2.0)):
-        run(f"the likeliest chord, kept unless another is {stay:g} times likelier ({bar:g} at a bar line)", stay, bar)
+        run(f"the likeliest chord, kept unless another is {stay:g} times likelier ({bar:g} at a bar line)", stay, bar,
+            thin=0.0)
     for margin in (0.02, 0.05):
         run(f"shipped, kept unless another's tones score {margin:g} more", tones=True, margin=margin)
+    for thin in (0.3, 0.5, 0.6):
+        run(f"shipped, chord notes left out below {thin:g} tone chance instead", tones=True, thin=thin)
     run("shipped, no ceiling", ceiling=False, tones=True)
     for below in (3, 6):
         run(f"shipped, ceiling {below} under the median", below=below, tones=True)

@@ -15,7 +15,8 @@ and from a file (offline/accompany.py):
   valid songs: docs/notes/accompanist.md);
 - the texture: a pattern drawn by how common it is, kept for HOLD bars, each beat's notes of it on
   the beat's chord; a note still sounding when the chord changes under it ends there unless it is
-  a tone of the new chord; a key the player holds is never struck;
+  a tone of the new chord; a key the player holds is never struck; a chord note whose pitch class
+  is less than THIN likely to be a tone of the chord there is left out (the bass always plays);
 - two parts: the bass (notes below BASS_BELOW) and the chords, each to its own channel; the chords
   kept under the melody (at most the median of its last RECENT_BEATS beats, an octave down at a time).
 """
@@ -39,6 +40,7 @@ STEPS_PER_BEAT = 4
 TONES = np.array([[pc in pitch_classes(c) for pc in range(12)] for c in range(CLASSES)], np.float64)  # (181, 12)
 BASS_BELOW = 53  # MIDI key: a pattern's notes below F3 are the bass part
 HOLD = 4  # bars a texture pattern is kept
+THIN = 0.4  # a chord-part note whose pitch class is less likely than this to be a chord tone is left out
 CEILING_BELOW = 0  # semitones: the chords stay this far under the median of the melody's recent pitches
 RECENT_BEATS = 8  # the melody's recent pitches: its notes struck over this many beats
 
@@ -132,6 +134,8 @@ class Accompaniment:
 
     def __post_init__(self):
         self.h = self.model.initial_state()
+        self.tone = np.ones(12)
+        self.thin = THIN
         self.rng = np.random.default_rng(self.seed)
 
     @property
@@ -139,12 +143,17 @@ class Accompaniment:
         return chord_name(self.chord) if self.chord else "-"
 
     @staticmethod
-    def choose(logits: np.ndarray) -> int:
-        """The chord for the coming beat whose tones are, on average, likeliest to be the true chord's."""
+    def tones(logits: np.ndarray) -> np.ndarray:
+        """Each pitch class's chance of being a tone of the coming beat's chord (no chord left out)."""
         logits = np.asarray(logits, np.float64)
         p = np.exp(logits - logits.max())
         p[0] = 0.0  # an accompanist plays: never "no chord"
-        tone = (p @ TONES) / p.sum()  # each pitch class's chance of being a tone of the chord
+        return (p @ TONES) / p.sum()
+
+    @staticmethod
+    def choose(logits: np.ndarray) -> int:
+        """The chord for the coming beat whose tones are, on average, likeliest to be the true chord's."""
+        tone = Accompaniment.tones(logits)
         return 1 + int(np.argmax(TONES[1:] @ tone / TONES[1:].sum(axis=1)))
 
     def beat(self, heard: np.ndarray, slot: int, beats_per_bar: int = 4, held=(), ceiling: int | None = None) -> list[Note]:
@@ -155,6 +164,7 @@ class Accompaniment:
         slot = 0 if slot is None else int(slot)
         logits, self.h = self.model.step(heard, slot, self.h)
         chord = self.choose(logits)
+        self.tone = self.tones(logits)
         start = self.beats * STEPS_PER_BEAT
         out: list[Note] = []
         if chord != self.chord:  # what sounds on and is not a tone of the new chord ends at the change
@@ -190,6 +200,8 @@ class Accompaniment:
                     continue  # no room under the melody for this one
             if pitch in held:
                 continue
+            if pitch >= BASS_BELOW and self.tone[pitch % 12] < self.thin:
+                continue  # a chord note the model is not sure of: left out (the bass always plays)
             at = start + s - lo
             if pitch in self.sounding:  # struck again: the old one ends first
                 events.append(Note(at, pitch, 0, self.sounding.pop(pitch)[1]))
