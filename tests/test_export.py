@@ -79,6 +79,8 @@ def test_a_chord_model_trains_exports_and_accompanies(tmp_path):
     result = runner.invoke(train, ["chords", str(tmp_path / "corpus"), "--out", str(checkpoint), "--hidden", "8",
                                    "--epochs", "2", "--batch", "2"])
     assert result.exit_code == 0 and "nats a beat" in result.output, result.output
+    result = runner.invoke(cli, ["info", str(checkpoint)])
+    assert "accompanist's chord model" in result.output and "nats/beat at epoch" in result.output, result.output
     result = runner.invoke(cli, ["export", str(checkpoint), "--out", str(model)])
     assert result.exit_code == 0 and "parity over 200 beats" in result.output, result.output
     net = AccompanistModel(model)

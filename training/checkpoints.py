@@ -19,7 +19,7 @@ FORMAT = 2
 NAMES = {"melody": "event LSTM (segue train melody)", "metrical": "metrical melody model (segue train metrical)",
          "rnnrbm": "RNN-RBM (segue train rnnrbm)", "rnnnade": "LSTM-NADE (segue train rnnnade)",
          "lyrics": "character model (segue train lyrics)",
-         "chords": "accompanist's chord model (python -m segue.training.chords)"}
+         "chords": "accompanist's chord model (segue train chords)"}
 ARTICLED = {"melody": "a segue melody", "metrical": "a metrical melody", "rnnrbm": "an RNN-RBM",
             "rnnnade": "an LSTM-NADE", "lyrics": "a lyrics", "chords": "an accompanist's chord"}
 # The figure a kind's best epoch is chosen on, and how to say it.
@@ -27,7 +27,8 @@ BEST = {"melody": ("valid_nll", "held-out NLL {:.3f} nats/event"),
         "metrical": ("valid_pitch_nll", "valid pitch {:.3f} nats/note-on"),
         "rnnrbm": ("valid_ll", "validation log-likelihood {:.3f} nats/frame (AIS)"),
         "rnnnade": ("valid_ll", "validation log-likelihood {:.3f} nats/frame (exact)"),
-        "lyrics": ("valid_bpc", "validation {:.3f} bits/char")}
+        "lyrics": ("valid_bpc", "validation {:.3f} bits/char"),
+        "chords": ("nll", "valid {:.3f} nats/beat")}
 
 
 @dataclass
@@ -123,6 +124,8 @@ def describe(path: str | Path) -> list[str]:
         where = (f"inside epoch {resume['epoch']} after {resume['done']} batches" if resume["done"]
                  else f"at the start of epoch {resume['epoch']}")
         lines.append(f"  resume: --resume {path} goes on {where} (saved by {resume['world_size']} process(es))")
+    elif kind == "chords":
+        lines.append("  resume: none (the chord trainer does not resume; a stopped run keeps its best epoch)")
     else:
         lines.append("  resume: no resume record (saved before segue kept one)")
     seconds = c.history[-1].get("seconds") if c.history else None
