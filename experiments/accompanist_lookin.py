@@ -1,0 +1,62 @@
+"""What a look into the beat would give the accompanist's chord (valid songs; not causal).
+
+    python experiments/accompanist_lookin.py runs/pop909 [--songs 40]
+
+The shipped chord model names each beat's chord from the melody before it. Here the same model is
+also stepped with the beat's own melody and its next prediction taken as the beat's chord, as if
+the accompanist could wait to hear the beat before playing it: an upper bound for refining a
+beat's later sixteenths with the melody heard on its downbeat. The chords are voiced as plain
+triads (benchmarks/accompany.py's triad_part) and measured as benchmarks/accompany.py measures.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import accompany as bench  # noqa: E402
+from segue.daemon.formats.chords import melody_features  # noqa: E402
+from segue.daemon.models import accompanist as acc  # noqa: E402
+from segue.training import pop909  # noqa: E402
+from segue.training.chords import song_arrays  # noqa: E402
+
+FIGURES = ("chord tones", "melody harmony", "melody in chord")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpus")
+    parser.add_argument("--songs", type=int, default=40)
+    parser.add_argument("--model", default="pop")
+    args = parser.parse_args()
+    net = acc.AccompanistModel(args.model)
+    rows = {"causal (as shipped)": [], "after hearing the beat": []}
+    for song, notes in pop909.load(args.corpus, "valid")[: args.songs]:
+        mel = notes["part"] == pop909.PARTS.index("MELODY")
+        melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
+        start = int(np.floor(melody[:, 0].min()))
+        end = min(start + 128, len(song.beats))
+        _, _, slots = song_arrays(song, notes)
+        features = melody_features(melody[:, 0], melody[:, 1], melody[:, 2], end + 1)
+        for name, look in zip(rows, (False, True)):
+            h, chords = net.initial_state(), []
+            for b in range(start, end):
+                heard = features[b - 1] if b > start else np.zeros(14, np.float32)
+                logits, h = net.step(heard, int(slots[b]), h)
+                if look:
+                    logits, _ = net.step(features[b], int(slots[min(b + 1, len(slots) - 1)]), h)
+                chords.append(acc.Accompaniment.choose(logits))
+            rows[name].append(bench.measure(song, melody, bench.triad_part(chords, start, end), start, end))
+    print(f"{args.songs} valid songs, 128 beats each, chords as triads; medians")
+    for name, got in rows.items():
+        cells = ", ".join(f"{f} {statistics.median(r[f] for r in got if r[f] == r[f]):.3f}" for f in FIGURES)
+        print(f"  {name}: {cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
