@@ -202,13 +202,12 @@ def textured_part(patterns, classes_per_beat, song, start: int, end: int, seed: 
 
 def _notes_of(notes) -> np.ndarray:
     """(beat, accompanist Note) messages -> (onset, end, pitch) rows."""
-    rows, sounding = [], {}
-    for at, n in sorted(notes, key=lambda e: (e[0], e[1].velocity > 0)):
-        if n.pitch in sounding:
-            rows.append((sounding.pop(n.pitch), at, n.pitch))
-        if n.velocity:
-            sounding[n.pitch] = at
-    return np.array(rows, float).reshape(-1, 3)
+    from segue.daemon.formats.midifile import NoteMessage
+    from segue.daemon.formats.notes import note_spans
+
+    ordered = sorted(notes, key=lambda e: (e[0], e[1].velocity > 0))
+    spans = note_spans([NoteMessage(at, n.pitch, n.velocity) for at, n in ordered])
+    return np.array([span[:3] for span in spans], float).reshape(-1, 3)
 
 
 def plot(path, song, melody, real, ours, start, end) -> None:
@@ -259,10 +258,8 @@ def main() -> int:
                                       "pop chords": [], "pop": []}
     shown = None
     for song, notes in songs:
-        mel = notes["part"] == pop909.PARTS.index("MELODY")
-        melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
-        piano = notes["part"] == pop909.PARTS.index("PIANO")
-        real = np.stack([notes["onset"][piano], notes["end"][piano], notes["pitch"][piano]], axis=1).astype(float)
+        melody = pop909.part_rows(notes, "MELODY")
+        real = pop909.part_rows(notes, "PIANO")
         start = int(np.floor(melody[:, 0].min()))
         end = min(start + args.beats, len(song.beats))
         results["real"].append(measure(song, melody, real, start, end))
@@ -275,7 +272,7 @@ def main() -> int:
         features, classes, slots = arrays_of(song, notes)
         results["annotated+texture"].append(measure(song, melody, textured_part(patterns, classes[start:end], song, start,
                                                                                 end, seed=int(song.name)), start, end))
-        notes, chosen = accompaniment(net, melody, start, end, [int(s) for s in slots], song.beats_per_bar,
+        notes, chosen = accompaniment(net, melody, start, end, [int(s) for s in slots],
                                       seed=args.seed + int(song.name))
         part = _notes_of(notes)
         results["pop chords"].append(measure(song, melody, triad_part(chosen, start, end), start, end))

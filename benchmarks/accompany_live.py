@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from accompany import measure  # noqa: E402
+from segue.daemon.formats.midifile import read_notes  # noqa: E402
+from segue.daemon.formats.notes import note_spans  # noqa: E402
 from jackprobe import jack_server  # noqa: E402
 
 
@@ -46,24 +48,9 @@ def melody_file(path: Path, melody: np.ndarray, start: float, period: float) -> 
 
 
 def take_rows(path: Path) -> tuple[list[tuple[float, float, int]], list[tuple[float, float, int]]]:
-    """(player notes, segue notes) of a take as (onset, end, pitch) in seconds."""
-    midi = mido.MidiFile(path)
-    parts = []
-    for track in midi.tracks[:2]:
-        t, sounding, rows = 0.0, {}, []
-        tempo = 500000
-        for msg in track:
-            t += mido.tick2second(msg.time, midi.ticks_per_beat, tempo)
-            if msg.type == "set_tempo":
-                tempo = msg.tempo
-            elif msg.type in ("note_on", "note_off"):
-                key = (msg.channel, msg.note)
-                if key in sounding:
-                    rows.append((sounding.pop(key), t, msg.note))
-                if msg.type == "note_on" and msg.velocity:
-                    sounding[key] = t
-        parts.append(rows)
-    return parts[0], parts[1]
+    """(player notes, segue notes) of a take (its tracks 0 and 1) as (onset, end, pitch) in seconds."""
+    return tuple([(onset, end, pitch) for onset, end, pitch, _ in note_spans(read_notes(path, track=track))]
+                 for track in (0, 1))
 
 
 def main() -> int:
@@ -78,8 +65,7 @@ def main() -> int:
     results, grids = [], []
     with tempfile.TemporaryDirectory() as tmp, jack_server() as env:
         for song, notes in pop909.load(args.corpus, "test")[: args.songs]:
-            mel = notes["part"] == pop909.PARTS.index("MELODY")
-            melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
+            melody = pop909.part_rows(notes, "MELODY")
             start = float(np.floor(melody[:, 0].min()))
             end = start + args.beats
             melody = melody[(melody[:, 0] >= start) & (melody[:, 0] < end)]

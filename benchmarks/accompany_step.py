@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     part, beats, notes = net.stream(0), [], 0
     for b in range(args.beats):
         t = time.perf_counter()
-        notes += len(part.beat(heard[b], b % 4, 4, held={60, 64}))
+        notes += len(part.beat(heard[b], b % 4, held={60, 64}))
         beats.append(time.perf_counter() - t)
     us = lambda xs: f"p50 {np.percentile(xs, 50) * 1e6:6.0f}  p99 {np.percentile(xs, 99) * 1e6:6.0f} us"  # noqa: E731
     print(f"{net.path.name} on {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "

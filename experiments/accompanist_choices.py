@@ -37,9 +37,9 @@ class Kept(acc.Accompaniment):
 
     stay, bar, by_tones, margin = 1.0, 1.0, False, 0.0
 
-    def beat(self, heard, slot, beats_per_bar=4, held=(), ceiling=None):
+    def beat(self, heard, slot, held=(), ceiling=None):
         self._downbeat = slot in (0, None)
-        return super().beat(heard, slot, beats_per_bar, held, ceiling)
+        return super().beat(heard, slot, held, ceiling)
 
     def choose(self, logits):
         if self.by_tones:
@@ -58,6 +58,20 @@ class Kept(acc.Accompaniment):
         return best
 
 
+def valid_songs(corpus, count: int, beats: int = 128) -> list:
+    """The first `count` valid songs, each as (song, melody rows, first beat, end beat, the bar slot
+    of every beat, the annotated chord classes of the beats measured): `beats` beats from the
+    melody's first note."""
+    songs = []
+    for song, notes in pop909.load(corpus, "valid")[:count]:
+        melody = pop909.part_rows(notes, "MELODY")
+        start = int(np.floor(melody[:, 0].min()))
+        end = min(start + beats, len(song.beats))
+        _, classes, slots = song_arrays(song, notes)
+        songs.append((song, melody, start, end, [int(s) for s in slots], classes[start:end]))
+    return songs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus")
@@ -65,14 +79,7 @@ def main() -> int:
     parser.add_argument("--model", default="pop")
     args = parser.parse_args()
     net = acc.AccompanistModel(args.model)
-    songs = []
-    for song, notes in pop909.load(args.corpus, "valid")[: args.songs]:
-        mel = notes["part"] == pop909.PARTS.index("MELODY")
-        melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
-        start = int(np.floor(melody[:, 0].min()))
-        end = min(start + 128, len(song.beats))
-        _, classes, slots = song_arrays(song, notes)
-        songs.append((song, melody, start, end, [int(s) for s in slots], classes[start:end]))
+    songs = valid_songs(args.corpus, args.songs)
 
     def run(label, stay=1.0, bar=1.0, ceiling=True, below=0, tones=False, margin=0.0, thin=acc.THIN):
         Kept.stay, Kept.bar, Kept.by_tones, Kept.margin = stay, bar, tones, margin
@@ -82,7 +89,7 @@ def main() -> int:
         net.stream = lambda seed=None: Kept(net, seed)
         try:
             for song, melody, start, end, slots, classes in songs:
-                notes, chosen = accompaniment(net, melody, start, end, slots, song.beats_per_bar,
+                notes, chosen = accompaniment(net, melody, start, end, slots,
                                               seed=int(song.name), ceiling=ceiling)
                 rows.append(bench.measure(song, melody, bench._notes_of(notes), start, end))
                 changes.append(np.mean(np.diff(chosen) != 0))

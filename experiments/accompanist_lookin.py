@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import accompany as bench  # noqa: E402
+from accompanist_choices import valid_songs  # noqa: E402
 from segue.daemon.formats.chords import melody_features  # noqa: E402
 from segue.daemon.models import accompanist as acc  # noqa: E402
-from segue.training import pop909  # noqa: E402
-from segue.training.chords import song_arrays  # noqa: E402
 
 FIGURES = ("chord tones", "melody harmony", "melody in chord")
 
@@ -35,20 +35,15 @@ def main() -> int:
     args = parser.parse_args()
     net = acc.AccompanistModel(args.model)
     rows = {"causal (as shipped)": [], "after hearing the beat": []}
-    for song, notes in pop909.load(args.corpus, "valid")[: args.songs]:
-        mel = notes["part"] == pop909.PARTS.index("MELODY")
-        melody = np.stack([notes["onset"][mel], notes["end"][mel], notes["pitch"][mel]], axis=1).astype(float)
-        start = int(np.floor(melody[:, 0].min()))
-        end = min(start + 128, len(song.beats))
-        _, _, slots = song_arrays(song, notes)
+    for song, melody, start, end, slots, _ in valid_songs(args.corpus, args.songs):
         features = melody_features(melody[:, 0], melody[:, 1], melody[:, 2], end + 1)
         for name, look in zip(rows, (False, True)):
             h, chords = net.initial_state(), []
             for b in range(start, end):
                 heard = features[b - 1] if b > start else np.zeros(14, np.float32)
-                logits, h = net.step(heard, int(slots[b]), h)
+                logits, h = net.step(heard, slots[b], h)
                 if look:
-                    logits, _ = net.step(features[b], int(slots[min(b + 1, len(slots) - 1)]), h)
+                    logits, _ = net.step(features[b], slots[min(b + 1, len(slots) - 1)], h)
                 chords.append(acc.Accompaniment.choose(logits))
             rows[name].append(bench.measure(song, melody, bench.triad_part(chords, start, end), start, end))
     print(f"{args.songs} valid songs, 128 beats each, chords as triads; medians")

@@ -35,14 +35,13 @@ def both_parts(pattern: dict) -> bool:
 
 
 def export_accompanist(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
-    from segue.training import checkpoints
     from segue.training.chords import load_model
 
-    model, data = load_model(checkpoint)
+    model, saved = load_model(checkpoint)
+    data = saved.data
     if model.config.previous:
         raise ValueError(f"{checkpoint}: the variant that hears its own chords is an experiment; the accompanist "
                          "plays the chord model that hears the melody alone")
-    saved = checkpoints.read(checkpoint, "chords")
     batch, hidden = 2, model.config.hidden
     args = (torch.zeros(batch, MELODY_FEATURES), torch.zeros(batch, dtype=torch.long), torch.zeros(1, batch, hidden))
     export_step(_Step(model), args, out, list(INPUTS), list(OUTPUTS), {"melody": 0, "slot": 0, "h": 1})

@@ -63,7 +63,7 @@ def test_a_part_ends_every_note_it_strikes_and_never_strikes_a_held_key(pop):
     held = {60, 64, 67}  # a C major triad held by the player
     notes, chords = [], set()
     for b in range(64):
-        notes += part.beat(heard, b % 4, 4, held=held)
+        notes += part.beat(heard, b % 4, held=held)
         chords.add(part.chord)
     notes += part.close()
     sounding = {}
@@ -84,7 +84,7 @@ def test_a_change_of_chord_ends_the_old_chord_s_tones(pop):
     part = pop.stream(0)
     heard = np.zeros(14, np.float32)
     heard[12] = 1.0
-    part.beat(heard, 0, 4)
+    part.beat(heard, 0)
     first = part.chord
     part.h = pop.initial_state()
     # force a change by taking a chord with no tone in common
@@ -94,7 +94,7 @@ def test_a_change_of_chord_ends_the_old_chord_s_tones(pop):
     part.model = type("Fixed", (), {"step": lambda self, *a: (logits, pop.initial_state()), "patterns": pop.patterns,
                                     "weights": pop.weights})()
     before = dict(part.sounding)
-    notes = part.beat(heard, 1, 4)
+    notes = part.beat(heard, 1)
     ended = {n.pitch for n in notes if not n.velocity and n.step == 4}
     assert part.chord == far and ended & set(before), "a held note off the new chord went on"
     assert {p for p in before if p % 12 not in pitch_classes(far)} <= ended | {p for p, (s, _) in before.items() if s <= 4}
@@ -260,8 +260,6 @@ def test_a_key_the_player_strikes_after_the_beat_is_decided_is_not_struck_by_the
 def test_with_no_tempo_given_it_waits_for_the_heard_beat_and_plays_on_it():
     """No clock, no --bpm: nothing until the beat heard in the player's notes is sure (not a
     made-up 120 bpm), then the part on that beat."""
-    from clocks import drive
-
     eng, sent, times = engine(length="1bar")
     first = eng.clock()
     play(eng, [60, 64, 67, 72, 67, 64, 65, 62] * 3, 0.6, hold=0.8)  # 100 bpm, 24 beats

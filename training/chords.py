@@ -212,54 +212,60 @@ def train_chords(corpus: str | Path, out: str | Path, config: ChordConfig = Chor
     return {"best": best, "history": history}
 
 
-def load_model(path: str | Path) -> tuple[ChordModel, dict]:
-    """A chord-model checkpoint: the model (eval mode) and its data (corpus, patterns)."""
+def load_model(path: str | Path):
+    """A chord-model checkpoint: the model (eval mode) and the checkpoint as read (its data: the
+    corpus and the texture patterns; its settings and figures)."""
     from . import checkpoints
 
     saved = checkpoints.read(path, "chords")
     model = ChordModel(ChordConfig(**saved.model))
     model.load_state_dict(saved.state)
-    return model.eval(), saved.data
+    return model.eval(), saved
+
+
+def _baseline_tables(corpus: str | Path, smoothing: float, melody_before: bool):
+    """The counts both baselines are made of, on the train split in all 12 keys: P(chord | chord
+    before, bar slot) as (SLOTS, CLASSES, CLASSES), and the log-probability of each pitch class
+    above a chord's root sounding in a beat, per quality (no chord: the 16th), as (CLASSES, 12): of
+    the beat before's melody (`melody_before`), or of the beat's own. With each chord's root
+    (0 for no chord), for scoring a beat's melody relative to it."""
+    from segue.daemon.formats.chords import chord_of
+
+    roots = np.array([max(chord_of(c)[0], 0) for c in range(CLASSES)])
+    quality = np.array([(c - 1) % 15 if c else 15 for c in range(CLASSES)])
+    counts = np.full((SLOTS, CLASSES, CLASSES), smoothing)
+    emit, emitted = np.full((16, 12), smoothing), np.full(16, smoothing * 12)
+    for features, classes, slots in load_split(corpus, "train"):
+        for k in range(12):
+            c, f = transpose(classes, features, k)
+            before, previous, slot = inputs(f, c, slots)
+            np.add.at(counts, (slot, previous, c), 1.0)
+            melody = before if melody_before else f
+            for q in range(16):
+                rows = quality[c] == q
+                if rows.any():
+                    idx = (np.arange(12)[None, :] + roots[c[rows]][:, None]) % 12
+                    emit[q] += np.take_along_axis(melody[rows, :12], idx, axis=1).sum(axis=0)
+                    emitted[q] += melody[rows, :12].sum()
+    moves = counts / counts.sum(axis=2, keepdims=True)
+    return moves, np.log(emit / emitted[:, None])[quality], roots
 
 
 def markov_baseline(corpus: str | Path, split: str = "valid", smoothing: float = 0.5) -> dict:
     """A melody-conditioned Markov baseline, in numpy: P(chord | chord before, bar slot) times
     P(the beat before's melody | chord), the melody as pitch classes relative to the chord's root
     (naive Bayes on the sounding shares), all counted on the train split in all 12 keys."""
-    from segue.daemon.formats.chords import chord_of
-
-    roots = np.array([chord_of(c)[0] for c in range(CLASSES)])
-    quality = np.array([(c - 1) % 15 if c else -1 for c in range(CLASSES)])
-    bigram = np.full((SLOTS, CLASSES, CLASSES), smoothing)
-    emit = np.full((16, 12), smoothing)  # per quality (and N: 15): how often each pitch class relative to the root sounds
-    emit_n = np.full(16, smoothing * 12)
-    for features, classes, slots in load_split(corpus, "train"):
-        for k in range(12):
-            c, f = transpose(classes, features, k)
-            before, previous, slot = inputs(f, c, slots)
-            np.add.at(bigram, (slot, previous, c), 1.0)
-            for q in range(16):
-                rows = (quality[c] == q) if q < 15 else (c == 0)
-                if not rows.any():
-                    continue
-                rel = before[rows, :12]
-                shift = roots[c[rows]] if q < 15 else np.zeros(rows.sum(), int)
-                idx = (np.arange(12)[None, :] + shift[:, None]) % 12
-                emit[q] += np.take_along_axis(rel, idx, axis=1).sum(axis=0)
-                emit_n[q] += rel.sum()
-    log_bigram = np.log(bigram / bigram.sum(axis=2, keepdims=True))
-    log_emit = np.log(emit / emit_n[:, None])
+    moves, log_emit, roots = _baseline_tables(corpus, smoothing, melody_before=True)
+    log_moves = np.log(moves)
+    around = (np.arange(12)[None, :] + roots[:, None]) % 12
     nll, hits, count = 0.0, 0, 0
     for features, classes, slots in load_split(corpus, split):
         before, previous, slot = inputs(features, classes, slots)
         for t in range(len(classes)):
-            score = log_bigram[slot[t], previous[t]].copy()
+            score = log_moves[slot[t], previous[t]].copy()
             mel = before[t, :12]
             if mel.sum() > 0:
-                q = np.where(quality >= 0, quality, 15)
-                idx = (np.arange(12)[None, :] + np.maximum(roots, 0)[:, None]) % 12
-                score += (log_emit[q][np.arange(CLASSES)[:, None], np.arange(12)[None, :]]
-                          * np.take(mel, idx)).sum(axis=1)
+                score += (log_emit * np.take(mel, around)).sum(axis=1)
             score -= np.logaddexp.reduce(score)
             nll -= score[classes[t]]
             hits += int(np.argmax(score) == classes[t])
@@ -274,24 +280,7 @@ def hmm_baseline(corpus: str | Path, split: str = "valid", smoothing: float = 0.
     on the train split in all 12 keys. Each beat's chord is predicted from the melody before it
     (the filtered belief of the beat before, moved on by the transitions), as the GRU is; NLL per
     beat (nats) and accuracy of the argmax, on `split`."""
-    from segue.daemon.formats.chords import chord_of
-
-    roots = np.array([max(chord_of(c)[0], 0) for c in range(CLASSES)])
-    quality = np.array([(c - 1) % 15 if c else 15 for c in range(CLASSES)])
-    counts = np.full((SLOTS, CLASSES, CLASSES), smoothing)
-    emit, emitted = np.full((16, 12), smoothing), np.full(16, smoothing * 12)
-    for features, classes, slots in load_split(corpus, "train"):
-        for k in range(12):
-            c, f = transpose(classes, features, k)
-            np.add.at(counts, (slots, np.concatenate([[0], c[:-1]]), c), 1.0)
-            for q in range(16):
-                rows = quality[c] == q
-                if rows.any():
-                    idx = (np.arange(12)[None, :] + roots[c[rows]][:, None]) % 12
-                    emit[q] += np.take_along_axis(f[rows, :12], idx, axis=1).sum(axis=0)
-                    emitted[q] += f[rows, :12].sum()
-    moves = counts / counts.sum(axis=2, keepdims=True)
-    log_emit = np.log(emit / emitted[:, None])[quality]  # (classes, 12): by pitch class above the root
+    moves, log_emit, roots = _baseline_tables(corpus, smoothing, melody_before=False)
     around = (np.arange(12)[None, :] + roots[:, None]) % 12
     nll, hits, count = 0.0, 0, 0
     for features, classes, slots in load_split(corpus, split):

@@ -283,6 +283,13 @@ def inventory_lines(inv: dict) -> list[str]:
     ]
 
 
+def part_rows(notes: dict[str, np.ndarray], part: str) -> np.ndarray:
+    """One part's notes of a song (`load`'s notes; part: MELODY, BRIDGE or PIANO) as (onset, end,
+    pitch) rows in beats."""
+    mine = notes["part"] == PARTS.index(part)
+    return np.stack([notes["onset"][mine], notes["end"][mine], notes["pitch"][mine]], axis=1).astype(float)
+
+
 def load(folder: str | Path, split: str | None = None) -> list[tuple[Song, dict[str, np.ndarray]]]:
     """The songs of `split` (all when None), each with its notes by field (see NOTE_FIELDS)."""
     folder = Path(folder)

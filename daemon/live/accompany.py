@@ -95,8 +95,7 @@ class AccompanyContext:
         rows = [(s, e, p) for s, e, p in self.done if e > start]
         held = set(held)
         for pitch in [p for p in self.sounding if p not in held]:  # the listener forgot it (a lost note-off)
-            self.done.append((self.sounding.pop(pitch), end, pitch))
-            rows.append(self.done[-1])
+            rows.append((self.sounding.pop(pitch), end, pitch))
         rows += [(s, end, p) for p, s in self.sounding.items()]
         self.done.clear()
         if not rows:
@@ -158,9 +157,10 @@ class AccompanyVoice(Voice):
         None while the beat is still being heard (no clock, Link or --bpm): the part waits for it
         rather than play at a tempo nobody gave."""
         timeline = self.house.timeline
-        if not self.phased() and not self.house.config.bpm and timeline.tempo.heard is not None:
+        phased = self.phased()
+        if not phased and not self.house.config.bpm and timeline.tempo.heard is not None:
             return None
-        if not self.phased():  # the grid the session's first note began; a later part comes in on it
+        if not phased:  # the grid the session's first note began; a later part comes in on it
             beat = self.beat_seconds()
             if self.origin is None:
                 self.origin = now
@@ -195,7 +195,7 @@ class AccompanyVoice(Voice):
         stream = context.stream
         base = stream.beats * STEPS_PER_BEAT
         before = stream.chord
-        notes = stream.beat(heard, slot, bar, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat))
+        notes = stream.beat(heard, slot, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat))
         if house.config.pedal:  # --pedal: the chords' pedal down from the first beat, changed with the chord
             chords = self.parts["chords"]
             if self.previous is None:
@@ -250,7 +250,6 @@ class AccompanyVoice(Voice):
             part.release(at)
         if self.house.config.pedal and self.previous is not None:
             self.house.scheduler.pedal(False, at, self.parts["chords"].channel)
-            part.open.clear()  # every release is scheduled
         if self.previous is not None:  # a part played: it counts as an answer
             log.info("accompaniment rests after %d beats", self.beats)
             self.house.answered()

@@ -134,8 +134,7 @@ class Accompaniment:
 
     def __post_init__(self):
         self.h = self.model.initial_state()
-        self.tone = np.ones(12)
-        self.thin = THIN
+        self.tone = np.ones(12)  # each pitch class's chance of being a tone of the chord in force
         self.rng = np.random.default_rng(self.seed)
 
     @property
@@ -156,7 +155,7 @@ class Accompaniment:
         tone = Accompaniment.tones(logits)
         return 1 + int(np.argmax(TONES[1:] @ tone / TONES[1:].sum(axis=1)))
 
-    def beat(self, heard: np.ndarray, slot: int, beats_per_bar: int = 4, held=(), ceiling: int | None = None) -> list[Note]:
+    def beat(self, heard: np.ndarray, slot: int, held=(), ceiling: int | None = None) -> list[Note]:
         """The notes of the coming beat (and the ends of earlier notes that fall in it), from the
         melody heard over the beat before and the coming beat's place in the bar (`slot`, 0 on a
         downbeat; None: not known). `held`: the player's held keys, never struck. `ceiling`: the
@@ -200,7 +199,7 @@ class Accompaniment:
                     continue  # no room under the melody for this one
             if pitch in held:
                 continue
-            if pitch >= BASS_BELOW and self.tone[pitch % 12] < self.thin:
+            if pitch >= BASS_BELOW and self.tone[pitch % 12] < THIN:
                 continue  # a chord note the model is not sure of: left out (the bass always plays)
             at = start + s - lo
             if pitch in self.sounding:  # struck again: the old one ends first

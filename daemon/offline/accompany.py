@@ -81,7 +81,7 @@ def accompany_file(melody: str | Path, out: str | Path, *, model: str | Path | N
         raise MidiFileError(f"{melody}: {last - first} beats of melody; segue accompanies at most {MAX_BEATS}")
     started = time.perf_counter()
     slots = [int(round(b % bar)) if bar == int(bar) else None for b in range(last + 1)]
-    notes, played = accompaniment(net, rows, first, last + 1, slots, int(bar), seed)
+    notes, played = accompaniment(net, rows, first, last + 1, slots, seed)
     chords = [chord_name(c) for b, c in enumerate(played, first) if b % bar == 0]
     seconds = time.perf_counter() - started
     tempo = bpm or meter.bpm
@@ -103,7 +103,7 @@ def accompany_file(melody: str | Path, out: str | Path, *, model: str | Path | N
     return AccompanyReport(Path(out), last + 1 - first, counts, chords, seconds)
 
 
-def accompaniment(net: AccompanistModel, rows: np.ndarray, first: int, end: int, slots, bar: int,
+def accompaniment(net: AccompanistModel, rows: np.ndarray, first: int, end: int, slots,
                   seed: int | None = None, ceiling: bool = True) -> tuple[list[tuple[float, Note]], list[int]]:
     """The accompaniment of the melody `rows` ((onset, end, pitch) in beats) from beat `first` to
     `end`, beat by beat as it is played live: each beat's chord from the melody before it. `slots`:
@@ -117,7 +117,7 @@ def accompaniment(net: AccompanistModel, rows: np.ndarray, first: int, end: int,
         heard = features[b - 1] if b > first else np.zeros_like(features[0])
         held = {int(p) for p in rows[(rows[:, 0] <= b) & (rows[:, 1] > b), 2]}
         recent = rows[(rows[:, 0] >= b - RECENT_BEATS) & (rows[:, 0] < b), 2]
-        for n in stream.beat(heard, slots[b], bar, held=held, ceiling=ceiling_of(recent) if ceiling else None):
+        for n in stream.beat(heard, slots[b], held=held, ceiling=ceiling_of(recent) if ceiling else None):
             notes.append((first + n.step / STEPS_PER_BEAT, n))
         chords.append(stream.chord)
     notes += [(first + n.step / STEPS_PER_BEAT, n) for n in stream.close()]
