@@ -205,10 +205,11 @@ def test_a_long_prime_is_stepped_from_its_last_events_only(small_model, tmp_path
 FOLK = Path(__file__).resolve().parents[1] / "daemon" / "models" / "folk.onnx"
 
 
-def test_a_performance_with_no_useful_tempo_in_its_file_gets_the_beat_heard_in_its_notes(waltz, tmp_path):
+def test_a_performance_with_no_useful_tempo_in_its_file_gets_the_beat_heard_in_its_notes(krebs, tmp_path):
     """A take played at 87 bpm but written at the file's default 120 bpm (its notes off that file's
     grid): the continuation is written at the tempo the tracker hears. A file whose notes sit on
-    its own grid keeps its tempo."""
+    its own grid keeps its tempo, even where the tracker would hear another (krebs.mid's notes, 195
+    beats a minute, written as sixteenths at 48.75 bpm)."""
     from segue.daemon.formats.midifile import NoteMessage, write_notes
 
     rng, beat, notes = np.random.default_rng(0), 60 / 87, []
@@ -218,7 +219,9 @@ def test_a_performance_with_no_useful_tempo_in_its_file_gets_the_beat_heard_in_i
             notes += [NoteMessage(t, 62 + 2 * i, 100 if b == int(b) else 60), NoteMessage(t + 0.2, 62 + 2 * i, 0)]
     take = tmp_path / "take.mid"
     write_notes(take, sorted(notes, key=lambda n: n.time), bpm=120)
-    for prime, bpm in ((take, 87), (waltz, 90)):
+    slow = tmp_path / "slow.mid"
+    write_notes(slow, [n for n in read_notes(krebs, channel=0) if n.time < 6.0], bpm=48.75)
+    for prime, bpm in ((take, 87), (slow, 48.75)):
         generate_file(tmp_path / "out.mid", GenerateConfig(events=40, seed=1), model=FOLK, prime=prime)
         tempo = next(m.tempo for m in mido.MidiFile(tmp_path / "out.mid").tracks[0] if m.type == "set_tempo")
         assert mido.tempo2bpm(tempo) == pytest.approx(bpm, rel=0.03)

@@ -20,6 +20,7 @@ nothing it says at time t depends on a note after t. benchmarks/beats.py measure
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,12 +31,15 @@ PERIODS = (60 / 220, 60 / 40)  # seconds: the beat periods the tracker considers
 PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109 bpm), sigma in octaves... of e
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
+QUARTERS, THIRD_WEIGHT = 0.6, 0.6  # how likely an off-beat onset is on a quarter, a third of the beat (a half: 1)
 METERS = (2, 3, 4)
 DIVISION_WIDTH, DIVISION_MEMORY = 0.02, 0.95  # seconds: an off-beat onset's reach; how fast the count forgets
 THIRDS = 2.0  # off-beat onsets on thirds against those on halves from which the beat is heard in thirds
 GRID_AGREE = 0.06  # a period within this share of a whole number of tatums, a phase within twice it: on the grid
 CONFIDENT = 0.25  # the confidence from which a beat is used (free time stays below 0.15)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
+FIT_ONSETS, FIT_BEATS, FIT_MEMORY = 24, 8.0, 4.0  # the fit of the grid to the recent onsets: how many, how far back, how fast older ones count less (beats)
+FIT_NEAR, FIT_RANGE = 0.3, 0.06  # an onset within this share of a tatum of the grid is fitted; the fit moves the period this far at most
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,7 @@ class PointerTracker:
         self.accented = None
         self._best = None  # (tempo index, phase in beats at the last onset, beat period in seconds)
         self.trace: list | None = None  # a list: every onset's time, gap, weight, likelihood, belief
+        self.recent: deque = deque(maxlen=FIT_ONSETS)  # the last onsets heard: (time, salience)
         self.ioi = 0.3  # running geometric mean of the time between onsets
         self.loudness = self.spread = self.low = None  # running mean and variance of onset weight; mean lowest key
 
@@ -204,8 +209,9 @@ class PointerTracker:
     def _places(self, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """How near each phase (in beats, 0..1) is to the beat, and to a subdivision of it (0..1 each)."""
         near = np.minimum(phase, 1 - phase)
-        sub = np.min(np.abs(phase[..., None] - SUBDIVISIONS), axis=-1)
-        return np.exp(-0.5 * (near / self.width) ** 2), np.exp(-0.5 * (sub / self.width) ** 2)
+        weights = np.array([QUARTERS, THIRD_WEIGHT, 1.0, THIRD_WEIGHT, QUARTERS])
+        sub = np.max(weights * np.exp(-0.5 * ((phase[..., None] - SUBDIVISIONS) / self.width[..., None]) ** 2), axis=-1)
+        return np.exp(-0.5 * (near / self.width) ** 2), sub
 
     def _lasted(self, dt: float) -> np.ndarray:
         """The onset before this one began a note that lasted `dt` (to this onset): longer than
@@ -289,8 +295,30 @@ class PointerTracker:
             # off the grid), halves again once they outweigh thirds
             ratio = self.divided[1] / (self.divided[0] + 1e-9)
             self.thirds = ratio > 1.0 if self.thirds else ratio > THIRDS
-        self._best = (i, angle, self._period(i))
+        self.recent.append((t, weight))
+        self._best = (i, *self._fit(t, angle, self._period(i)))
         self.heard = t
+
+    def _fit(self, t: float, angle: float, period: float) -> tuple[float, float]:
+        """The believed beat (its phase at `t`, in beats, and its period) refined by a weighted
+        least-squares line through the recent onsets that fall near its grid (halves, or thirds,
+        of the beat): the belief's grid places the beat to a bin and a tempo step (3 %), the line to
+        what the onsets say, the recent ones most (a drifting tempo). Cemgil's Kalman tracker in
+        its simplest form. O(FIT_ONSETS)."""
+        tatum = period / (3 if self.thirds else 2)
+        beat = t - angle * period  # a beat of the believed grid
+        rows = [(round((s - beat) / tatum), s, (0.3 + w) * math.exp(-(t - s) / (FIT_MEMORY * period)))
+                for s, w in self.recent if t - s <= FIT_BEATS * period]
+        rows = [r for r in rows if abs((r[1] - beat) / tatum - r[0]) <= FIT_NEAR]
+        if len({r[0] for r in rows}) < 3:
+            return angle, period
+        k, s, w = (np.array(c, float) for c in zip(*rows))
+        km, sm = np.average(k, weights=w), np.average(s, weights=w)
+        slope = np.sum(w * (k - km) * (s - sm)) / np.sum(w * (k - km) ** 2)
+        slope = float(np.clip(slope, tatum * (1 - FIT_RANGE), tatum * (1 + FIT_RANGE)))
+        start = sm - slope * km  # the fitted time of the believed beat
+        fitted = slope * period / tatum
+        return float((t - start) / fitted % 1.0), float(fitted)
 
     def _period(self, i: int) -> float:
         """The beat period between the grid's tempi: the belief-weighted mean (in log) of the tempi
