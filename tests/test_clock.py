@@ -136,3 +136,21 @@ def test_link_gives_the_tempo_and_grid_unless_midi_clock_runs():
     for i in range(30):  # MIDI clock at 120 bpm: it wins
         tempo.feed(10.0 + i * 0.5 / 24, mido.Message("clock"))
     assert tempo.source == "clock" and tempo.beat_seconds == pytest.approx(0.5)
+
+
+def test_a_note_is_heard_on_the_nearest_sixteenth_or_triplet_of_a_shared_beat_only():
+    """MIDI clock at 120 bpm: a note 20 ms after an eighth line is heard on it, one near a triplet
+    on the triplet. A --bpm grid counted from segue's start is not the player's: nothing moves."""
+    from segue.daemon.live.clock import Tempo
+
+    now = [10.0]
+    tempo = Tempo(None, 0.0, clock=lambda: now[0])
+    tempo.feed(10.0, mido.Message("start"))
+    for i in range(25):
+        tempo.feed(10.0 + i * 0.5 / 24, mido.Message("clock"))
+    now[0] = 10.5
+    assert tempo.snap(10.5 + 0.25 + 0.02) == pytest.approx(10.75)
+    assert tempo.snap(10.5 + 0.5 / 3 + 0.01) == pytest.approx(10.5 + 0.5 / 3)
+    steady = Tempo(120, 0.0, clock=lambda: now[0])
+    assert steady.snap(10.27) == 10.27
+    assert Tempo(None, 0.0, clock=lambda: now[0]).snap(10.27) == 10.27

@@ -1,7 +1,9 @@
 """The engine without ports: what it hears, what it ignores, how it answers and yields."""
 import time
+from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 from clocks import FakeClock, drive
 from segue.daemon.formats.notes import still_sounding
@@ -292,3 +294,48 @@ def test_with_no_clock_an_answer_starts_on_the_beat_heard_in_the_player_s_notes(
     assert abs(offset - round(offset)) * beat < 0.03, f"the answer starts {offset:.2f} beats after the player's first"
     offset = (starts[True] - first) / beat
     assert abs(offset - round(offset)) * beat > 0.03  # ready 0.7 s after the last note: not on the beat
+
+
+def test_the_player_s_subdivision_is_the_coarsest_grid_that_holds_their_notes():
+    from segue.daemon.live.context import Subdivision
+
+    def heard(phases):
+        grid = Subdivision()
+        for p in phases:
+            grid.hear(p)
+        return grid.parts()
+
+    assert heard([0, 0.5] * 3) == 2
+    assert heard([0, 0.98] * 4) == 1  # a little early on the beat is on the beat
+    assert heard([0, 1 / 3, 2 / 3] * 4) == 3
+    assert heard([0, 0.25, 0.5, 0.75] * 4) == 4
+    assert heard([0, 0.25, 1 / 3, 0.5] * 4) == 12
+    assert heard([0, 0.5, 0]) is None  # too few notes to say
+
+
+def test_an_answer_falls_on_the_grid_the_player_plays_on():
+    """No clock: a player of quarters and eighths at 90 bpm, 15 ms of jitter. The engine hears the
+    beat, hears the notes on it, and every note of the folk model's answer falls on the player's
+    eighths (the model's sixteenths and triplets are not drawn)."""
+    from segue.daemon.live.policy import CallAndResponse
+    from segue.daemon.models.event import EventModel
+
+    folk = Path(__file__).resolve().parents[1] / "daemon" / "models" / "folk.onnx"
+    rng = np.random.default_rng(4)
+    clock, sent = FakeClock(), []
+    sched = Scheduler(lambda m: sent.append((clock.now, m)), max_note=2.0, clock=clock, thread=False)
+    eng = Engine(EventModel(folk), sched, CallAndResponse(silence=1.0), JamConfig(length=12, seed=2), clock=clock)
+    beat, first = 60 / 90, clock.now + 0.31
+    rhythm = [0, 1, 1.5, 2, 2.5, 3, 3.5]
+    times = [first + (bar * 4 + b) * beat + rng.normal(0, 0.015) for bar in range(4) for b in rhythm]
+    for i, t in enumerate(times):
+        drive(eng, until=t)
+        eng.take([(clock.now, note(62 + i % 5 * 2, 100 if rhythm[i % 7] in (0, 2) else 70))])
+        drive(eng, until=t + 0.2)
+        eng.take([(clock.now, note(62 + i % 5 * 2, 0))])
+    drive(eng, until=times[-1] + 8.0)
+    assert eng.context.subdivision.parts() == 2, "the player plays quarters and eighths"
+    answer = [t for t, m in sent if m.type == "note_on" and m.velocity and t > times[-1]]
+    assert len(answer) >= 4
+    eighths = (np.array(answer) - first) / (beat / 2)
+    assert np.max(np.abs(eighths - np.round(eighths))) * beat / 2 < 0.04

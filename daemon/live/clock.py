@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
+
 from ..formats.midifile import BPM_RANGE  # a tempo outside it is no tempo (as for --bpm)
 from ..formats.units import count, within
 
@@ -14,6 +16,7 @@ TRANSPORT = ("clock", "start", "stop", "continue", "songpos")
 STALE_BEATS, STALE_SECONDS = 2.0, 2.0  # no tick for this long (the shorter): the clock has stopped
 GRID_WAIT = 2.0  # seconds an answer waits for a grid line at most (and at most one bar)
 GRID_SLACK = 0.05  # seconds over that bound a line may be (clock jitter)
+SNAP = np.array([0, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4, 1])  # where in a beat a heard note is placed
 
 
 class ClockFollower:
@@ -152,6 +155,25 @@ class Tempo:
             self.followed.add("heard" if steady is self.heard else "steady")
             return steady.next_grid(start, beats)
         return start
+
+    @property
+    def shared(self):
+        """The source of a beat the player shares (MIDI clock, Link, their own as heard), else None."""
+        source = self.follower if self.follower.synced else self._steady()
+        return None if source is self.internal else source
+
+    def snap(self, at: float) -> float:
+        """`at` moved to the nearest sixteenth or triplet eighth of the beat in force: how the models
+        hear the player, whose notes are never exactly on a line. Only on a beat the player shares
+        (MIDI clock, Link, or their own as heard); on a --bpm counted from segue's start, or with
+        no tempo, `at` itself."""
+        source = self.shared
+        if source is None:
+            return at
+        beat = self.beat_seconds
+        line = source.next_grid(at - beat, 1.0)  # the beat line at or before `at`
+        phase = (at - line) / beat
+        return line + beat * float(SNAP[np.argmin(np.abs(SNAP - phase))])
 
     def next_grid(self, start: float, beats: float | None, bar: float = 4.0) -> float:
         """Where an answer starts: `line`, unless that is further than one bar (`bar` beats) or

@@ -23,7 +23,38 @@ from ..models.markov import VariableOrderMarkov
 from .listener import MACHINE
 
 log = logging.getLogger(__name__)
+COVER, SUBDIVISION_MEMORY, SUBDIVISION_NOTES = 0.9, 0.95, 6.0  # see Subdivision
 SESSION = 2000  # note-ons the session model remembers (its memory and cost stay flat after that)
+
+
+class Subdivision:
+    """The player's grid: the coarsest division of the beat (1, 2, 3 or 4 parts) that holds COVER of
+    their recent onsets (as heard on the beat: Tempo.snap), the recent ones counting most. An
+    answer's notes fall on it (Cursor.grid): a player of eighths gets eighths and quarters back,
+    not a model's sixteenths or triplets, and a beat heard at the wrong level (a player's eighths
+    heard as beats) still answers on the player's eighths. 12 (any sixteenth or triplet) when no
+    division holds them; None before SUBDIVISION_NOTES onsets."""
+
+    PHASES = np.array([0, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
+    GRIDS = ((1, [0]), (2, [0, 3]), (3, [0, 2, 4]), (4, [0, 1, 3, 5]))
+
+    def __init__(self):
+        self.counts = np.zeros(len(self.PHASES))
+
+    def hear(self, phase: float) -> None:
+        """An onset `phase` beats after a beat line (0..1)."""
+        phase %= 1.0
+        self.counts *= SUBDIVISION_MEMORY
+        self.counts[int(np.argmin(np.abs(self.PHASES - (phase - 1.0 if phase > 0.875 else phase))))] += 1.0
+
+    def parts(self) -> int | None:
+        total = self.counts.sum()
+        if total < SUBDIVISION_NOTES * SUBDIVISION_MEMORY ** SUBDIVISION_NOTES:
+            return None
+        for parts, phases in self.GRIDS:
+            if self.counts[phases].sum() >= COVER * total:
+                return parts
+        return 12
 
 
 class EventContext:
@@ -32,6 +63,7 @@ class EventContext:
         self.steps = 0  # model steps and re-primings: what a cached reading of the state is keyed on
         self.reprimes = 0
         self.cursor: Cursor | None = None
+        self.subdivision = Subdivision()
         self.load(model)
 
     def load(self, model: EventModel) -> None:
@@ -56,11 +88,17 @@ class EventContext:
         cursor.bar_beats = None if position is None else float(timeline.beats_per_bar)
         if position is not None:
             cursor.beats = position
+        cursor.grid = self.subdivision.parts() if position is not None and timeline.shared else None
         return position
 
     def step(self, stamp: float, pitch: int, velocity: int) -> None:
-        """Step one event heard at `stamp` into the state."""
-        self.place(stamp)
+        """Step one event heard at `stamp` into the state (placed on the beat's nearest sixteenth or
+        triplet eighth: the model learnt from scores, and a player's few milliseconds early or
+        late would otherwise reach it as rhythms no score has)."""
+        stamp = self.timeline.snap(stamp)
+        position = self.place(stamp)
+        if velocity and position is not None and self.timeline.shared:
+            self.subdivision.hear(position)
         gap = 0.0 if self.decoded is None else max(0.0, stamp - self.decoded)
         cls = self.cursor.time_class(gap)
         self.decoded = stamp if self.decoded is None else self.decoded + self.cursor.seconds(cls)
@@ -79,6 +117,7 @@ class EventContext:
         notes dropped, and releases added for the machine's notes a cancel silenced)."""
         started = time.perf_counter()
         notes = [n for n in window if n.time <= now]
+        notes = [replace(n, time=self.timeline.snap(n.time)) for n in notes]
         sounding = set()
         for n in notes:
             if n.channel == MACHINE:

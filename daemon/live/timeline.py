@@ -68,6 +68,15 @@ class Timeline:
         never a long wait)."""
         return self.tempo.next_grid(at, beats or self.grid, self.beats_per_bar)
 
+    @property
+    def shared(self) -> bool:
+        """The beat in force is one the player shares: MIDI clock, Link or their own as heard."""
+        return self.tempo.shared is not None
+
+    def snap(self, at: float) -> float:
+        """`at` on the nearest sixteenth or triplet eighth of the beat (itself with no tempo)."""
+        return self.tempo.snap(at)
+
     def line(self, at: float, beats: float) -> float:
         """The first line of a `beats` grid at or after `at` (`at` itself with no tempo)."""
         return self.tempo.line(at, beats)

@@ -29,6 +29,7 @@ class Cursor:
         self.beats = beats  # the clock, in beats from the first bar line (beat-timed models)
         self.session = session
         self.key = key  # the key of what was heard (models/key.py)
+        self.grid: int | None = None  # events fall on 1/grid of a beat (the player's subdivision); None: anywhere
 
     @property
     def base(self) -> int:
@@ -104,6 +105,16 @@ class Cursor:
                 self.move(int(gap))
             out.append(self.event(int(pitch) + self.codec.low, int(velocity), int(gap)))
         return np.asarray(out, np.int64).reshape(len(out), 6 if self.heard else 3)
+
+    def gap_penalty(self) -> np.ndarray | None:
+        """An additive penalty over the gap classes (0 allowed, -inf not) that keeps the next event on
+        the `grid` (a gap of 0 always allowed); None with no grid or no beat."""
+        if self.grid is None or self.codec.time_unit != "beats":
+            return None
+        at = (self.beats + self.codec.time_array) * self.grid
+        on = np.abs(at - np.round(at)) < 1e-3
+        on[0] = True
+        return np.where(on, 0.0, -np.inf).astype(np.float32)
 
     def move(self, gap: int) -> None:
         if self.codec.time_unit == "beats":
