@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--silence", default="0.3", help="Seconds, or model (segue jam --silence model).")
     parser.add_argument("--length", default="16")
     parser.add_argument("--mode", choices=["call", "continuous", "accompany"], default="call")
+    parser.add_argument("--model", help="segue jam --model (default: the mode's shipped model)")
     parser.add_argument("--no-realtime", action="store_true", help="run jackd without realtime scheduling")
     parser.add_argument("--lyrics", action="store_true", help="sing the answers (segue jam --lyrics, shipped lyric model)")
     parser.add_argument("--grid", choices=["beat", "bar", "off"], default="beat",
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
                                  "--mode", args.mode, "--seed", "1",
                                  *(["--bpm", "120"] if args.mode == "accompany" else []),
                                  "--max-note", "0.5", "--trace", str(trace), "--grid", args.grid,
-                                 *(["--lyrics"] if args.lyrics else [])],
+                                 *(["--lyrics"] if args.lyrics else []), *(["--model", args.model] if args.model else [])],
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         jack_port(env, "segue out")
         probe = Probe(env)

@@ -190,11 +190,26 @@ def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") 
         "segue.codec": codec.to_json(),
         "segue.state": json.dumps({name: [cfg.layers, cfg.hidden] for name in STATE}),
         "segue.inputs": json.dumps(dict(zip(METRICAL_INPUTS, cfg.inputs))),
+        "segue.polyphonic": "1" if _polyphonic(record["data"]) else "0",
         "segue.training": json.dumps({"model": cfg.to_dict(), "train": record["train"], "data": record["data"],
                                       "metrics": record["metrics"], "command": command,
                                       "train_command": record["data"].get("command", "")}),
     }
     return stamp(out, metadata, "segue metrical melody model: one streaming step (see training/metrical.py)")
+
+
+def _polyphonic(data: dict) -> bool:
+    """The training corpus had notes struck together (as the checkpoint says; a checkpoint from
+    before it said so: its corpus, when it is still there)."""
+    if "polyphonic" in data:
+        return bool(data["polyphonic"])
+    from segue.daemon.formats.corpus import CorpusError, load
+    from segue.training.metrical import polyphonic
+
+    try:
+        return polyphonic(load(data.get("corpus", ""), "train"))
+    except CorpusError:
+        return False
 
 
 def parity_metrical(checkpoint: str | Path, onnx_path: str | Path, events: np.ndarray) -> dict[str, float]:

@@ -87,3 +87,38 @@ def test_a_chord_model_trains_exports_and_accompanies(tmp_path):
     assert net.hidden == 8 and net.patterns
     assert main(["generate", "--accompany", str(source / "001" / "001.mid"), "--track", "1", "--model", str(model),
                  "--out", str(tmp_path / "band.mid")]) == 0
+
+
+def test_a_keyboard_model_trains_on_pop909_exports_polyphonic_and_continues_a_piano_file(tmp_path):
+    """segue data pop909 -> segue data keys -> segue train metrical -> segue export -> segue generate
+    --prime: the corpus keeps velocities and chords on the beat's twelfths, the file says it is a
+    keyboard model, and it continues a piano part."""
+    import numpy as np
+    from click.testing import CliRunner
+    from conftest import DATA, shared
+    from segue.daemon.cli import cli, main
+    from segue.daemon.formats.corpus import load
+    from segue.daemon.models.event import EventModel
+    from segue.training.cli import data, train
+
+    source = tmp_path / "songs"
+    source.mkdir()
+    for name in ("001", "002", "003", "004", "005", "006", "007", "008", "010", "011", "012", "013"):
+        (source / name).symlink_to(shared(DATA / "pop909" / name))
+    runner = CliRunner()
+    assert runner.invoke(data, ["pop909", str(source), str(tmp_path / "pop")]).exit_code == 0
+    result = runner.invoke(data, ["keys", str(tmp_path / "pop"), str(tmp_path / "keys")])
+    assert result.exit_code == 0 and "MELODY, BRIDGE, PIANO" in result.output, result.output
+    song = load(tmp_path / "keys", "train")[0]
+    assert np.all(np.abs(song["onset"] * 12 - np.round(song["onset"] * 12)) < 1e-4)
+    assert len(set(song["velocity"].tolist())) > 10 and np.any(np.diff(song["onset"]) == 0)
+    checkpoint, model = tmp_path / "keys.pt", tmp_path / "keys.onnx"
+    result = runner.invoke(train, ["metrical", str(tmp_path / "keys"), "--out", str(checkpoint), "--hidden", "16",
+                                   "--epochs", "1", "--batch", "4", "-q"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(cli, ["export", str(checkpoint), "--out", str(model)]).exit_code == 0
+    assert EventModel(model).info.polyphonic
+    out = tmp_path / "more.mid"
+    assert main(["generate", "--prime", str(source / "001" / "001.mid"), "--model", str(model), "--events", "200",
+                 "--out", str(out)]) == 0
+    assert out.stat().st_size > 100

@@ -347,3 +347,19 @@ def data_pop909(source, out_dir):
     except pop909.Pop909Error as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"wrote {out_dir}/pop909.npz and songs.json in {time.perf_counter() - started:.0f} s")
+
+
+@data.command("keys")
+@click.argument("source", type=click.Path(file_okay=False))
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--parts", type=click.Choice(["all", "piano"]), default="all", show_default=True,
+              help="all: melody, bridge and piano part as one keyboard part; piano: the piano part alone.")
+def data_keys(source, out_dir, parts):
+    """The keyboard corpus for a two-handed model from a POP909 corpus in SOURCE (`segue data
+    pop909`): every note of PARTS with its velocity, in beats and bars, in the melody corpus's
+    format (OUT_DIR/melodies.npz, pieces.json), for `segue train metrical`."""
+    from . import keys, pop909
+    try:
+        keys.build(source, out_dir, parts, log=click.echo)
+    except pop909.Pop909Error as err:
+        raise click.ClickException(str(err)) from None

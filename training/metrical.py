@@ -139,13 +139,19 @@ def evaluate(model: EventLSTM, pieces: list[tuple[str, np.ndarray]]) -> dict:
             for key, s in sums.items()}
 
 
+def polyphonic(pieces) -> bool:
+    """Whether a corpus has notes struck together (a keyboard part) or only single lines."""
+    return any(np.any(np.diff(np.asarray(p["onset"], float)) == 0) for p in pieces)
+
+
 def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, progress: bool = True,
                    command: str = "", log=print, run: RunOptions | None = None) -> dict:
     """Train on the corpus's train split, validate on its valid split every epoch, keep the best."""
     runner = Runner(run or RunOptions(progress=progress), config.seed)
     rng = np.random.default_rng(config.seed)
     codec = EventCodec.beats()
-    train = [metrical_events(p, codec) for p in load(corpus, "train")[:config.limit or None]]
+    pieces = load(corpus, "train")[:config.limit or None]
+    train = [metrical_events(p, codec) for p in pieces]
     valid = [(p["collection"], metrical_events(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
     if not train or not valid:
         raise ValueError(f"{corpus}: {len(train)} training and {len(valid)} validation pieces; both splits need "
@@ -153,7 +159,7 @@ def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, 
     model = runner.wrap(model_for(codec, config), _loss)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     data = {"corpus": str(corpus), "command": command, "train_pieces": len(train), "valid_pieces": len(valid),
-            "run": runner.record}
+            "run": runner.record, "polyphonic": polyphonic(pieces)}
 
     def batches():
         windowed = windows(train, config, codec, rng)

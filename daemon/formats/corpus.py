@@ -27,33 +27,34 @@ def load(folder: str | Path, split: str | None = None) -> list[dict]:
         meta = json.loads((folder / "pieces.json").read_text())["pieces"]
         data = np.load(folder / "melodies.npz")
         starts = data["starts"]
-        arrays = {name: data[name] for name in NOTE_FIELDS}
+        arrays = {name: data[name] for name in NOTE_FIELDS + ("velocity",) if name in data}
     except (OSError, ValueError, KeyError) as err:
         raise CorpusError(f"{folder}: not a melody corpus (make one with segue data melodies): {err}") from None
     if len(starts) != len(meta) + 1:
         raise CorpusError(f"{folder}: pieces.json and melodies.npz do not match")
-    return [{**piece, **{name: arrays[name][starts[i]:starts[i + 1]] for name in NOTE_FIELDS}}
+    return [{**piece, **{name: values[starts[i]:starts[i + 1]] for name, values in arrays.items()}}
             for i, piece in enumerate(meta) if split is None or piece["split"] == split]
 
 
 def metrical_events(piece: dict, codec: EventCodec) -> np.ndarray:
     """A corpus melody -> (N, 6) int64: interval, velocity and time classes (predicted), then the
-    absolute pitch, position and metre classes (heard only)."""
+    absolute pitch, position and metre classes (heard only). A corpus with velocities (a played
+    one: training/keys.py) keeps them; notation's notes are all VELOCITY."""
     rows = []
-    for p, onset, length, at, bar in zip(piece["pitch"], piece["onset"], piece["duration"], piece["bar_position"],
-                                         piece["bar_length"]):
+    loudness = piece.get("velocity", np.full(len(piece["pitch"]), VELOCITY))
+    for p, onset, length, at, bar, v in zip(piece["pitch"], piece["onset"], piece["duration"], piece["bar_position"],
+                                            piece["bar_length"], loudness):
         rows.append((float(onset + length), 0, int(p), (at + length) % bar, bar))  # the release
-        rows.append((float(onset), 1, int(p), at, bar))
-    rows.sort(key=lambda r: (r[0], r[1]))  # a release before a strike at the same time
+        rows.append((float(onset), int(v), int(p), at, bar))
+    rows.sort(key=lambda r: (r[0], r[1] > 0, r[2]))  # a release before a strike at the same time; a chord from its bass up
     out, clock, reference = [], None, None
-    for t, strike, p, at, bar in rows:
+    for t, loud, p, at, bar in rows:
         gap = 0.0 if clock is None else t - clock
         cls = codec.time_class(gap)
         clock = t if clock is None else clock + codec.time_values[cls]
         pitch = codec.fold_pitch(p)
-        velocity = codec.velocity_class(VELOCITY if strike else 0)
-        out.append((codec.interval_class(pitch, reference), velocity, cls, pitch - codec.low, position_class(at),
-                    meter_class(bar)))
-        if strike:
+        out.append((codec.interval_class(pitch, reference), codec.velocity_class(loud), cls, pitch - codec.low,
+                    position_class(at), meter_class(bar)))
+        if loud:
             reference = pitch
     return np.asarray(out, np.int64).reshape(-1, 6)

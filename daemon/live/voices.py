@@ -194,11 +194,11 @@ class PlayAlong(Voice):
         if self.line is None:
             if not house.listener.heard_since_answer:
                 return None
-            # An interval model learnt single lines; playing along, its stream also holds the
+            # An interval model of single lines; playing along, its stream also holds the
             # player's releases, which it takes for its own, and its own notes would pile up to
-            # --max-note: so each of its strikes ends its last note.
+            # --max-note: so each of its strikes ends its last note (a keyboard model ends its own).
             self.line = Line(context.model, replace_channel(cfg, self.channel), house.noise, self.play,
-                             single=context.codec.pitch_mode == "interval")
+                             single=context.codec.pitch_mode == "interval" and not context.model.info.polyphonic)
             self.events = self.played = 0
             house.answers += 1
         while True:

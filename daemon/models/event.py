@@ -47,6 +47,7 @@ class ModelInfo:
     state: dict[str, tuple[int, int]]
     training: dict
     inputs: dict[str, int] = field(default_factory=dict)  # input-only features and their class counts
+    polyphonic: bool = False  # learnt from parts with notes struck together (a keyboard), not single lines
 
 
 def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
@@ -64,7 +65,7 @@ def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
         raise ModelFileError(f"{path}: broken segue metadata ({err})") from err
     if any(v < 1 for v in inputs.values()) or set(inputs) & {*INPUTS, *state}:
         raise ModelFileError(f"{path}: broken segue metadata (segue.inputs)")
-    return ModelInfo(kind, codec, state, training, inputs)
+    return ModelInfo(kind, codec, state, training, inputs, meta.get("segue.polyphonic") == "1")
 
 
 class EventModel:
