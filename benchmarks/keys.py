@@ -173,7 +173,8 @@ def model_nll(net: EventModel, rows: np.ndarray) -> np.ndarray:
 def model_continuation(net: EventModel, prime: list[NoteMessage], bar: float, start: float, seed: int) -> list:
     """Notes (onset, end, pitch, velocity), beats from the prime's end, of the model's continuation."""
     codec = net.codec
-    cursor = Cursor(codec, BEAT, bar_beats=bar, heard=bool(net.info.inputs), key=KeyTracker())
+    cursor = Cursor(codec, BEAT, bar_beats=bar, heard=bool(net.info.inputs), key=KeyTracker(),
+                    sounding="sounding" in net.info.inputs)
     events, played = codec.encode_timed(prime)
     rows = cursor.rows(events, first=float(played[0]) / BEAT - start)  # beats from the prime's first bar line
     stream = net.stream()
@@ -242,11 +243,11 @@ def main() -> int:
     net = EventModel(args.model)
     codec = net.codec
     songs = load(args.corpus, args.split)[:args.songs]
-    markov = MarkovKeys(codec, [metrical_events(p, codec) for p in load(args.corpus, "train")])
+    markov = MarkovKeys(codec, [metrical_events(p, codec) for p in load(args.corpus, "train")])  # (its 3 heads)
     print(f"{len(songs)} {args.split} songs; Markov baseline counted in {time.perf_counter() - started:.0f} s", flush=True)
     sums = {"keys": np.zeros(5), "markov": np.zeros(5)}
     for piece in songs:
-        rows = metrical_events(piece, codec)[:MAX_EVENTS]
+        rows = metrical_events(piece, codec, "sounding" in net.info.inputs)[:MAX_EVENTS]
         sums["keys"] += model_nll(net, rows)
         sums["markov"] += markov.nll(rows)
     print("NLL (nats): pitch per note-on, velocity and time per event, sum per event")

@@ -169,7 +169,14 @@ class _MetricalStep(torch.nn.Module):
         return self.model.step(pitch, velocity, time, h, c, absolute, position, meter)
 
 
-METRICAL_INPUTS = ("absolute", "position", "meter")  # the metrical model's input-only features, in order
+class _KeyboardStep(_MetricalStep):
+    """... and `sounding`, how many notes sound (a keyboard model)."""
+
+    def forward(self, pitch, velocity, time, h, c, absolute, position, meter, sounding):
+        return self.model.step(pitch, velocity, time, h, c, absolute, position, meter, sounding)
+
+
+METRICAL_INPUTS = ("absolute", "position", "meter", "sounding")  # the metrical model's input-only features, in order
 
 
 def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
@@ -179,10 +186,11 @@ def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") 
     model, codec, record = load_model(checkpoint)
     cfg = model.config
     batch = 2
-    names = [*INPUTS, *STATE, *METRICAL_INPUTS]
+    names = [*INPUTS, *STATE, *METRICAL_INPUTS[:len(cfg.inputs)]]
     args = tuple(torch.zeros(cfg.layers, batch, cfg.hidden) if name in STATE else torch.zeros(batch, dtype=torch.long)
                  for name in names)
-    export_step(_MetricalStep(model.eval()), args, out, names, [OUTPUT, *(f"{s}_next" for s in STATE)],
+    step = (_KeyboardStep if len(cfg.inputs) == 4 else _MetricalStep)(model.eval())
+    export_step(step, args, out, names, [OUTPUT, *(f"{s}_next" for s in STATE)],
                 {name: 1 if name in STATE else 0 for name in names})
     metadata = {
         "segue.format": str(FORMAT_VERSION),
@@ -191,11 +199,18 @@ def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") 
         "segue.state": json.dumps({name: [cfg.layers, cfg.hidden] for name in STATE}),
         "segue.inputs": json.dumps(dict(zip(METRICAL_INPUTS, cfg.inputs))),
         "segue.polyphonic": "1" if _polyphonic(record["data"]) else "0",
+        "segue.grid": str(record["data"].get("grid") or corpus_grid(record["data"].get("corpus", "")) or ""),
         "segue.training": json.dumps({"model": cfg.to_dict(), "train": record["train"], "data": record["data"],
                                       "metrics": record["metrics"], "command": command,
                                       "train_command": record["data"].get("command", "")}),
     }
     return stamp(out, metadata, "segue metrical melody model: one streaming step (see training/metrical.py)")
+
+
+def corpus_grid(corpus):
+    from segue.training.metrical import corpus_grid as grid
+
+    return grid(corpus) if corpus else None
 
 
 def _polyphonic(data: dict) -> bool:

@@ -117,7 +117,8 @@ def test_a_keyboard_model_trains_on_pop909_exports_polyphonic_and_continues_a_pi
                                    "--epochs", "1", "--batch", "4", "-q"])
     assert result.exit_code == 0, result.output
     assert runner.invoke(cli, ["export", str(checkpoint), "--out", str(model)]).exit_code == 0
-    assert EventModel(model).info.polyphonic
+    info = EventModel(model).info
+    assert info.polyphonic and info.grid == 12 and "sounding" in info.inputs  # it hears how many notes it holds
     out = tmp_path / "more.mid"
     assert main(["generate", "--prime", str(source / "001" / "001.mid"), "--model", str(model), "--events", "200",
                  "--out", str(out)]) == 0

@@ -26,6 +26,10 @@ def reference_note(model, logits, sampling, noise, sounding, held, struck_now, b
     if vel == 0:
         return sampling.draw(pitch_logits, noise, banned=~endable), vel
     silent = on_keys & ~mask(sounding | struck_now)
+    if not silent.any():  # every key in reach sounds: one ends instead
+        if endable.any():
+            return sampling.draw(pitch_logits, noise, banned=~endable), 0
+        silent = on_keys
     free = silent & ~mask(held)
     if prior is not None and weight:
         p = np.exp(pitch_logits - pitch_logits.max())
@@ -78,3 +82,20 @@ def test_a_fully_held_keyboard_still_strikes_a_silent_key():
     for _ in range(200):
         pitch, vel = draw.note(logits, 60 - model.codec.pitch_classes // 2)
         assert vel > 0 and pitch + 60 - model.codec.pitch_classes // 2 != 60  # not released at once, not re-struck
+
+
+def test_with_every_key_in_reach_sounding_a_strike_becomes_a_release_never_a_key_off_the_keyboard():
+    """A keyboard model piling up notes near the bottom: the window of pitches it can strike (44 either
+    side of its last note, the keyboard from 24) all sound. It ends one of them instead of striking
+    a class that stands for no key."""
+    model = EventModel("folk")
+    size = model.codec.pitch_classes
+    draw = NoteDraw(model, Sampling(), GumbelNoise(3))
+    base = 27 - size // 2
+    draw.follow([NoteMessage(0.0, p, 90, 0) for p in range(24, base + size)])
+    draw.now(0.5)
+    logits = model.stream().advance(0, 0, 0, 0, 0, 0)
+    for _ in range(100):
+        pitch, vel = draw.note(logits, base)
+        assert model.codec.low <= pitch + base <= model.codec.high
+        assert vel == 0

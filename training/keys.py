@@ -72,7 +72,7 @@ def build(source: str | Path, out: str | Path, parts: str = "all", log=print) ->
     counts = {split: sum(1 for p in pieces if p["split"] == split) for split in ("train", "valid", "test")}
     inventory = {"pop909": {"pieces": len(pieces), "notes": int(starts[-1]), **counts, "parts": list(CHOICES[parts])}}
     (out / "pieces.json").write_text(json.dumps({"seed": 0, "inventory": inventory, "pieces": pieces,
-                                                 "source": pop909.LICENCE}))
+                                                 "source": pop909.LICENCE, "grid": GRID}))
     log(f"{len(pieces)} songs ({', '.join(f'{k} {v}' for k, v in counts.items())}), {starts[-1]:,} notes of "
         f"{', '.join(CHOICES[parts])}; {pop909.LICENCE}")
     return inventory

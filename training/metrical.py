@@ -14,13 +14,14 @@ pitch: every register is seen.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from segue.daemon.formats.codec import POSITIONS, EventCodec
+from segue.daemon.formats.codec import POSITIONS, SOUNDING, EventCodec
 from segue.daemon.formats.corpus import load, metrical_events
 
 from . import checkpoints
@@ -106,9 +107,10 @@ def windows(pieces: list[np.ndarray], config: MetricalConfig, codec: EventCodec,
     return np.stack(out)
 
 
-def model_for(codec: EventCodec, config: MetricalConfig) -> EventLSTM:
+def model_for(codec: EventCodec, config: MetricalConfig, sounding: bool = False) -> EventLSTM:
+    """`sounding`: it also hears how many notes sound (a keyboard model)."""
     return EventLSTM(ModelConfig(codec.sizes, config.hidden, config.layers, config.dropout,
-                                 inputs=(codec.pitch_classes, POSITIONS, METERS)))
+                                 inputs=(codec.pitch_classes, POSITIONS, METERS, *((SOUNDING,) if sounding else ()))))
 
 
 @torch.no_grad()
@@ -139,6 +141,14 @@ def evaluate(model: EventLSTM, pieces: list[tuple[str, np.ndarray]]) -> dict:
             for key, s in sums.items()}
 
 
+def corpus_grid(corpus: str | Path) -> int | None:
+    """The division of the beat a corpus's notes were put on (training/keys.py), else None."""
+    try:
+        return json.loads((Path(corpus) / "pieces.json").read_text()).get("grid")
+    except (OSError, ValueError):
+        return None
+
+
 def polyphonic(pieces) -> bool:
     """Whether a corpus has notes struck together (a keyboard part) or only single lines."""
     return any(np.any(np.diff(np.asarray(p["onset"], float)) == 0) for p in pieces)
@@ -151,15 +161,16 @@ def train_metrical(corpus: str | Path, out: str | Path, config: MetricalConfig, 
     rng = np.random.default_rng(config.seed)
     codec = EventCodec.beats()
     pieces = load(corpus, "train")[:config.limit or None]
-    train = [metrical_events(p, codec) for p in pieces]
-    valid = [(p["collection"], metrical_events(p, codec)) for p in load(corpus, "valid")[:config.limit or None]]
+    chords = polyphonic(pieces)  # a keyboard part: the model also hears how many notes sound
+    train = [metrical_events(p, codec, chords) for p in pieces]
+    valid = [(p["collection"], metrical_events(p, codec, chords)) for p in load(corpus, "valid")[:config.limit or None]]
     if not train or not valid:
         raise ValueError(f"{corpus}: {len(train)} training and {len(valid)} validation pieces; both splits need "
                          f"some (a piece's split comes from a hash of it: give a few dozen pieces or more)")
-    model = runner.wrap(model_for(codec, config), _loss)
+    model = runner.wrap(model_for(codec, config, chords), _loss)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.01)
     data = {"corpus": str(corpus), "command": command, "train_pieces": len(train), "valid_pieces": len(valid),
-            "run": runner.record, "polyphonic": polyphonic(pieces)}
+            "run": runner.record, "polyphonic": chords, "grid": corpus_grid(corpus)}
 
     def batches():
         windowed = windows(train, config, codec, rng)

@@ -203,6 +203,15 @@ POSITIONS = POSITION_STEPS * POSITION_BEATS + 1  # the last class: no tempo, pos
 METERS = (2.0, 3.0, 4.0, 6.0)  # bar lengths in beats with a class of their own; then other, unknown
 
 
+SOUNDING = 16  # sounding_class's classes: 0..14 notes sounding, 15 for 15 or more
+
+
+def sounding_class(count: int) -> int:
+    """How many notes sound before an event, as a class (a keyboard model hears it: its pitches are
+    intervals, and without it cannot tell how many notes it holds)."""
+    return min(max(int(count), 0), SOUNDING - 1)
+
+
 def position_class(beats_into_bar: float | None) -> int:
     """Where in the bar an event falls (beats since the bar line), or the unknown class."""
     if beats_into_bar is None or not np.isfinite(beats_into_bar) or beats_into_bar < 0:

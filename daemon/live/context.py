@@ -74,7 +74,8 @@ class EventContext:
         before = self.cursor
         session = before.session if before is not None else VariableOrderMarkov(order=4, window=SESSION)
         key = before.key if before is not None else KeyTracker()
-        self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session, key=key)
+        self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session, key=key,
+                             sounding="sounding" in model.info.inputs)
 
     def fold(self, pitch: int) -> int:
         return self.codec.fold_pitch(pitch)

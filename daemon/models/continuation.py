@@ -81,7 +81,7 @@ def sample_events(stream: EventStream, logits: np.ndarray, config, noise: Gumbel
     clock = 0.0
     started = time.perf_counter()
     for i in range(config.events if events is None else events):
-        gap = line.gap(logits, cursor.gap_penalty())
+        gap = line.gap(logits, cursor.gap_penalty(stream.model.info.grid))
         # The first sampled gap is measured from the last event heard.
         if i or first_gap:
             clock += cursor.seconds(gap)
@@ -238,6 +238,10 @@ class NoteDraw:
         if key is not None:
             pitch_logits = pitch_logits + key
         silent = self._strike[at]
+        if not np.isfinite(silent).any():  # every key in reach sounds: one of them ends instead
+            if endable:
+                return pick(pitch_logits, self.noise, self._release[at]), 0
+            silent = self._keys[at]
         if not self._holding:
             return pick(pitch_logits, self.noise, silent), vel
         free = silent + self._held[at]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..formats.codec import EventCodec, meter_class, position_class
+from ..formats.codec import EventCodec, meter_class, position_class, sounding_class
 from .key import KeyTracker
 from .markov import MAX_INTERVAL, VariableOrderMarkov, interval_symbol
 
@@ -23,13 +23,15 @@ class Cursor:
 
     def __init__(self, codec: EventCodec, beat_seconds: float = 0.5, bar_beats: float | None = None,
                  heard: bool = False, reference: int | None = None, beats: float = 0.0,
-                 session: VariableOrderMarkov | None = None, key: KeyTracker | None = None):
+                 session: VariableOrderMarkov | None = None, key: KeyTracker | None = None, sounding: bool = False):
         self.codec, self.beat_seconds, self.bar_beats, self.heard = codec, beat_seconds, bar_beats, heard
         self.reference = reference  # the last struck pitch (interval models; the session model's too)
         self.beats = beats  # the clock, in beats from the first bar line (beat-timed models)
         self.session = session
         self.key = key  # the key of what was heard (models/key.py)
         self.grid: int | None = None  # events fall on 1/grid of a beat (the player's subdivision); None: anywhere
+        self.counts_sounding = sounding  # the model hears how many notes sound (a keyboard model)
+        self.sounding: set[int] = set()  # the pitches struck and not released in this stream
 
     @property
     def base(self) -> int:
@@ -65,13 +67,15 @@ class Cursor:
         if not self.heard:
             return ()
         at = self.beats % self.bar_beats if self.bar_beats else None
-        return pitch - self.codec.low, position_class(at), meter_class(self.bar_beats)
+        heard = pitch - self.codec.low, position_class(at), meter_class(self.bar_beats)
+        return (*heard, sounding_class(len(self.sounding))) if self.counts_sounding else heard
 
     def event(self, pitch: int, velocity: int, gap: int, learn: bool = True) -> tuple[int, ...]:
         """The model's input row for an event (`velocity` a class; `move(gap)` already done), after
         which its pitch is the reference if it was struck. `learn`: the session model learns the
         step (the player's notes and a prime's; not the machine's own, which would teach it itself)."""
         row = (self.pitch_class(pitch), velocity, gap, *self.features(pitch))
+        (self.sounding.add if velocity else self.sounding.discard)(pitch)
         if velocity:
             if self.session is not None and self.reference is not None:
                 self.session.observe(interval_symbol(pitch - self.reference), learn=learn)
@@ -99,20 +103,25 @@ class Cursor:
         """(N, 3) events of the absolute codec's classes (EventCodec.encode_timed, times in this
         model's unit) as the model's input rows; `first`: the first event's time (beats from a bar line)."""
         self.beats = first
+        self.sounding = set()
         out = []
         for i, (pitch, velocity, gap) in enumerate(np.asarray(events, np.int64).reshape(-1, 3)):
             if i:
                 self.move(int(gap))
             out.append(self.event(int(pitch) + self.codec.low, int(velocity), int(gap)))
-        return np.asarray(out, np.int64).reshape(len(out), 6 if self.heard else 3)
+        return np.asarray(out, np.int64).reshape(len(out), (7 if self.counts_sounding else 6) if self.heard else 3)
 
-    def gap_penalty(self) -> np.ndarray | None:
+    def gap_penalty(self, model_grid: int | None = None) -> np.ndarray | None:
         """An additive penalty over the gap classes (0 allowed, -inf not) that keeps the next event on
-        the `grid` (a gap of 0 always allowed); None with no grid or no beat."""
-        if self.grid is None or self.codec.time_unit != "beats":
+        the `grid` (a gap of 0 always allowed), else, where the bar is known, on `model_grid` (the
+        grid the model learnt on); None with neither, or no beat."""
+        grid = self.grid or (model_grid if self.bar_beats is not None else None)
+        if grid is None or self.codec.time_unit != "beats":
             return None
-        at = (self.beats + self.codec.time_array) * self.grid
+        at = (self.beats + self.codec.time_array) * grid
         on = np.abs(at - np.round(at)) < 1e-3
+        if not on[1:].any():  # off the grid with no way back to it: no grid (not a chord without end)
+            return None
         on[0] = True
         return np.where(on, 0.0, -np.inf).astype(np.float32)
 

@@ -48,6 +48,7 @@ class ModelInfo:
     training: dict
     inputs: dict[str, int] = field(default_factory=dict)  # input-only features and their class counts
     polyphonic: bool = False  # learnt from parts with notes struck together (a keyboard), not single lines
+    grid: int | None = None  # the notes it learnt on start and end on this division of the beat
 
 
 def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
@@ -61,11 +62,14 @@ def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
         state = {k: tuple(v) for k, v in json.loads(meta["segue.state"]).items()}
         training = json.loads(meta.get("segue.training", "{}"))
         inputs = {str(k): int(v) for k, v in json.loads(meta.get("segue.inputs", "{}")).items()}
+        grid = int(meta["segue.grid"]) if meta.get("segue.grid") else None
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelFileError(f"{path}: broken segue metadata ({err})") from err
     if any(v < 1 for v in inputs.values()) or set(inputs) & {*INPUTS, *state}:
         raise ModelFileError(f"{path}: broken segue metadata (segue.inputs)")
-    return ModelInfo(kind, codec, state, training, inputs, meta.get("segue.polyphonic") == "1")
+    if grid is not None and not 1 <= grid <= 48:
+        raise ModelFileError(f"{path}: broken segue metadata (segue.grid {grid}: 1..48 parts of a beat)")
+    return ModelInfo(kind, codec, state, training, inputs, meta.get("segue.polyphonic") == "1", grid)
 
 
 class EventModel:
