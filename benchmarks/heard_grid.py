@@ -18,6 +18,7 @@ Needs jackd (apt-get install jackd2) and the melody corpus (segue data melodies 
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import subprocess
 import sys
@@ -86,10 +87,12 @@ def recorded_answer(recorded: Path, played) -> list[float]:
     return [t - (first_heard - first_played) for t in machine]  # the recording's clock against the file's
 
 
-def simulated_answer(played, seed: int = 1) -> list[float]:
+def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None) -> list[float]:
     """The machine's onsets when the jam engine (the CLI's defaults, the shipped model) hears
     `played` on a clock the benchmark moves, with no ports: each note sent exactly when due. For
-    tuning in seconds what the replays through JACK measure in minutes; it is not the figure."""
+    tuning in seconds what the replays through JACK measure in minutes; it is not the figure.
+    `oracle`: the player's beats (seconds, as `played`), handed to the engine in place of what its
+    tracker hears (the ceiling of everything after the tracker)."""
     import mido
     from clocks import FakeClock
     from segue.daemon import cli
@@ -104,6 +107,8 @@ def simulated_answer(played, seed: int = 1) -> list[float]:
     scheduler = Scheduler(lambda m: sent.append((clock.now, m)), max_note=config.max_note, clock=clock, thread=False)
     engine = Engine(kinds.KINDS[kinds.check_plays(None, "jam")].runtime(None), scheduler, policy, config, clock=clock)
     start = clock.now + 0.5 - played[0][0]
+    if oracle is not None:
+        told(engine.timeline.tempo.heard.tracker, oracle + start, clock)
 
     def until(t):
         while clock.now < t:
@@ -119,6 +124,23 @@ def simulated_answer(played, seed: int = 1) -> list[float]:
         until(clock.now + 0.005)
     scheduler.close()
     return [t - start for t, m in sent if m.type == "note_on" and m.velocity]
+
+
+def told(tracker, beats: np.ndarray, clock) -> None:
+    """Make `tracker` say `beats` (an oracle): sure of them, bars of 4, halves of the beat."""
+    index = np.arange(len(beats), dtype=float)
+
+    def at(t):
+        return float(np.interp(t, beats, index))
+
+    tracker.__class__ = type("Told", (tracker.__class__,), {
+        "beat_seconds": property(lambda self: float(np.interp(clock(), beats[1:], np.diff(beats)))),
+        "known": property(lambda self: True),
+        "division": property(lambda self: 2),
+        "confidence": lambda self, now=None: 1.0,
+        "next_beat": lambda self, after, n=1.0: float(np.interp(math.ceil(at(after) / n - 1e-9) * n, index, beats)),
+        "position": lambda self, t: (at(t) % 4, 4),
+    })
 
 
 def measure(machine: list[float], played, truth, continued: bool = True):
@@ -142,6 +164,8 @@ def main() -> int:
     parser.add_argument("--split", choices=["test", "valid"], default="test", help="valid: for tuning")
     parser.add_argument("--simulate", action="store_true",
                         help="The engine on a moved clock, no JACK (seconds, for tuning; not the figure).")
+    parser.add_argument("--oracle", action="store_true",
+                        help="With --simulate: the engine is handed the player's beats instead of what it hears.")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     pieces = list(B.corpus_pieces(args.split, args.tunes, rng))
@@ -150,7 +174,7 @@ def main() -> int:
         for piece in pieces:
             for bpm in TEMPI:
                 name, notes, truth = tune_at(piece, bpm, rng)
-                machine = simulated_answer(notes)
+                machine = simulated_answer(notes, oracle=player_grid(notes, truth, True)[0] if args.oracle else None)
                 results["heard"].append(measure(machine, notes, truth))
                 results["heard, rendered beats"].append(measure(machine, notes, truth, continued=False))
         report(results)
