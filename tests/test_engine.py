@@ -357,3 +357,17 @@ def test_the_gap_penalty_keeps_events_on_the_grid_and_never_leaves_only_a_chord(
     assert cursor.gap_penalty(model_grid=12) is None  # no bar, no place on a grid
     cursor.bar_beats, cursor.beats, cursor.grid = 4.0, 0.01, 2  # off every grid line a gap could reach
     assert cursor.gap_penalty() is None  # (a penalty allowing only a gap of 0: a chord without end)
+
+
+def test_a_drawn_gap_moves_to_the_nearest_on_the_grid_never_to_or_from_a_chord():
+    from segue.daemon.formats.codec import EventCodec
+    from segue.daemon.models.cursor import Cursor
+
+    codec = EventCodec.beats()
+    values = list(np.round(codec.time_array, 6))
+    cursor = Cursor(codec, bar_beats=4.0)
+    cursor.beats, cursor.grid = 1.0, 2
+    assert values[cursor.snap_gap(values.index(0.458333))] == 0.5  # 11/24 of a beat: the half
+    assert values[cursor.snap_gap(values.index(0.041667))] == 0.5  # a 24th: not a chord
+    assert cursor.snap_gap(0) == 0  # a chord stays one
+    assert values[cursor.snap_gap(values.index(1.0))] == 1.0

@@ -506,3 +506,47 @@ def test_with_no_clock_the_answer_starts_on_the_beat_heard_in_the_phrase(jam):
     # the probe's own notes leave up to a period late, the answer's up to two (see the clock test)
     assert abs(late) <= 3 * PERIOD + 0.03, f"answer began {late * 1000:.0f} ms from the player's beat"
     probe.close()
+
+
+def test_keys_answers_a_two_handed_phrase_with_two_hands_on_the_beat(jam):
+    """--model keys, no clock: four bars at 90 bpm of a bass note and a triad under a melody. The
+    answer sounds at least two notes at once and a note below middle C, its first note on the
+    player's beat; after SIGTERM nothing sounds."""
+    from segue.daemon.formats.midifile import NoteMessage
+
+    beat, notes = 60 / 90, []
+    for bar in range(4):
+        root = (48, 53, 55, 48)[bar]
+        t = bar * 4 * beat
+        notes += [NoteMessage(t, root - 12, 100), NoteMessage(t + 3.8 * beat, root - 12, 0)]
+        for b in (0, 2):
+            for p in (root, root + 4, root + 7):
+                notes += [NoteMessage(t + b * beat, p, 80), NoteMessage(t + (b + 1.8) * beat, p, 0)]
+        for b, p in zip((0, 1, 1.5, 2, 3), (72, 74, 76, 79, 76)):
+            notes += [NoteMessage(t + b * beat, p + root - 48, 100 if b == int(b) else 70),
+                      NoteMessage(t + (b + 0.45) * beat, p + root - 48, 0)]
+    notes.sort(key=lambda n: (n.time, n.velocity > 0))
+    proc, probe = jam("--model", "keys", "--length", "2bars")
+    origin = time.monotonic()
+    last = probe.play(notes, speed=1.0)
+    assert probe.wait_for(lambda: len(probe.note_ons(after=last)) >= 6, timeout=8), "no answer"
+    time.sleep(2.0)
+    with probe.lock:
+        answer = [(t, m) for t, m in probe.received if t >= last and m.type in ("note_on", "note_off")]
+    sounding, most, low = set(), 0, False
+    for _, m in answer:
+        if m.type == "note_on" and m.velocity:
+            sounding.add(m.note)
+            low = low or m.note < 60
+        else:
+            sounding.discard(m.note)
+        most = max(most, len(sounding))
+    assert most >= 2 and low, f"at most {most} notes at once; a note below middle C: {low}"
+    first = probe.note_ons(after=last)[0][0]
+    offset = (first - origin) / beat
+    assert abs(offset - round(offset)) * beat <= 3 * PERIOD + 0.03, f"answer began {offset:.2f} beats in"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0, "".join(proc.said)
+    time.sleep(0.1)
+    assert not probe.sounding()
+    probe.close()

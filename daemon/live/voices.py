@@ -207,10 +207,8 @@ class PlayAlong(Voice):
             if self.pending is None:
                 passed = base + context.gaps_seconds() < now - 0.005  # gaps already over
                 passed[-1] = False  # the longest gap stands for "or longer"
-                off_grid = context.cursor.gap_penalty(context.model.info.grid)
-                if off_grid is not None and not np.all(np.isneginf(off_grid) | passed):
-                    passed |= np.isneginf(off_grid)  # the player's grid (or the model's)
-                gap = cfg.sampling.draw(context.time_head(), house.noise, banned=passed)
+                gap = context.cursor.snap_gap(cfg.sampling.draw(context.time_head(), house.noise, banned=passed),
+                                              context.model.info.grid)
                 self.pending = (gap, max(now + SLACK, base + context.cursor.seconds(gap)))
             gap, at = self.pending
             if self._over(at):

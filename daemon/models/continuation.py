@@ -81,7 +81,7 @@ def sample_events(stream: EventStream, logits: np.ndarray, config, noise: Gumbel
     clock = 0.0
     started = time.perf_counter()
     for i in range(config.events if events is None else events):
-        gap = line.gap(logits, cursor.gap_penalty(stream.model.info.grid))
+        gap = cursor.snap_gap(line.gap(logits), stream.model.info.grid)
         # The first sampled gap is measured from the last event heard.
         if i or first_gap:
             clock += cursor.seconds(gap)

@@ -111,19 +111,40 @@ class Cursor:
             out.append(self.event(int(pitch) + self.codec.low, int(velocity), int(gap)))
         return np.asarray(out, np.int64).reshape(len(out), (7 if self.counts_sounding else 6) if self.heard else 3)
 
-    def gap_penalty(self, model_grid: int | None = None) -> np.ndarray | None:
-        """An additive penalty over the gap classes (0 allowed, -inf not) that keeps the next event on
-        the `grid` (a gap of 0 always allowed), else, where the bar is known, on `model_grid` (the
-        grid the model learnt on); None with neither, or no beat."""
+    def on_grid(self, model_grid: int | None = None) -> np.ndarray | None:
+        """Which gap classes put the next event on the `grid`, else, where the bar is known, on
+        `model_grid` (the grid the model learnt on); None with neither, no beat, or no way back to
+        the grid from here."""
         grid = self.grid or (model_grid if self.bar_beats is not None else None)
         if grid is None or self.codec.time_unit != "beats":
             return None
         at = (self.beats + self.codec.time_array) * grid
         on = np.abs(at - np.round(at)) < 1e-3
-        if not on[1:].any():  # off the grid with no way back to it: no grid (not a chord without end)
+        return on if on[1:].any() else None
+
+    def gap_penalty(self, model_grid: int | None = None) -> np.ndarray | None:
+        """An additive penalty over the gap classes (0 allowed, -inf not): `on_grid`, a gap of 0
+        always allowed (never only that: a chord without end)."""
+        on = self.on_grid(model_grid)
+        if on is None:
             return None
+        on = on.copy()
         on[0] = True
         return np.where(on, 0.0, -np.inf).astype(np.float32)
+
+    def snap_gap(self, gap: int, model_grid: int | None = None) -> int:
+        """The drawn gap class moved to the nearest one that lands on the grid (see `on_grid`): the
+        model's timing kept as near as the grid allows, a gap never made 0 (a chord) or made 0 from
+        one (a note after a chord). Redrawing among the classes on the grid instead favours a gap of
+        0, and a keyboard model then piles chords up."""
+        on = self.on_grid(model_grid)
+        if on is None or on[gap]:
+            return gap
+        values = self.codec.time_array
+        if gap == 0:
+            return 0
+        candidates = np.flatnonzero(on[1:]) + 1
+        return int(candidates[np.argmin(np.abs(values[candidates] - values[gap]) + 1e-9 * (values[candidates] < values[gap]))])
 
     def move(self, gap: int) -> None:
         if self.codec.time_unit == "beats":

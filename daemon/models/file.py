@@ -37,7 +37,7 @@ def kind_name(kind: str | None) -> str:
     return KIND_NAMES.get(kind, f"a model of unknown kind {kind!r}")
 
 
-SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci", "pop")  # in segue/daemon/models, usable by name: --model chorale
+SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci", "pop", "keys")  # in segue/daemon/models, usable by name: --model chorale
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:
