@@ -21,6 +21,7 @@ of struck pitches heard before, in the prime or earlier in it).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
 import sys
@@ -238,9 +239,13 @@ def main() -> int:
     parser.add_argument("--split", choices=["test", "valid"], default="test")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", help="a PNG of the first songs' primes and continuations")
+    parser.add_argument("--grid", type=int, help="hold the model's draws to this division of the beat instead of "
+                                                 "the one its file names (an experiment)")
     args = parser.parse_args()
     started = time.perf_counter()
     net = EventModel(args.model)
+    if args.grid:
+        net.info = dataclasses.replace(net.info, grid=args.grid)
     codec = net.codec
     songs = load(args.corpus, args.split)[:args.songs]
     markov = MarkovKeys(codec, [metrical_events(p, codec) for p in load(args.corpus, "train")])  # (its 3 heads)
