@@ -112,6 +112,11 @@ def test_a_keyboard_model_trains_on_pop909_exports_polyphonic_and_continues_a_pi
     song = load(tmp_path / "keys", "train")[0]
     assert np.all(np.abs(song["onset"] * 12 - np.round(song["onset"] * 12)) < 1e-4)
     assert len(set(song["velocity"].tolist())) > 10 and np.any(np.diff(song["onset"]) == 0)
+    assert runner.invoke(data, ["keys", str(tmp_path / "pop"), str(tmp_path / "k4"), "--release-grid", "4"]).exit_code == 0
+    sixteenths = load(tmp_path / "k4", "train")[0]
+    on = np.abs(sixteenths["onset"] * 4 - np.round(sixteenths["onset"] * 4)) < 1e-4
+    ends = (sixteenths["onset"] + sixteenths["duration"])[on]
+    assert np.all(np.abs(ends * 4 - np.round(ends * 4)) < 1e-4)  # a note struck on a sixteenth ends on one
     checkpoint, model = tmp_path / "keys.pt", tmp_path / "keys.onnx"
     result = runner.invoke(train, ["metrical", str(tmp_path / "keys"), "--out", str(checkpoint), "--hidden", "16",
                                    "--epochs", "1", "--batch", "4", "-q"])

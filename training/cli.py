@@ -354,12 +354,14 @@ def data_pop909(source, out_dir):
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--parts", type=click.Choice(["all", "piano"]), default="all", show_default=True,
               help="all: melody, bridge and piano part as one keyboard part; piano: the piano part alone.")
-def data_keys(source, out_dir, parts):
+@click.option("--release-grid", type=click.Choice(["12", "4"]), default="12", show_default=True,
+              help="Releases on twelfths of a beat, or (4) a note struck on a sixteenth ends on one.")
+def data_keys(source, out_dir, parts, release_grid):
     """The keyboard corpus for a two-handed model from a POP909 corpus in SOURCE (`segue data
     pop909`): every note of PARTS with its velocity, in beats and bars, in the melody corpus's
     format (OUT_DIR/melodies.npz, pieces.json), for `segue train metrical`."""
     from . import keys, pop909
     try:
-        keys.build(source, out_dir, parts, log=click.echo)
+        keys.build(source, out_dir, parts, log=click.echo, release_grid=int(release_grid))
     except pop909.Pop909Error as err:
         raise click.ClickException(str(err)) from None

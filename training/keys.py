@@ -37,8 +37,10 @@ def bar_places(onsets: np.ndarray, downbeats: np.ndarray, bar: int) -> np.ndarra
     return np.minimum(place, bar - 1e-6)  # a bar longer than the song's usual one (an odd annotation)
 
 
-def build(source: str | Path, out: str | Path, parts: str = "all", log=print) -> dict:
-    """Write the keyboard corpus of the POP909 corpus in `source` to `out`; returns the inventory."""
+def build(source: str | Path, out: str | Path, parts: str = "all", log=print, release_grid: int = GRID) -> dict:
+    """Write the keyboard corpus of the POP909 corpus in `source` to `out`; returns the inventory.
+    `release_grid`: releases on this division of the beat (4: a note struck on a sixteenth ends on
+    one, at least a sixteenth long; a triplet's note keeps GRID)."""
     if parts not in CHOICES:
         raise ValueError(f"--parts {parts}: one of {', '.join(CHOICES)}")
     wanted = [pop909.PARTS.index(p) for p in CHOICES[parts]]
@@ -48,7 +50,8 @@ def build(source: str | Path, out: str | Path, parts: str = "all", log=print) ->
     for song, notes in songs:
         keep = np.isin(notes["part"], wanted)
         onset = np.round(notes["onset"][keep].astype(float) * GRID) / GRID
-        end = np.maximum(np.round(notes["end"][keep].astype(float) * GRID) / GRID, onset + 1 / GRID)
+        grid = np.where(np.abs(onset * release_grid - np.round(onset * release_grid)) < 1e-6, release_grid, GRID)
+        end = np.maximum(np.round(notes["end"][keep].astype(float) * grid) / grid, onset + 1 / grid)
         order = np.lexsort((notes["pitch"][keep], onset))
         onset = onset[order]
         if len(onset) < 16:
@@ -72,7 +75,8 @@ def build(source: str | Path, out: str | Path, parts: str = "all", log=print) ->
     counts = {split: sum(1 for p in pieces if p["split"] == split) for split in ("train", "valid", "test")}
     inventory = {"pop909": {"pieces": len(pieces), "notes": int(starts[-1]), **counts, "parts": list(CHOICES[parts])}}
     (out / "pieces.json").write_text(json.dumps({"seed": 0, "inventory": inventory, "pieces": pieces,
-                                                 "source": pop909.LICENCE, "grid": GRID}))
+                                                 "source": pop909.LICENCE, "grid": GRID,
+                                                 "release_grid": release_grid}))
     log(f"{len(pieces)} songs ({', '.join(f'{k} {v}' for k, v in counts.items())}), {starts[-1]:,} notes of "
         f"{', '.join(CHOICES[parts])}; {pop909.LICENCE}")
     return inventory
