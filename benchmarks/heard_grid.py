@@ -94,7 +94,7 @@ def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None) ->
     `oracle`: the player's beats (seconds, as `played`), handed to the engine in place of what its
     tracker hears (the ceiling of everything after the tracker)."""
     import mido
-    from clocks import FakeClock
+    from clocks import FakeClock, drive
     from segue.daemon import cli
     from segue.daemon.cli_options import table
     from segue.daemon.live.engine import Engine
@@ -110,18 +110,12 @@ def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None) ->
     if oracle is not None:
         told(engine.timeline.tempo.heard.tracker, oracle + start, clock)
 
-    def until(t):
-        while clock.now < t:
-            clock.now = min(t, clock.now + 0.005)
-            engine.turn()
-            scheduler.run_until(clock.now)
-
     for t, p, v in played:
-        until(start + t)
+        drive(engine, until=start + t)
         engine.take([(clock.now, mido.Message("note_on", note=p, velocity=v))])
     before, end = engine.answers, clock.now + 60
     while clock.now < end and not (engine.answers > before and not engine.answering):
-        until(clock.now + 0.005)
+        drive(engine, until=clock.now + 0.005)
     scheduler.close()
     return [t - start for t, m in sent if m.type == "note_on" and m.velocity]
 

@@ -180,8 +180,9 @@ METRICAL_INPUTS = ("absolute", "position", "meter", "sounding")  # the metrical 
 
 
 def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") -> Path:
-    """The metrical melody model (training/metrical.py) as an event model file with three input-only features."""
-    from segue.training.metrical import load_model
+    """The metrical model (training/metrical.py) as an event model file with its input-only features
+    (three; a keyboard model's four)."""
+    from segue.training.metrical import corpus_grid, load_model
 
     model, codec, record = load_model(checkpoint)
     cfg = model.config
@@ -205,12 +206,6 @@ def export_metrical(checkpoint: str | Path, out: str | Path, command: str = "") 
                                       "train_command": record["data"].get("command", "")}),
     }
     return stamp(out, metadata, "segue metrical melody model: one streaming step (see training/metrical.py)")
-
-
-def corpus_grid(corpus):
-    from segue.training.metrical import corpus_grid as grid
-
-    return grid(corpus) if corpus else None
 
 
 def _polyphonic(data: dict) -> bool:

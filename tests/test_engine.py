@@ -341,22 +341,22 @@ def test_an_answer_falls_on_the_grid_the_player_plays_on():
     assert np.max(np.abs(eighths - np.round(eighths))) * beat / 2 < 0.04
 
 
-def test_the_gap_penalty_keeps_events_on_the_grid_and_never_leaves_only_a_chord():
+def test_the_grid_keeps_events_on_it_and_never_leaves_only_a_chord():
     from segue.daemon.formats.codec import EventCodec
     from segue.daemon.models.cursor import Cursor
 
     codec = EventCodec.beats()
     cursor = Cursor(codec, bar_beats=4.0)
     cursor.beats, cursor.grid = 1.5, 2
-    allowed = codec.time_array[np.isfinite(cursor.gap_penalty())]
+    allowed = codec.time_array[cursor.on_grid()]
     assert set(np.round((1.5 + allowed) * 2, 6)) <= set(np.arange(0, 40.0))  # halves of the beat
     assert {0.0, 0.5, 1.0} <= set(allowed)
     cursor.grid = None
-    assert cursor.gap_penalty() is None and cursor.gap_penalty(model_grid=12) is not None
+    assert cursor.on_grid() is None and cursor.on_grid(model_grid=12) is not None
     cursor.bar_beats = None
-    assert cursor.gap_penalty(model_grid=12) is None  # no bar, no place on a grid
+    assert cursor.on_grid(model_grid=12) is None  # no bar, no place on a grid
     cursor.bar_beats, cursor.beats, cursor.grid = 4.0, 0.01, 2  # off every grid line a gap could reach
-    assert cursor.gap_penalty() is None  # (a penalty allowing only a gap of 0: a chord without end)
+    assert cursor.on_grid() is None  # (a grid allowing only a gap of 0: a chord without end)
 
 
 def test_a_drawn_gap_moves_to_the_nearest_on_the_grid_never_to_or_from_a_chord():

@@ -49,17 +49,19 @@ def metrical_events(piece: dict, codec: EventCodec, sounding: bool = False) -> n
         rows.append((float(onset + length), 0, int(p), (at + length) % bar, bar))  # the release
         rows.append((float(onset), int(v), int(p), at, bar))
     rows.sort(key=lambda r: (r[0], r[1] > 0, r[2]))  # a release before a strike at the same time; a chord from its bass up
-    out, clock, reference, held = [], None, None, Counter()
+    out, clock, reference, held, holding = [], None, None, Counter(), 0
     for t, loud, p, at, bar in rows:
         gap = 0.0 if clock is None else t - clock
         cls = codec.time_class(gap)
         clock = t if clock is None else clock + codec.time_values[cls]
         pitch = codec.fold_pitch(p)
         out.append((codec.interval_class(pitch, reference), codec.velocity_class(loud), cls, pitch - codec.low,
-                    position_class(at), meter_class(bar), *((sounding_class(sum(held.values())),) if sounding else ())))
+                    position_class(at), meter_class(bar), *((sounding_class(holding),) if sounding else ())))
         if loud:
             reference = pitch
             held[pitch] += 1
+            holding += 1
         elif held[pitch]:
             held[pitch] -= 1
+            holding -= 1
     return np.asarray(out, np.int64).reshape(-1, 7 if sounding else 6)

@@ -20,6 +20,7 @@ from ..models.cursor import Cursor
 from ..models.event import EventModel
 from ..models.key import KeyTracker
 from ..models.markov import VariableOrderMarkov
+from .clock import SNAP
 from .listener import MACHINE
 
 log = logging.getLogger(__name__)
@@ -35,17 +36,16 @@ class Subdivision:
     heard as beats) still answers on the player's eighths. 12 (any sixteenth or triplet) when no
     division holds them; None before SUBDIVISION_NOTES onsets."""
 
-    PHASES = np.array([0, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
-    GRIDS = ((1, [0]), (2, [0, 3]), (3, [0, 2, 4]), (4, [0, 1, 3, 5]))
+    GRIDS = ((1, [0]), (2, [0, 3]), (3, [0, 2, 4]), (4, [0, 1, 3, 5]))  # indices into SNAP
 
     def __init__(self):
-        self.counts = np.zeros(len(self.PHASES))
+        self.counts = np.zeros(len(SNAP) - 1)
 
     def hear(self, phase: float) -> None:
-        """An onset `phase` beats after a beat line (0..1)."""
-        phase %= 1.0
+        """An onset `phase` beats after a beat line: counted at the nearest place of SNAP (a beat
+        later is the next beat's line)."""
         self.counts *= SUBDIVISION_MEMORY
-        self.counts[int(np.argmin(np.abs(self.PHASES - (phase - 1.0 if phase > 0.875 else phase))))] += 1.0
+        self.counts[int(np.argmin(np.abs(SNAP - phase % 1.0))) % len(self.counts)] += 1.0
 
     def parts(self) -> int | None:
         total = self.counts.sum()

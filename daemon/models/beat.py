@@ -32,6 +32,7 @@ PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
 QUARTERS, THIRD_WEIGHT = 0.6, 0.6  # how likely an off-beat onset is on a quarter, a third of the beat (a half: 1)
+SUBDIVISION_WEIGHTS = np.array([QUARTERS, THIRD_WEIGHT, 1.0, THIRD_WEIGHT, QUARTERS])  # for SUBDIVISIONS
 METERS = (2, 3, 4)
 DIVISION_WIDTH, DIVISION_MEMORY = 0.02, 0.95  # seconds: an off-beat onset's reach; how fast the count forgets
 THIRDS = 2.0  # off-beat onsets on thirds against those on halves from which the beat is heard in thirds
@@ -209,8 +210,7 @@ class PointerTracker:
     def _places(self, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """How near each phase (in beats, 0..1) is to the beat, and to a subdivision of it (0..1 each)."""
         near = np.minimum(phase, 1 - phase)
-        weights = np.array([QUARTERS, THIRD_WEIGHT, 1.0, THIRD_WEIGHT, QUARTERS])
-        sub = np.max(weights * np.exp(-0.5 * ((phase[..., None] - SUBDIVISIONS) / self.width[..., None]) ** 2), axis=-1)
+        sub = np.max(SUBDIVISION_WEIGHTS * np.exp(-0.5 * ((phase[..., None] - SUBDIVISIONS) / self.width[..., None]) ** 2), axis=-1)
         return np.exp(-0.5 * (near / self.width) ** 2), sub
 
     def _lasted(self, dt: float) -> np.ndarray:

@@ -117,8 +117,8 @@ class Line:
         if self.emit is not None:
             self.emit(batch)
 
-    def gap(self, logits: np.ndarray, penalty: np.ndarray | None = None) -> int:
-        return self.draw.time(logits, penalty)
+    def gap(self, logits: np.ndarray) -> int:
+        return self.draw.time(logits)
 
     def step(self, stream: EventStream, logits: np.ndarray, cursor: Cursor, at: float,
              gap: int) -> tuple[np.ndarray, tuple[int, int, int]]:
@@ -213,9 +213,9 @@ class NoteDraw:
             self._held[self._pad + p] = -np.inf
         self._holding = pitches
 
-    def time(self, logits: np.ndarray, penalty: np.ndarray | None = None) -> int:
-        """The next event's gap class from the stream's logits (`penalty`: see Sampling.pick)."""
-        return self.sampling.pick(self.model.heads(logits)[2], self.noise, penalty)
+    def time(self, logits: np.ndarray) -> int:
+        """The next event's gap class from the stream's logits."""
+        return self.sampling.pick(self.model.heads(logits)[2], self.noise)
 
     def note(self, logits: np.ndarray, base: int, prior: np.ndarray | None = None,
              prior_weight: float = 0.0, key: np.ndarray | None = None) -> tuple[int, int]:

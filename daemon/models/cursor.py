@@ -114,23 +114,13 @@ class Cursor:
     def on_grid(self, model_grid: int | None = None) -> np.ndarray | None:
         """Which gap classes put the next event on the `grid`, else, where the bar is known, on
         `model_grid` (the grid the model learnt on); None with neither, no beat, or no way back to
-        the grid from here."""
+        the grid from here (a grid reachable only by a gap of 0 would be a chord without end)."""
         grid = self.grid or (model_grid if self.bar_beats is not None else None)
         if grid is None or self.codec.time_unit != "beats":
             return None
         at = (self.beats + self.codec.time_array) * grid
         on = np.abs(at - np.round(at)) < 1e-3
         return on if on[1:].any() else None
-
-    def gap_penalty(self, model_grid: int | None = None) -> np.ndarray | None:
-        """An additive penalty over the gap classes (0 allowed, -inf not): `on_grid`, a gap of 0
-        always allowed (never only that: a chord without end)."""
-        on = self.on_grid(model_grid)
-        if on is None:
-            return None
-        on = on.copy()
-        on[0] = True
-        return np.where(on, 0.0, -np.inf).astype(np.float32)
 
     def snap_gap(self, gap: int, model_grid: int | None = None) -> int:
         """The drawn gap class moved to the nearest one that lands on the grid (see `on_grid`): the
