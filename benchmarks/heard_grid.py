@@ -207,7 +207,8 @@ def report(results) -> None:
         if not answered:
             continue
         print(f"{way}: {len(rows)} replays, {len(rows) - len(answered)} without an answer; median share on the "
-              f"player's eighth grid {statistics.median(r[0] for r in answered):.2f}; median spacing "
+              f"player's eighth grid {statistics.median(r[0] for r in answered):.2f} (mean "
+              f"{statistics.mean(r[0] for r in answered):.2f}); median spacing "
               f"{statistics.median(r[1] for r in answered if r[1] == r[1]):.1%} from a musical ratio")
 
 

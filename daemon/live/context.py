@@ -9,6 +9,7 @@ taught.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import deque
 from dataclasses import replace
@@ -24,37 +25,46 @@ from .clock import SNAP
 from .listener import MACHINE
 
 log = logging.getLogger(__name__)
-COVER, SUBDIVISION_MEMORY, SUBDIVISION_NOTES = 0.9, 0.95, 6.0  # see Subdivision
+SUBDIVISION_MEMORY, SUBDIVISION_NOTES = 0.95, 6.0  # see Subdivision
+TIMING, PHASE_ERROR = 0.03, 0.03  # a player's timing (s) and the heard beat's phase error (beats): an onset's place in the beat is this sure
 SESSION = 2000  # note-ons the session model remembers (its memory and cost stay flat after that)
 
 
 class Subdivision:
-    """The player's grid: the coarsest division of the beat (1, 2, 3 or 4 parts) that holds COVER of
-    their recent onsets (as heard on the beat: Tempo.snap), the recent ones counting most. An
-    answer's notes fall on it (Cursor.grid): a player of eighths gets eighths and quarters back,
-    not a model's sixteenths or triplets, and a beat heard at the wrong level (a player's eighths
-    heard as beats) still answers on the player's eighths. 12 (any sixteenth or triplet) when no
-    division holds them; None before SUBDIVISION_NOTES onsets."""
+    """The player's grid: which division of the beat (1, 2, 3 or 4 parts, or 12: sixteenths and
+    triplets mixed) best explains their recent onsets, the recent ones counting most. An answer's
+    notes fall on it (Cursor.grid): a player of eighths gets eighths and quarters back, not a
+    model's sixteenths or triplets, and a beat heard at the wrong level (a player's eighths heard as
+    beats) still answers on the player's eighths.
 
-    GRIDS = ((1, [0]), (2, [0, 3]), (3, [0, 2, 4]), (4, [0, 1, 3, 5]))  # indices into SNAP
+    Each grid is a likelihood of an onset's place in the beat: the grid's places equally likely, a
+    player's timing about each of them (`width`, in beats), and a share anywhere (a grace note). A
+    finer grid spreads its likelihood over more places, so it wins only where the onsets need it
+    (Bayesian model choice, no threshold): a jig's thirds heard with 40 ms of jitter stay thirds,
+    where counting each onset at its nearest sixteenth or third could not tell them apart.
+    None before SUBDIVISION_NOTES onsets."""
+
+    GRIDS = (1, 2, 3, 4, 12)
+    PLACES = [np.array([0.0]), np.array([0, 1 / 2]), np.array([0, 1 / 3, 2 / 3]), np.arange(4) / 4, SNAP[:-1]]
+    ANYWHERE = 0.05  # the share of onsets on no grid
 
     def __init__(self):
-        self.counts = np.zeros(len(SNAP) - 1)
+        self.scores = np.zeros(len(self.GRIDS))  # decayed log-likelihood of each grid
+        self.heard = 0.0  # decayed count of onsets
 
-    def hear(self, phase: float) -> None:
-        """An onset `phase` beats after a beat line: counted at the nearest place of SNAP (a beat
-        later is the next beat's line)."""
-        self.counts *= SUBDIVISION_MEMORY
-        self.counts[int(np.argmin(np.abs(SNAP - phase % 1.0))) % len(self.counts)] += 1.0
+    def hear(self, phase: float, width: float = 0.05) -> None:
+        """An onset `phase` beats after a beat line, placed to within about `width` beats."""
+        self.scores *= SUBDIVISION_MEMORY
+        self.heard = self.heard * SUBDIVISION_MEMORY + 1.0
+        for n, places in enumerate(self.PLACES):
+            off = np.abs((phase - places + 0.5) % 1.0 - 0.5)
+            density = np.mean(np.exp(-0.5 * (off / width) ** 2)) / (width * np.sqrt(2 * np.pi))
+            self.scores[n] += np.log(self.ANYWHERE + (1 - self.ANYWHERE) * density)
 
     def parts(self) -> int | None:
-        total = self.counts.sum()
-        if total < SUBDIVISION_NOTES * SUBDIVISION_MEMORY ** SUBDIVISION_NOTES:
+        if self.heard < SUBDIVISION_NOTES * SUBDIVISION_MEMORY ** SUBDIVISION_NOTES:
             return None
-        for parts, phases in self.GRIDS:
-            if self.counts[phases].sum() >= COVER * total:
-                return parts
-        return 12
+        return self.GRIDS[int(np.argmax(self.scores))]
 
 
 class EventContext:
@@ -96,10 +106,12 @@ class EventContext:
         """Step one event heard at `stamp` into the state (placed on the beat's nearest sixteenth or
         triplet eighth: the model learnt from scores, and a player's few milliseconds early or
         late would otherwise reach it as rhythms no score has)."""
+        heard = self.timeline.position(stamp) if velocity and self.timeline.shared else None
+        if heard is not None:
+            width = math.hypot(TIMING / self.timeline.beat_seconds, PHASE_ERROR)
+            self.subdivision.hear(heard, width)
         stamp = self.timeline.snap(stamp)
         position = self.place(stamp)
-        if velocity and position is not None and self.timeline.shared:
-            self.subdivision.hear(position)
         gap = 0.0 if self.decoded is None else max(0.0, stamp - self.decoded)
         cls = self.cursor.time_class(gap)
         self.decoded = stamp if self.decoded is None else self.decoded + self.cursor.seconds(cls)
