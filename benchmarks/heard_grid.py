@@ -12,6 +12,7 @@ this benchmark used them alone).
 
     python benchmarks/heard_grid.py --tunes 8        # 8 tunes x 3 tempi x (heard, fixed): about 45 min
     python benchmarks/heard_grid.py --tunes 24 --split valid --simulate    # tuning: no JACK, 10 s
+    python benchmarks/heard_grid.py --tunes 24 --ceiling    # what the player's timing allows
 
 Needs jackd (apt-get install jackd2) and the melody corpus (segue data melodies runs/melodies).
 """
@@ -137,6 +138,25 @@ def told(tracker, beats: np.ndarray, clock) -> None:
     })
 
 
+def fitted_answer(played, truth) -> list[float]:
+    """What the best a listener could do from the player's onsets alone: each onset's place on the
+    player's eighth grid known (no tracker's level to get wrong), a weighted least-squares line
+    through those of the last 8 beats (the last 4 counting most: the tracker's FIT constants), and
+    an answer of eighths on it from the second beat after the last note, 8 beats long."""
+    from segue.daemon.models.beat import FIT_BEATS, FIT_MEMORY
+
+    parts = eighths_in_a_beat(played, truth)
+    onsets = np.array([t for t, _, v in played if v])
+    index = np.interp(onsets, truth, np.arange(len(truth)))
+    place = np.round(index * parts) / parts
+    now = index[-1]
+    near = index > now - FIT_BEATS
+    weight = np.sqrt(np.exp(-(now - index[near]) / FIT_MEMORY))
+    rows = np.vstack([np.ones(near.sum()), place[near]]).T * weight[:, None]
+    (start, beat), *_ = np.linalg.lstsq(rows, onsets[near] * weight, rcond=None)
+    return list(start + beat * np.arange(math.ceil(now) + 1, math.ceil(now) + 9, 1 / parts))
+
+
 def measure(machine: list[float], played, truth, continued: bool = True):
     grid, beat = player_grid(played, truth, continued)
     parts = eighths_in_a_beat(played, truth)
@@ -158,12 +178,24 @@ def main() -> int:
     parser.add_argument("--split", choices=["test", "valid"], default="test", help="valid: for tuning")
     parser.add_argument("--simulate", action="store_true",
                         help="The engine on a moved clock, no JACK (seconds, for tuning; not the figure).")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="No engine: the player's own onsets on their grid, and an answer on a line "
+                             "fitted to them with the level known (what any tracker could reach).")
     parser.add_argument("--oracle", action="store_true",
                         help="With --simulate: the engine is handed the player's beats instead of what it hears.")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     pieces = list(B.corpus_pieces(args.split, args.tunes, rng))
     results = {"heard": [], "fixed": [], "heard, rendered beats": [], "fixed, rendered beats": []}
+    if args.ceiling:
+        results = {"the player's own onsets": [], "an answer on the best fit to them": []}
+        for piece in pieces:
+            for bpm in TEMPI:
+                name, notes, truth = tune_at(piece, bpm, rng)
+                results["the player's own onsets"].append(measure([t for t, _, v in notes if v], notes, truth))
+                results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth), notes, truth))
+        report(results)
+        return 0
     if args.simulate:
         for piece in pieces:
             for bpm in TEMPI:
