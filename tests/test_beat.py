@@ -113,3 +113,16 @@ def test_the_beat_is_fitted_to_the_onsets_between_the_grid_s_tempo_steps():
         misses.append(abs(tracker.next_beat(24 * period - 0.3) - 24 * period))
     assert abs(np.mean(ratios) - 1) < 0.005 and np.std(ratios) < 0.01
     assert np.median(misses) < 0.015
+
+
+def test_the_live_bar_lines_fall_on_the_accented_beats_once_heard():
+    """4/4 at 100 bpm, quarters and eighths (half the onsets off the beat), the first of each bar
+    louder: after four bars every downbeat the live tracker says is on a bar line. (The beats were
+    once counted from each onset's phase, so an onset on an off-beat could count a beat twice or not
+    at all, and the bar wandered.)"""
+    notes = played(100, 48, seed=7, pattern=(0.5, 0.5, 1, 0.5, 0.5, 1))
+    bar_starts = np.arange(12) * 4 * 0.6
+    notes = [(t, p, 124 if np.min(np.abs(t - bar_starts)) < 0.05 else 64) for t, p, v in notes]
+    downs = [b.time for b in track(notes) if b.downbeat and b.time > 4 * 4 * 0.6]
+    assert len(downs) >= 6
+    assert all(np.min(np.abs(bar_starts - t)) < 0.05 for t in downs), downs

@@ -187,7 +187,7 @@ class PointerTracker:
         self.pending: tuple[float, float, int] | None = None
         self.heard = 0.0
         self.hits = 0.5
-        self.count = 0  # beats counted up to the last onset's beat
+        self.count = 0  # the index of the beat at or before the last onset (bars are counted on it)
         self.accents = {m: np.zeros(m) for m in METERS}
         self.divided = np.zeros(2)  # off-beat onsets on halves/quarters of the beat, on thirds of it
         self.thirds = False
@@ -279,12 +279,8 @@ class PointerTracker:
         i = int(np.argmax(self.belief.sum(axis=1)))
         row = self.belief[i]
         angle = phase_of(row)
-        if before is not None and self.heard:
-            passed = before[1] + (t - self.heard) / before[2]
-            self.count += int(np.floor(passed + 0.5)) - int(np.floor(angle + 0.5 - 1e-9) if angle > 0.5 else 0)
         near = min(angle, 1 - angle) * self.periods[i] <= TOLERANCE + TOLERANCE_SHARE * self.periods[i]
         self.hits = self._sure(i, angle)
-        self._accent_pointer(t, weight, i, angle, near)
         if not near:  # an onset off the beat: on a half (or quarter) of it, or on a third
             width = DIVISION_WIDTH / self.periods[i]
             halves = min(abs(angle - x) for x in (0.25, 0.5, 0.75))
@@ -297,6 +293,12 @@ class PointerTracker:
             self.thirds = ratio > 1.0 if self.thirds else ratio > THIRDS
         self.recent.append((t, weight))
         self._best = (i, *self._fit(t, angle, self._period(i)))
+        fitted, period = self._best[1], self._best[2]
+        if before is not None:
+            # the beats from the last onset's beat line to this one's, on the new period: a beat
+            # line is counted once whatever the phase (an onset on the off-beat included)
+            self.count += round(((t - fitted * period) - (self.heard - before[1] * before[2])) / period)
+        self._accent_pointer(t, weight, i, fitted, near)
         self.heard = t
 
     def _fit(self, t: float, angle: float, period: float) -> tuple[float, float]:
@@ -402,7 +404,7 @@ class PointerTracker:
             for m in METERS:
                 self.accents[m] *= 0.97
                 self.accents[m][index % m] += before + 0.5 * length
-        self.accented = (self.count, weight, t) if near else None
+        self.accented = (self.count + (1 if angle > 0.5 else 0), weight, t) if near else None
 
     @property
     def known(self) -> bool:
@@ -432,7 +434,7 @@ class PointerTracker:
     def _grid(self):
         i, angle, p = self._best
         last = self.heard - angle * p  # the beat at or before the last onset
-        index = self.count - (1 if angle > 0.5 else 0)
+        index = self.count
         return p, last, index
 
     def beats_between(self, start: float, end: float) -> list[Beat]:
