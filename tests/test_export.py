@@ -112,8 +112,11 @@ def test_a_keyboard_model_trains_on_pop909_exports_polyphonic_and_continues_a_pi
     song = load(tmp_path / "keys", "train")[0]
     assert np.all(np.abs(song["onset"] * 12 - np.round(song["onset"] * 12)) < 1e-4)
     assert len(set(song["velocity"].tolist())) > 10 and np.any(np.diff(song["onset"]) == 0)
-    assert runner.invoke(data, ["keys", str(tmp_path / "pop"), str(tmp_path / "k4"), "--release-grid", "4"]).exit_code == 0
-    sixteenths = load(tmp_path / "k4", "train")[0]
+    sixteenths = song  # the default: releases of notes struck on sixteenths on sixteenths
+    assert runner.invoke(data, ["keys", str(tmp_path / "pop"), str(tmp_path / "k12"), "--release-grid", "12"]).exit_code == 0
+    twelfths = load(tmp_path / "k12", "train")[0]
+    ends = twelfths["onset"] + twelfths["duration"]
+    assert np.mean(np.abs(ends * 4 - np.round(ends * 4)) < 1e-4) < 0.9  # as the songs play them
     on = np.abs(sixteenths["onset"] * 4 - np.round(sixteenths["onset"] * 4)) < 1e-4
     ends = (sixteenths["onset"] + sixteenths["duration"])[on]
     assert np.all(np.abs(ends * 4 - np.round(ends * 4)) < 1e-4)  # a note struck on a sixteenth ends on one

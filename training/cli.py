@@ -354,8 +354,9 @@ def data_pop909(source, out_dir):
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--parts", type=click.Choice(["all", "piano"]), default="all", show_default=True,
               help="all: melody, bridge and piano part as one keyboard part; piano: the piano part alone.")
-@click.option("--release-grid", type=click.Choice(["12", "4"]), default="12", show_default=True,
-              help="Releases on twelfths of a beat, or (4) a note struck on a sixteenth ends on one.")
+@click.option("--release-grid", type=click.Choice(["4", "12"]), default="4", show_default=True,
+              help="4: a note struck on a sixteenth ends on one (the shipped keys); 12: releases on any "
+                   "twelfth of a beat, as the songs play them.")
 def data_keys(source, out_dir, parts, release_grid):
     """The keyboard corpus for a two-handed model from a POP909 corpus in SOURCE (`segue data
     pop909`): every note of PARTS with its velocity, in beats and bars, in the melody corpus's

@@ -7,9 +7,10 @@ metrical trainer (training/metrical.py) reads it as it reads the melodies.
     segue data pop909 ../shared/data/pop909 runs/pop909
     segue data keys runs/pop909 runs/keys [--parts piano]
 
-Notes start and end on the nearest sixteenth or triplet eighth (GRID): many songs' MIDI follows the
-recording, a few hundredths of a beat either way, and their releases fall anywhere; as heard
-(events timed from one to the next) that taught a model rhythms off every grid. The live engine
+Notes start on the nearest sixteenth or triplet eighth (GRID), and a note struck on a sixteenth
+ends on one (`release_grid` 4): many songs' MIDI follows the recording, a few hundredths of a beat
+either way, and their releases fall anywhere; as heard (events timed from one to the next) that
+taught a model rhythms off every grid (docs/notes/keys.md). The live engine
 hears a player the same way (daemon/live/clock.py: Tempo.snap). The split is POP909's (by song).
 Nothing here imports torch.
 """
@@ -37,7 +38,7 @@ def bar_places(onsets: np.ndarray, downbeats: np.ndarray, bar: int) -> np.ndarra
     return np.minimum(place, bar - 1e-6)  # a bar longer than the song's usual one (an odd annotation)
 
 
-def build(source: str | Path, out: str | Path, parts: str = "all", log=print, release_grid: int = GRID) -> dict:
+def build(source: str | Path, out: str | Path, parts: str = "all", log=print, release_grid: int = 4) -> dict:
     """Write the keyboard corpus of the POP909 corpus in `source` to `out`; returns the inventory.
     `release_grid`: releases on this division of the beat (4: a note struck on a sixteenth ends on
     one, at least a sixteenth long; a triplet's note keeps GRID)."""
