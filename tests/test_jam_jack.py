@@ -508,15 +508,13 @@ def test_with_no_clock_the_answer_starts_on_the_beat_heard_in_the_phrase(jam):
     probe.close()
 
 
-def test_keys_answers_a_two_handed_phrase_with_two_hands_on_the_beat(jam):
-    """--model keys, no clock: four bars at 90 bpm of a bass note and a triad under a melody. The
-    answer sounds at least two notes at once and a note below middle C, its first note on the
-    player's beat; after SIGTERM nothing sounds."""
+def two_handed(bars: int, beat: float):
+    """A pianist's phrase: per bar a bass note held, a triad on beats 1 and 3, a melody above."""
     from segue.daemon.formats.midifile import NoteMessage
 
-    beat, notes = 60 / 90, []
-    for bar in range(4):
-        root = (48, 53, 55, 48)[bar]
+    notes = []
+    for bar in range(bars):
+        root = (48, 53, 55, 48)[bar % 4]
         t = bar * 4 * beat
         notes += [NoteMessage(t, root - 12, 100), NoteMessage(t + 3.8 * beat, root - 12, 0)]
         for b in (0, 2):
@@ -525,7 +523,14 @@ def test_keys_answers_a_two_handed_phrase_with_two_hands_on_the_beat(jam):
         for b, p in zip((0, 1, 1.5, 2, 3), (72, 74, 76, 79, 76)):
             notes += [NoteMessage(t + b * beat, p + root - 48, 100 if b == int(b) else 70),
                       NoteMessage(t + (b + 0.45) * beat, p + root - 48, 0)]
-    notes.sort(key=lambda n: (n.time, n.velocity > 0))
+    return sorted(notes, key=lambda n: (n.time, n.velocity > 0))
+
+
+def test_keys_answers_a_two_handed_phrase_with_two_hands_on_the_beat(jam):
+    """--model keys, no clock: four bars at 90 bpm of a bass note and a triad under a melody. The
+    answer sounds at least two notes at once and a note below middle C, its first note on the
+    player's beat; after SIGTERM nothing sounds."""
+    beat, notes = 60 / 90, two_handed(4, 60 / 90)
     proc, probe = jam("--model", "keys", "--length", "2bars")
     origin = time.monotonic()
     last = probe.play(notes, speed=1.0)
@@ -549,4 +554,41 @@ def test_keys_answers_a_two_handed_phrase_with_two_hands_on_the_beat(jam):
     assert proc.wait(timeout=5) == 0, "".join(proc.said)
     time.sleep(0.1)
     assert not probe.sounding()
+    probe.close()
+
+
+def test_keys_plays_along_with_a_pianist_in_chords_and_never_strikes_a_held_key(jam):
+    """--model keys --mode continuous, no clock: while a pianist plays eight bars in two hands, segue
+    plays along with two or more notes at once, never striking a key the player holds, and rests
+    after them with nothing left sounding."""
+    beat, notes = 60 / 90, two_handed(8, 60 / 90)
+    proc, probe = jam("--model", "keys", "--mode", "continuous", "--length", "0.5s")
+    origin = time.monotonic()
+    last = probe.play(notes, speed=1.0)
+    time.sleep(0.5 + 4.0 + 4 * PERIOD)  # the tail, then the longest note (--max-note 4 s)
+    with probe.lock:
+        along = [(t - origin, m) for t, m in probe.received
+                 if origin < t < last and m.type in ("note_on", "note_off")]
+    assert along, "nothing played along"
+    sounding, most = set(), 0
+    for _, m in along:
+        if m.type == "note_on" and m.velocity:
+            sounding.add(m.note)
+        else:
+            sounding.discard(m.note)
+        most = max(most, len(sounding))
+    assert most >= 2, f"at most {most} notes at once while playing along"
+    held = {}  # the player's keys: pitch -> [(on, off)] (seconds from the phrase's start)
+    for n in notes:
+        if n.velocity:
+            held.setdefault(n.pitch, []).append([n.time, None])
+        else:
+            held[n.pitch][-1][1] = n.time
+    struck = [(t, m.note) for t, m in along if m.type == "note_on" and m.velocity]
+    # a margin either side of the player's key for the ports' jitter on a busy machine
+    clashes = [(t, p) for t, p in struck for on, off in held.get(p, []) if on + 0.05 < t < off - 0.05]
+    assert not clashes, f"struck keys the player held: {clashes}"
+    assert not probe.sounding()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 0, "".join(proc.said)
     probe.close()
