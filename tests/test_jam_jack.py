@@ -561,7 +561,7 @@ def test_keys_plays_along_with_a_pianist_in_chords_and_never_strikes_a_held_key(
     """--model keys --mode continuous, no clock: while a pianist plays eight bars in two hands, segue
     plays along with two or more notes at once, never striking a key the player holds, and rests
     after them with nothing left sounding."""
-    beat, notes = 60 / 90, two_handed(8, 60 / 90)
+    notes = two_handed(8, 60 / 90)
     proc, probe = jam("--model", "keys", "--mode", "continuous", "--length", "0.5s")
     origin = time.monotonic()
     last = probe.play(notes, speed=1.0)

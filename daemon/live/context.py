@@ -111,7 +111,7 @@ class EventContext:
             width = math.hypot(TIMING / self.timeline.beat_seconds, PHASE_ERROR)
             self.subdivision.hear(heard, width)
         stamp = self.timeline.snap(stamp)
-        position = self.place(stamp)
+        self.place(stamp)  # the cursor's tempo, bar position and grid for this event
         gap = 0.0 if self.decoded is None else max(0.0, stamp - self.decoded)
         cls = self.cursor.time_class(gap)
         self.decoded = stamp if self.decoded is None else self.decoded + self.cursor.seconds(cls)
