@@ -46,11 +46,16 @@ def main() -> int:
                     logits, _ = net.step(features[b], slots[min(b + 1, len(slots) - 1)], h)
                 chords.append(acc.Accompaniment.choose(logits))
             rows[name].append(bench.measure(song, melody, bench.triad_part(chords, start, end), start, end))
-    print(f"{args.songs} valid songs, 128 beats each, chords as triads; medians")
+    report(rows, args.songs)
+    return 0
+
+
+def report(rows: dict, songs: int) -> None:
+    """The medians of each way's figures over the songs."""
+    print(f"{songs} valid songs, 128 beats each, chords as triads; medians")
     for name, got in rows.items():
         cells = ", ".join(f"{f} {statistics.median(r[f] for r in got if r[f] == r[f]):.3f}" for f in FIGURES)
         print(f"  {name}: {cells}")
-    return 0
 
 
 if __name__ == "__main__":
