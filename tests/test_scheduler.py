@@ -138,17 +138,21 @@ def test_a_failing_port_does_not_stop_the_scheduler():
 
 
 def test_the_sending_thread_sends_and_releases():
-    """The real thread on the real clock: everything arrives (however late a busy machine makes it)."""
+    """The real thread on the real clock: each note is played and released, or (on a machine busy
+    enough to wake the thread more than `late` after it was due) dropped whole, never struck and
+    left sounding. The notes are due 0.2 s on, so on most machines both are played."""
     got = []
     s = Scheduler(got.append, max_note=0.05)
     now = time.monotonic()
-    s.play(60, 90, now + 0.01, 0.02)
-    s.play(64, 90, now + 0.02, 10.0)  # cut at max-note
+    s.play(60, 90, now + 0.2, 0.02)
+    s.play(64, 90, now + 0.21, 10.0)  # cut at max-note
     deadline = time.monotonic() + 10.0
-    while len(got) < 4 and time.monotonic() < deadline:
+    while len(got) + 2 * s.dropped_late < 4 and time.monotonic() < deadline:
         time.sleep(0.01)
     s.close()
-    assert [(m.type, m.note) for m in got if m.type == "note_on"] == [("note_on", 60), ("note_on", 64)]
+    played = [m.note for m in got if m.type == "note_on"]
+    assert len(played) + s.dropped_late == 2 and set(played) <= {60, 64}
+    assert played == sorted(played)
     assert not still_sounding(got)
 
 
