@@ -38,6 +38,7 @@ DIVISION_WIDTH, DIVISION_MEMORY = 0.02, 0.95  # seconds: an off-beat onset's rea
 THIRDS = 2.0  # off-beat onsets on thirds against those on halves from which the beat is heard in thirds
 GRID_AGREE = 0.06  # a period within this share of a whole number of tatums, a phase within twice it: on the grid
 CONFIDENT = 0.25  # the confidence from which a beat is used (free time stays below 0.15)
+BAR_BEATS, BAR_MARKS = 12.0, 64  # the bar is counted on the accented beats of the last 12 beats (64 at most)
 SILENCE = 4.0  # beats without an onset after which there is no beat (the player stopped)
 FIT_ONSETS, FIT_BEATS, FIT_MEMORY = 24, 8.0, 4.0  # the fit of the grid to the recent onsets: how many, how far back, how fast older ones count less (beats)
 FIT_NEAR, FIT_RANGE = 0.3, 0.06  # an onset within this share of a tatum of the grid is fitted; the fit moves the period this far at most
@@ -188,7 +189,8 @@ class PointerTracker:
         self.heard = 0.0
         self.hits = 0.5
         self.count = 0  # the index of the beat at or before the last onset (bars are counted on it)
-        self.accents = {m: np.zeros(m) for m in METERS}
+        self.marks: deque = deque(maxlen=BAR_MARKS)  # the recent accented beats: (time, accent)
+        self._bar = (4, 0)  # (beats per bar, the index of a downbeat mod the bar)
         self.divided = np.zeros(2)  # off-beat onsets on halves/quarters of the beat, on thirds of it
         self.thirds = False
         self.accented = None
@@ -249,15 +251,29 @@ class PointerTracker:
         self._onset(time, 1.0 / (1.0 + math.exp(-SALIENCE * z)))
     def _meter(self) -> tuple[int, int]:
         """(beats per bar, the winner's beat index that is a downbeat, mod the bar)."""
+        return self._bar
+
+    def _count_bar(self) -> None:
+        """The bar from the accents of the last BAR_BEATS beats, each placed on the beat grid as it is
+        believed now (not by a running count, which a phase that wavered once would have moved for
+        good): per meter, the accents summed per beat of the bar; the most uneven count wins and its
+        most accented beat is the downbeat. O(BAR_MARKS)."""
+        if not self.marks:
+            return
+        p, last, index = self._grid()
+        marks = np.array([(m[0], m[1]) for m in self.marks if last - m[0] <= BAR_BEATS * p])
+        if not len(marks):
+            return
+        at = index - np.round((last - marks[:, 0]) / p).astype(int)
         best, pick = 4, (0.0, 0)
         for m in METERS:
-            a = self.accents[m]
-            if a.sum() <= 0:
+            accents = np.bincount(at % m, weights=marks[:, 1], minlength=m)
+            if accents.sum() <= 0:
                 continue
-            contrast = meter_contrast(a)
+            contrast = meter_contrast(accents)
             if contrast > pick[0]:
-                best, pick = m, (contrast, int(np.argmax(a)))
-        return best, pick[1]
+                best, pick = m, (contrast, int(np.argmax(accents)))
+        self._bar = (best, pick[1])
 
     # -- output ------------------------------------------------------------------------------
 
@@ -300,6 +316,7 @@ class PointerTracker:
             self.count += round(((t - fitted * period) - (self.heard - before[1] * before[2])) / period)
         self._accent_pointer(t, weight, i, fitted, near)
         self.heard = t
+        self._count_bar()
 
     def _fit(self, t: float, angle: float, period: float) -> tuple[float, float]:
         """The believed beat (its phase at `t`, in beats, and its period) refined by a weighted
@@ -398,13 +415,13 @@ class PointerTracker:
         return self._density(FLOOR + ON * weight * self.on + SUB * (1.0 - weight) * (self.sub + WEAK_ON * self.on))
 
     def _accent_pointer(self, t, weight, i, angle, near) -> None:
+        """The onset before this one, if it was on a beat, marks that beat with its accent: its
+        salience and how long it lasted (to this onset)."""
         if self.accented is not None:
-            index, before, then = self.accented
-            length = min(2.0, (t - then) / self.periods[i])
-            for m in METERS:
-                self.accents[m] *= 0.97
-                self.accents[m][index % m] += before + 0.5 * length
-        self.accented = (self.count + (1 if angle > 0.5 else 0), weight, t) if near else None
+            beat, before, then = self.accented
+            self.marks.append((beat, before + 0.5 * min(2.0, (t - then) / self.periods[i])))
+        period = self._best[2]
+        self.accented = (t - angle * period + (period if angle > 0.5 else 0.0), weight, t) if near else None
 
     @property
     def known(self) -> bool:
