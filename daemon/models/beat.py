@@ -11,8 +11,9 @@ Cemgil et al.):
   note's length (longer than usual marks a beat) is heard at the phase it had. Each tempo's
   likelihood is a density over the phase, so no tempo wins by its window covering more of a cycle.
 The beat is the most believed tempo and its phase; the confidence is the belief held near them.
-The bar: accents (salience, a long note) on the beat counted per beat of the bar for 2, 3 and 4
-beats; the most uneven count wins and its most accented beat is the downbeat.
+The bar: the accents (salience, a long note) of the last 12 beats, placed on the beat grid as it is
+believed now, counted per beat of the bar for 2, 3 and 4 beats; the most uneven count wins and its
+most accented beat is the downbeat.
 
 Cost per onset: a few operations on a 56 x 32 array, flat in the session's length. Causal:
 nothing it says at time t depends on a note after t. benchmarks/beats.py measures it.
