@@ -119,7 +119,6 @@ def flood(env, rate: int, seconds: float, record: str | None, lossy: bool = Fals
                 out.send(mido.Message("note_on", note=pitch, velocity=0 if sent % 2 else 80))
             sent += 1
         time.sleep(0.001 if burst else 0)
-    ended = time.monotonic()
     time.sleep(SILENCE + 0.5)  # what was already sent may still be answered: it must not be
     after = [t for t, _ in probe.note_ons()]  # answers during the flood or to it
     delay = jam.answer_delay(lose_last_off=lossy)
