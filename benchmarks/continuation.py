@@ -83,8 +83,8 @@ def model_continuation(net: EventModel, piece: dict, seed: int, session_weight: 
     beat_seconds = 0.5
     if codec.time_unit == "beats":
         session = VariableOrderMarkov(order=4, window=2000) if session_weight else None
-        cursor = Cursor(codec, beat_seconds, bar_beats=bar, heard=bool(net.info.inputs), session=session,
-                        key=KeyTracker() if key_weight else None)
+        cursor = Cursor.for_model(net, beat_seconds, bar_beats=bar, session=session,
+                                  key=KeyTracker() if key_weight else None)
         events, played = codec.encode_timed(notes)
         rows = cursor.rows(events, first=float(played[0]))
         end = cursor.beats

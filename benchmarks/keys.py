@@ -174,8 +174,7 @@ def model_nll(net: EventModel, rows: np.ndarray) -> np.ndarray:
 def model_continuation(net: EventModel, prime: list[NoteMessage], bar: float, start: float, seed: int) -> list:
     """Notes (onset, end, pitch, velocity), beats from the prime's end, of the model's continuation."""
     codec = net.codec
-    cursor = Cursor(codec, BEAT, bar_beats=bar, heard=bool(net.info.inputs), key=KeyTracker(),
-                    sounding="sounding" in net.info.inputs)
+    cursor = Cursor.for_model(net, BEAT, bar_beats=bar, key=KeyTracker())
     events, played = codec.encode_timed(prime)
     rows = cursor.rows(events, first=float(played[0]) / BEAT - start)  # beats from the prime's first bar line
     stream = net.stream()
@@ -252,7 +251,7 @@ def main() -> int:
     print(f"{len(songs)} {args.split} songs; Markov baseline counted in {time.perf_counter() - started:.0f} s", flush=True)
     sums = {"keys": np.zeros(5), "markov": np.zeros(5)}
     for piece in songs:
-        rows = metrical_events(piece, codec, "sounding" in net.info.inputs)[:MAX_EVENTS]
+        rows = metrical_events(piece, codec, net.info.sounding)[:MAX_EVENTS]
         sums["keys"] += model_nll(net, rows)
         sums["markov"] += markov.nll(rows)
     print("NLL (nats): pitch per note-on, velocity and time per event, sum per event")

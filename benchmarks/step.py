@@ -106,8 +106,7 @@ def torch_rows(model: EventModel, steps: int) -> dict[str, list[float]]:
 
 def throughput(model: EventModel, events: int, repeats: int = 3) -> float:
     def cursor():  # a metrical model's place (4/4 at 120 bpm); None for a seconds model
-        return Cursor(model.codec, bar_beats=4.0, heard=bool(model.info.inputs), key=KeyTracker(),
-                      sounding="sounding" in model.info.inputs)
+        return Cursor.for_model(model, bar_beats=4.0, key=KeyTracker())
 
     prime = model.codec.encode(default_prime(bpm=60.0 if model.info.inputs else 120.0))
     runs = []

@@ -101,7 +101,7 @@ def _export(kind: str, checkpoint, out: Path, check, *, gibbs, beats, temperatur
         from segue.daemon.formats.corpus import load, metrical_events
 
         net = EventModel(out)
-        events = metrical_events(load(check, "valid")[0], net.codec, "sounding" in net.info.inputs)
+        events = metrical_events(load(check, "valid")[0], net.codec, net.info.sounding)
         worst = exporter.parity_metrical(checkpoint, out, events[:500])
         return _parity(f"parity over {min(len(events), 500)} events of {check}'s first valid piece: max |logit diff| "
                        f"{worst['logits']:.2e}, max |state diff| {worst['state']:.2e}", max(worst["logits"], worst["state"]))

@@ -84,8 +84,7 @@ class EventContext:
         before = self.cursor
         session = before.session if before is not None else VariableOrderMarkov(order=4, window=SESSION)
         key = before.key if before is not None else KeyTracker()
-        self.cursor = Cursor(model.codec, heard=bool(model.info.inputs), session=session, key=key,
-                             sounding="sounding" in model.info.inputs)
+        self.cursor = Cursor.for_model(model, session=session, key=key)
 
     def fold(self, pitch: int) -> int:
         return self.codec.fold_pitch(pitch)

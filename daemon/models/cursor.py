@@ -33,6 +33,12 @@ class Cursor:
         self.counts_sounding = sounding  # the model hears how many notes sound (a keyboard model)
         self.sounding: set[int] = set()  # the pitches struck and not released in this stream
 
+    @classmethod
+    def for_model(cls, model, beat_seconds: float = 0.5, **kwargs) -> "Cursor":
+        """A cursor for an event model (models/event.py): it hears the model's input-only features
+        (the register, the bar; how many notes sound) as the model's file says."""
+        return cls(model.codec, beat_seconds, heard=bool(model.info.inputs), sounding=model.info.sounding, **kwargs)
+
     @property
     def base(self) -> int:
         """The pitch that class 0 stands for now."""

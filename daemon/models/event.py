@@ -50,6 +50,11 @@ class ModelInfo:
     polyphonic: bool = False  # learnt from parts with notes struck together (a keyboard), not single lines
     grid: int | None = None  # the notes it learnt on start and end on this division of the beat
 
+    @property
+    def sounding(self) -> bool:
+        """Whether the model hears how many notes sound (a keyboard model's 4th input)."""
+        return "sounding" in self.inputs
+
 
 def read_metadata(meta: dict[str, str], path: Path) -> ModelInfo:
     """Check a model's metadata against the contract; one sentence per way it can fail."""

@@ -112,9 +112,8 @@ def generate_file(
     session = VariableOrderMarkov(order=4, window=2000) if config.session_weight else None
     key = KeyTracker() if config.key_weight else None
     if session is not None or key is not None or net.codec.time_unit == "beats" or net.codec.pitch_mode == "interval" or net.info.inputs:
-        cursor = Cursor(net.codec, beat_seconds=60.0 / (bpm or meter.bpm),
-                        bar_beats=meter.numerator * 4 / meter.denominator, heard=bool(net.info.inputs), session=session,
-                        key=key, sounding="sounding" in net.info.inputs)
+        cursor = Cursor.for_model(net, 60.0 / (bpm or meter.bpm), bar_beats=meter.numerator * 4 / meter.denominator,
+                                  session=session, key=key)
         timed = notes
         if net.codec.time_unit == "beats":  # the prime in beats (its own tempo map), bars from the file's start
             timed = default_prime(bpm=60.0) if prime is None else read_notes(prime, channel=prime_channel,
