@@ -191,7 +191,7 @@ class PointerTracker:
         self.hits = 0.5
         self.count = 0  # the index of the beat at or before the last onset (bars are counted on it)
         self.marks: deque = deque(maxlen=BAR_MARKS)  # the recent accented beats: (time, accent)
-        self._bar = (4, 0)  # (beats per bar, the index of a downbeat mod the bar)
+        self._bar = (4, 0)  # (beats per bar, the index of a downbeat mod the bar): _count_bar
         self.divided = np.zeros(2)  # off-beat onsets on halves/quarters of the beat, on thirds of it
         self.thirds = False
         self.accented = None
@@ -250,10 +250,6 @@ class PointerTracker:
         self.spread = max(self.spread, 0.0025)
         self.low += STATS * (low - self.low)
         self._onset(time, 1.0 / (1.0 + math.exp(-SALIENCE * z)))
-    def _meter(self) -> tuple[int, int]:
-        """(beats per bar, the winner's beat index that is a downbeat, mod the bar)."""
-        return self._bar
-
     def _count_bar(self) -> None:
         """The bar from the accents of the last BAR_BEATS beats, each placed on the beat grid as it is
         believed now (not by a running count, which a phase that wavered once would have moved for
@@ -262,7 +258,7 @@ class PointerTracker:
         if not self.marks:
             return
         p, last, index = self._grid()
-        marks = np.array([(m[0], m[1]) for m in self.marks if last - m[0] <= BAR_BEATS * p])
+        marks = np.array([m for m in self.marks if last - m[0] <= BAR_BEATS * p])
         if not len(marks):
             return
         at = index - np.round((last - marks[:, 0]) / p).astype(int)
@@ -459,7 +455,7 @@ class PointerTracker:
         if not self.known:
             return []
         p, last, index = self._grid()
-        meter, down = self._meter()
+        meter, down = self._bar
         k = math.ceil((start - last) / p - 1e-9)
         out = []
         while last + k * p < end:
@@ -472,7 +468,7 @@ class PointerTracker:
         if not self.known:
             return None
         p, last, index = self._grid()
-        meter, down = self._meter()
+        meter, down = self._bar
         if beats >= meter:
             k = math.ceil((after - last) / p - 1e-9)
             while (index + k - down) % meter:
@@ -485,5 +481,5 @@ class PointerTracker:
         if not self.known:
             return None
         p, last, index = self._grid()
-        meter, down = self._meter()
+        meter, down = self._bar
         return (index - down + (at - last) / p) % meter, meter
