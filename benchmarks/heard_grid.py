@@ -186,49 +186,44 @@ def main() -> int:
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     pieces = list(B.corpus_pieces(args.split, args.tunes, rng))
+    sessions = [(bpm, *tune_at(piece, bpm, rng)) for piece in pieces for bpm in TEMPI]  # (bpm, name, notes, truth)
     results = {"heard": [], "fixed": [], "heard, rendered beats": [], "fixed, rendered beats": []}
     if args.ceiling:
         results = {"the player's own onsets": [], "an answer on the best fit to them": []}
-        for piece in pieces:
-            for bpm in TEMPI:
-                name, notes, truth = tune_at(piece, bpm, rng)
-                results["the player's own onsets"].append(measure([t for t, _, v in notes if v], notes, truth))
-                results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth), notes, truth))
+        for _, _, notes, truth in sessions:
+            results["the player's own onsets"].append(measure([t for t, _, v in notes if v], notes, truth))
+            results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth), notes, truth))
         report(results)
         return 0
     if args.simulate:
-        for piece in pieces:
-            for bpm in TEMPI:
-                name, notes, truth = tune_at(piece, bpm, rng)
-                machine = simulated_answer(notes, oracle=player_grid(notes, truth, True)[0] if args.oracle else None)
-                results["heard"].append(measure(machine, notes, truth))
-                results["heard, rendered beats"].append(measure(machine, notes, truth, continued=False))
+        for _, _, notes, truth in sessions:
+            machine = simulated_answer(notes, oracle=player_grid(notes, truth, True)[0] if args.oracle else None)
+            results["heard"].append(measure(machine, notes, truth))
+            results["heard, rendered beats"].append(measure(machine, notes, truth, continued=False))
         report(results)
         return 0
     with tempfile.TemporaryDirectory() as tmp, jack_server() as env:
-        for piece in pieces:
-            for bpm in TEMPI:
-                name, notes, truth = tune_at(piece, bpm, rng)
-                played = Path(tmp) / "played.mid"
-                write_notes(played, [NoteMessage(t, p, v) for t, p, v in notes])
-                for way, extra in (("heard", []), ("fixed", ["--fixed-tempo"])):
-                    recorded = Path(tmp) / f"{way}.mid"
-                    recorded.unlink(missing_ok=True)  # (segue never records over a take)
-                    done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
-                                           "--seed", "1", "--replay", str(played), "--record", str(recorded), *extra],
-                                          env=env, capture_output=True, text=True, timeout=180)
-                    if done.returncode:
-                        print(f"{name} {bpm} {way}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
-                        continue
-                    machine = recorded_answer(recorded, notes)
-                    got = measure(machine, notes, truth)
-                    rendered = measure(machine, notes, truth, continued=False)
-                    results[way].append(got)
-                    results[way + ", rendered beats"].append(rendered)
-                    print(f"{name[:40]:40s} {bpm:4d} bpm {way:6s} " +
-                          ("no answer" if got is None else f"on the eighth grid {got[0]:.2f} (the rendering's "
-                                                            f"beats {rendered[0]:.2f}), spacing {got[1]:.1%} "
-                                                            f"from a ratio"), flush=True)
+        for bpm, name, notes, truth in sessions:
+            played = Path(tmp) / "played.mid"
+            write_notes(played, [NoteMessage(t, p, v) for t, p, v in notes])
+            for way, extra in (("heard", []), ("fixed", ["--fixed-tempo"])):
+                recorded = Path(tmp) / f"{way}.mid"
+                recorded.unlink(missing_ok=True)  # (segue never records over a take)
+                done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
+                                       "--seed", "1", "--replay", str(played), "--record", str(recorded), *extra],
+                                      env=env, capture_output=True, text=True, timeout=180)
+                if done.returncode:
+                    print(f"{name} {bpm} {way}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
+                    continue
+                machine = recorded_answer(recorded, notes)
+                got = measure(machine, notes, truth)
+                rendered = measure(machine, notes, truth, continued=False)
+                results[way].append(got)
+                results[way + ", rendered beats"].append(rendered)
+                print(f"{name[:40]:40s} {bpm:4d} bpm {way:6s} " +
+                      ("no answer" if got is None else f"on the eighth grid {got[0]:.2f} (the rendering's "
+                                                        f"beats {rendered[0]:.2f}), spacing {got[1]:.1%} "
+                                                        f"from a ratio"), flush=True)
     report(results)
     return 0
 
