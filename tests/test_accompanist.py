@@ -100,6 +100,68 @@ def test_a_change_of_chord_ends_the_old_chord_s_tones(pop):
     assert {p for p in before if p % 12 not in pitch_classes(far)} <= ended | {p for p, (s, _) in before.items() if s <= 4}
 
 
+def beats_of(pitches) -> np.ndarray:
+    """One note a beat, each held for 0.9 of it: the chord model's features per beat."""
+    pitches = np.asarray(pitches)
+    onsets = np.arange(len(pitches), dtype=float)
+    return melody_features(onsets, onsets + 0.9, pitches, len(pitches))
+
+
+def test_the_form_hears_a_passage_come_back_and_says_what_followed_it():
+    rng = np.random.default_rng(1)
+    verse = beats_of(rng.choice([60, 62, 64, 65, 67, 69, 71], size=16))
+    bridge = beats_of(rng.choice([61, 63, 66, 68, 70], size=8))
+    form = acc.Form()
+    for row in np.concatenate([verse, bridge]):
+        form.add(row)
+        assert form.coming() is None  # nothing has come back yet
+    for b, row in enumerate(verse[:12]):
+        form.add(row)
+        coming = form.coming()
+        if b + 1 < acc.REPEAT_BEATS:
+            assert coming is None  # too few beats of the verse again to tell
+        else:
+            assert coming is not None and np.array_equal(coming, verse[b + 1]), b
+    rest = np.zeros((acc.REPEAT_BEATS, 14), np.float32)
+    rest[:, 12] = 1.0
+    for row in rest:
+        form.add(row)
+    assert form.coming() is None  # the player rests: nothing to foresee
+
+
+def test_the_form_s_memory_is_flat_and_forgets_a_passage_older_than_it():
+    rng = np.random.default_rng(2)
+    form = acc.Form()
+    first = beats_of(rng.choice(range(60, 72), size=acc.REPEAT_BEATS + 1))
+    for row in first:
+        form.add(row)
+    sizes = (form.beats.nbytes, form.differ.nbytes)
+    for row in beats_of(rng.choice(range(48, 60), size=acc.FORM_BEATS)):  # more than it remembers
+        form.add(row)
+    for row in first[:-1]:
+        form.add(row)
+    assert (form.beats.nbytes, form.differ.nbytes) == sizes and form.count == acc.FORM_BEATS
+    assert form.coming() is None  # the first passage is out of memory
+
+
+def test_a_melody_played_again_gets_the_chords_named_after_hearing_each_beat(pop):
+    rng = np.random.default_rng(3)
+    tune = beats_of(rng.choice([60, 62, 64, 65, 67, 69, 71, 72], size=24))
+    part = pop.stream(0)
+    for b in range(len(tune) + 1):  # the tune heard to its end
+        part.beat(tune[b - 1] if b else np.zeros(14, np.float32), b % 4)
+    names = []
+    for b, row in enumerate(tune[1:], start=1):  # the tune again from its second beat
+        h = part.h
+        part.beat(tune[b - 1], b % 4)
+        if b > acc.REPEAT_BEATS:
+            logits, _ = pop.step(tune[b], (b + 1) % 4, part.h)
+            assert part.repeating and part.chord == part.choose(logits), b
+            names.append(part.chord)
+        assert h is not part.h  # the state goes on with the beat heard, not the one foreseen
+    assert len(names) == len(tune) - 1 - acc.REPEAT_BEATS
+
+
 def test_a_melody_file_gets_a_bass_and_chords_in_its_key(tmp_path):
     melody = melody_file(tmp_path / "tune.mid", [60, 64, 67, 64, 65, 69, 72, 69, 67, 71, 74, 71, 72, 67, 64, 60] * 2)
     out = tmp_path / "band.mid"
@@ -183,6 +245,15 @@ def test_in_a_jam_it_plays_on_the_beat_on_two_channels_and_rests_after_the_playe
     assert min(due for due, _ in ons) <= start + 1.0  # it comes in within the first two beats
     assert max(due for due, _ in ons) <= last + 2.0 + 0.5  # a bar's rest, then it rests too
     assert not still_sounding(sent) and not eng.answering and eng.answers == 1
+
+
+def test_in_a_jam_a_tune_played_again_is_heard_come_back_on_the_status_line():
+    eng, _, _ = engine(bpm=120.0, fixed_tempo=True)
+    tune = [60, 64, 67, 72, 69, 65, 62, 59]
+    play(eng, tune, 0.5)
+    assert "come back" not in eng.status()
+    play(eng, tune * 2, 0.5)
+    assert "chord " in eng.status() and "(a passage come back)" in eng.status()
 
 
 def test_in_a_jam_a_flood_or_barge_in_stops_it_and_nothing_is_left_on():

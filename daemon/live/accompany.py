@@ -138,7 +138,8 @@ class AccompanyVoice(Voice):
         return self.previous is not None or bool(self.pending) or any(p.playing for p in self.parts.values())
 
     def describe(self) -> str:
-        return f"chord {self.house.context.stream.name}"
+        stream = self.house.context.stream
+        return f"chord {stream.name}" + (" (a passage come back)" if stream.repeating else "")
 
     def phased(self) -> bool:
         """Whether the part follows the timeline's beat lines: MIDI clock, Link, or with no --bpm
@@ -195,7 +196,8 @@ class AccompanyVoice(Voice):
         stream = context.stream
         base = stream.beats * STEPS_PER_BEAT
         before = stream.chord
-        notes = stream.beat(heard, slot, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat))
+        notes = stream.beat(heard, slot, held=held, ceiling=context.ceiling(line - RECENT_BEATS * beat),
+                            next_slot=None if slot is None else (slot + 1) % bar)
         if house.config.pedal:  # --pedal: the chords' pedal down from the first beat, changed with the chord
             chords = self.parts["chords"]
             if self.previous is None:

@@ -13,6 +13,10 @@ and from a file (offline/accompany.py):
   the right chord, where the single likeliest chord may be a guess between two unlike ones. Never
   "no chord". (Keeping the chord in force until another was clearly likelier scored worse on the
   valid songs: docs/notes/accompanist.md);
+- the form: where the melody's last beats repeat a passage it played before (a verse, a chorus come
+  back), the chord is named as if the coming beat were heard already, from what the passage played
+  next (`Form`): the chord model's chord after hearing a beat holds the melody far better than its
+  chord before it (docs/notes/accompanist.md);
 - the texture: a pattern drawn by how common it is, kept for HOLD bars, each beat's notes of it on
   the beat's chord; a note still sounding when the chord changes under it ends there unless it is
   a tone of the new chord; a key the player holds is never struck; a chord note whose pitch class
@@ -43,6 +47,9 @@ HOLD = 4  # bars a texture pattern is kept
 THIN = 0.4  # a chord-part note whose pitch class is less likely than this to be a chord tone is left out
 CEILING_BELOW = 0  # semitones: the chords stay this far under the median of the melody's recent pitches
 RECENT_BEATS = 8  # the melody's recent pitches: its notes struck over this many beats
+FORM_BEATS = 512  # beats of melody remembered to hear a passage come back (a whole song at pop tempos)
+REPEAT_BEATS = 8  # the melody's last beats matched against the passages before them
+REPEAT_DIFFER = 0.15  # the share of a beat's melody that may differ, on average over those beats, in a repeat
 
 
 class AccompanistModel:
@@ -110,6 +117,39 @@ def ceiling_of(pitches) -> int | None:
     return int(np.median(pitches)) - CEILING_BELOW if pitches else None
 
 
+class Form:
+    """The melody's last FORM_BEATS beats (the chord model's 14 numbers each), to hear a passage come
+    back: where the last REPEAT_BEATS beats differ from an earlier stretch by at most REPEAT_DIFFER
+    of a beat on average (half the summed difference of the pitch-class and silent shares), the
+    beat that followed that stretch is what the coming beat will likely play; the nearest of the
+    closest stretches wins. Each beat's difference from the beat every lag before it is kept for
+    the last REPEAT_BEATS beats, so a beat costs one pass over the memory, flat in the session."""
+
+    def __init__(self):
+        self.beats = np.zeros((FORM_BEATS, MELODY_FEATURES), np.float32)  # oldest first
+        self.differ = np.zeros((REPEAT_BEATS, FORM_BEATS - 1), np.float32)  # [a recent beat, lag - 1]
+        self.count = 0
+
+    def add(self, heard: np.ndarray) -> None:
+        self.beats[:-1] = self.beats[1:]
+        self.beats[-1] = heard
+        self.differ[:-1] = self.differ[1:]
+        self.differ[-1] = np.abs(self.beats[-2::-1, :13] - self.beats[-1, :13]).sum(axis=1) / 2
+        self.count = min(self.count + 1, FORM_BEATS)
+
+    def coming(self) -> np.ndarray | None:
+        """The coming beat's melody as an earlier passage like the last beats played it next, or None."""
+        n = self.count
+        if n < 2 * REPEAT_BEATS or self.beats[-REPEAT_BEATS:, 12].mean() >= 0.9:  # little heard, or the player rests
+            return None
+        # lags from REPEAT_BEATS to n - REPEAT_BEATS: earlier stretches wholly heard, not overlapping the last
+        differ = self.differ[:, REPEAT_BEATS - 1:n - REPEAT_BEATS].sum(axis=0)
+        best = int(np.argmin(differ))  # the nearest of the closest
+        if differ[best] > REPEAT_DIFFER * REPEAT_BEATS:
+            return None
+        return self.beats[FORM_BEATS - REPEAT_BEATS - best].copy()
+
+
 @dataclass(frozen=True)
 class Note:
     """A note message of the accompaniment: `step` sixteenths from the part's first beat; velocity 0 ends it."""
@@ -136,6 +176,8 @@ class Accompaniment:
         self.h = self.model.initial_state()
         self.tone = np.ones(12)  # each pitch class's chance of being a tone of the chord in force
         self.rng = np.random.default_rng(self.seed)
+        self.form = Form()
+        self.repeating = False  # the chord in force was named from a passage heard before
 
     @property
     def name(self) -> str:
@@ -155,13 +197,23 @@ class Accompaniment:
         tone = Accompaniment.tones(logits)
         return 1 + int(np.argmax(TONES[1:] @ tone / TONES[1:].sum(axis=1)))
 
-    def beat(self, heard: np.ndarray, slot: int, held=(), ceiling: int | None = None) -> list[Note]:
+    def beat(self, heard: np.ndarray, slot: int, held=(), ceiling: int | None = None,
+             next_slot: int | None = None) -> list[Note]:
         """The notes of the coming beat (and the ends of earlier notes that fall in it), from the
         melody heard over the beat before and the coming beat's place in the bar (`slot`, 0 on a
         downbeat; None: not known). `held`: the player's held keys, never struck. `ceiling`: the
-        chords stay at or under it (the melody's register: `ceiling_of`), an octave down at a time."""
+        chords stay at or under it (the melody's register: `ceiling_of`), an octave down at a time.
+        Where the melody's last beats repeat a passage heard before (`Form`), the chord model is
+        stepped once more, its step discarded, with the beat that passage played next, as if it
+        were heard already: the chord it names then is played. `next_slot`: the slot of the beat
+        after the coming one (None: the bar taken as 4 beats)."""
         slot = 0 if slot is None else int(slot)
         logits, self.h = self.model.step(heard, slot, self.h)
+        self.form.add(heard)
+        coming = self.form.coming()
+        self.repeating = coming is not None
+        if coming is not None:  # a passage come back: the chord after hearing the beat it played then
+            logits, _ = self.model.step(coming, (slot + 1) % 4 if next_slot is None else int(next_slot), self.h)
         chord = self.choose(logits)
         self.tone = self.tones(logits)
         start = self.beats * STEPS_PER_BEAT

@@ -117,7 +117,8 @@ def accompaniment(net: AccompanistModel, rows: np.ndarray, first: int, end: int,
         heard = features[b - 1] if b > first else np.zeros_like(features[0])
         held = {int(p) for p in rows[(rows[:, 0] <= b) & (rows[:, 1] > b), 2]}
         recent = rows[(rows[:, 0] >= b - RECENT_BEATS) & (rows[:, 0] < b), 2]
-        for n in stream.beat(heard, slots[b], held=held, ceiling=ceiling_of(recent) if ceiling else None):
+        for n in stream.beat(heard, slots[b], held=held, ceiling=ceiling_of(recent) if ceiling else None,
+                             next_slot=slots[b + 1] if b + 1 < len(slots) else None):
             notes.append((first + n.step / STEPS_PER_BEAT, n))
         chords.append(stream.chord)
     notes += [(first + n.step / STEPS_PER_BEAT, n) for n in stream.close()]
