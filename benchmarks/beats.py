@@ -23,7 +23,11 @@ simple offline baseline), `agents` (causal: a bank of BeatRoot-like agents, benc
 the live one is held to).
 Measures (mir_eval, its default 5 s trim): beat F-measure (+-70 ms), Cemgil accuracy, P-score,
 downbeat F-measure, and the annotated beats before the tracker locks (the first of 4 annotated
-beats in a row each matched within 70 ms). Medians over the pieces.
+beats in a row each matched within 70 ms). Medians over the pieces. Beside them, what is wrong
+when a tracker is wrong: `any level`, mir_eval's AMLt (the share of beats in the longest run that
+is right at the annotated level, twice or half it, or on the off-beat: a tracker that hears the
+pulse but not its level scores high there and low on F); and how many pieces it hears at twice the
+annotated tempo, at 3:2 of it, at it, or slower (its median beat period against the annotations').
 """
 from __future__ import annotations
 
@@ -210,9 +214,21 @@ def measure(truth, down, beats, downbeats):
 
     ref, est = mir_eval.beat.trim_beats(np.asarray(truth)), mir_eval.beat.trim_beats(np.sort(beats))
     ref_down, est_down = mir_eval.beat.trim_beats(np.asarray(down)), mir_eval.beat.trim_beats(np.sort(downbeats))
+    level = float(np.median(np.diff(est)) / np.median(np.diff(ref))) if len(est) > 2 and len(ref) > 2 else float("nan")
     return {"F": mir_eval.beat.f_measure(ref, est), "Cemgil": mir_eval.beat.cemgil(ref, est)[0],
             "P": mir_eval.beat.p_score(ref, est), "downbeat F": mir_eval.beat.f_measure(ref_down, est_down),
-            "lock": lock(np.asarray(truth), np.asarray(beats))}
+            "lock": lock(np.asarray(truth), np.asarray(beats)), "AMLt": mir_eval.beat.continuity(ref, est)[3],
+            "level": level}
+
+
+LEVELS = (("twice", 0.0, 0.58), ("3:2", 0.58, 0.8), ("right", 0.8, 1.2), ("slower", 1.2, float("inf")))
+
+
+def levels(ratios) -> str:
+    """How many pieces the tracker hears at twice the annotated tempo, at 3:2 of it, at it, or slower
+    (the median of its beat periods over the median of the annotated ones)."""
+    ratios = list(ratios)
+    return ", ".join(f"{name} {sum(lo <= r < hi for r in ratios)}" for name, lo, hi in LEVELS)
 
 
 def main() -> int:
@@ -241,11 +257,12 @@ def main() -> int:
         count = len(next(iter(rows.values())))
         print(f"{name} ({args.split}, {count} pieces, {onsets} note-ons): medians")
         print(f"  {'tracker':<8} {'beat F':>7} {'Cemgil':>7} {'P':>6} {'downbeat F':>11} {'beats to lock':>14}"
-              f" {'us/note':>8}")
+              f" {'us/note':>8} {'any level':>10}   the tempo heard (pieces)")
         for t in args.trackers:
             med = {k: statistics.median(r[k] for r in rows[t]) for k in rows[t][0]}
             print(f"  {t:<8} {med['F']:7.3f} {med['Cemgil']:7.3f} {med['P']:6.3f} {med['downbeat F']:11.3f} "
-                  f"{med['lock']:14.0f} {seconds[t] / max(onsets, 1) * 1e6:8.1f}")
+                  f"{med['lock']:14.0f} {seconds[t] / max(onsets, 1) * 1e6:8.1f} {med['AMLt']:10.3f}   "
+                  f"{levels(r['level'] for r in rows[t])}")
     return 0
 
 
