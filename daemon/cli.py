@@ -28,6 +28,8 @@ from .live.ports import APIS
 from .live.turns import TurnRule
 from .models import roll as rollmodel
 from .models import kinds
+from .models import salience
+from .models.file import model_kind
 from .models.sampling import Sampling
 from .offline import generate as gen
 from .options import GenerateConfig, JamConfig
@@ -306,7 +308,11 @@ def info(model):
         for line in ready["describe"].load()(model):
             click.echo(line)
         return
-    for line in kinds.open_model(model).about():
+    if model is not None and model_kind(model) == salience.KIND:  # not played: the beat tracker's ear
+        lines = salience.SalienceModel(model).about()
+    else:
+        lines = kinds.open_model(model).about()
+    for line in lines:
         click.echo(line)
 
 

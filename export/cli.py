@@ -87,6 +87,12 @@ def _export(kind: str, checkpoint, out: Path, check, *, gibbs, beats, temperatur
         return _parity(f"parity: max |bias diff| {worst['bias']:.2e}, max |state diff| {worst['state']:.2e}, "
                        f"sampled units that differ per frame (same noise): {worst['sample_units']}",
                        max(worst["bias"], worst["state"]))
+    if kind == "beats":  # the beat tracker's onset salience: its parity runs on random onsets, with or without --check
+        from . import beats as exporter
+        exporter.export_salience(checkpoint, out, command=_command_line())
+        worst = exporter.parity(checkpoint, out)
+        return _parity(f"parity over {worst['steps']} onsets: max |logit diff| {worst['logits']:.2e}, "
+                       f"max |state diff| {worst['state']:.2e}", max(worst["logits"], worst["state"]))
     if kind == "chords":  # the accompanist: its parity runs on random melody beats, with or without --check
         from . import accompanist as exporter
         exporter.export_accompanist(checkpoint, out, command=_command_line())

@@ -126,3 +126,52 @@ def test_the_live_bar_lines_fall_on_the_accented_beats_once_heard():
     downs = [b.time for b in track(notes) if b.downbeat and b.time > 4 * 4 * 0.6]
     assert len(downs) >= 6
     assert all(np.min(np.abs(bar_starts - t)) < 0.05 for t in downs), downs
+
+
+def bass_and_eighths(bpm, beats, seed=0):
+    """A left hand on every beat (a low note) under a right hand in running eighths, all at one
+    loudness: only the bass says where the beat is."""
+    rng = np.random.default_rng(seed)
+    period, notes = 60.0 / bpm, []
+    for k in range(beats * 2):
+        t = k * period / 2 + rng.normal(0, 0.01)
+        if k % 2 == 0:
+            notes.append((t, 40 + (k // 2) % 5, 80))
+        notes.append((t + 0.005, 72 + (k * 5) % 9, 80))
+    return sorted(notes)
+
+
+def test_the_learned_salience_hears_the_bass_under_running_eighths_as_the_beat():
+    from segue.daemon.models.beat import CHORD, CHORD_SHARE
+    from segue.daemon.models.salience import SalienceModel
+
+    notes = bass_and_eighths(80, 24)
+    onsets = []  # as the tracker gathers them: the notes struck within CHORD of a first one
+    for t, pitch, velocity in notes:
+        if onsets and t - onsets[-1][0][0] <= CHORD:
+            onsets[-1].append((t, pitch, velocity))
+        else:
+            onsets.append([(t, pitch, velocity)])
+    ear = SalienceModel.shared().stream()
+    chances = {True: [], False: []}
+    for group in onsets:
+        pitches = [p for _, p, _ in group]
+        weight = group[0][2] / 127 + sum(v / 127 * CHORD_SHARE for _, _, v in group[1:])
+        chances[min(pitches) < 60].append(ear(group[0][0], weight, min(pitches), max(pitches), len(group)))
+    assert len(chances[True]) == len(chances[False]) == 24
+    assert np.median(chances[True][4:]) > 0.5 > np.median(chances[False][4:])
+    assert track(notes, tracker=PointerTracker)[-1].bpm == pytest.approx(80, rel=0.05)  # the beat, not the eighths
+
+
+def test_the_shipped_ear_reads_and_a_file_of_another_kind_is_refused_in_one_sentence():
+    from segue.daemon.cli import main
+    from segue.daemon.models.accompanist import AccompanistModel
+    from segue.daemon.models.file import ModelFileError
+    from segue.daemon.models.salience import SalienceModel
+
+    assert SalienceModel("beat").hidden > 0
+    with pytest.raises(ModelFileError, match="an event model, but the beat tracker needs an onset salience model"):
+        SalienceModel("folk")
+    with pytest.raises(ModelFileError, match="the beat tracker's onset salience model, but this needs an accompanist"):
+        AccompanistModel("beat")
+    assert main(["generate", "--model", "beat", "--events", "8"]) == 1

@@ -61,6 +61,37 @@ def test_a_failed_export_check_leaves_no_file_under_the_output_name(small_checkp
     assert result.exit_code == 0 and out.is_file() and not (tmp_path / "m.onnx.part").exists()
 
 
+def test_an_onset_salience_trains_exports_and_the_tracker_hears_with_it(tmp_path):
+    """segue train beats (POP909 songs only) -> segue export -> segue info -> the beat tracker with it."""
+    from click.testing import CliRunner
+    from conftest import DATA, shared
+    from segue.daemon.cli import cli
+    from segue.daemon.models.beat import PointerTracker, track
+    from segue.daemon.models.salience import SalienceModel
+    from segue.training.cli import train
+
+    source = tmp_path / "songs"
+    source.mkdir()
+    for name in ("001", "003", "006", "007", "011"):  # one tempo each; in this folder 003 is the valid split
+        (source / name).symlink_to(shared(DATA / "pop909" / name))
+    runner = CliRunner()
+    checkpoint, model = tmp_path / "beats.pt", tmp_path / "beat.onnx"
+    result = runner.invoke(train, ["beats", str(tmp_path / "no-corpus"), str(source), "--out", str(checkpoint),
+                                   "--tunes", "0", "--hidden", "8", "--epochs", "2", "--window", "64"])
+    assert result.exit_code == 0 and "nats an onset" in result.output, result.output
+    assert "3 train pieces" in result.output and "1 valid" in result.output, result.output
+    result = runner.invoke(cli, ["info", str(checkpoint)])
+    assert "onset salience" in result.output and "nats/onset" in result.output, result.output
+    result = runner.invoke(cli, ["export", str(checkpoint), "--out", str(model)])
+    assert result.exit_code == 0 and "parity over 300 onsets" in result.output, result.output
+    assert SalienceModel(model).hidden == 8
+    result = runner.invoke(cli, ["info", str(model)])
+    assert "onset salience for the beat tracker" in result.output, result.output
+    notes = [(0.5 * k, 60 + k % 5, 90) for k in range(32)]
+    beats = track(notes, tracker=lambda bpm: PointerTracker(bpm, salience=model))
+    assert beats and all(0 < b.bpm < 300 for b in beats)
+
+
 def test_a_chord_model_trains_exports_and_accompanies(tmp_path):
     """segue data pop909 -> segue train chords -> segue export -> segue generate --accompany."""
     from click.testing import CliRunner

@@ -19,16 +19,19 @@ FORMAT = 2
 NAMES = {"melody": "event LSTM (segue train melody)", "metrical": "metrical melody model (segue train metrical)",
          "rnnrbm": "RNN-RBM (segue train rnnrbm)", "rnnnade": "LSTM-NADE (segue train rnnnade)",
          "lyrics": "character model (segue train lyrics)",
-         "chords": "accompanist's chord model (segue train chords)"}
+         "chords": "accompanist's chord model (segue train chords)",
+         "beats": "beat tracker's onset salience (segue train beats)"}
 ARTICLED = {"melody": "a segue melody", "metrical": "a metrical melody", "rnnrbm": "an RNN-RBM",
-            "rnnnade": "an LSTM-NADE", "lyrics": "a lyrics", "chords": "an accompanist's chord"}
+            "rnnnade": "an LSTM-NADE", "lyrics": "a lyrics", "chords": "an accompanist's chord",
+            "beats": "an onset salience"}
 # The figure a kind's best epoch is chosen on, and how to say it.
 BEST = {"melody": ("valid_nll", "held-out NLL {:.3f} nats/event"),
         "metrical": ("valid_pitch_nll", "valid pitch {:.3f} nats/note-on"),
         "rnnrbm": ("valid_ll", "validation log-likelihood {:.3f} nats/frame (AIS)"),
         "rnnnade": ("valid_ll", "validation log-likelihood {:.3f} nats/frame (exact)"),
         "lyrics": ("valid_bpc", "validation {:.3f} bits/char"),
-        "chords": ("nll", "valid {:.3f} nats/beat")}
+        "chords": ("nll", "valid {:.3f} nats/beat"),
+        "beats": ("bce", "valid {:.4f} nats/onset (on a beat or not)")}
 
 
 @dataclass

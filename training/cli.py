@@ -280,6 +280,35 @@ def train_lyrics(corpus, out, input_, init, run, **options):
                f"perplexity {m['valid_perplexity']:.2f}; training perplexity {m['train_perplexity']:.3f}")
 
 
+@train.command("beats")
+@click.argument("melodies", type=click.Path(file_okay=False))
+@click.argument("pop909", type=click.Path(file_okay=False))
+@click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt): the best valid loss.")
+@click.option("--hidden", type=click.IntRange(1, 1_024), help="GRU units (default 48).")
+@click.option("--epochs", type=click.IntRange(1, 100_000), help="Default 30.")
+@click.option("--songs", type=click.IntRange(0, 100_000), help="POP909 train songs rendered (default 600: all with one tempo).")
+@click.option("--tunes", type=click.IntRange(0, 1_000_000), help="Melody corpus train tunes rendered (default 2400).")
+@click.option("--accents", type=click.FloatRange(0, 1), help="The share of pieces played with accents of their own on the beats (default 0.5).")
+@click.option("--lr", type=click.FloatRange(0, 10, min_open=True), help="Adam learning rate (default 3e-3).")
+@click.option("--batch", type=click.IntRange(1, 65_536), help="Windows per step (default 32).")
+@click.option("--window", type=click.IntRange(16, 100_000), help="Onsets per training window (default 256).")
+@click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Random seed (default 0).")
+@click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), help="Stop after the epoch that passes this many seconds.")
+def train_beats_cmd(melodies, pop909, out, time_limit, **options):
+    """Train the beat tracker's onset salience on renderings of a melody corpus (segue data
+    melodies) and POP909 (the folder of ../shared/data/pop909): how likely each onset is to be on a
+    beat; then `segue export` makes the file the tracker reads."""
+    from . import beats
+    config = with_overrides(beats.BeatConfig(), **options)
+    try:
+        record = beats.train_salience(melodies, pop909, out, config, log=click.echo, time_limit=time_limit,
+                                      command=_command_line())
+    except (FileNotFoundError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    m = record["best"]
+    click.echo(f"wrote {out} (best epoch {m['epoch']}): valid {m['bce']:.4f} nats an onset, accuracy {m['accuracy']:.3f}")
+
+
 @train.command("chords")
 @click.argument("corpus", type=click.Path(file_okay=False))
 @click.option("--out", "-o", required=True, type=OUT, help="Checkpoint file (.pt): the best valid NLL, with the texture patterns.")

@@ -23,8 +23,11 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from .salience import SalienceModel
 
 CHORD = 0.04  # seconds: notes struck this close are one onset
 CHORD_SHARE = 0.5  # each further note of a chord adds this share of its loudness to the onset's weight
@@ -174,7 +177,12 @@ class PointerTracker:
     too. The beat is the most believed tempo and its phase (Cemgil et al.'s and Whiteley et al.'s
     idea on a small grid). Cost per onset: a few operations on a 56 x 32 array."""
 
-    def __init__(self, bpm: float | None = None):
+    def __init__(self, bpm: float | None = None, salience: str | Path | None | bool = True):
+        """`bpm`: a first guess. `salience`: the learned onset salience where the beat is placed
+        (True: the shipped one, a path: that file, False: the tracker's own salience alone)."""
+        self.salience = None
+        if salience is not False:
+            self.salience = SalienceModel.shared(None if salience is True else salience).stream()
         self.periods = np.exp(np.linspace(np.log(PERIODS[0]), np.log(PERIODS[1]), TEMPI))
         self.step = math.log(PERIODS[1] / PERIODS[0]) / (TEMPI - 1)  # log units between two tempi
         centre = 60.0 / bpm if bpm else PREFERRED
@@ -186,7 +194,7 @@ class PointerTracker:
         self.width = (TOLERANCE + TOLERANCE_SHARE * self.periods)[:, None] / self.periods[:, None] / 2
         self.on, self.sub = self._places(np.broadcast_to(phase[None, :], (TEMPI, BINS)))
         self.time = None  # the last onset heard
-        self.pending: tuple[float, float, int] | None = None
+        self.pending: tuple[float, float, int, int, int] | None = None  # (time, loudness, lowest, highest key, notes)
         self.heard = 0.0
         self.hits = 0.5
         self.count = 0  # the index of the beat at or before the last onset (bars are counted on it)
@@ -204,11 +212,11 @@ class PointerTracker:
     def note(self, time: float, pitch: int, velocity: int) -> None:
         """A note struck at `time` (seconds, never earlier than the last one heard)."""
         if self.pending is not None and time - self.pending[0] <= CHORD:
-            start, weight, low = self.pending
-            self.pending = (start, weight + velocity / 127 * CHORD_SHARE, min(low, pitch))
+            start, weight, low, high, notes = self.pending
+            self.pending = (start, weight + velocity / 127 * CHORD_SHARE, min(low, pitch), max(high, pitch), notes + 1)
             return
         self.flush()
-        self.pending = (time, velocity / 127, pitch)
+        self.pending = (time, velocity / 127, pitch, pitch, 1)
 
     def _places(self, phase: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """How near each phase (in beats, 0..1) is to the beat, and to a subdivision of it (0..1 each)."""
@@ -240,8 +248,9 @@ class PointerTracker:
         louder, fuller and lower than usual marks a beat; what a piece's loudness is does not matter."""
         if self.pending is None:
             return
-        time, weight, low = self.pending
+        time, weight, low, high, notes = self.pending
         self.pending = None
+        beat = None if self.salience is None else self.salience(time, weight, low, high, notes)
         if self.loudness is None:
             self.loudness, self.spread, self.low = weight, 0.04, float(low)
         z = (weight - self.loudness) / math.sqrt(self.spread) + BASS_SALIENCE * (self.low - low) / 12
@@ -249,7 +258,7 @@ class PointerTracker:
         self.spread += STATS * ((weight - self.loudness) ** 2 - self.spread)
         self.spread = max(self.spread, 0.0025)
         self.low += STATS * (low - self.low)
-        self._onset(time, 1.0 / (1.0 + math.exp(-SALIENCE * z)))
+        self._onset(time, 1.0 / (1.0 + math.exp(-SALIENCE * z)), beat)
     def _count_bar(self) -> None:
         """The bar from the accents of the last BAR_BEATS beats, each placed on the beat grid as it is
         believed now (not by a running count, which a phase that wavered once would have moved for
@@ -275,8 +284,10 @@ class PointerTracker:
     # -- output ------------------------------------------------------------------------------
 
 
-    def _onset(self, t: float, weight: float) -> None:
-        likelihood = self._likelihood(weight)
+    def _onset(self, t: float, weight: float, beat: float | None = None) -> None:
+        """An onset at `t`: `weight` its salience (the bar's accents, the fit), `beat` the learned
+        chance that it is on a beat (where the beat is placed; None: its salience)."""
+        likelihood = self._likelihood(weight if beat is None else beat)
         dt = None
         if self.time is not None:
             dt = t - self.time

@@ -29,7 +29,7 @@ class ModelFileError(ValueError):
 
 
 KIND_NAMES = {"events": "an event model", "piano-roll": "a piano-roll model", "characters": "a lyric model",
-              "accompaniment": "an accompanist"}
+              "accompaniment": "an accompanist", "onsets": "the beat tracker's onset salience model"}
 
 
 def kind_name(kind: str | None) -> str:
@@ -37,7 +37,7 @@ def kind_name(kind: str | None) -> str:
     return KIND_NAMES.get(kind, f"a model of unknown kind {kind!r}")
 
 
-SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci", "pop", "keys")  # in segue/daemon/models, usable by name: --model chorale
+SHIPPED = ("folk", "melody", "chorale", "chorale-nade", "songci", "pop", "keys", "beat")  # in segue/daemon/models, usable by name: --model chorale
 
 
 def default_model_path(name: str = DEFAULT_MODEL) -> Path:
