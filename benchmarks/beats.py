@@ -18,9 +18,10 @@ Sets:
 Trackers: `fixed` (today's behaviour without a clock: 120 bpm from the first note), `global` (one
 tempo for the whole piece from its inter-onset intervals, the phase that fits most onsets: a
 simple offline baseline), `agents` (causal: a bank of BeatRoot-like agents, benchmarks/beat_agents.py),
-`causal` (segue's live tracker, PointerTracker, each beat as predicted before it came), `offline`
-(the same model smoothed forward and backward over the whole piece, one meter for it: the ceiling
-the live one is held to).
+`causal` (segue's live tracker, PointerTracker, each beat as predicted before it came, hearing with
+the learned onset salience, `--salience FILE` or the shipped beat.onnx), `offline` (the same model
+smoothed forward and backward over the whole piece, one meter for it: the ceiling the live one is
+held to); `unlearned` and `unlearned-offline`: the same with the tracker's own salience alone.
 Measures (mir_eval, its default 5 s trim): beat F-measure (+-70 ms), Cemgil accuracy, P-score,
 downbeat F-measure, and the annotated beats before the tracker locks (the first of 4 annotated
 beats in a row each matched within 70 ms). Medians over the pieces. Beside them, what is wrong
@@ -116,9 +117,16 @@ def unlearned(bpm=None):
     return PointerTracker(bpm, salience=False)
 
 
+EAR = [True]  # the onset salience file `causal` and `offline` hear with (--salience; True: the shipped one)
+
+
+def learned(bpm=None):
+    return PointerTracker(bpm, salience=EAR[0])
+
+
 TRACKERS = {"fixed": fixed, "global": global_tempo, "agents": segue_tracker(False, AgentTracker),
             "unlearned": segue_tracker(False, unlearned), "unlearned-offline": segue_tracker(True, unlearned),
-            "causal": segue_tracker(False, PointerTracker), "offline": segue_tracker(True, PointerTracker)}
+            "causal": segue_tracker(False, learned), "offline": segue_tracker(True, learned)}
 
 
 def lock(truth: np.ndarray, estimate: np.ndarray) -> int:
@@ -161,7 +169,10 @@ def main() -> int:
     parser.add_argument("--pieces", type=int, default=60, help="Pieces per set (0: all).")
     parser.add_argument("--trackers", nargs="+", choices=list(TRACKERS), default=list(TRACKERS))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--salience", help="an onset salience file for causal and offline (default: the shipped beat.onnx)")
     args = parser.parse_args()
+    if args.salience:
+        EAR[0] = args.salience
     import warnings
 
     warnings.filterwarnings("ignore", module="mir_eval")
