@@ -19,6 +19,7 @@ Needs jackd (apt-get install jackd2) and the melody corpus (segue data melodies 
 from __future__ import annotations
 
 import argparse
+from functools import partialmethod
 import math
 import statistics
 import subprocess
@@ -183,7 +184,15 @@ def main() -> int:
                              "fitted to them with the level known (what any tracker could reach).")
     parser.add_argument("--oracle", action="store_true",
                         help="With --simulate: the engine is handed the player's beats instead of what it hears.")
+    parser.add_argument("--no-ear", action="store_true",
+                        help="With --simulate: the tracker without its learned ear (its own salience alone).")
     args = parser.parse_args()
+    if args.no_ear:
+        if not args.simulate:
+            parser.error("--no-ear is for --simulate (the replays run the installed segue)")
+        from segue.daemon.models import beat
+
+        beat.PointerTracker.__init__ = partialmethod(beat.PointerTracker.__init__, salience=False)
     rng = np.random.default_rng(args.seed)
     pieces = list(B.corpus_pieces(args.split, args.tunes, rng))
     sessions = [(bpm, *tune_at(piece, bpm, rng)) for piece in pieces for bpm in TEMPI]  # (bpm, name, notes, truth)
