@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 from segue.daemon.models.beat import PointerTracker
-from segue.daemon.models.salience import SalienceModel
+from segue.daemon.models.salience import OnsetFeatures, SalienceModel
 
 
 def per_note(notes, salience) -> np.ndarray:
@@ -40,11 +40,11 @@ def main() -> int:
     for name, salience in (("without the ear", False), ("with the ear (shipped)", True)):
         us = per_note(notes, salience)
         print(f"  tracker per note, {name:<24} p50 {np.percentile(us, 50):6.0f}  p99 {np.percentile(us, 99):6.0f} us")
-    ear = SalienceModel.shared().stream()
+    ear, features = SalienceModel.shared().stream(), OnsetFeatures()
     took = []
     for t, pitch, velocity in notes:
         started = time.perf_counter()
-        ear(t, velocity / 127, pitch, pitch, 1)
+        ear(features(t, velocity / 127, pitch, pitch, 1))
         took.append(time.perf_counter() - started)
     print(f"  the ear alone                            p50 {np.percentile(np.array(took) * 1e6, 50):6.0f} us")
     return 0

@@ -28,8 +28,6 @@ from .live.ports import APIS
 from .live.turns import TurnRule
 from .models import roll as rollmodel
 from .models import kinds
-from .models import salience
-from .models.file import model_kind
 from .models.sampling import Sampling
 from .offline import generate as gen
 from .options import GenerateConfig, JamConfig
@@ -308,11 +306,7 @@ def info(model):
         for line in ready["describe"].load()(model):
             click.echo(line)
         return
-    if model is not None and model_kind(model) == salience.KIND:  # not played: the beat tracker's ear
-        lines = salience.SalienceModel(model).about()
-    else:
-        lines = kinds.open_model(model).about()
-    for line in lines:
+    for line in kinds.open_model(model).about():
         click.echo(line)
 
 

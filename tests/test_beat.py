@@ -142,22 +142,14 @@ def bass_and_eighths(bpm, beats, seed=0):
 
 
 def test_the_learned_salience_hears_the_bass_under_running_eighths_as_the_beat():
-    from segue.daemon.models.beat import CHORD, CHORD_SHARE
-    from segue.daemon.models.salience import SalienceModel
+    from segue.daemon.models.beat import onsets
+    from segue.daemon.models.salience import OnsetFeatures, SalienceModel
 
     notes = bass_and_eighths(80, 24)
-    onsets = []  # as the tracker gathers them: the notes struck within CHORD of a first one
-    for t, pitch, velocity in notes:
-        if onsets and t - onsets[-1][0][0] <= CHORD:
-            onsets[-1].append((t, pitch, velocity))
-        else:
-            onsets.append([(t, pitch, velocity)])
-    ear = SalienceModel.shared().stream()
+    ear, features = SalienceModel.shared().stream(), OnsetFeatures()
     chances = {True: [], False: []}
-    for group in onsets:
-        pitches = [p for _, p, _ in group]
-        weight = group[0][2] / 127 + sum(v / 127 * CHORD_SHARE for _, _, v in group[1:])
-        chances[min(pitches) < 60].append(ear(group[0][0], weight, min(pitches), max(pitches), len(group)))
+    for onset in onsets(notes):  # (time, loudness, lowest, highest key, notes)
+        chances[onset[2] < 60].append(ear(features(*onset)))
     assert len(chances[True]) == len(chances[False]) == 24
     assert np.median(chances[True][4:]) > 0.5 > np.median(chances[False][4:])
     assert track(notes, tracker=PointerTracker)[-1].bpm == pytest.approx(80, rel=0.05)  # the beat, not the eighths

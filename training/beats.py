@@ -48,27 +48,10 @@ class SalienceNet(torch.nn.Module):
         return self.head(out), h
 
 
-def onsets_of(notes):
-    """Note messages (time, pitch, velocity) -> onsets as the tracker gathers them: (time, loudness,
-    lowest key, highest key, notes), a chord being the notes struck within beatmod.CHORD of its first."""
-    out, pending = [], None
-    for t, p, v in notes:
-        if not v:
-            continue
-        if pending is not None and t - pending[0] <= beatmod.CHORD:
-            pending = (pending[0], pending[1] + v / 127 * beatmod.CHORD_SHARE, min(pending[2], p), max(pending[3], p),
-                       pending[4] + 1)
-            continue
-        if pending is not None:
-            out.append(pending)
-        pending = (t, v / 127, p, p, 1)
-    return out + ([pending] if pending is not None else [])
-
-
 def piece_arrays(notes, beats, downbeats) -> tuple[np.ndarray, np.ndarray]:
     """One rendered piece: its onsets' features (n, FEATURES) and whether each is on a beat and on a
     downbeat (n, 2): within 70 ms of one, or a fifth of the beat when that is less."""
-    features, onsets = OnsetFeatures(), onsets_of(notes)
+    features, onsets = OnsetFeatures(), beatmod.onsets(notes)
     x = np.stack([features(*o) for o in onsets]) if onsets else np.zeros((0, FEATURES), np.float32)
     times = np.array([o[0] for o in onsets])
     beats, downbeats = np.asarray(beats, float), np.asarray(downbeats, float)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .salience import SalienceModel
+from .salience import OnsetFeatures, SalienceModel
 
 CHORD = 0.04  # seconds: notes struck this close are one onset
 CHORD_SHARE = 0.5  # each further note of a chord adds this share of its loudness to the onset's weight
@@ -86,6 +86,27 @@ def track(notes, bpm: float | None = None, offline: bool = False, tracker=None) 
         beats += [b for b in tracker.beats_between(done, last + tracker.beat_seconds)
                   if not beats or b.time - beats[-1].time >= 0.5 * tracker.beat_seconds]
     return [Beat(float(b.time), b.downbeat, float(b.bpm), b.confidence, b.division) for b in beats]
+
+
+def _with(onset: tuple, pitch: int, velocity: int) -> tuple:
+    """An onset (time, loudness, lowest key, highest key, notes) with one more note of its chord."""
+    start, weight, low, high, notes = onset
+    return start, weight + velocity / 127 * CHORD_SHARE, min(low, pitch), max(high, pitch), notes + 1
+
+
+def onsets(notes) -> list[tuple[float, float, int, int, int]]:
+    """Note messages (time, pitch, velocity) -> the onsets a tracker hears in them, as it gathers
+    them: (time, loudness, lowest key, highest key, notes), the notes struck within CHORD of a first
+    one being one onset."""
+    out: list = []
+    for time, pitch, velocity in notes:
+        if not velocity:
+            continue
+        if out and time - out[-1][0] <= CHORD:
+            out[-1] = _with(out[-1], pitch, velocity)
+        else:
+            out.append((time, velocity / 127, pitch, pitch, 1))
+    return out
 
 
 def phase_of(row: np.ndarray) -> float:
@@ -163,7 +184,7 @@ DRIFT = 0.02  # the tempo's spread per square root of a second (log units)
 EMPTY = 0.5  # the likelihood of a beat passing with no onset on it (relative to one with an onset)
 JUMP = 0.06  # the share of belief that may jump to any tempo in half a second (a change of tempo)
 FLOOR = 0.15  # an onset's likelihood anywhere in the beat
-STATS, SALIENCE, BASS_SALIENCE = 0.1, 1.5, 1.0  # how fast the salience's norms follow; its slope; a low note's share
+STATS, SALIENCE, BASS_SALIENCE = 0.1, 1.5, 1.0  # how fast the norm of the gaps follows; the salience's slope; a low note's share
 LONG_SALIENCE, LONG_WEIGHT = 3.0, 0.5  # a long note's salience slope; the weight of that evidence
 NORMALISE = True
 WEAK_ON = 0.5  # a weak onset's likelihood on the beat, as a share of its likelihood on a subdivision
@@ -207,13 +228,12 @@ class PointerTracker:
         self.trace: list | None = None  # a list: every onset's time, gap, weight, likelihood, belief
         self.recent: deque = deque(maxlen=FIT_ONSETS)  # the last onsets heard: (time, salience)
         self.ioi = 0.3  # running geometric mean of the time between onsets
-        self.loudness = self.spread = self.low = None  # running mean and variance of onset weight; mean lowest key
+        self.features = OnsetFeatures()  # each onset against the running norms of the recent ones
 
     def note(self, time: float, pitch: int, velocity: int) -> None:
         """A note struck at `time` (seconds, never earlier than the last one heard)."""
         if self.pending is not None and time - self.pending[0] <= CHORD:
-            start, weight, low, high, notes = self.pending
-            self.pending = (start, weight + velocity / 127 * CHORD_SHARE, min(low, pitch), max(high, pitch), notes + 1)
+            self.pending = _with(self.pending, pitch, velocity)
             return
         self.flush()
         self.pending = (time, velocity / 127, pitch, pitch, 1)
@@ -250,14 +270,9 @@ class PointerTracker:
             return
         time, weight, low, high, notes = self.pending
         self.pending = None
-        beat = None if self.salience is None else self.salience(time, weight, low, high, notes)
-        if self.loudness is None:
-            self.loudness, self.spread, self.low = weight, 0.04, float(low)
-        z = (weight - self.loudness) / math.sqrt(self.spread) + BASS_SALIENCE * (self.low - low) / 12
-        self.loudness += STATS * (weight - self.loudness)
-        self.spread += STATS * ((weight - self.loudness) ** 2 - self.spread)
-        self.spread = max(self.spread, 0.0025)
-        self.low += STATS * (low - self.low)
+        features = self.features(time, weight, low, high, notes)  # against the recent onsets' norms
+        beat = None if self.salience is None else self.salience(features)
+        z = self.features.louder + BASS_SALIENCE * self.features.lower
         self._onset(time, 1.0 / (1.0 + math.exp(-SALIENCE * z)), beat)
     def _count_bar(self) -> None:
         """The bar from the accents of the last BAR_BEATS beats, each placed on the beat grid as it is

@@ -1,5 +1,6 @@
-"""The kinds of model file segue plays: each with its runtime class, what it plays, and the
-checkpoint families (`segue train ...`, `segue export`) its files come from.
+"""The kinds of model file segue plays (and the one it hears with: the beat tracker's ear): each
+with its runtime class, what it plays, and the checkpoint families (`segue train ...`, `segue
+export`) its files come from.
 
 A model file names its kind (metadata `segue.kind`, models/file.py); everything that depends on
 the kind looks it up here instead of branching on it. The live parts of a kind (its context and
@@ -15,6 +16,7 @@ from .event import EventModel
 from .file import kind_name, model_kind
 from .lyric import LyricModel
 from .roll import RollModel
+from .salience import SalienceModel
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ KINDS = {k.name: k for k in (
          "piano-roll models (RNN-RBM or LSTM-NADE files: chorale, chorale-nade)"),
     Kind("characters", LyricModel, ("lyrics",), ("lyrics",), "lyric models (songci)"),
     Kind("accompaniment", AccompanistModel, ("generate", "jam"), ("chords",), "accompanists (pop)"),
+    Kind("onsets", SalienceModel, (), ("beats",), "the beat tracker's ear (beat)"),  # heard with, not played
 )}
 
 

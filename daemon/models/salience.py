@@ -41,6 +41,7 @@ class OnsetFeatures:
         self.last: float | None = None
         self.gap = 0.3  # running geometric mean of the gaps
         self.loud = self.spread = self.low = None
+        self.louder = self.lower = 0.0  # the last onset's loudness z-score, and how much lower it was (octaves)
 
     def __call__(self, time: float, weight: float, low: int, high: int, notes: int) -> np.ndarray:
         gap = 0.5 if self.last is None else min(max(time - self.last, 0.03), 4.0)
@@ -49,8 +50,8 @@ class OnsetFeatures:
         self.gap = math.exp(math.log(self.gap) + NORMS * relative)
         if self.loud is None:
             self.loud, self.spread, self.low = weight, 0.04, float(low)
-        z = (weight - self.loud) / math.sqrt(self.spread)
-        out = np.array([math.log(gap), relative, z, min(notes, 6) / 6, (self.low - low) / 12, low / 127 - 0.5,
+        self.louder, self.lower = (weight - self.loud) / math.sqrt(self.spread), (self.low - low) / 12
+        out = np.array([math.log(gap), relative, self.louder, min(notes, 6) / 6, self.lower, low / 127 - 0.5,
                         (high - low) / 24], np.float32)
         self.loud += NORMS * (weight - self.loud)
         self.spread = max(self.spread + NORMS * ((weight - self.loud) ** 2 - self.spread), 0.0025)
@@ -112,15 +113,14 @@ class SalienceModel:
 
 
 class Salience:
-    """One listener's onsets through the model: call it with each onset, in order."""
+    """One listener's onsets through the model: call it with each onset's features (`OnsetFeatures`,
+    which the caller keeps: the tracker weighs its own salience on the same norms), in order."""
 
     def __init__(self, model: SalienceModel):
         self.model = model
-        self.features = OnsetFeatures()
         self.h = model.initial_state()
 
-    def __call__(self, time: float, weight: float, low: int, high: int, notes: int) -> float:
-        """The chance that the onset at `time` (its loudness `weight`, keys `low`..`high`, `notes`
-        struck together) is on a beat."""
-        logit, self.h = self.model._run(self.features(time, weight, low, high, notes), self.h)
+    def __call__(self, onset: np.ndarray) -> float:
+        """The chance that the onset whose features are `onset` is on a beat."""
+        logit, self.h = self.model._run(onset, self.h)
         return float(1.0 / (1.0 + math.exp(-float(np.clip(logit[0, 0], -30, 30)))))
