@@ -45,20 +45,20 @@ def render(onsets_q, lengths_q, pitches, beats_q, downbeats_q, rng, accents=None
     return notes, warp(np.asarray(beats_q)) + shift, warp(np.asarray(downbeats_q)) + shift
 
 
+def near(times, marks, tolerance: float) -> np.ndarray:
+    """Whether each of `times` is within `tolerance` of one of `marks` (False for all when none)."""
+    times, marks = np.asarray(times, float), np.asarray(marks, float)
+    if not len(marks) or not len(times):
+        return np.zeros(len(times), bool)
+    return np.min(np.abs(times[:, None] - marks[None, :]), axis=1) <= tolerance
 
 
 def varied_accents(onsets_q, beats_q, downbeats_q, rng) -> np.ndarray:
     """Accents as players differ in them, for training: each piece its own, from none to a strong
     one, on the beats (0-20 velocity steps) and more on the downbeats (0-12)."""
-    onsets_q = np.asarray(onsets_q, float)
-
-    def on(marks):
-        marks = np.asarray(marks, float)
-        if not len(marks):
-            return np.zeros(len(onsets_q), bool)
-        return np.min(np.abs(onsets_q[:, None] - marks[None, :]), axis=1) < 0.05
-
-    return rng.uniform(0, 20) * on(beats_q) + rng.uniform(0, 12) * on(downbeats_q)
+    within = np.nextafter(0.05, 0.0)  # less than 0.05 of a quarter
+    on_beat, on_downbeat = near(onsets_q, beats_q, within), near(onsets_q, downbeats_q, within)
+    return rng.uniform(0, 20) * on_beat + rng.uniform(0, 12) * on_downbeat
 
 
 def corpus_pieces(folder: str | Path, split: str, count: int, rng, varied: float = 0.0):

@@ -57,12 +57,8 @@ def piece_arrays(notes, beats, downbeats) -> tuple[np.ndarray, np.ndarray]:
     beats, downbeats = np.asarray(beats, float), np.asarray(downbeats, float)
     tolerance = min(0.07, 0.2 * float(np.median(np.diff(beats)))) if len(beats) > 1 else 0.07
 
-    def near(marks):
-        if not len(marks) or not len(times):
-            return np.zeros(len(times), np.float32)
-        return (np.min(np.abs(times[:, None] - marks[None, :]), axis=1) <= tolerance).astype(np.float32)
-
-    return x, np.stack([near(beats), near(downbeats)], axis=1) if len(times) else np.zeros((0, 2), np.float32)
+    marked = [beat_data.near(times, marks, tolerance) for marks in (beats, downbeats)]
+    return x, np.stack(marked, axis=1).astype(np.float32) if len(times) else np.zeros((0, 2), np.float32)
 
 
 def gather(melodies, pop909, split: str, tunes: int, songs: int, seed: int,
