@@ -4,6 +4,8 @@
     python benchmarks/beats.py --sets corpus --split valid --pieces 40     # tuning: the valid split
     python benchmarks/beats.py --sets asap --pieces 0                      # all 257 performances
 
+Needs mir_eval: `pip install -e ".[eval]"`.
+
 Sets:
 (a) corpus: held-out tunes of the melody corpus (`segue data melodies`), rendered with human
     timing: a tempo of 60-180 bpm, onset jitter of 10-25 ms, a slow tempo drift, and in a third of
@@ -141,7 +143,10 @@ def lock(truth: np.ndarray, estimate: np.ndarray) -> int:
 
 
 def measure(truth, down, beats, downbeats):
-    import mir_eval
+    try:
+        import mir_eval
+    except ImportError:
+        sys.exit('benchmarks/beats.py: needs mir_eval: pip install -e ".[eval]"')
 
     ref, est = mir_eval.beat.trim_beats(np.asarray(truth)), mir_eval.beat.trim_beats(np.sort(beats))
     ref_down, est_down = mir_eval.beat.trim_beats(np.asarray(down)), mir_eval.beat.trim_beats(np.sort(downbeats))
