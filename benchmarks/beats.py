@@ -16,6 +16,8 @@ Sets:
 (c) pop909: songs of ../shared/data/pop909 with one tempo in the file, every track, rendered with
     human timing as in (a); the songs of this project's test split (every 10th song; valid: the
     next), beats and downbeats from beat_midi.txt.
+`--sets scores` (not by default): notated classical scores (`segue data scores runs/scores`), every
+    part as one keyboard part, rendered as in (a) at a tempo their notes suggest, the notated beat.
 
 Trackers: `fixed` (today's behaviour without a clock: 120 bpm from the first note), `global` (one
 tempo for the whole piece from its inter-onset intervals, the phase that fits most onsets: a
@@ -79,7 +81,14 @@ def pop909_pieces(split: str, count: int, rng):
     yield from beat_data.pop909_pieces(SHARED / "pop909", split, count, rng)
 
 
-SETS = {"corpus": corpus_pieces, "asap": asap_pieces, "pop909": pop909_pieces}
+def score_pieces(split: str, count: int, rng):
+    try:
+        yield from beat_data.score_pieces(ROOT / "runs" / "scores", split, count, rng)
+    except FileNotFoundError as err:
+        sys.exit(str(err))
+
+
+SETS = {"corpus": corpus_pieces, "asap": asap_pieces, "pop909": pop909_pieces, "scores": score_pieces}
 
 
 # -- trackers ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ where the source marks them. Numpy and mido only.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,12 @@ import numpy as np
 from segue.daemon.formats.midifile import read_notes
 
 
-def render(onsets_q, lengths_q, pitches, beats_q, downbeats_q, rng, accents=None):
-    """Notes and truth at a random tempo with drift, jitter and (sometimes) a tempo change.
-    Positions are in quarter notes; `beats_q` the beat positions (a beat may be a dotted quarter)."""
+def render(onsets_q, lengths_q, pitches, beats_q, downbeats_q, rng, accents=None, bpm=None):
+    """Notes and truth at a random tempo (60-180 bpm, or `bpm`) with drift, jitter and (sometimes) a
+    tempo change. Positions are in quarter notes; `beats_q` the beat positions (a beat may be a
+    dotted quarter)."""
     beat_unit = float(np.median(np.diff(beats_q))) if len(beats_q) > 1 else 1.0
-    bpm = rng.uniform(60, 180)
+    bpm = rng.uniform(60, 180) if bpm is None else bpm
     quarter = 60.0 / bpm / beat_unit  # seconds a quarter note
     end = float(max(onsets_q[-1] + lengths_q[-1], beats_q[-1])) + 1
     grid = np.arange(0, end + 1, 0.25)
@@ -134,3 +136,35 @@ def pop909_pieces(folder: str | Path, split: str, count: int, rng, varied: float
         taken += 1
         if count and taken >= count:
             return
+
+
+def notated_tempo(onsets_q, beat_unit: float, rng) -> float:
+    """A tempo for a notated piece as a player would take it, from what the notes are: around 90
+    beats a minute (log-normal), redrawn until the onsets come a typical 0.1-0.6 s apart (median): a
+    slow movement in running sixteenths is played slowly, a chorale in quarters at a walking pace."""
+    gaps = np.diff(np.unique(np.round(np.asarray(onsets_q, float), 4)))
+    gap = float(np.median(gaps)) / beat_unit if len(gaps) else 0.5  # in beats
+    bpm = 90.0
+    for _ in range(100):
+        bpm = float(np.clip(90.0 * math.exp(rng.normal(0, 0.4)), 30, 240))
+        if 0.1 <= gap * 60 / bpm <= 0.6:
+            break
+    return bpm
+
+
+def score_pieces(folder: str | Path, split: str, count: int, rng, varied: float = 0.0):
+    """Notated classical scores (`segue data scores FOLDER`: music21's instrumental scores and the
+    chorales), every part as one keyboard part, rendered with human timing at a tempo the notes
+    suggest (`notated_tempo`), the notated beat as the truth. Accents: none, or in a share `varied`
+    of the pieces each its own (`varied_accents`)."""
+    from . import scores
+
+    pieces = scores.load(folder, split)
+    order = rng.permutation(len(pieces))
+    for i in order[:count] if count else order:
+        p = pieces[i]
+        unit = float(np.median(np.diff(p["beats"])))
+        accents = varied_accents(p["onset"], p["beats"], p["downbeats"], rng) if varied and rng.random() < varied else None
+        bpm = notated_tempo(p["onset"], unit, rng)
+        notes, truth, down = render(p["onset"], p["length"], p["pitch"], p["beats"], p["downbeats"], rng, accents, bpm)
+        yield p["name"], notes, truth, down

@@ -62,10 +62,11 @@ def piece_arrays(notes, beats, downbeats) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gather(melodies, pop909, split: str, tunes: int, songs: int, seed: int,
-           varied: float) -> list[tuple[np.ndarray, np.ndarray]]:
+           varied: float, scores=None) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     pieces = list(beat_data.corpus_pieces(melodies, split, tunes, rng, varied=varied)) if tunes else []
     pieces += list(beat_data.pop909_pieces(pop909, split, songs, rng, varied=varied)) if songs else []
+    pieces += list(beat_data.score_pieces(scores, split, 0, rng, varied=varied)) if scores else []
     out = [piece_arrays(notes, beats, down) for _, notes, beats, down in pieces]
     return [p for p in out if len(p[0]) > 8]
 
@@ -101,16 +102,17 @@ def evaluate(net: SalienceNet, data) -> dict:
 
 
 def train_salience(melodies, pop909, out, config: BeatConfig = BeatConfig(), log=print,
-                   time_limit: float | None = None, command: str = "") -> dict:
-    """Render and train; keep the best valid BCE in `out` (kind "beats")."""
+                   time_limit: float | None = None, command: str = "", scores=None) -> dict:
+    """Render and train; keep the best valid BCE in `out` (kind "beats"). `scores`: a score corpus
+    (`segue data scores`) rendered beside the others, every piece of the split."""
     from . import checkpoints
 
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
-    train = gather(melodies, pop909, "train", config.tunes, config.songs, config.seed, config.accents)
+    train = gather(melodies, pop909, "train", config.tunes, config.songs, config.seed, config.accents, scores)
     valid = gather(melodies, pop909, "valid", 96 if config.tunes else 0, 24 if config.songs else 0, config.seed + 1,
-                   config.accents)
+                   config.accents, scores)
     if not train or not valid:
         raise ValueError(f"nothing to train or validate on: {len(train)} train pieces, {len(valid)} valid "
                          f"(from {melodies} and {pop909})")
@@ -121,7 +123,8 @@ def train_salience(melodies, pop909, out, config: BeatConfig = BeatConfig(), log
     optimiser = torch.optim.Adam(net.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     best, history = None, []
-    data = {"corpus": f"{melodies} and {pop909}", "melodies": str(melodies), "pop909": str(pop909), "command": command,
+    data = {"corpus": f"{melodies} and {pop909}" + (f" and {scores}" if scores else ""), "melodies": str(melodies),
+            "pop909": str(pop909), "scores": str(scores) if scores else None, "command": command,
             "pieces": {"train": len(train), "valid": len(valid)}, "onsets": onsets}
     for epoch in range(1, config.epochs + 1):
         net.train()

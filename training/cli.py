@@ -289,12 +289,13 @@ def train_lyrics(corpus, out, input_, init, run, **options):
 @click.option("--songs", type=click.IntRange(0, 100_000), help="POP909 train songs rendered (default 600: all with one tempo).")
 @click.option("--tunes", type=click.IntRange(0, 1_000_000), help="Melody corpus train tunes rendered (default 2400).")
 @click.option("--accents", type=click.FloatRange(0, 1), help="The share of pieces played with accents of their own on the beats (default 0.5).")
+@click.option("--scores", type=click.Path(file_okay=False), help="Also the notated scores of `segue data scores DIR`, at a tempo their notes suggest.")
 @click.option("--lr", type=click.FloatRange(0, 10, min_open=True), help="Adam learning rate (default 3e-3).")
 @click.option("--batch", type=click.IntRange(1, 65_536), help="Windows per step (default 32).")
 @click.option("--window", type=click.IntRange(16, 100_000), help="Onsets per training window (default 256).")
 @click.option("--seed", type=click.IntRange(0, 2**31 - 1), help="Random seed (default 0).")
 @click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), help="Stop after the epoch that passes this many seconds.")
-def train_beats_cmd(melodies, pop909, out, time_limit, **options):
+def train_beats_cmd(melodies, pop909, out, time_limit, scores, **options):
     """Train the beat tracker's onset salience on renderings of a melody corpus (segue data
     melodies) and POP909 (the folder of ../shared/data/pop909): how likely each onset is to be on a
     beat; then `segue export` makes the file the tracker reads."""
@@ -302,7 +303,7 @@ def train_beats_cmd(melodies, pop909, out, time_limit, **options):
     config = with_overrides(beats.BeatConfig(), **options)
     try:
         record = beats.train_salience(melodies, pop909, out, config, log=click.echo, time_limit=time_limit,
-                                      command=_command_line())
+                                      command=_command_line(), scores=scores)
     except (FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     m = record["best"]
@@ -376,6 +377,19 @@ def data_pop909(source, out_dir):
     except pop909.Pop909Error as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"wrote {out_dir}/pop909.npz and songs.json in {time.perf_counter() - started:.0f} s")
+
+
+@data.command("scores")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Parsing processes.")
+def data_scores(out_dir, workers):
+    """The notated classical scores the beat tracker's ear also learns from: music21's instrumental
+    scores and Bach's chorales, every part as one keyboard part, with the notated beat and the bar
+    lines (OUT_DIR/scores.npz, scores.json), for `segue train beats --scores OUT_DIR`."""
+    from . import scores
+    started = time.perf_counter()
+    scores.build(out_dir, workers=workers, log=click.echo)
+    click.echo(f"wrote {out_dir}/scores.npz and scores.json in {time.perf_counter() - started:.0f} s")
 
 
 @data.command("keys")
