@@ -226,7 +226,7 @@ class PointerTracker:
         self.accented = None
         self._best = None  # (tempo index, phase in beats at the last onset, beat period in seconds)
         self.trace: list | None = None  # a list: every onset's time, gap, weight, likelihood, belief
-        self.recent: deque = deque(maxlen=FIT_ONSETS)  # the last onsets heard: (time, salience)
+        self.recent: deque = deque(maxlen=FIT_ONSETS)  # the times of the last onsets heard
         self.ioi = 0.3  # running geometric mean of the time between onsets
         self.features = OnsetFeatures()  # each onset against the running norms of the recent ones
 
@@ -330,7 +330,7 @@ class PointerTracker:
             # off the grid), halves again once they outweigh thirds
             ratio = self.divided[1] / (self.divided[0] + 1e-9)
             self.thirds = ratio > 1.0 if self.thirds else ratio > THIRDS
-        self.recent.append((t, weight))
+        self.recent.append(t)
         self._best = (i, *self._fit(t, angle, self._period(i)))
         fitted, period = self._best[1], self._best[2]
         if before is not None:
@@ -345,12 +345,14 @@ class PointerTracker:
         """The believed beat (its phase at `t`, in beats, and its period) refined by a weighted
         least-squares line through the recent onsets that fall near its grid (halves, or thirds,
         of the beat): the belief's grid places the beat to a bin and a tempo step (3 %), the line to
-        what the onsets say, the recent ones most (a drifting tempo). Cemgil's Kalman tracker in
-        its simplest form. O(FIT_ONSETS)."""
+        what the onsets say, the recent ones most (a drifting tempo). Every onset counts alike
+        whatever its salience: a loud or low note is no more exactly timed than a soft one (weighing
+        them by salience cost 0.035 beat F on the valid corpus tunes, docs/benchmarks.md). Cemgil's
+        Kalman tracker in its simplest form. O(FIT_ONSETS)."""
         tatum = period / (3 if self.thirds else 2)
         beat = t - angle * period  # a beat of the believed grid
-        rows = [(round((s - beat) / tatum), s, (0.3 + w) * math.exp(-(t - s) / (FIT_MEMORY * period)))
-                for s, w in self.recent if t - s <= FIT_BEATS * period]
+        rows = [(round((s - beat) / tatum), s, math.exp(-(t - s) / (FIT_MEMORY * period)))
+                for s in self.recent if t - s <= FIT_BEATS * period]
         rows = [r for r in rows if abs((r[1] - beat) / tatum - r[0]) <= FIT_NEAR]
         if len({r[0] for r in rows}) < 3:
             return angle, period
