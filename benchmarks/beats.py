@@ -33,6 +33,8 @@ when a tracker is wrong: `any level`, mir_eval's AMLt (the share of beats in the
 is right at the annotated level, twice or half it, or on the off-beat: a tracker that hears the
 pulse but not its level scores high there and low on F); and how many pieces it hears at twice the
 annotated tempo, at 3:2 of it, at it, or slower (its median beat period against the annotations').
+`--ear`: the ear's mean chance of a beat for onsets on an annotated beat, on the half between two,
+and elsewhere: how well it tells the annotated level from twice it.
 """
 from __future__ import annotations
 
@@ -176,6 +178,25 @@ def levels(ratios) -> str:
     return ", ".join(f"{name} {sum(lo <= r < hi for r in ratios)}" for name, lo, hi in LEVELS)
 
 
+def ear_chances(notes, truth, ears: dict) -> None:
+    """Add the ear's chance for each onset to `ears` by where it falls among the annotated beats: on a
+    beat, on the half between two, elsewhere (within 50 ms)."""
+    from segue.daemon.models.beat import onsets as gather
+    from segue.daemon.models.salience import OnsetFeatures, SalienceModel
+
+    model = SalienceModel.shared(None if EAR[0] is True else EAR[0])
+    stream, features, truth = model.stream(), OnsetFeatures(), np.asarray(truth)
+    for onset in gather(notes):
+        chance, t = stream(features(*onset)), onset[0]
+        k = int(np.searchsorted(truth, t))
+        if 0 < k < len(truth):
+            a, b = truth[k - 1], truth[k]
+            phase = (t - a) / (b - a)
+            where = ("beat" if min(phase, 1 - phase) * (b - a) < 0.05 else
+                     "half" if abs(phase - 0.5) * (b - a) < 0.05 else "elsewhere")
+            ears[where].append(chance)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=["corpus", "asap", "pop909"])
@@ -184,6 +205,9 @@ def main() -> int:
     parser.add_argument("--trackers", nargs="+", choices=list(TRACKERS), default=list(TRACKERS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--salience", help="an onset salience file for causal and offline (default: the shipped beat.onnx)")
+    parser.add_argument("--ear", action="store_true",
+                        help="Also what the ear says: its mean chance for onsets on an annotated beat, on the half "
+                             "between two, and elsewhere (how well it tells the annotated level from the next).")
     args = parser.parse_args()
     if args.salience:
         EAR[0] = args.salience
@@ -195,8 +219,11 @@ def main() -> int:
         rows = {t: [] for t in args.trackers}
         seconds = {t: 0.0 for t in args.trackers}
         onsets = 0
+        ears = {"beat": [], "half": [], "elsewhere": []}
         for _, notes, truth, down in SETS[name](args.split, args.pieces, rng):
             onsets += sum(1 for n in notes if n[2])
+            if args.ear:
+                ear_chances(notes, truth, ears)
             for t in args.trackers:
                 started = time.perf_counter()
                 beats, downbeats = TRACKERS[t](notes)
@@ -211,6 +238,9 @@ def main() -> int:
             print(f"  {t:<8} {med['F']:7.3f} {med['Cemgil']:7.3f} {med['P']:6.3f} {med['downbeat F']:11.3f} "
                   f"{med['lock']:14.0f} {seconds[t] / max(onsets, 1) * 1e6:8.1f} {med['AMLt']:10.3f}   "
                   f"{levels(r['level'] for r in rows[t])}")
+        if args.ear:
+            print("  the ear's mean chance of a beat: " + ", ".join(
+                f"{where} {np.mean(c):.3f} ({len(c)} onsets)" for where, c in ears.items() if c))
     return 0
 
 
