@@ -49,3 +49,23 @@ def test_the_corpus_leaves_out_what_asap_performs_and_reads_back(tmp_path):
             onsets = np.array([o[0] for o in beat.onsets(notes)])  # a chord's notes one onset, as the tracker hears them
             gap = np.median(np.diff(onsets))
             assert 0.05 < gap < 1.0  # a player's pace, not a machine's
+
+
+@pytest.mark.training
+def test_the_ear_trains_on_scores_alone(tmp_path):
+    """segue train beats --scores DIR with no corpus and no songs: the scores' train split trains, their
+    valid split validates, and the checkpoint names the score corpus."""
+    pytest.importorskip("torch")
+    from click.testing import CliRunner
+    from segue.training import checkpoints
+    from segue.training.cli import train
+
+    scores.build(tmp_path / "scores", names=["bach/bwv1.6.mxl", "bach/bwv10.7.mxl", "bach/bwv113.8.mxl"], workers=1,
+                 log=lambda *_: None)
+    out = tmp_path / "ear.pt"
+    result = CliRunner().invoke(train, ["beats", str(tmp_path / "none"), str(tmp_path / "none"), "--tunes", "0",
+                                        "--songs", "0", "--scores", str(tmp_path / "scores"), "--out", str(out),
+                                        "--hidden", "4", "--epochs", "1", "--window", "32"])
+    assert result.exit_code == 0, result.output
+    assert "2 train pieces" in result.output and "1 valid" in result.output, result.output
+    assert checkpoints.read(out, "beats").data["scores"] == str(tmp_path / "scores")
