@@ -33,7 +33,9 @@ when a tracker is wrong: `any level`, mir_eval's AMLt (the share of beats in the
 is right at the annotated level, twice or half it, or on the off-beat: a tracker that hears the
 pulse but not its level scores high there and low on F); and how many pieces it hears at twice the
 annotated tempo, at 3:2 of it, at it, or slower (its median beat period against the annotations').
-`--ear`: the ear's mean chance of a beat for onsets on an annotated beat, on the half between two,
+`--changes`: the pieces whose tempo changes by a quarter or more from one beat to the next (a third
+of the renderings), their beat F and the annotated beats after the change before the tracker locks
+again. `--ear`: the ear's mean chance of a beat for onsets on an annotated beat, on the half between two,
 and elsewhere: how well it tells the annotated level from twice it.
 """
 from __future__ import annotations
@@ -165,7 +167,19 @@ def measure(truth, down, beats, downbeats):
     return {"F": mir_eval.beat.f_measure(ref, est), "Cemgil": mir_eval.beat.cemgil(ref, est)[0],
             "P": mir_eval.beat.p_score(ref, est), "downbeat F": mir_eval.beat.f_measure(ref_down, est_down),
             "lock": lock(np.asarray(truth), np.asarray(beats)), "AMLt": mir_eval.beat.continuity(ref, est)[3],
-            "level": level}
+            "level": level, "relock": relock(np.asarray(truth), np.asarray(beats))}
+
+
+def relock(truth: np.ndarray, estimate: np.ndarray) -> int | None:
+    """Where the annotated beats change tempo by a quarter or more from one beat to the next (the
+    renderings' deliberate change), the annotated beats after it before the tracker locks again
+    (4 in a row each matched within WINDOW); None where there is no such change."""
+    gaps = np.diff(truth)
+    ratio = gaps[1:] / gaps[:-1]
+    changes = np.flatnonzero((ratio > 1.2) | (ratio < 1 / 1.2))
+    if not len(changes):
+        return None
+    return lock(truth[changes[0] + 1:], estimate)
 
 
 LEVELS = (("twice", 0.0, 0.58), ("3:2", 0.58, 0.8), ("right", 0.8, 1.2), ("slower", 1.2, float("inf")))
@@ -205,6 +219,9 @@ def main() -> int:
     parser.add_argument("--trackers", nargs="+", choices=list(TRACKERS), default=list(TRACKERS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--salience", help="an onset salience file for causal and offline (default: the shipped beat.onnx)")
+    parser.add_argument("--changes", action="store_true",
+                        help="Also the pieces with a change of tempo (a third of the renderings): their beat F, and "
+                             "the beats each tracker takes to lock again after the change.")
     parser.add_argument("--ear", action="store_true",
                         help="Also what the ear says: its mean chance for onsets on an annotated beat, on the half "
                              "between two, and elsewhere (how well it tells the annotated level from the next).")
@@ -234,10 +251,17 @@ def main() -> int:
         print(f"  {'tracker':<8} {'beat F':>7} {'Cemgil':>7} {'P':>6} {'downbeat F':>11} {'beats to lock':>14}"
               f" {'us/note':>8} {'any level':>10}   the tempo heard (pieces)")
         for t in args.trackers:
-            med = {k: statistics.median(r[k] for r in rows[t]) for k in rows[t][0]}
+            med = {k: statistics.median(r[k] for r in rows[t]) for k in rows[t][0] if k != "relock"}
             print(f"  {t:<8} {med['F']:7.3f} {med['Cemgil']:7.3f} {med['P']:6.3f} {med['downbeat F']:11.3f} "
                   f"{med['lock']:14.0f} {seconds[t] / max(onsets, 1) * 1e6:8.1f} {med['AMLt']:10.3f}   "
                   f"{levels(r['level'] for r in rows[t])}")
+        changed = [i for i, r in enumerate(rows[args.trackers[0]]) if r["relock"] is not None]
+        if changed and args.changes:
+            print(f"  the {len(changed)} pieces with a change of tempo: beat F, and annotated beats after the change "
+                  "before the tracker locks again, medians")
+            for t in args.trackers:
+                print(f"  {t:<8} {statistics.median(rows[t][i]['F'] for i in changed):7.3f} "
+                      f"{statistics.median(rows[t][i]['relock'] for i in changed):7.1f}")
         if args.ear:
             print("  the ear's mean chance of a beat: " + ", ".join(
                 f"{where} {np.mean(c):.3f} ({len(c)} onsets)" for where, c in ears.items() if c))
