@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks segue's headless runtime on an emulated Raspberry Pi: an ARM Debian root file system built
 # with debootstrap, run under qemu-user-static, the runtime installed from this checkout into a venv
-# inside it, then `segue info`, `segue generate`, `segue lyrics` and the torch-free import check.
+# inside it, then `segue info`, `segue generate`, `segue beats`, `segue lyrics` and the torch-free
+# import check.
 #
 #   sudo scripts/pi-check.sh                       # arm64, Debian bookworm (Python 3.11)
 #   sudo scripts/pi-check.sh --suite trixie        # arm64, Debian trixie (Python 3.13)
@@ -154,6 +155,20 @@ say "segue generate --accompany /tmp/pi.mid --seed 1 --out /tmp/band.mid (the ac
 timed segue generate --accompany /tmp/pi.mid --seed 1 --out /tmp/band.mid
 say "the accompanist's cost a beat (benchmarks/accompany_step.py, emulated)"
 guest python3 /opt/segue/benchmarks/accompany_step.py --beats 1000
+# The beat tracker and its ear on a pianist's performance (Mozart, K. 311, i; in the project's data
+# beside the checkout), when it is there: the beats, and the tracker's cost a note.
+performance="$repo/../shared/data/midi/allegroconspirito.mid"
+host_beats=""
+if [ -f "$performance" ]; then
+    cp "$performance" "$root/tmp/performance.mid"
+    say "segue beats /tmp/performance.mid (the beat tracker and its ear on 5,940 notes of a performance)"
+    timed sh -c 'segue beats /tmp/performance.mid > /tmp/pi-beats.txt'
+    if command -v segue >/dev/null && segue beats "$performance" > "$root/tmp/host-beats.txt"; then
+        host_beats="$root/tmp/host-beats.txt"
+    fi
+fi
+say "the beat tracker's cost a note (benchmarks/beat_step.py, emulated)"
+guest python3 /opt/segue/benchmarks/beat_step.py --notes 1000
 say "segue lyrics --seed 1 --lines 2"
 timed segue lyrics --seed 1 --lines 2
 say "the headless commands import neither torch nor rtmidi"
@@ -164,6 +179,20 @@ code = main(["generate", "--events", "20", "--seed", "1", "--out", "/tmp/import-
 loaded = [m for m in ("torch", "rtmidi") if m in sys.modules]
 sys.exit(f"imported {', '.join(loaded)}" if loaded or code else print(f"ok: {len(sys.modules)} modules loaded, no torch, no rtmidi"))
 EOF
+
+if [ -n "$host_beats" ]; then
+    say "the same beats on this machine?"
+    python3 - "$host_beats" "$root/tmp/pi-beats.txt" <<'EOF'
+import sys
+host, pi = ([float(line.split()[0]) for line in open(f) if line.strip()] for f in sys.argv[1:])
+if len(host) != len(pi):
+    sys.exit(f"no: {len(pi)} beats here, {len(host)} on this machine")
+worst = max((abs(a - b) for a, b in zip(host, pi)), default=0.0)
+if worst > 0.001:
+    sys.exit(f"no: {len(pi)} beats, one {worst * 1000:.1f} ms away from this machine's")
+print(f"yes: the same {len(pi)} beats, none more than {worst * 1000:.3f} ms from this machine's")
+EOF
+fi
 
 say "the same file on this machine?"
 if [ -z "$host_file" ]; then

@@ -212,6 +212,9 @@ class PointerTracker:
         self.belief = np.repeat(self.prior[:, None] / BINS, BINS, axis=1)
         phase = np.arange(BINS) / BINS
         self._phases = phase[None, :]
+        self._phase_seconds = self._phases * self.periods[:, None]  # each bin's time into the beat
+        self._grid_rows: dict = {}  # _sure's rows for a (tempo, parts): the same for every onset
+        self._window = ((TOLERANCE + TOLERANCE_SHARE * self.periods) / self.periods)[:, None]  # in beats
         self.width = (TOLERANCE + TOLERANCE_SHARE * self.periods)[:, None] / self.periods[:, None] / 2
         self.on, self.sub = self._places(np.broadcast_to(phase[None, :], (TEMPI, BINS)))
         self.time = None  # the last onset heard
@@ -381,9 +384,12 @@ class PointerTracker:
         best = 0.0
         for parts in (2, 3):
             tatum = period / parts
-            n = self.periods / tatum
-            rows = (np.abs(n / np.maximum(np.round(n), 1) - 1) < GRID_AGREE) & (np.round(n) <= 2 * parts)
-            offset = (self._phases * self.periods[:, None] - angle * period) % tatum
+            rows = self._grid_rows.get((i, parts))
+            if rows is None:  # the tempi a whole number of this tempo's tatums (at most two beats) long
+                n = self.periods / tatum
+                rows = (np.abs(n / np.maximum(np.round(n), 1) - 1) < GRID_AGREE) & (np.round(n) <= 2 * parts)
+                self._grid_rows[(i, parts)] = rows
+            offset = (self._phase_seconds - angle * period) % tatum
             cols = np.minimum(offset, tatum - offset) <= GRID_AGREE * tatum * 2
             mask = rows[:, None] & cols
             even = mask.mean()
@@ -401,8 +407,7 @@ class PointerTracker:
         # twice the tempo explains every onset as well and always wins.
         empty = None
         if EMPTY < 1.0:
-            start = np.arange(BINS)[None, :] / BINS
-            window = ((TOLERANCE + TOLERANCE_SHARE * self.periods) / self.periods)[:, None]
+            start, window = self._phases, self._window
             end = start + (dt / self.periods)[:, None]
             empty = EMPTY ** np.minimum(np.maximum(0, np.floor(end - window) - np.floor(start + window)), 8)
         shift = dt / self.periods * BINS
