@@ -424,7 +424,12 @@ class PointerTracker:
 
         def spread(m):  # symmetric: its own transpose
             for _ in range(passes):
-                m = (1 - 2 * a) * m + a * (np.roll(m, 1, axis=0) + np.roll(m, -1, axis=0))
+                # the neighbouring tempi, reflected at the ends of the range (the slowest tempo is no
+                # neighbour of the fastest)
+                slower, faster = np.empty_like(m), np.empty_like(m)
+                slower[1:], slower[0] = m[:-1], m[0]
+                faster[:-1], faster[-1] = m[1:], m[-1]
+                m = (1 - 2 * a) * m + a * (slower + faster)
             return (1 - blur) * m + blur / 2 * (np.roll(m, 1, axis=1) + np.roll(m, -1, axis=1))
 
         if not backward:
