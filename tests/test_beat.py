@@ -167,3 +167,41 @@ def test_the_shipped_ear_reads_and_a_file_of_another_kind_is_refused_in_one_sent
     with pytest.raises(ModelFileError, match="the beat tracker's onset salience model, but this needs an accompanist"):
         AccompanistModel("beat")
     assert main(["generate", "--model", "beat", "--events", "8"]) == 1
+
+
+def test_a_phrase_ending_on_a_held_note_keeps_its_beat_until_the_note_ends():
+    """The player has stopped when nothing has been struck nor held for SILENCE beats: a phrase at
+    132 bpm that ends on a note held for 6 beats keeps its beat in force while the note sounds (an
+    answer then starts on the player's beat, not at a default 120 bpm), and loses it 4 beats after
+    the release; a key whose note-off was lost keeps it no longer than HELD_BEATS."""
+    from segue.daemon.live.heard import HELD_BEATS, HeardBeat
+    from segue.daemon.live.timeline import Timeline
+    from segue.daemon.models.beat import SILENCE
+
+    beat = 60 / 132
+    now = [0.0]
+    for held in (6, 10_000):  # a long note, then a key whose note-off never comes
+        timeline = Timeline(lambda: now[0])
+        heard: HeardBeat = timeline.tempo.heard
+        for t, pitch, velocity in played(132, 16, jitter=0.008, pattern=(0.5,)):
+            now[0] = t
+            timeline.hear(t, pitch, velocity)
+            timeline.hear(t + 0.2 * beat, pitch, 0)
+        last = 16 * beat
+        now[0] = last
+        timeline.hear(last, 72, 100)
+        now[0] = last + 5.5 * beat  # the note still sounds: more than SILENCE beats after it was struck
+        assert now[0] - last > SILENCE * beat
+        assert timeline.tracked, "a held note was taken for a player who has stopped"
+        start = timeline.start(now[0])
+        assert abs((start - last) / beat - round((start - last) / beat)) < 0.06  # on the player's beat
+        if held == 6:
+            now[0] = last + 6 * beat
+            timeline.hear(now[0], 72, 0)
+            now[0] += (SILENCE - 0.5) * beat
+            assert timeline.tracked
+            now[0] += beat
+            assert not timeline.tracked, "the player let go and stopped, yet the beat stayed in force"
+        else:
+            now[0] = last + (HELD_BEATS + 1) * beat
+            assert not timeline.tracked, "a lost note-off kept the beat in force"

@@ -238,8 +238,7 @@ class Engine:
             self.policy.on_player(self, stamp)
         self.listener.keep(heard.notes)
         for n in heard.notes:
-            if n.velocity:
-                self.timeline.hear(n.time, n.pitch, n.velocity)
+            self.timeline.hear(n.time, n.pitch, n.velocity)
         if step:
             for n in heard.notes:
                 self.context.step(n.time, n.pitch, n.velocity)

@@ -8,16 +8,33 @@ from __future__ import annotations
 
 from ..models.beat import CHORD, CONFIDENT, PointerTracker
 
+HELD_BEATS = 16  # a key held longer than this is taken for a lost note-off: it no longer keeps the beat
+
 
 class HeardBeat:
     def __init__(self, clock, bpm: float | None = None):
         """`bpm`: a first guess (--bpm), which the tracker refines."""
         self.clock = clock
         self.tracker = PointerTracker(bpm)
+        self.held: dict[int, float] = {}  # the keys the player holds: pitch -> when struck
+        self.released = float("-inf")  # when the player last let a key go
 
     def hear(self, stamp: float, pitch: int, velocity: int) -> None:
-        """A note the player struck (monotonic seconds). O(1): one filter step per onset."""
-        self.tracker.note(stamp, pitch, velocity)
+        """A note the player struck (the tracker hears it: one filter step per onset) or released (a
+        phrase that ends on a long note has not stopped while the note sounds). O(1)."""
+        if velocity:
+            self.tracker.note(stamp, pitch, velocity)
+            self.held[pitch] = stamp
+        elif self.held.pop(pitch, None) is not None:
+            self.released = stamp
+
+    def _sounded(self, tracker, now: float) -> float:
+        """When the player was last heard: now, while they hold a key (not one held so long its
+        note-off was likely lost), else the last release."""
+        reach = HELD_BEATS * tracker.beat_seconds
+        if any(now - struck <= reach for struck in self.held.values()):  # at most 128 keys
+            return now
+        return self.released
 
     def _settled(self):
         """The tracker, with an onset whose chord can no longer grow heard."""
@@ -27,7 +44,8 @@ class HeardBeat:
         return tracker
 
     def confidence(self) -> float:
-        return self._settled().confidence(self.clock())
+        tracker, now = self._settled(), self.clock()
+        return tracker.confidence(now, self._sounded(tracker, now))
 
     @property
     def synced(self) -> bool:

@@ -29,7 +29,8 @@ class Timeline:
         self.tempo.feed(stamp, msg)
 
     def hear(self, stamp: float, pitch: int, velocity: int) -> None:
-        """A note the player struck: the beat tracker hears it (with no tracker, nothing)."""
+        """A note the player struck or released (velocity 0): the beat tracker hears it (with no
+        tracker, nothing)."""
         if self.tempo.heard is not None:
             self.tempo.heard.hear(stamp, pitch, velocity)
 

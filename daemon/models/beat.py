@@ -475,11 +475,13 @@ class PointerTracker:
         """3 when the beat is heard in thirds (a dotted quarter: 6/8, 9/8, 12/8), else 2."""
         return 3 if self.thirds else 2
 
-    def confidence(self, now: float | None = None) -> float:
-        """0..1: how well the beat explains the recent onsets (0 when the player has stopped)."""
+    def confidence(self, now: float | None = None, sounded: float | None = None) -> float:
+        """0..1: how well the beat explains the recent onsets (0 when the player has stopped: nothing
+        struck, nor sounding since `sounded` when that is later, for SILENCE beats before `now`)."""
         if not self.known:
             return 0.0
-        if now is not None and now - self.heard > SILENCE * self.beat_seconds:
+        last = self.heard if sounded is None else max(self.heard, sounded)
+        if now is not None and now - last > SILENCE * self.beat_seconds:
             return 0.0
         return float(np.clip(self.hits, 0.0, 1.0))
 
