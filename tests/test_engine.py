@@ -379,3 +379,49 @@ def test_a_drawn_gap_moves_to_the_nearest_on_the_grid_never_to_or_from_a_chord()
     assert values[cursor.snap_gap(values.index(0.041667))] == 0.5  # a 24th: not a chord
     assert cursor.snap_gap(0) == 0  # a chord stays one
     assert values[cursor.snap_gap(values.index(1.0))] == 1.0
+
+
+@pytest.mark.parametrize("mode", ["call", "continuous"])
+def test_with_no_clock_segue_s_part_keeps_the_player_s_beat_after_they_stop(small_model, mode):
+    """The player plays 4 bars at 90 bpm and stops; segue answers after 8 beats of their silence
+    (call), or goes on playing along for 16 beats (continuous). The beat they were heard in stays
+    in force, however long the silence before the answer and however long the part goes on after
+    their last note: the answer starts on their beat 8 of their beats after their last note, and
+    every note segue plays after it is placed in their tempo. It lapses 4 beats after segue's last
+    note (SILENCE), as after the player's own."""
+    from segue.daemon.live.policy import Continuous
+    from segue.daemon.models.beat import SILENCE
+
+    beat = 60 / 90
+    clock, sent, traced = FakeClock(), [], []
+    sched = Scheduler(lambda m: sent.append((clock.now, m)), max_note=2.0, clock=clock, thread=False)
+    policy = CallAndResponse(silence="8beats") if mode == "call" else Continuous()
+    eng = Engine(EventModel(small_model), sched, policy, JamConfig(length="16beats", seed=0), clock=clock,
+                 trace=lambda *a: traced.append(a))
+    first = clock.now + 0.23
+    rhythm = [0, 1, 1.5, 2, 3]  # quarters and eighths, louder on the beat
+    times = [first + (bar * 4 + b) * beat for bar in range(4) for b in rhythm]
+    for i, t in enumerate(times):
+        drive(eng, until=t)
+        eng.take([(clock.now, note(60 + i % 5 * 2, 100 if float(rhythm[i % 5]).is_integer() else 60))])
+        drive(eng, until=t + 0.15)
+        eng.take([(clock.now, note(60 + i % 5 * 2, 0))])
+    last = times[-1] + 0.15
+    assert eng.timeline.tracked and 60 / eng.timeline.beat_seconds == pytest.approx(90, rel=0.03)
+    heard, tempi = eng.timeline.beat_seconds, []
+    while clock.now < last + 40 * beat:
+        drive(eng, until=clock.now + 0.05)
+        if eng.answering:
+            tempi.append((eng.timeline.tracked, eng.timeline.beat_seconds))
+    ons = [t for t, m in sent if m.type == "note_on" and m.velocity and t > last]
+    assert ons and tempi, "segue played nothing after the player stopped"
+    assert all(tracked and b == pytest.approx(heard, rel=0.01) for tracked, b in tempi), \
+        "segue's part fell off the player's beat after they stopped"
+    if mode == "call":
+        start = traced[0][1]
+        offset = (start - first) / beat
+        assert abs(offset - round(offset)) * beat < 0.03, f"the answer starts {offset:.2f} beats after the first"
+        assert start - last >= 8 * heard - 0.01  # 8 of the player's beats, not of a default 120 bpm
+    end = max(t for t, m in sent if m.type in ("note_on", "note_off"))
+    drive(eng, until=end + (SILENCE + 1) * heard)
+    assert not eng.timeline.tracked, "the beat outlived the player and segue by more than SILENCE beats"

@@ -76,7 +76,7 @@ class Engine:
         self.voicing = voicing  # the keys a piano-roll voice may play
         self.kind = KINDS[kind_of(model)]
         self.timeline = Timeline(clock, config.bpm, config.beats_per_bar, config.grid, link=link,
-                                 track=not config.fixed_tempo)
+                                 track=not config.fixed_tempo, waiting=lambda: self.listener.heard_since_answer > 0)
         self.context = self.kind.context(model, self.timeline, config.seed)
         self.listener = Listener(self.context.fold, config.listen, scheduler.thru if config.thru else None, recorder)
         self.voices = {v.name: v for v in (cls(self, lyricist=lyricist) if cls is Answer else cls(self)

@@ -12,12 +12,15 @@ HELD_BEATS = 16  # a key held longer than this is taken for a lost note-off: it 
 
 
 class HeardBeat:
-    def __init__(self, clock, bpm: float | None = None):
-        """`bpm`: a first guess (--bpm), which the tracker refines."""
+    def __init__(self, clock, bpm: float | None = None, waiting=None):
+        """`bpm`: a first guess (--bpm), which the tracker refines. `waiting`: True while a phrase
+        of the player's awaits its answer (the beat is kept until the answer comes)."""
         self.clock = clock
         self.tracker = PointerTracker(bpm)
         self.held: dict[int, float] = {}  # the keys the player holds: pitch -> when struck
         self.released = float("-inf")  # when the player last let a key go
+        self.kept = float("-inf")  # the last note segue plays in the heard beat (keep)
+        self.waiting = waiting or (lambda: False)
 
     def hear(self, stamp: float, pitch: int, velocity: int) -> None:
         """A note the player struck (the tracker hears it: one filter step per onset) or released (a
@@ -28,13 +31,21 @@ class HeardBeat:
         elif self.held.pop(pitch, None) is not None:
             self.released = stamp
 
+    def keep(self, until: float) -> None:
+        """segue plays in the heard beat until `until`: its notes carry the pulse on as the player's
+        do, so a part that goes on after the player stops stays in their tempo to its end. O(1)."""
+        self.kept = max(self.kept, until)
+
     def _sounded(self, tracker, now: float) -> float:
-        """When the player was last heard: now, while they hold a key (not one held so long its
-        note-off was likely lost), else the last release."""
+        """When the pulse was last heard: now, while the player holds a key (not one held so long its
+        note-off was likely lost) or a phrase of theirs awaits its answer; else the later of their
+        last release and segue's last note in the heard beat."""
+        if self.waiting():
+            return now
         reach = HELD_BEATS * tracker.beat_seconds
         if any(now - struck <= reach for struck in self.held.values()):  # at most 128 keys
             return now
-        return self.released
+        return max(self.released, min(self.kept, now))
 
     def _settled(self):
         """The tracker, with an onset whose chord can no longer grow heard."""

@@ -17,10 +17,11 @@ DEFAULT_BEAT = 0.5  # seconds (120 bpm) when nothing gives a tempo
 
 class Timeline:
     def __init__(self, clock, bpm: float | None = None, beats_per_bar: int = 4, grid: float | None = 1.0,
-                 link=None, track: bool = True):
+                 link=None, track: bool = True, waiting=None):
         """`grid`: answers start on this grid, in beats (None: wherever they are ready); `link`: a
-        LinkClock; `track`: follow the beat heard in the player's notes (`bpm` its first guess)."""
-        heard = HeardBeat(clock, bpm) if track else None
+        LinkClock; `track`: follow the beat heard in the player's notes (`bpm` its first guess);
+        `waiting`: True while a phrase of the player's awaits its answer (the heard beat holds)."""
+        heard = HeardBeat(clock, bpm, waiting) if track else None
         self.tempo = Tempo(bpm, clock(), DEFAULT_BEAT, clock=clock, link=link, heard=heard)
         self._beats_per_bar, self.grid = beats_per_bar, grid
 
@@ -33,6 +34,12 @@ class Timeline:
         tracker, nothing)."""
         if self.tempo.heard is not None:
             self.tempo.heard.hear(stamp, pitch, velocity)
+
+    def keep(self, until: float) -> None:
+        """A part plays until `until`: on the heard beat, its notes keep that beat in force (as the
+        player's own do) to its end and SILENCE beats beyond; on any other beat, nothing."""
+        if self.tempo.tracked:
+            self.tempo.heard.keep(until)
 
     @property
     def beats_per_bar(self) -> float:

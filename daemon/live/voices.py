@@ -54,6 +54,8 @@ class Voice:
         release at --max-note, which its real release (when drawn) brings forward."""
         house, channel = self.house, self.channel
         house.listener.keep(NoteMessage(n.time, house.context.fold(n.pitch), n.velocity, MACHINE) for n in notes)
+        if notes:  # a part in the player's heard beat carries it on after they stop
+            house.timeline.keep(max(n.time for n in notes))
         for n in notes:
             if n.velocity:
                 self.open[n.pitch] = house.scheduler.play(n.pitch, self.velocity(n.velocity), n.time,
