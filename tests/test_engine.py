@@ -425,3 +425,44 @@ def test_with_no_clock_segue_s_part_keeps_the_player_s_beat_after_they_stop(smal
     end = max(t for t, m in sent if m.type in ("note_on", "note_off"))
     drive(eng, until=end + (SILENCE + 1) * heard)
     assert not eng.timeline.tracked, "the beat outlived the player and segue by more than SILENCE beats"
+
+
+@pytest.mark.parametrize("lost", [False, True])
+def test_a_phrase_ending_on_a_held_note_keeps_its_beat_and_the_answer_starts_on_it(small_model, lost):
+    """A phrase at 132 bpm that ends on a note held for 6 beats (more than SILENCE): the heard beat
+    stays in force while the note sounds, and the answer after it starts on the player's beat (not
+    at a default 120 bpm). A note-off that never comes holds it no longer than the listener's keys
+    (HOLD_LIMIT), and the beat lapses SILENCE beats after the answer."""
+    from segue.daemon.live.keys import HOLD_LIMIT
+    from segue.daemon.models.beat import SILENCE
+
+    beat = 60 / 132
+    clock, sent, traced = FakeClock(), [], []
+    sched = Scheduler(lambda m: sent.append((clock.now, m)), max_note=2.0, clock=clock, thread=False)
+    eng = Engine(EventModel(small_model), sched, CallAndResponse(silence=0.6), JamConfig(length="8beats", seed=0),
+                 clock=clock, trace=lambda *a: traced.append(a))
+    first = clock.now + 0.31
+    for i in range(32):  # eighths, louder on the beat
+        drive(eng, until=first + i * beat / 2)
+        eng.take([(clock.now, note(60 + i % 5 * 2, 100 if i % 2 == 0 else 60))])
+        drive(eng, until=clock.now + 0.2 * beat)
+        eng.take([(clock.now, note(60 + i % 5 * 2, 0))])
+    last = first + 16 * beat
+    drive(eng, until=last)
+    eng.take([(clock.now, note(72))])
+    drive(eng, until=last + 5.5 * beat)  # the note still sounds, more than SILENCE beats after it was struck
+    assert eng.timeline.tracked and not traced, "a held note was taken for a player who has stopped"
+    if not lost:
+        drive(eng, until=last + 6 * beat)
+        eng.take([(clock.now, note(72, 0))])
+    drive(eng, until=last + HOLD_LIMIT + 2.0)
+    assert traced, "no answer"
+    offset = (traced[0][1] - first) / beat
+    assert abs(offset - round(offset)) < 0.06, f"the answer starts {offset:.2f} beats after the player's first"
+    if not lost:
+        assert traced[0][1] - (last + 6 * beat) < 0.6 + beat + 0.05  # after the silence, on the next beat
+    while eng.answering:
+        drive(eng, until=clock.now + 0.1)
+    end = max(t for t, m in sent if m.type in ("note_on", "note_off"))
+    drive(eng, until=end + (SILENCE + 1) * beat)
+    assert not eng.timeline.tracked, "a note-off that never came kept the beat in force"

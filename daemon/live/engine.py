@@ -76,7 +76,7 @@ class Engine:
         self.voicing = voicing  # the keys a piano-roll voice may play
         self.kind = KINDS[kind_of(model)]
         self.timeline = Timeline(clock, config.bpm, config.beats_per_bar, config.grid, link=link,
-                                 track=not config.fixed_tempo, waiting=lambda: self.listener.heard_since_answer > 0)
+                                 track=not config.fixed_tempo, player=self._player_heard)
         self.context = self.kind.context(model, self.timeline, config.seed)
         self.listener = Listener(self.context.fold, config.listen, scheduler.thru if config.thru else None, recorder)
         self.voices = {v.name: v for v in (cls(self, lyricist=lyricist) if cls is Answer else cls(self)
@@ -109,6 +109,16 @@ class Engine:
     @property
     def last_player(self) -> float:
         return self.listener.last_player
+
+    def _player_heard(self) -> float:
+        """When the player was last heard, for the heard beat: now while they hold a key that keeps
+        segue waiting or a phrase of theirs awaits its answer (however long the silence before it),
+        else their last note message. A lost note-off holds it no longer than the listener's keys
+        do (live/keys.py)."""
+        listener = self.listener
+        if listener.heard_since_answer or listener.sustaining:
+            return self.clock()
+        return listener.last_player
 
     @property
     def heard_since_answer(self) -> int:

@@ -8,28 +8,22 @@ from __future__ import annotations
 
 from ..models.beat import CHORD, CONFIDENT, PointerTracker
 
-HELD_BEATS = 16  # a key held longer than this is taken for a lost note-off: it no longer keeps the beat
-
 
 class HeardBeat:
-    def __init__(self, clock, bpm: float | None = None, waiting=None):
-        """`bpm`: a first guess (--bpm), which the tracker refines. `waiting`: True while a phrase
-        of the player's awaits its answer (the beat is kept until the answer comes)."""
+    def __init__(self, clock, bpm: float | None = None, player=None):
+        """`bpm`: a first guess (--bpm), which the tracker refines. `player()`: when the player was
+        last heard: now while they hold a key or a phrase of theirs awaits its answer (the engine
+        knows, from the listener's keys); None: their last onset."""
         self.clock = clock
         self.tracker = PointerTracker(bpm)
-        self.held: dict[int, float] = {}  # the keys the player holds: pitch -> when struck
-        self.released = float("-inf")  # when the player last let a key go
+        self.player = player
         self.kept = float("-inf")  # the last note segue plays in the heard beat (keep)
-        self.waiting = waiting or (lambda: False)
 
     def hear(self, stamp: float, pitch: int, velocity: int) -> None:
-        """A note the player struck (the tracker hears it: one filter step per onset) or released (a
-        phrase that ends on a long note has not stopped while the note sounds). O(1)."""
+        """A note the player struck (the tracker hears it: one filter step per onset); a release
+        (velocity 0) is the listener's to count. O(1)."""
         if velocity:
             self.tracker.note(stamp, pitch, velocity)
-            self.held[pitch] = stamp
-        elif self.held.pop(pitch, None) is not None:
-            self.released = stamp
 
     def keep(self, until: float) -> None:
         """segue plays in the heard beat until `until`: its notes carry the pulse on as the player's
@@ -37,15 +31,10 @@ class HeardBeat:
         self.kept = max(self.kept, until)
 
     def _sounded(self, tracker, now: float) -> float:
-        """When the pulse was last heard: now, while the player holds a key (not one held so long its
-        note-off was likely lost) or a phrase of theirs awaits its answer; else the later of their
-        last release and segue's last note in the heard beat."""
-        if self.waiting():
-            return now
-        reach = HELD_BEATS * tracker.beat_seconds
-        if any(now - struck <= reach for struck in self.held.values()):  # at most 128 keys
-            return now
-        return max(self.released, min(self.kept, now))
+        """When the pulse was last heard: the player (see __init__) or segue's last note in the heard
+        beat, whichever is later."""
+        player = tracker.heard if self.player is None else self.player()
+        return max(player, min(self.kept, now))
 
     def _settled(self):
         """The tracker, with an onset whose chord can no longer grow heard."""

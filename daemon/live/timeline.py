@@ -17,11 +17,12 @@ DEFAULT_BEAT = 0.5  # seconds (120 bpm) when nothing gives a tempo
 
 class Timeline:
     def __init__(self, clock, bpm: float | None = None, beats_per_bar: int = 4, grid: float | None = 1.0,
-                 link=None, track: bool = True, waiting=None):
+                 link=None, track: bool = True, player=None):
         """`grid`: answers start on this grid, in beats (None: wherever they are ready); `link`: a
         LinkClock; `track`: follow the beat heard in the player's notes (`bpm` its first guess);
-        `waiting`: True while a phrase of the player's awaits its answer (the heard beat holds)."""
-        heard = HeardBeat(clock, bpm, waiting) if track else None
+        `player()`: when the player was last heard (the heard beat lapses SILENCE beats after it,
+        or after segue's own part; live/heard.py)."""
+        heard = HeardBeat(clock, bpm, player) if track else None
         self.tempo = Tempo(bpm, clock(), DEFAULT_BEAT, clock=clock, link=link, heard=heard)
         self._beats_per_bar, self.grid = beats_per_bar, grid
 
@@ -30,8 +31,8 @@ class Timeline:
         self.tempo.feed(stamp, msg)
 
     def hear(self, stamp: float, pitch: int, velocity: int) -> None:
-        """A note the player struck or released (velocity 0): the beat tracker hears it (with no
-        tracker, nothing)."""
+        """A note the player struck (velocity 0: released): the beat tracker hears the strikes (with
+        no tracker, nothing)."""
         if self.tempo.heard is not None:
             self.tempo.heard.hear(stamp, pitch, velocity)
 
