@@ -2,7 +2,8 @@
 
 Every note the player strikes goes to the beat tracker (daemon/models/beat.py); once the tracker
 is sure enough (CONFIDENT), its beat and bar place the answers as a DAW's clock would. It says
-nothing while it is unsure or the player has stopped, and the timeline falls back to --bpm.
+nothing while it is unsure or the player has stopped (nothing heard from them, and nothing played by
+segue in their beat, for SILENCE beats), and the timeline falls back to --bpm.
 """
 from __future__ import annotations
 
