@@ -54,6 +54,15 @@ def phrase(eng, clock, pitches, step=0.1):
         eng.take([(clock.now, note(p, 0))])
 
 
+def struck(eng, at, pitch, velocity, held):
+    """The player strikes `pitch` at `at` and lets it go `held` seconds later, the engine driven on
+    its clock all the while."""
+    drive(eng, until=at)
+    eng.take([(eng.clock.now, note(pitch, velocity))])
+    drive(eng, until=at + held)
+    eng.take([(eng.clock.now, note(pitch, 0))])
+
+
 def test_a_backlog_is_heard_but_not_stepped_and_never_answered(clocked):
     eng, clock = clocked
     # a fast player (50 note messages a second; a thousand would be a flood: live/flood.py)
@@ -278,11 +287,8 @@ def test_with_no_clock_an_answer_starts_on_the_beat_heard_in_the_player_s_notes(
         rhythm = [0, 1, 1.5, 2, 3] * 4  # quarters and eighths, louder on the beat
         times = [first + (bar * 4 + b) * beat for bar in range(4) for b in rhythm[:5]]
         for i, t in enumerate(times):
-            drive(eng, until=t)
             on_beat = float(rhythm[i % 5]).is_integer()
-            eng.take([(clock.now, note(60 + i % 5 * 2, 100 if on_beat else 60))])
-            drive(eng, until=t + 0.15)
-            eng.take([(clock.now, note(60 + i % 5 * 2, 0))])
+            struck(eng, t, 60 + i % 5 * 2, 100 if on_beat else 60, 0.15)
         if not fixed:
             assert eng.timeline.tracked and "heard" in eng.status()
             assert 60 / eng.timeline.beat_seconds == pytest.approx(90, rel=0.03)
@@ -402,10 +408,7 @@ def test_with_no_clock_segue_s_part_keeps_the_player_s_beat_after_they_stop(smal
     rhythm = [0, 1, 1.5, 2, 3]  # quarters and eighths, louder on the beat
     times = [first + (bar * 4 + b) * beat for bar in range(4) for b in rhythm]
     for i, t in enumerate(times):
-        drive(eng, until=t)
-        eng.take([(clock.now, note(60 + i % 5 * 2, 100 if float(rhythm[i % 5]).is_integer() else 60))])
-        drive(eng, until=t + 0.15)
-        eng.take([(clock.now, note(60 + i % 5 * 2, 0))])
+        struck(eng, t, 60 + i % 5 * 2, 100 if float(rhythm[i % 5]).is_integer() else 60, 0.15)
     last = times[-1] + 0.15
     assert eng.timeline.tracked and 60 / eng.timeline.beat_seconds == pytest.approx(90, rel=0.03)
     heard, tempi = eng.timeline.beat_seconds, []
@@ -443,10 +446,7 @@ def test_a_phrase_ending_on_a_held_note_keeps_its_beat_and_the_answer_starts_on_
                  clock=clock, trace=lambda *a: traced.append(a))
     first = clock.now + 0.31
     for i in range(32):  # eighths, louder on the beat
-        drive(eng, until=first + i * beat / 2)
-        eng.take([(clock.now, note(60 + i % 5 * 2, 100 if i % 2 == 0 else 60))])
-        drive(eng, until=clock.now + 0.2 * beat)
-        eng.take([(clock.now, note(60 + i % 5 * 2, 0))])
+        struck(eng, first + i * beat / 2, 60 + i % 5 * 2, 100 if i % 2 == 0 else 60, 0.2 * beat)
     last = first + 16 * beat
     drive(eng, until=last)
     eng.take([(clock.now, note(72))])
