@@ -12,7 +12,12 @@ this benchmark used them alone).
 
     python benchmarks/heard_grid.py --tunes 8        # 8 tunes x 3 tempi x (heard, fixed): about 45 min
     python benchmarks/heard_grid.py --tunes 24 --split valid --simulate    # tuning: no JACK, 10 s
+    python benchmarks/heard_grid.py --tunes 24 --split valid --simulate --engine-seeds 5   # steadier: 50 s
     python benchmarks/heard_grid.py --tunes 24 --ceiling    # what the player's timing allows
+
+A replay's share swings with what the model chooses to play as well as with the beat (an answer of
+sixteenths is half off the eighth grid however well timed): the simulated figure over several
+engine seeds (--engine-seeds) is the one to tune on; one run through JACK is one draw.
 
 Needs jackd (apt-get install jackd2) and the melody corpus (segue data melodies runs/melodies).
 """
@@ -89,12 +94,14 @@ def recorded_answer(recorded: Path, played) -> list[float]:
     return [t - (first_heard - first_played) for t in machine]  # the recording's clock against the file's
 
 
-def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None) -> list[float]:
+def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None, heard: list | None = None) -> list[float]:
     """The machine's onsets when the jam engine (the CLI's defaults, the shipped model) hears
     `played` on a clock the benchmark moves, with no ports: each note sent exactly when due. For
     tuning in seconds what the replays through JACK measure in minutes; it is not the figure.
     `oracle`: the player's beats (seconds, as `played`), handed to the engine in place of what its
-    tracker hears (the ceiling of everything after the tracker)."""
+    tracker hears (the ceiling of everything after the tracker). `heard`: a list to which the tracker's
+    beat (seconds), its division and whether the jam followed it are appended as the last answer
+    begins."""
     import mido
     from clocks import FakeClock, drive
     from segue.daemon import cli
@@ -115,11 +122,31 @@ def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None) ->
     for t, p, v in played:
         drive(engine, until=start + t)
         engine.take([(clock.now, mido.Message("note_on", note=p, velocity=v))])
-    before, end = engine.answers, clock.now + 60
+    before, end, sent_before = engine.answers, clock.now + 60, len(sent)
     while clock.now < end and not (engine.answers > before and not engine.answering):
         drive(engine, until=clock.now + 0.005)
+        if heard is not None and len(sent) > sent_before:
+            tracker = engine.timeline.tempo.heard.tracker
+            heard.append((tracker.beat_seconds, tracker.division, engine.timeline.tracked))
+            heard, sent_before = None, float("inf")
     scheduler.close()
     return [t - start for t, m in sent if m.type == "note_on" and m.velocity]
+
+
+def level(heard, played, truth) -> str:
+    """The tracker's beat against the player's, as a musician would name it: 'the player's beat',
+    '2x' (twice their tempo), '3:2', ...; 'in halves' where a dotted-quarter beat is heard in halves,
+    'not followed' when the jam did not follow the tracker."""
+    beat_seconds, division, followed = heard
+    if not followed:
+        return "not followed"
+    _, beat = player_grid(played, truth, True)
+    ratio = beat / beat_seconds
+    named = next((name for r, name in ((1, "the player's beat"), (2, "2x"), (1.5, "3:2"), (3, "3x"), (0.5, "1:2"),
+                                          (4, "4x"), (2 / 3, "2:3"), (0.75, "3:4"), (4 / 3, "4:3"))
+                  if abs(math.log(ratio / r)) < 0.08), f"{ratio:.2f}x")
+    parts = eighths_in_a_beat(played, truth)
+    return named + (" in halves" if parts == 3 and division == 2 and named == "the player's beat" else "")
 
 
 def told(tracker, beats: np.ndarray, clock) -> None:
@@ -133,29 +160,58 @@ def told(tracker, beats: np.ndarray, clock) -> None:
         "beat_seconds": property(lambda self: float(np.interp(clock(), beats[1:], np.diff(beats)))),
         "known": property(lambda self: True),
         "division": property(lambda self: 2),
-        "confidence": lambda self, now=None: 1.0,
+        "confidence": lambda self, now=None, sounded=None: 1.0,
         "next_beat": lambda self, after, n=1.0: float(np.interp(math.ceil(at(after) / n - 1e-9) * n, index, beats)),
         "position": lambda self, t: (at(t) % 4, 4),
     })
 
 
-def fitted_answer(played, truth) -> list[float]:
-    """What the best a listener could do from the player's onsets alone: each onset's place on the
-    player's eighth grid known (no tracker's level to get wrong), a weighted least-squares line
-    through those of the last 8 beats (the last 4 counting most: the tracker's FIT constants), and
-    an answer of eighths on it from the second beat after the last note, 8 beats long."""
+def notated_places():
+    """Record, for every piece the corpus renders from here on, each onset's notated place in beats
+    (in the order of its rendered onsets): what `fitted_answer` is told. Returns the list it fills."""
+    from segue.training import beat_data
+
+    places, render = [], beat_data.render
+
+    def recording(onsets_q, lengths_q, pitches, beats_q, *rest, **kw):
+        places.append(np.sort(np.interp(np.asarray(onsets_q, float), np.asarray(beats_q, float),
+                                        np.arange(len(beats_q), dtype=float))))
+        return render(onsets_q, lengths_q, pitches, beats_q, *rest, **kw)
+
+    beat_data.render = recording
+    return places
+
+
+def fitted_line(played, places) -> tuple[float, float, float]:
+    """The best line a listener could fit to the player's onsets: each onset's notated place known
+    (`places`, in beats: the level and the rhythm, sixteenths and triplets, given), weighted least
+    squares through those of the last 8 beats, the last 4 counting most (the tracker's FIT
+    constants). (time of beat 0, beat period, the place of the last onset)."""
     from segue.daemon.models.beat import FIT_BEATS, FIT_MEMORY
 
-    parts = eighths_in_a_beat(played, truth)
     onsets = np.array([t for t, _, v in played if v])
-    index = np.interp(onsets, truth, np.arange(len(truth)))
-    place = np.round(index * parts) / parts
-    now = index[-1]
-    near = index > now - FIT_BEATS
-    weight = np.sqrt(np.exp(-(now - index[near]) / FIT_MEMORY))
+    place = places[:len(onsets)]  # the rendered onsets are in notated order (a melody: one at a time)
+    now = place[-1]
+    near = place > now - FIT_BEATS
+    weight = np.sqrt(np.exp(-(now - place[near]) / FIT_MEMORY))
     rows = np.vstack([np.ones(near.sum()), place[near]]).T * weight[:, None]
     (start, beat), *_ = np.linalg.lstsq(rows, onsets[near] * weight, rcond=None)
+    return float(start), float(beat), float(now)
+
+
+def fitted_answer(played, truth, places) -> list[float]:
+    """An answer of eighths on `fitted_line`, from the second beat after the last note, 8 beats long."""
+    start, beat, now = fitted_line(played, places)
+    parts = eighths_in_a_beat(played, truth)
     return list(start + beat * np.arange(math.ceil(now) + 1, math.ceil(now) + 9, 1 / parts))
+
+
+def fitted_beats(played, truth, places) -> np.ndarray:
+    """The player's beats up to their last note, then on along `fitted_line` (for --oracle fit)."""
+    start, beat, now = fitted_line(played, places)
+    last = max(t for t, _, v in played if v)
+    k = np.arange(math.ceil(now) + 200)
+    return np.where(start + beat * k <= last, np.interp(k, np.arange(len(truth)), truth, right=np.nan), start + beat * k)
 
 
 def measure(machine: list[float], played, truth, continued: bool = True):
@@ -180,10 +236,15 @@ def main() -> int:
     parser.add_argument("--simulate", action="store_true",
                         help="The engine on a moved clock, no JACK (seconds, for tuning; not the figure).")
     parser.add_argument("--ceiling", action="store_true",
-                        help="No engine: the player's own onsets on their grid, and an answer on a line "
-                             "fitted to them with the level known (what any tracker could reach).")
-    parser.add_argument("--oracle", action="store_true",
-                        help="With --simulate: the engine is handed the player's beats instead of what it hears.")
+                        help="No engine: the player's own onsets on their grid, and an answer of eighths on a "
+                             "line fitted to them with each onset's notated place known (the level and the "
+                             "rhythm given: what a tracker could reach).")
+    parser.add_argument("--engine-seeds", type=int, default=1,
+                        help="With --simulate: the engine's sampling seeds 1..N, every replay under each.")
+    parser.add_argument("--oracle", choices=["beats", "fit"],
+                        help="With --simulate: the engine is handed the player's beats instead of what it hears "
+                             "(beats: their grid as measured; fit: their beats to their last note, then on "
+                             "along the --ceiling line, the best a listener could carry on).")
     parser.add_argument("--no-ear", action="store_true",
                         help="With --simulate: the tracker without its learned ear (its own salience alone).")
     args = parser.parse_args()
@@ -194,22 +255,35 @@ def main() -> int:
 
         beat.PointerTracker.__init__ = partialmethod(beat.PointerTracker.__init__, salience=False)
     rng = np.random.default_rng(args.seed)
+    places = notated_places() if args.ceiling or args.oracle == "fit" else None
     pieces = list(B.corpus_pieces(args.split, args.tunes, rng))
     sessions = [(bpm, *tune_at(piece, bpm, rng)) for piece in pieces for bpm in TEMPI]  # (bpm, name, notes, truth)
     results = {"heard": [], "fixed": [], "heard, rendered beats": [], "fixed, rendered beats": []}
     if args.ceiling:
         results = {"the player's own onsets": [], "an answer on the best fit to them": []}
-        for _, _, notes, truth in sessions:
+        for (_, _, notes, truth), notated in zip(sessions, np.repeat(np.array(places, dtype=object), len(TEMPI))):
             results["the player's own onsets"].append(measure([t for t, _, v in notes if v], notes, truth))
-            results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth), notes, truth))
+            results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth, notated), notes, truth))
         report(results)
         return 0
     if args.simulate:
-        for _, _, notes, truth in sessions:
-            machine = simulated_answer(notes, oracle=player_grid(notes, truth, True)[0] if args.oracle else None)
+        levels: dict[str, list] = {}
+        notated = np.repeat(np.array(places, dtype=object), len(TEMPI)) if places is not None else [None] * len(sessions)
+        for seed, ((_, _, notes, truth), place) in ((s, pair) for s in range(1, args.engine_seeds + 1)
+                                                    for pair in zip(sessions, notated)):
+            oracle = {"beats": lambda: player_grid(notes, truth, True)[0],
+                      "fit": lambda: fitted_beats(notes, truth, place)}.get(args.oracle, lambda: None)()
+            heard: list = []
+            machine = simulated_answer(notes, seed, oracle=oracle, heard=heard)
             results["heard"].append(measure(machine, notes, truth))
             results["heard, rendered beats"].append(measure(machine, notes, truth, continued=False))
+            if heard and results["heard"][-1] is not None:
+                levels.setdefault(level(heard[0], notes, truth), []).append(results["heard"][-1][0])
         report(results)
+        print("by the beat the tracker heard as the last answer began, against the player's ('2x': twice their "
+              "tempo; 'in halves': a jig's dotted quarter heard in halves): replays, their mean share on the grid")
+        for name, shares in sorted(levels.items(), key=lambda kv: -len(kv[1])):
+            print(f"  {name}: {len(shares)}, {statistics.mean(shares):.2f}")
         return 0
     with tempfile.TemporaryDirectory() as tmp, jack_server() as env:
         for bpm, name, notes, truth in sessions:
