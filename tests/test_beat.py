@@ -81,6 +81,22 @@ def test_a_jig_s_beat_is_heard_in_thirds_and_the_jam_counts_it_in_quarter_notes(
         assert heard.beat_seconds == pytest.approx(tracker.beat_seconds * (2 / 3 if division == 3 else 1))
 
 
+def test_a_fast_jig_played_by_hand_is_heard_in_thirds_and_a_hornpipe_in_halves():
+    """At 132 dotted quarters a minute a jig's eighths are 38 ms from a quarter of the beat, and 20 ms
+    of jitter puts many of them nearer: judged on the whole recent window on the fitted grid, every
+    one of ten takes is heard in thirds (judged onset by onset on the belief of the moment, none
+    was); a hornpipe's dotted rhythm (3/4 of the beat) stays in halves."""
+    jig, hornpipe = (1 / 3, 1 / 3, 1 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3), (0.75, 0.25, 0.75, 0.25, 0.5, 0.5, 1)
+    for pattern, division in ((jig, 3), (hornpipe, 2)):
+        for seed in range(10):
+            tracker = PointerTracker()
+            for t, pitch, velocity in played(132, 32, jitter=0.02, seed=seed, pattern=pattern):
+                tracker.note(t, pitch, velocity)
+            tracker.flush()
+            assert tracker.bpm == pytest.approx(132, rel=0.04)
+            assert tracker.division == division, f"seed {seed}"
+
+
 def test_the_offline_pass_places_the_first_beats_too_and_finds_the_bar():
     """Smoothed both ways, the beats before the live tracker had locked are placed by the notes
     after them, and the one meter of the piece puts the bar lines on the accented beats."""
