@@ -336,18 +336,22 @@ class PointerTracker:
         self._count_bar()
 
     def _divide(self, t: float, angle: float, period: float) -> None:
-        """Halves or thirds of the beat (a dotted quarter: 6/8, 9/8, 12/8), from where the recent
-        off-beat onsets fall on the grid as it is fitted now: near a quarter or a half of the beat
-        against near a third. Judged afresh at every onset on the whole recent window, not tallied
-        onset by onset on the belief of the moment: that belief is pulled towards the half by the
+        """Halves or thirds of the beat (a dotted quarter: 6/8, 9/8, 12/8), from where the off-beat
+        onsets of the last FIT_BEATS fall on the grid as it is fitted now: near a quarter or a half
+        of the beat against near a third. Thirds once they outweigh the halves by THIRDS (a duple
+        tune heard in thirds plays its answers off the grid), halves again once they no longer
+        outweigh them or nothing is off the beat. Judged afresh at every onset, not tallied onset
+        by onset on the belief of the moment: that belief is pulled towards the half by the
         onset's own likelihood, and a jig's eighths played with 10-25 ms of jitter were heard in
-        halves in two of three sessions at the player's beat (benchmarks/heard_grid.py). Thirds
-        once they outweigh the halves by THIRDS (a duple tune heard in thirds plays its answers off
-        the grid), halves again once they no longer outweigh them. O(FIT_ONSETS)."""
+        halves in two of three sessions at the player's beat (benchmarks/heard_grid.py). Only the
+        span the grid is fitted on: on a drifting tempo older onsets fall anywhere on today's grid
+        (a duple tune heard at twice its tempo was heard in thirds). O(FIT_ONSETS)."""
         recent = np.fromiter(self.recent, float, len(self.recent))
+        recent = recent[t - recent <= FIT_BEATS * period]
         phase = ((recent - (t - angle * period)) / period) % 1.0
         off = phase[np.minimum(phase, 1 - phase) * period > TOLERANCE + TOLERANCE_SHARE * period]
         if not len(off):
+            self.thirds = False
             return
         halves = np.min(np.abs(off[:, None] - HALVES), axis=1)
         thirds = np.min(np.abs(off[:, None] - THIRDS_AT), axis=1)
