@@ -258,21 +258,21 @@ def main() -> int:
     places = notated_places() if args.ceiling or args.oracle == "fit" else None
     pieces = list(B.corpus_pieces(args.split, args.tunes, rng))
     sessions = [(bpm, *tune_at(piece, bpm, rng)) for piece in pieces for bpm in TEMPI]  # (bpm, name, notes, truth)
+    notated = [p for p in places for _ in TEMPI] if places is not None else [None] * len(sessions)  # as sessions
     results = {"heard": [], "fixed": [], "heard, rendered beats": [], "fixed, rendered beats": []}
     if args.ceiling:
         results = {"the player's own onsets": [], "an answer on the best fit to them": []}
-        for (_, _, notes, truth), notated in zip(sessions, np.repeat(np.array(places, dtype=object), len(TEMPI))):
+        for (_, _, notes, truth), place in zip(sessions, notated):
             results["the player's own onsets"].append(measure([t for t, _, v in notes if v], notes, truth))
-            results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth, notated), notes, truth))
+            results["an answer on the best fit to them"].append(measure(fitted_answer(notes, truth, place), notes, truth))
         report(results)
         return 0
     if args.simulate:
         levels: dict[str, list] = {}
-        notated = np.repeat(np.array(places, dtype=object), len(TEMPI)) if places is not None else [None] * len(sessions)
         for seed, ((_, _, notes, truth), place) in ((s, pair) for s in range(1, args.engine_seeds + 1)
                                                     for pair in zip(sessions, notated)):
-            oracle = {"beats": lambda: player_grid(notes, truth, True)[0],
-                      "fit": lambda: fitted_beats(notes, truth, place)}.get(args.oracle, lambda: None)()
+            oracle = (player_grid(notes, truth, True)[0] if args.oracle == "beats" else
+                      fitted_beats(notes, truth, place) if args.oracle == "fit" else None)
             heard: list = []
             machine = simulated_answer(notes, seed, oracle=oracle, heard=heard)
             results["heard"].append(measure(machine, notes, truth))

@@ -115,6 +115,12 @@ def phase_of(row: np.ndarray) -> float:
     return float(np.angle(np.sum(row * np.exp(2j * np.pi * np.arange(len(row)) / len(row)))) / (2 * np.pi) % 1.0)
 
 
+def on_beat(phase, period):
+    """Whether an onset at `phase` (in beats, 0..1; a number or an array) of a beat `period`
+    seconds long is on the beat: within TOLERANCE seconds and TOLERANCE_SHARE of the period."""
+    return np.minimum(phase, 1 - phase) * period <= TOLERANCE + TOLERANCE_SHARE * period
+
+
 def meter_contrast(accents: np.ndarray) -> float:
     """How uneven accents counted per beat of a bar are (the bar of 4 a little favoured): the meter
     with the most uneven count is the bar, its most accented beat the downbeat."""
@@ -321,7 +327,7 @@ class PointerTracker:
         i = int(np.argmax(self.belief.sum(axis=1)))
         row = self.belief[i]
         angle = phase_of(row)
-        near = min(angle, 1 - angle) * self.periods[i] <= TOLERANCE + TOLERANCE_SHARE * self.periods[i]
+        near = on_beat(angle, self.periods[i])
         self.hits = self._sure(i, angle)
         self.recent.append(t)
         self._best = (i, *self._fit(t, angle, self._period(i)))
@@ -349,7 +355,7 @@ class PointerTracker:
         recent = np.fromiter(self.recent, float, len(self.recent))
         recent = recent[t - recent <= FIT_BEATS * period]
         phase = ((recent - (t - angle * period)) / period) % 1.0
-        off = phase[np.minimum(phase, 1 - phase) * period > TOLERANCE + TOLERANCE_SHARE * period]
+        off = phase[~on_beat(phase, period)]
         if not len(off):
             self.thirds = False
             return
