@@ -14,6 +14,7 @@ this benchmark used them alone).
     python benchmarks/heard_grid.py --tunes 24 --split valid --simulate    # tuning: no JACK, 10 s
     python benchmarks/heard_grid.py --tunes 24 --split valid --simulate --engine-seeds 5   # steadier: 50 s
     python benchmarks/heard_grid.py --tunes 24 --ceiling    # what the player's timing allows
+    python benchmarks/heard_grid.py --tunes 24 --simulate --guess 0.9   # with --bpm 10 % under the player's
 
 A replay's share swings with what the model chooses to play as well as with the beat (an answer of
 sixteenths is half off the eighth grid however well timed): the simulated figure over several
@@ -94,14 +95,20 @@ def recorded_answer(recorded: Path, played) -> list[float]:
     return [t - (first_heard - first_played) for t in machine]  # the recording's clock against the file's
 
 
-def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None, heard: list | None = None) -> list[float]:
+def guessed(bpm: float | None) -> list[str]:
+    """The jam's --bpm option for a first guess of the tempo (none: no option)."""
+    return [] if bpm is None else ["--bpm", f"{bpm:.1f}"]
+
+
+def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None, heard: list | None = None,
+                     bpm: float | None = None) -> list[float]:
     """The machine's onsets when the jam engine (the CLI's defaults, the shipped model) hears
     `played` on a clock the benchmark moves, with no ports: each note sent exactly when due. For
     tuning in seconds what the replays through JACK measure in minutes; it is not the figure.
     `oracle`: the player's beats (seconds, as `played`), handed to the engine in place of what its
     tracker hears (the ceiling of everything after the tracker). `heard`: a list to which the tracker's
     beat (seconds), its division and whether the jam followed it are appended as the last answer
-    begins."""
+    begins. `bpm`: the jam's --bpm (the tracker's first guess)."""
     import mido
     from clocks import FakeClock, drive
     from segue.daemon import cli
@@ -110,7 +117,7 @@ def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None, he
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models import kinds
 
-    config, policy, _ = cli._jam_setup(table.check("jam", cli.jam.make_context("jam", ["--seed", str(seed)]).params))
+    config, policy, _ = cli._jam_setup(table.check("jam", cli.jam.make_context("jam", ["--seed", str(seed), *guessed(bpm)]).params))
     clock = FakeClock(100.0)
     sent = []
     scheduler = Scheduler(lambda m: sent.append((clock.now, m)), max_note=config.max_note, clock=clock, thread=False)
@@ -245,6 +252,8 @@ def main() -> int:
                         help="With --simulate: the engine is handed the player's beats instead of what it hears "
                              "(beats: their grid as measured; fit: their beats to their last note, then on "
                              "along the --ceiling line, the best a listener could carry on).")
+    parser.add_argument("--guess", type=float, help="Give the jam --bpm: the session's tempo times this (1: right, "
+                        "0.9: 10 %% slow); the tracker's first guess, which sets the level it hears the beat at.")
     parser.add_argument("--no-ear", action="store_true",
                         help="With --simulate: the tracker without its learned ear (its own salience alone).")
     args = parser.parse_args()
@@ -269,12 +278,13 @@ def main() -> int:
         return 0
     if args.simulate:
         levels: dict[str, list] = {}
-        for seed, ((_, _, notes, truth), place) in ((s, pair) for s in range(1, args.engine_seeds + 1)
+        for seed, ((session_bpm, _, notes, truth), place) in ((s, pair) for s in range(1, args.engine_seeds + 1)
                                                     for pair in zip(sessions, notated)):
             oracle = (player_grid(notes, truth, True)[0] if args.oracle == "beats" else
                       fitted_beats(notes, truth, place) if args.oracle == "fit" else None)
             heard: list = []
-            machine = simulated_answer(notes, seed, oracle=oracle, heard=heard)
+            guess = session_bpm * args.guess if args.guess else None
+            machine = simulated_answer(notes, seed, oracle=oracle, heard=heard, bpm=guess)
             results["heard"].append(measure(machine, notes, truth))
             results["heard, rendered beats"].append(measure(machine, notes, truth, continued=False))
             if heard and results["heard"][-1] is not None:
@@ -293,7 +303,8 @@ def main() -> int:
                 recorded = Path(tmp) / f"{way}.mid"
                 recorded.unlink(missing_ok=True)  # (segue never records over a take)
                 done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
-                                       "--seed", "1", "--replay", str(played), "--record", str(recorded), *extra],
+                                       "--seed", "1", "--replay", str(played), "--record", str(recorded), *extra,
+                                       *guessed(bpm * args.guess if args.guess else None)],
                                       env=env, capture_output=True, text=True, timeout=180)
                 if done.returncode:
                     print(f"{name} {bpm} {way}: exit {done.returncode}: {done.stderr.strip()[-300:]}")

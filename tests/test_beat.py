@@ -34,6 +34,38 @@ def test_it_locks_to_a_90_bpm_phrase_and_follows_a_change_to_120():
     assert tracker.bpm == pytest.approx(120, rel=0.04), "it did not follow the new tempo within two bars"
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_a_first_guess_of_the_tempo_is_the_level_the_beat_is_heard_at(seed):
+    # sixteenths and eighths at 66 bpm: heard at twice the player's tempo with no guess; a rough
+    # guess (--bpm 60 or 75) is the level, and the tracker finds the tempo near it
+    notes = played(66, 24, seed=seed, pattern=(0.25, 0.25, 0.5, 0.5, 0.5))
+    heard = {}
+    for guess in (None, 60, 75):
+        tracker = PointerTracker(guess)
+        for t, pitch, velocity in notes:
+            tracker.note(t, pitch, velocity)
+        tracker.flush()
+        heard[guess] = tracker.bpm
+        assert tracker.confidence() > 0.25
+    assert heard[None] == pytest.approx(132, rel=0.04)
+    assert heard[60] == pytest.approx(66, rel=0.04) and heard[75] == pytest.approx(66, rel=0.04)
+
+
+def test_a_first_guess_still_follows_a_change_of_tempo_and_a_jig_s_dotted_quarter():
+    first, second = played(120, 16), played(90, 24, start=8.0)
+    tracker = PointerTracker(120)
+    for t, pitch, velocity in first + second[:16]:
+        tracker.note(t, pitch, velocity)
+    tracker.flush()
+    assert tracker.bpm == pytest.approx(90, rel=0.04)
+    # --bpm 120 counts quarter notes: a jig at 80 dotted quarters a minute is heard at its beat
+    tracker = PointerTracker(120)
+    for t, pitch, velocity in played(80, 32, pattern=(1 / 3, 1 / 3, 1 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 3, 1 / 3)):
+        tracker.note(t, pitch, velocity)
+    tracker.flush()
+    assert tracker.bpm == pytest.approx(80, rel=0.04) and tracker.division == 3
+
+
 def test_the_beats_it_says_are_causal_and_on_the_players_grid():
     notes = played(100, 32, seed=3)
     beats = track(notes, tracker=PointerTracker)

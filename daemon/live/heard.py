@@ -12,7 +12,8 @@ from ..models.beat import CHORD, CONFIDENT, PointerTracker
 
 class HeardBeat:
     def __init__(self, clock, bpm: float | None = None, player=None):
-        """`bpm`: a first guess (--bpm), which the tracker refines. `player()`: when the player was
+        """`bpm`: a first guess (--bpm), which the tracker refines at its level (never
+        twice or half of it: daemon/models/beat.py). `player()`: when the player was
         last heard: now while they hold a key or a phrase of theirs awaits its answer (the engine
         knows, from the listener's keys); None: their last onset."""
         self.clock = clock

@@ -33,6 +33,7 @@ CHORD = 0.04  # seconds: notes struck this close are one onset
 CHORD_SHARE = 0.5  # each further note of a chord adds this share of its loudness to the onset's weight
 PERIODS = (60 / 220, 60 / 40)  # seconds: the beat periods the tracker considers (40-220 bpm)
 PREFERRED, SPREAD = 0.55, 0.9  # the period prior: log-normal around 0.55 s (109 bpm), sigma in octaves... of e
+GUESSED = (0.62, 1.45)  # with a first guess of the tempo (--bpm), the tempi heard: within these shares of it
 TOLERANCE, TOLERANCE_SHARE = 0.04, 0.1  # an onset this close to a beat (seconds + share of the period) is on it
 SUBDIVISIONS = np.array([1 / 4, 1 / 3, 1 / 2, 2 / 3, 3 / 4])
 QUARTERS, THIRD_WEIGHT = 0.6, 0.6  # how likely an off-beat onset is on a quarter, a third of the beat (a half: 1)
@@ -206,7 +207,10 @@ class PointerTracker:
     idea on a small grid). Cost per onset: a few operations on a 56 x 32 array."""
 
     def __init__(self, bpm: float | None = None, salience: str | Path | None | bool = True):
-        """`bpm`: a first guess. `salience`: the learned onset salience where the beat is placed
+        """`bpm`: a first guess (--bpm), which is the level the beat is heard at: the tempo is found
+        within GUESSED of it (a change of x0.75 or x1.33 followed, a dotted quarter of a guessed
+        quarter heard), never at twice or half of it, where the eighths of a slow tune would
+        otherwise be heard as its beat. `salience`: the learned onset salience where the beat is placed
         (True: the shipped one, a path: that file, False: the tracker's own salience alone)."""
         self.salience = None
         if salience is not False:
@@ -215,7 +219,15 @@ class PointerTracker:
         self.step = math.log(PERIODS[1] / PERIODS[0]) / (TEMPI - 1)  # log units between two tempi
         centre = 60.0 / bpm if bpm else PREFERRED
         self.prior = np.exp(-0.5 * (np.log(self.periods / centre) / (SPREAD * 0.5)) ** 2)
+        # a first guess is the level of the beat: a change of tempo (x0.75, x1.33) is followed, and a
+        # dotted quarter of a guessed quarter (x2/3), but never twice or half the guess
+        self.allowed = None  # the tempi heard, given a first guess (a column of 0 and 1)
+        near = (60.0 / self.periods >= GUESSED[0] * bpm) & (60.0 / self.periods <= GUESSED[1] * bpm) if bpm else None
+        if near is not None and near.any():
+            self.allowed = near.astype(float)[:, None]
+            self.prior *= near
         self.prior /= self.prior.sum()
+        self._heard_rows = TEMPI if self.allowed is None else int(self.allowed.sum())
         self.belief = np.repeat(self.prior[:, None] / BINS, BINS, axis=1)
         phase = np.arange(BINS) / BINS
         self._phases = phase[None, :]
@@ -409,11 +421,13 @@ class PointerTracker:
             if rows is None:  # the tempi a whole number of this tempo's tatums (at most two beats) long
                 n = self.periods / tatum
                 rows = (np.abs(n / np.maximum(np.round(n), 1) - 1) < GRID_AGREE) & (np.round(n) <= 2 * parts)
+                if self.allowed is not None:  # a belief spread evenly over the tempi heard
+                    rows &= self.allowed[:, 0] > 0
                 self._grid_rows[(i, parts)] = rows
             offset = (self._phase_seconds - angle * period) % tatum
             cols = np.minimum(offset, tatum - offset) <= GRID_AGREE * tatum * 2
             mask = rows[:, None] & cols
-            even = mask.mean()
+            even = mask.sum() / (self._heard_rows * BINS)
             if even >= 1.0:
                 continue
             held = float(self.belief[mask].sum())
@@ -457,9 +471,13 @@ class PointerTracker:
             if empty is not None:
                 b = b * empty
             moved = spread((1 - f) * b[rows, (j - k) % BINS] + f * b[rows, (j - k - 1) % BINS])
+            if self.allowed is not None:
+                moved = moved * self.allowed
             total = moved.sum()
             return (1 - jump) * moved / total + jump * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
         b = (1 - jump) * b + jump * (self.prior[:, None] * b).sum(axis=0)[None, :]
+        if self.allowed is not None:
+            b = b * self.allowed
         b = spread(b)
         b = (1 - f) * b[rows, (j + k) % BINS] + f * b[rows, (j + k + 1) % BINS]
         if empty is not None:
