@@ -33,6 +33,8 @@ when a tracker is wrong: `any level`, mir_eval's AMLt (the share of beats in the
 is right at the annotated level, twice or half it, or on the off-beat: a tracker that hears the
 pulse but not its level scores high there and low on F); and how many pieces it hears at twice the
 annotated tempo, at 3:2 of it, at it, or slower (its median beat period against the annotations').
+`--guess G`: segue's trackers are given a first guess of the tempo, the piece's annotated tempo
+times G (a player's `--bpm`), which sets the level they hear the beat at.
 `--changes`: the pieces whose tempo changes by a quarter or more from one beat to the next (a third
 of the renderings), their beat F and the annotated beats after the change before the tracker locks
 again. `--ear`: the ear's mean chance of a beat for onsets on an annotated beat, on the half between two,
@@ -120,9 +122,14 @@ def global_tempo(notes):
     return beats, beats[::4]
 
 
+GUESS: list = [None]  # --guess: the first guess segue's trackers are given, as a share of the annotated tempo
+PIECE_BPM: list = [None]  # the piece's annotated tempo (the median of its beats), set per piece
+
+
 def segue_tracker(offline, kind=None):
     def run(notes):
-        beats = track(notes, offline=offline, tracker=kind)
+        bpm = PIECE_BPM[0] * GUESS[0] if GUESS[0] else None
+        beats = track(notes, bpm, offline=offline, tracker=kind)
         return (np.array([b.time for b in beats]), np.array([b.time for b in beats if b.downbeat]))
     return run
 
@@ -219,6 +226,9 @@ def main() -> int:
     parser.add_argument("--trackers", nargs="+", choices=list(TRACKERS), default=list(TRACKERS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--salience", help="an onset salience file for causal and offline (default: the shipped beat.onnx)")
+    parser.add_argument("--guess", type=float,
+                        help="Give segue's trackers a first guess of the tempo (as `segue jam --bpm` does): the "
+                             "piece's annotated tempo times this (1: right, 0.9: 10 %% slow).")
     parser.add_argument("--changes", action="store_true",
                         help="Also the pieces with a change of tempo (a third of the renderings): their beat F, and "
                              "the beats each tracker takes to lock again after the change.")
@@ -228,6 +238,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.salience:
         EAR[0] = args.salience
+    GUESS[0] = args.guess
     import warnings
 
     warnings.filterwarnings("ignore", module="mir_eval")
@@ -241,6 +252,7 @@ def main() -> int:
             onsets += sum(1 for n in notes if n[2])
             if args.ear:
                 ear_chances(notes, truth, ears)
+            PIECE_BPM[0] = 60.0 / float(np.median(np.diff(truth)))
             for t in args.trackers:
                 started = time.perf_counter()
                 beats, downbeats = TRACKERS[t](notes)

@@ -95,20 +95,24 @@ def recorded_answer(recorded: Path, played) -> list[float]:
     return [t - (first_heard - first_played) for t in machine]  # the recording's clock against the file's
 
 
-def guessed(bpm: float | None) -> list[str]:
-    """The jam's --bpm option for a first guess of the tempo (none: no option)."""
-    return [] if bpm is None else ["--bpm", f"{bpm:.1f}"]
+def guessed(bpm: float, notes, truth, share: float | None) -> list[str]:
+    """The jam's --bpm for a first guess of the session's tempo `bpm` times `share` (None: no
+    option). --bpm counts quarter notes: a jig's dotted-quarter beat at 66 is --bpm 99."""
+    if not share:
+        return []
+    quarters = 1.5 if eighths_in_a_beat(notes, truth) == 3 else 1.0
+    return ["--bpm", f"{bpm * quarters * share:.1f}"]
 
 
 def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None, heard: list | None = None,
-                     bpm: float | None = None) -> list[float]:
+                     bpm: tuple = ()) -> list[float]:
     """The machine's onsets when the jam engine (the CLI's defaults, the shipped model) hears
     `played` on a clock the benchmark moves, with no ports: each note sent exactly when due. For
     tuning in seconds what the replays through JACK measure in minutes; it is not the figure.
     `oracle`: the player's beats (seconds, as `played`), handed to the engine in place of what its
     tracker hears (the ceiling of everything after the tracker). `heard`: a list to which the tracker's
     beat (seconds), its division and whether the jam followed it are appended as the last answer
-    begins. `bpm`: the jam's --bpm (the tracker's first guess)."""
+    begins. `bpm`: the jam's --bpm options (the tracker's first guess: `guessed`)."""
     import mido
     from clocks import FakeClock, drive
     from segue.daemon import cli
@@ -117,7 +121,7 @@ def simulated_answer(played, seed: int = 1, oracle: np.ndarray | None = None, he
     from segue.daemon.live.scheduler import Scheduler
     from segue.daemon.models import kinds
 
-    config, policy, _ = cli._jam_setup(table.check("jam", cli.jam.make_context("jam", ["--seed", str(seed), *guessed(bpm)]).params))
+    config, policy, _ = cli._jam_setup(table.check("jam", cli.jam.make_context("jam", ["--seed", str(seed), *bpm]).params))
     clock = FakeClock(100.0)
     sent = []
     scheduler = Scheduler(lambda m: sent.append((clock.now, m)), max_note=config.max_note, clock=clock, thread=False)
@@ -252,8 +256,9 @@ def main() -> int:
                         help="With --simulate: the engine is handed the player's beats instead of what it hears "
                              "(beats: their grid as measured; fit: their beats to their last note, then on "
                              "along the --ceiling line, the best a listener could carry on).")
-    parser.add_argument("--guess", type=float, help="Give the jam --bpm: the session's tempo times this (1: right, "
-                        "0.9: 10 %% slow); the tracker's first guess, which sets the level it hears the beat at.")
+    parser.add_argument("--guess", type=float, help="Give the jam --bpm: the session's tempo in quarter notes times "
+                        "this (1: right, 0.9: 10 %% slow); the tracker's first guess, which sets the level it hears "
+                        "the beat at.")
     parser.add_argument("--no-ear", action="store_true",
                         help="With --simulate: the tracker without its learned ear (its own salience alone).")
     args = parser.parse_args()
@@ -283,8 +288,8 @@ def main() -> int:
             oracle = (player_grid(notes, truth, True)[0] if args.oracle == "beats" else
                       fitted_beats(notes, truth, place) if args.oracle == "fit" else None)
             heard: list = []
-            guess = session_bpm * args.guess if args.guess else None
-            machine = simulated_answer(notes, seed, oracle=oracle, heard=heard, bpm=guess)
+            machine = simulated_answer(notes, seed, oracle=oracle, heard=heard,
+                                       bpm=guessed(session_bpm, notes, truth, args.guess))
             results["heard"].append(measure(machine, notes, truth))
             results["heard, rendered beats"].append(measure(machine, notes, truth, continued=False))
             if heard and results["heard"][-1] is not None:
@@ -304,7 +309,7 @@ def main() -> int:
                 recorded.unlink(missing_ok=True)  # (segue never records over a take)
                 done = subprocess.run([sys.executable, "-m", "segue.daemon.cli", "jam", "--backend", "jack",
                                        "--seed", "1", "--replay", str(played), "--record", str(recorded), *extra,
-                                       *guessed(bpm * args.guess if args.guess else None)],
+                                       *guessed(bpm, notes, truth, args.guess)],
                                       env=env, capture_output=True, text=True, timeout=180)
                 if done.returncode:
                     print(f"{name} {bpm} {way}: exit {done.returncode}: {done.stderr.strip()[-300:]}")
