@@ -206,7 +206,7 @@ def recover(where):
 
 @cli.command()
 @click.argument("midi", type=click.Path(dir_okay=False))
-@click.option("--bpm", type=click.FloatRange(*table.BPM_RANGE), help="A first guess of the tempo: the beat is found within x0.62-x1.45 of it.")
+@click.option("--bpm", type=click.FloatRange(*table.BPM_RANGE), help="A first guess of the tempo (40-220 bpm): the beat is found within x0.62-x1.45 of it.")
 @click.option("--offline", is_flag=True, help="Place each beat by every note of the file, before and after it "
                                               "(the live tracker smoothed both ways; one meter for the file).")
 def beats(midi, bpm, offline):

@@ -176,8 +176,8 @@ OPTIONS: list[Option] = [  # in the order --help lists them
        help="With MIDI clock coming in (or --bpm), start answers on the next beat or bar."),
     _o("bpm", ("--bpm",), "float", None,
        "Tempo when no MIDI clock or Link comes in: the first guess of the beat heard in your notes, found "
-       "within x0.62-x1.45 of it, never at twice or half (with --fixed-tempo: the tempo itself, its beats "
-       "counted from the start).", bounds=BPM_RANGE, field="bpm"),
+       "within x0.62-x1.45 of it, never at twice or half (a guess of 40-220 bpm; with --fixed-tempo: the "
+       "tempo itself, its beats counted from the start).", bounds=BPM_RANGE, field="bpm"),
     _o("fixed_tempo", ("--fixed-tempo",), "flag", field="fixed_tempo",
        help="Do not follow the beat of your notes: with no MIDI clock or Link, keep to --bpm (or to no grid)."),
     _o("beats_per_bar", ("--beats-per-bar",), "int", 4,

@@ -64,6 +64,12 @@ def test_a_first_guess_still_follows_a_change_of_tempo_and_a_jig_s_dotted_quarte
         tracker.note(t, pitch, velocity)
     tracker.flush()
     assert tracker.bpm == pytest.approx(80, rel=0.04) and tracker.division == 3
+    # a guess the tracker cannot hear (under 40 bpm) only leans its prior: a phrase at 100 is heard at 100
+    tracker = PointerTracker(30)
+    for t, pitch, velocity in played(100, 24):
+        tracker.note(t, pitch, velocity)
+    tracker.flush()
+    assert tracker.bpm == pytest.approx(100, rel=0.04) and tracker.confidence() > 0.25
 
 
 def test_the_beats_it_says_are_causal_and_on_the_players_grid():

@@ -210,7 +210,8 @@ class PointerTracker:
         """`bpm`: a first guess (--bpm), which is the level the beat is heard at: the tempo is found
         within GUESSED of it (a change of x0.75 or x1.33 followed, a dotted quarter of a guessed
         quarter heard), never at twice or half of it, where the eighths of a slow tune would
-        otherwise be heard as its beat. `salience`: the learned onset salience where the beat is placed
+        otherwise be heard as its beat; a guess outside PERIODS, which the tracker cannot hear, only
+        centres its prior. `salience`: the learned onset salience where the beat is placed
         (True: the shipped one, a path: that file, False: the tracker's own salience alone)."""
         self.salience = None
         if salience is not False:
@@ -221,9 +222,9 @@ class PointerTracker:
         self.prior = np.exp(-0.5 * (np.log(self.periods / centre) / (SPREAD * 0.5)) ** 2)
         # a first guess is the level of the beat: a change of tempo (x0.75, x1.33) is followed, and a
         # dotted quarter of a guessed quarter (x2/3), but never twice or half the guess
-        self.allowed = None  # the tempi heard, given a first guess (a column of 0 and 1)
-        near = (60.0 / self.periods >= GUESSED[0] * bpm) & (60.0 / self.periods <= GUESSED[1] * bpm) if bpm else None
-        if near is not None and near.any():
+        self.allowed = None  # the tempi heard, given a first guess it can hear (a column of 0 and 1)
+        if bpm and PERIODS[0] <= 60.0 / bpm <= PERIODS[1]:
+            near = (60.0 / self.periods >= GUESSED[0] * bpm) & (60.0 / self.periods <= GUESSED[1] * bpm)
             self.allowed = near.astype(float)[:, None]
             self.prior *= near
         self.prior /= self.prior.sum()
