@@ -222,11 +222,10 @@ class PointerTracker:
         self.prior = np.exp(-0.5 * (np.log(self.periods / centre) / (SPREAD * 0.5)) ** 2)
         # a first guess is the level of the beat: a change of tempo (x0.75, x1.33) is followed, and a
         # dotted quarter of a guessed quarter (x2/3), but never twice or half the guess
-        self.allowed = None  # the tempi heard, given a first guess it can hear (a column of 0 and 1)
+        self.allowed = None  # the tempi heard, given a first guess it can hear (True where heard)
         if bpm and PERIODS[0] <= 60.0 / bpm <= PERIODS[1]:
-            near = (60.0 / self.periods >= GUESSED[0] * bpm) & (60.0 / self.periods <= GUESSED[1] * bpm)
-            self.allowed = near.astype(float)[:, None]
-            self.prior *= near
+            self.allowed = (60.0 / self.periods >= GUESSED[0] * bpm) & (60.0 / self.periods <= GUESSED[1] * bpm)
+            self.prior *= self.allowed
         self.prior /= self.prior.sum()
         self._heard_rows = TEMPI if self.allowed is None else int(self.allowed.sum())
         self.belief = np.repeat(self.prior[:, None] / BINS, BINS, axis=1)
@@ -423,7 +422,7 @@ class PointerTracker:
                 n = self.periods / tatum
                 rows = (np.abs(n / np.maximum(np.round(n), 1) - 1) < GRID_AGREE) & (np.round(n) <= 2 * parts)
                 if self.allowed is not None:  # a belief spread evenly over the tempi heard
-                    rows &= self.allowed[:, 0] > 0
+                    rows &= self.allowed
                 self._grid_rows[(i, parts)] = rows
             offset = (self._phase_seconds - angle * period) % tatum
             cols = np.minimum(offset, tatum - offset) <= GRID_AGREE * tatum * 2
@@ -473,12 +472,12 @@ class PointerTracker:
                 b = b * empty
             moved = spread((1 - f) * b[rows, (j - k) % BINS] + f * b[rows, (j - k - 1) % BINS])
             if self.allowed is not None:
-                moved = moved * self.allowed
+                moved = moved * self.allowed[:, None]
             total = moved.sum()
             return (1 - jump) * moved / total + jump * (self.prior[:, None] * moved.sum(axis=0)[None, :] / total)
         b = (1 - jump) * b + jump * (self.prior[:, None] * b).sum(axis=0)[None, :]
         if self.allowed is not None:
-            b = b * self.allowed
+            b = b * self.allowed[:, None]
         b = spread(b)
         b = (1 - f) * b[rows, (j + k) % BINS] + f * b[rows, (j + k + 1) % BINS]
         if empty is not None:
